@@ -1,0 +1,108 @@
+"""One way to write a print-ready report workbook: title, header, rows, totals, A4 landscape, atomic save.
+
+Files are written to a temporary name in the same folder and renamed into place, so a half-written report
+is never visible under its final name. Large lists use openpyxl's write-only mode.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Sequence
+
+from openpyxl import Workbook
+from openpyxl.cell import WriteOnlyCell
+from openpyxl.styles import Alignment, Border, Font, Side
+from openpyxl.utils import get_column_letter
+
+FONT = "宋体"
+_THIN = Side(style="thin")
+_BORDER = Border(left=_THIN, right=_THIN, top=_THIN, bottom=_THIN)
+
+
+@dataclass
+class Sheet:
+    """One worksheet: a title line, optional sub-title lines, a header row, data rows, optional totals row
+    and footer lines (填表人/审核人/填报日期)."""
+
+    name: str
+    title: str
+    headers: Sequence[str]
+    rows: Sequence[Sequence[Any]]
+    totals: Sequence[Any] | None = None
+    subtitle_lines: Sequence[str] = ()
+    footer_lines: Sequence[str] = ()
+    widths: Sequence[float] | None = None
+    header_rows: Sequence[Sequence[Any]] = field(default_factory=list)  # extra header rows above `headers`
+
+    @property
+    def first_data_row(self) -> int:
+        """1-based row number of the first data row (readers use it to find the table)."""
+        return 2 + len(self.subtitle_lines) + len(self.header_rows) + 1
+
+
+def _cell(ws, value: Any, *, bold: bool = False, size: int = 10, border: bool = True, center: bool = False):
+    c = WriteOnlyCell(ws, value=value)
+    c.font = Font(name=FONT, bold=bold, size=size)
+    if border:
+        c.border = _BORDER
+    if center:
+        c.alignment = Alignment(horizontal="center", vertical="center", wrap_text=True)
+    return c
+
+
+def _write_sheet(wb: Workbook, sheet: Sheet) -> None:
+    ws = wb.create_sheet(title=sheet.name[:31])
+
+    widths = sheet.widths or [max(8.0, min(40.0, 2.2 * len(str(h)) + 2)) for h in sheet.headers]
+    for i, w in enumerate(widths, start=1):
+        ws.column_dimensions[get_column_letter(i)].width = w
+    ws.freeze_panes = f"A{sheet.first_data_row}"
+    ws.page_setup.orientation = "landscape"
+    ws.page_setup.paperSize = 9  # A4
+    ws.page_setup.fitToWidth = 1
+    ws.page_setup.fitToHeight = 0
+    ws.sheet_properties.pageSetUpPr.fitToPage = True
+    ws.print_title_rows = f"1:{sheet.first_data_row - 1}"
+    ws.append([_cell(ws, sheet.title, bold=True, size=16, border=False)])
+    for line in sheet.subtitle_lines:
+        ws.append([_cell(ws, line, border=False)])
+    for extra in sheet.header_rows:
+        ws.append([_cell(ws, v, bold=True, center=True) for v in extra])
+    ws.append([_cell(ws, h, bold=True, center=True) for h in sheet.headers])
+    for row in sheet.rows:
+        ws.append([_cell(ws, v) for v in row])
+    if sheet.totals is not None:
+        ws.append([_cell(ws, v, bold=True) for v in sheet.totals])
+    for line in sheet.footer_lines:
+        ws.append([_cell(ws, line, border=False)])
+
+
+def write_workbook(path: Path, sheets: Sequence[Sheet]) -> str:
+    """Write ``sheets`` to ``path`` atomically; returns the file's SHA-256."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    wb = Workbook(write_only=True)
+    for sheet in sheets:
+        _write_sheet(wb, sheet)
+    fd, tmp = tempfile.mkstemp(prefix=".partial-", suffix=".xlsx", dir=path.parent)
+    os.close(fd)
+    try:
+        wb.save(tmp)
+        with open(tmp, "rb") as fh:
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+    return sha256_file(path)
+
+
+def sha256_file(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()

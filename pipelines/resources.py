@@ -1,0 +1,52 @@
+"""Resources: where the data folder is and which warehouse to use, both from the environment."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import dagster as dg
+
+from kongchuo import settings
+from warehouse.resource import WarehouseResource
+
+
+class KongchuoHome(dg.ConfigurableResource):
+    """The data folder (``KONGCHUO_HOME``): landing/, raw/, quarantine/, reports/ and reference/."""
+
+    path: str
+
+    @property
+    def root(self) -> Path:
+        return Path(self.path).resolve()
+
+    def landing(self, source: str) -> Path:
+        return settings.landing_dir(self.root, source)
+
+    @property
+    def raw(self) -> Path:
+        return settings.raw_dir(self.root)
+
+    @property
+    def quarantine(self) -> Path:
+        return settings.quarantine_dir(self.root)
+
+    def reports(self, period: str) -> Path:
+        return settings.reports_dir(self.root, period)
+
+    def reference(self, name: str) -> Path:
+        return settings.reference_file(self.root, name)
+
+
+def _env_or_default(var: str, default: str) -> str | dg.EnvVar:
+    """An ``EnvVar`` when the variable is set (so the UI shows where the value came from), else the default."""
+    return dg.EnvVar(var) if os.environ.get(var) else default
+
+
+def build_resources() -> dict[str, dg.ConfigurableResource]:
+    return {
+        "home": KongchuoHome(path=_env_or_default("KONGCHUO_HOME", str(settings.kongchuo_home()))),
+        "warehouse": WarehouseResource(
+            url=_env_or_default("KONGCHUO_WAREHOUSE_URL", settings.default_warehouse_url())
+        ),
+    }

@@ -1,0 +1,94 @@
+"""Table layout of the warehouse (DESIGN.md, Interfaces). Portable SQL for DuckDB and PostgreSQL.
+
+Schemas: ``raw`` (file register), ``staged`` (typed, normalised rows of every ingested file),
+``derived`` (per-period findings), ``checks`` (findings of DQ checks per run), ``ledger`` (case events),
+``reports`` (cell drill-down, manifests). Every per-period table has a text ``period`` column
+('2026-10' or '2026-Q4'); per-period writes delete the period's rows, then insert (idempotent).
+"""
+
+from __future__ import annotations
+
+SCHEMAS: tuple[str, ...] = ("raw", "staged", "derived", "checks", "ledger", "reports")
+
+# Columns every staged row carries for lineage back to the raw file.
+LINEAGE_COLUMNS = "file_sha TEXT NOT NULL, row_no INTEGER NOT NULL"
+
+TABLES: dict[str, str] = {
+    # One row per landed file that was seen; status 'ingested' or 'quarantined'.
+    "raw.files": """
+        file_sha TEXT NOT NULL, source TEXT NOT NULL, original_name TEXT NOT NULL, raw_path TEXT NOT NULL,
+        size_bytes BIGINT, encoding TEXT, row_count INTEGER, status TEXT NOT NULL, error TEXT,
+        ingested_at TIMESTAMP NOT NULL, min_date DATE, max_date DATE, run_id TEXT,
+        header_map TEXT
+    """,
+    "staged.registry": f"""
+        {LINEAGE_COLUMNS}, student_no TEXT, id_number TEXT, id_number_raw TEXT, name TEXT, gender TEXT,
+        birth_date DATE, birth_date_raw TEXT, school_code TEXT, school_name TEXT, grade INTEGER, grade_raw TEXT,
+        class_name TEXT, status TEXT, status_raw TEXT, enrolled_on DATE, hukou_region_code TEXT,
+        township_code TEXT, is_poverty_family BOOLEAN, is_left_behind BOOLEAN, is_migrant BOOLEAN,
+        is_disabled BOOLEAN, disability_grade TEXT, is_in_difficulty BOOLEAN, guardian_name TEXT,
+        guardian_phone TEXT
+    """,
+    "staged.attendance": f"""
+        {LINEAGE_COLUMNS}, student_no TEXT, id_number TEXT, id_number_raw TEXT, school_code TEXT,
+        date DATE, date_raw TEXT, status TEXT, status_raw TEXT
+    """,
+    "staged.census": f"""
+        {LINEAGE_COLUMNS}, id_number TEXT, id_number_raw TEXT, name TEXT, gender TEXT, birth_date DATE,
+        birth_date_raw TEXT, township_code TEXT, village TEXT, residence_status TEXT, residence_status_raw TEXT,
+        is_disabled BOOLEAN, disability_grade TEXT, is_poverty_family BOOLEAN
+    """,
+    "staged.casework": f"""
+        {LINEAGE_COLUMNS}, id_number TEXT, id_number_raw TEXT, attempt_date DATE, attempt_date_raw TEXT,
+        method TEXT, unit TEXT, result TEXT, result_raw TEXT, dropout_reason TEXT
+    """,
+    "staged.exemptions": f"""
+        {LINEAGE_COLUMNS}, id_number TEXT, id_number_raw TEXT, kind TEXT, kind_raw TEXT, approved_on DATE,
+        approved_on_raw TEXT, valid_until DATE, valid_until_raw TEXT, reason TEXT, approved_by TEXT
+    """,
+    "staged.home_teaching": f"""
+        {LINEAGE_COLUMNS}, id_number TEXT, id_number_raw TEXT, visit_date DATE, visit_date_raw TEXT,
+        class_hours DOUBLE PRECISION, teacher TEXT
+    """,
+    "staged.townships": "township_code TEXT NOT NULL, township_name TEXT NOT NULL, district_code TEXT NOT NULL",
+    "staged.schools": """
+        school_code TEXT NOT NULL, school_name TEXT NOT NULL, township_code TEXT NOT NULL, stage TEXT NOT NULL,
+        is_rural BOOLEAN NOT NULL
+    """,
+    # One row per current registry record and period: what the roll call says about it.
+    "derived.roster": """
+        period TEXT NOT NULL, person_key TEXT NOT NULL, id_number TEXT, student_no TEXT, school_code TEXT,
+        township_code TEXT, grade INTEGER, birth_date DATE, status TEXT, school_days INTEGER,
+        attendance_days INTEGER, present_days INTEGER, unexcused_days INTEGER, leave_days INTEGER,
+        max_unexcused_run INTEGER, first_present DATE, last_present DATE
+    """,
+    "derived.suspected_dropouts": """
+        period TEXT NOT NULL, id_number TEXT, student_no TEXT, person_key TEXT NOT NULL, school_code TEXT,
+        township_code TEXT, grade INTEGER, rules TEXT NOT NULL
+    """,
+    "derived.out_of_school": """
+        period TEXT NOT NULL, id_number TEXT NOT NULL, township_code TEXT, birth_date DATE,
+        verify_elsewhere BOOLEAN NOT NULL
+    """,
+    "checks.findings": """
+        run_id TEXT NOT NULL, period TEXT, check_id TEXT NOT NULL, source TEXT NOT NULL, record_key TEXT,
+        school_code TEXT, file_sha TEXT, row_no INTEGER, detail TEXT, severity TEXT NOT NULL,
+        checked_at TIMESTAMP NOT NULL
+    """,
+    "reports.cells": """
+        period TEXT NOT NULL, report TEXT NOT NULL, row_key TEXT NOT NULL, column_key TEXT NOT NULL,
+        case_key TEXT NOT NULL
+    """,
+}
+
+
+def ddl_statements() -> list[str]:
+    stmts = [f"CREATE SCHEMA IF NOT EXISTS {s}" for s in SCHEMAS]
+    stmts += [f"CREATE TABLE IF NOT EXISTS {name} ({cols.strip()})" for name, cols in TABLES.items()]
+    return stmts
+
+
+def staged_columns(source: str) -> list[str]:
+    """Column names of ``staged.<source>`` in table order."""
+    body = TABLES[f"staged.{source}"]
+    return [part.strip().split()[0] for part in body.replace("\n", " ").split(",") if part.strip()]

@@ -14,7 +14,10 @@ import pandas as pd
 WEIGHTS: tuple[int, ...] = (7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2)
 CHECK_CHARS = "10X98765432"  # index = weighted sum mod 11
 _FULLWIDTH = str.maketrans("０１２３４５６７８９ＸｘＧＪＬｇｊｌ", "0123456789XXGJLGJL")
-_SHAPE = re.compile(r"^\d{17}[\dX]$")
+_SHAPE = re.compile(r"^[0-9]{17}[0-9X]$")  # ASCII only: \d would accept full-width and other Unicode digits
+# GB 11643-1999's own example 440524188001010014 is born in 1880; the earliest accepted date of birth.
+MIN_BIRTH_YEAR = 1800
+_BAD_PROVINCES = ("00", "10", "20", "30", "40", "70", "80", "90", "99")
 
 
 def normalize(raw: object) -> str | None:
@@ -61,11 +64,11 @@ def problem(id_number: str | None, region_prefixes: tuple[str, ...] = ()) -> str
     if check_digit(id_number[:17]) != id_number[17]:
         return "check_digit"
     born = birth_date_of(id_number)
-    if born is None or born.year < 1900 or born > dt.date.today():
+    if born is None or born.year < MIN_BIRTH_YEAR or born > dt.date.today():
         return "birth_date"
     if region_prefixes and not id_number.startswith(region_prefixes):
         return "region"
-    if id_number[:2] in ("00", "10", "20", "30", "40", "70", "80", "90", "99"):
+    if id_number[:2] in _BAD_PROVINCES:
         return "region"
     return None
 
@@ -75,27 +78,35 @@ def is_valid(id_number: str | None) -> bool:
 
 
 def problem_series(ids: pd.Series) -> pd.Series:
-    """Vectorised :func:`problem` (without region prefixes): a string Series, <NA> where valid."""
+    """Vectorised :func:`problem` (without region prefixes): a string Series, <NA> where valid.
+
+    Works positionally, so a non-unique index (e.g. concatenated frames) is fine.
+    """
     s = ids.astype("string")
-    out = pd.Series(pd.NA, index=s.index, dtype="string")
-    out[s.isna()] = "missing"
-    length_ok = s.str.len() == 18
-    out[s.notna() & ~length_ok] = "length"
-    shape_ok = length_ok & s.str.match(r"^\d{17}[\dX]$").fillna(False)
+    n = len(s)
+    out = np.full(n, None, dtype=object)
+    isna = s.isna().to_numpy(dtype=bool)
+    out[isna] = "missing"
+    length_ok = (s.str.len() == 18).fillna(False).to_numpy(dtype=bool)
+    out[~isna & ~length_ok] = "length"
+    shape_ok = length_ok & s.str.fullmatch(r"[0-9]{17}[0-9X]").fillna(False).to_numpy(dtype=bool)
     out[length_ok & ~shape_ok] = "chars"
-    cand = s[shape_ok]
-    if len(cand):
+    pos = np.flatnonzero(shape_ok)
+    if len(pos):
+        cand = s.iloc[pos]
         mat = np.frombuffer("".join(cand.str.slice(0, 17).tolist()).encode("ascii"), dtype=np.uint8)
         mat = (mat.reshape(-1, 17) - ord("0")).astype(np.int64)
         expected = np.array(list(CHECK_CHARS))[(mat @ np.array(WEIGHTS)) % 11]
-        bad_cd = cand.str.slice(17, 18).to_numpy() != expected
-        out[cand.index[bad_cd]] = "check_digit"
+        bad_cd = cand.str.slice(17, 18).to_numpy(dtype=object) != expected
         born = pd.to_datetime(cand.str.slice(6, 14), format="%Y%m%d", errors="coerce")
-        bad_birth = born.isna() | (born.dt.year < 1900) | (born > pd.Timestamp.today())
-        out[cand.index[~bad_cd & bad_birth.to_numpy()]] = "birth_date"
-        bad_region = cand.str.slice(0, 2).isin(["00", "10", "20", "30", "40", "70", "80", "90", "99"]).to_numpy()
-        out[cand.index[~bad_cd & ~bad_birth.to_numpy() & bad_region]] = "region"
-    return out
+        bad_birth = (born.isna() | (born.dt.year < MIN_BIRTH_YEAR) | (born > pd.Timestamp.today())).to_numpy(
+            dtype=bool
+        )
+        bad_region = cand.str.slice(0, 2).isin(list(_BAD_PROVINCES)).to_numpy(dtype=bool)
+        out[pos[bad_cd]] = "check_digit"
+        out[pos[~bad_cd & bad_birth]] = "birth_date"
+        out[pos[~bad_cd & ~bad_birth & bad_region]] = "region"
+    return pd.Series(out, index=ids.index, dtype="string")
 
 
 def make_id(region6: str, born: dt.date, sequence3: int) -> str:

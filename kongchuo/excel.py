@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import hashlib
 import os
+import re
+import zipfile
 import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -91,6 +93,7 @@ def write_workbook(path: Path, sheets: Sequence[Sheet]) -> str:
     os.close(fd)
     try:
         wb.save(tmp)
+        _make_reproducible(tmp)
         with open(tmp, "rb") as fh:
             os.fsync(fh.fileno())
         os.replace(tmp, path)
@@ -98,6 +101,25 @@ def write_workbook(path: Path, sheets: Sequence[Sheet]) -> str:
         if os.path.exists(tmp):
             os.unlink(tmp)
     return sha256_file(path)
+
+
+_FIXED_TIME = (2000, 1, 1, 0, 0, 0)
+_STAMP = re.compile(rb"(<dcterms:(?:created|modified)[^>]*>)[^<]*(</dcterms:)")
+
+
+def _make_reproducible(path: str) -> None:
+    """Same cells, same bytes: fix the zip entry times and the document's created/modified stamps, so a
+    report's SHA-256 in the manifest changes only when its content does."""
+    with zipfile.ZipFile(path) as src:
+        entries = [(info, src.read(info.filename)) for info in src.infolist()]
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as dst:
+        for info, data in entries:
+            if info.filename == "docProps/core.xml":
+                data = _STAMP.sub(rb"\g<1>2000-01-01T00:00:00Z\g<2>", data)
+            fixed = zipfile.ZipInfo(info.filename, date_time=_FIXED_TIME)
+            fixed.compress_type = zipfile.ZIP_DEFLATED
+            fixed.external_attr = 0o600 << 16
+            dst.writestr(fixed, data)
 
 
 def sha256_file(path: Path) -> str:

@@ -60,7 +60,8 @@ TABLES: dict[str, str] = {
         period TEXT NOT NULL, person_key TEXT NOT NULL, id_number TEXT, student_no TEXT, school_code TEXT,
         township_code TEXT, grade INTEGER, birth_date DATE, status TEXT, school_days INTEGER,
         attendance_days INTEGER, present_days INTEGER, unexcused_days INTEGER, leave_days INTEGER,
-        max_unexcused_run INTEGER, first_present DATE, last_present DATE
+        max_unexcused_run INTEGER, first_present DATE, last_present DATE, last_seen DATE,
+        term_days_present INTEGER
     """,
     "derived.suspected_dropouts": """
         period TEXT NOT NULL, id_number TEXT, student_no TEXT, person_key TEXT NOT NULL, school_code TEXT,

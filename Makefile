@@ -1,0 +1,42 @@
+# kongchuo — two commands set up a fresh clone: `make demo` and `make test`.
+SHELL := /bin/bash
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+PERIOD ?= 2026-06
+export KONGCHUO_HOME ?= $(CURDIR)/data
+export DAGSTER_HOME ?= $(KONGCHUO_HOME)/dagster
+export GX_ANALYTICS_ENABLED := false
+export DAGSTER_DISABLE_TELEMETRY := true
+
+.PHONY: venv demo test dev bench explain clean
+
+$(STAMP): requirements.lock pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -r requirements.lock
+	$(BIN)/python -m pip install --quiet --no-deps --no-build-isolation -e .
+	touch $(STAMP)
+
+venv: $(STAMP)
+
+## Materialize the whole monthly graph on the bundled sample (DuckDB warehouse, Dagster local storage).
+demo: venv
+	@mkdir -p "$(DAGSTER_HOME)"
+	$(BIN)/kongchuo run --sample --period $(PERIOD)
+
+## The test suite (real DuckDB, real Dagster runs; PostgreSQL/Redis tests use the local services).
+test: venv
+	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+## The Dagster UI on the same data.
+dev: venv
+	@mkdir -p "$(DAGSTER_HOME)"
+	$(BIN)/dagster dev -w workspace.yaml
+
+explain: venv
+	$(BIN)/kongchuo explain --period $(PERIOD) --report $(REPORT) --row $(ROW) --column $(COLUMN)
+
+clean:
+	rm -rf $(VENV)

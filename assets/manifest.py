@@ -1,0 +1,34 @@
+"""The per-period manifest (``reports/<period>/manifest.json``), built after every report of the period."""
+
+from __future__ import annotations
+
+from typing import Sequence
+
+import dagster as dg
+
+from assets.common import OWNERS
+from assets.report_files import source_files, write_manifest
+from pipelines.partitions import period_bounds, period_of
+from pipelines.resources import KongchuoHome
+from warehouse.resource import WarehouseResource
+
+
+def build_manifest_asset(name: str, report_keys: Sequence[dg.AssetKey],
+                         partitions_def: dg.PartitionsDefinition) -> dg.AssetsDefinition:
+    @dg.asset(key=dg.AssetKey(["reports", name]), deps=list(report_keys), group_name="reports", owners=OWNERS,
+              partitions_def=partitions_def, kinds={"json"}, code_version="1")
+    def _manifest(context: dg.AssetExecutionContext, home: KongchuoHome,
+                  warehouse: WarehouseResource) -> dg.MaterializeResult:
+        """报表清单 Manifest: every report file of the period with its SHA-256 and the source files
+        (by content hash) it was built from."""
+        period = period_of(context)
+        sources = source_files(warehouse, period_bounds(period)[1])
+        path = write_manifest(home.reports(period), sources)
+        return dg.MaterializeResult(metadata={
+            "path": dg.MetadataValue.path(str(path)),
+            "source_files": dg.MetadataValue.md(sources[["source", "original_name", "file_sha"]].to_markdown(index=False)
+                                                if len(sources) else "(none)"),
+            "dagster/row_count": len(sources),
+        })
+
+    return _manifest

@@ -1,0 +1,93 @@
+"""Where reports go, what they are called, the cell drill-down table and the per-period manifest.
+
+Every count in a report is computed from ``reports.cells`` (one row per report, row, column and case key),
+so each number can be traced to the cases behind it (``kongchuo explain``) and never disagrees with it.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import os
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import dagster as dg
+import pandas as pd
+import sqlalchemy as sa
+
+from kongchuo.districts import district_name, month_label
+from kongchuo.excel import sha256_file
+from pipelines.resources import KongchuoHome
+from warehouse.resource import WarehouseResource
+
+
+def current_district(warehouse: WarehouseResource) -> str:
+    code = warehouse.scalar("SELECT min(district_code) FROM staged.townships")
+    return str(code or "")
+
+
+def report_path(home: KongchuoHome, warehouse: WarehouseResource, period: str, title: str) -> Path:
+    """``reports/<period>/建安区_2026年10月_<title>.xlsx`` — named for people."""
+    return home.reports(period) / f"{district_name(current_district(warehouse))}_{month_label(period)}_{title}.xlsx"
+
+
+def replace_cells(warehouse: WarehouseResource, period: str, report: str, cells_sql: str, params: dict[str, Any]) -> None:
+    """Rebuild the drill-down rows of one report and period from ``cells_sql``
+    (which selects ``period, report, row_key, column_key, case_key``)."""
+    with warehouse.begin() as conn:
+        conn.execute(sa.text("DELETE FROM reports.cells WHERE period = :period AND report = :report"),
+                     {"period": period, "report": report})
+        conn.execute(sa.text(f"INSERT INTO reports.cells (period, report, row_key, column_key, case_key) {cells_sql}"),
+                     {**params, "period": period, "report": report})
+
+
+def cell_counts(warehouse: WarehouseResource, period: str, report: str) -> pd.DataFrame:
+    """Counts per (row_key, column_key) of one report: a wide frame indexed by row_key."""
+    df = warehouse.query_df(
+        "SELECT row_key, column_key, count(DISTINCT case_key) AS n FROM reports.cells "
+        "WHERE period = :p AND report = :r GROUP BY row_key, column_key", {"p": period, "r": report})
+    if df.empty:
+        return pd.DataFrame()
+    return df.pivot(index="row_key", columns="column_key", values="n").fillna(0).astype(int)
+
+
+def report_metadata(path: Path, sha: str, rows: int) -> dict[str, Any]:
+    return {"path": dg.MetadataValue.path(str(path)), "sha256": sha, "dagster/row_count": rows}
+
+
+def source_files(warehouse: WarehouseResource, period_end: dt.date) -> pd.DataFrame:
+    """The ingested files a period's outputs are built from: the current registry and census snapshots and
+    every event file whose dates start on or before the period end."""
+    return warehouse.query_df(
+        """
+        SELECT DISTINCT f.source, f.original_name, f.file_sha FROM raw.files f
+        WHERE f.status = 'ingested' AND (
+            f.file_sha IN (SELECT file_sha FROM staged.registry_current)
+            OR f.file_sha IN (SELECT file_sha FROM staged.census_current)
+            OR (f.source NOT IN ('registry', 'census') AND (f.min_date IS NULL OR f.min_date <= :end)))
+        ORDER BY f.source, f.original_name
+        """, {"end": period_end})
+
+
+def write_manifest(folder: Path, sources: pd.DataFrame) -> Path:
+    """``manifest.json``: every report file of the folder with its SHA-256 and the source files (by hash)."""
+    files = [
+        {"file": p.name, "sha256": sha256_file(p), "bytes": p.stat().st_size}
+        for p in sorted(folder.glob("*.xlsx")) if not p.name.startswith(".")
+    ]
+    # No timestamps or run ids: the same inputs give a byte-identical manifest (run history is in Dagster).
+    manifest = {
+        "period": folder.name,
+        "reports": files,
+        "sources": [{"source": r.source, "file": r.original_name, "sha256": r.file_sha}
+                    for r in sources.itertuples(index=False)],
+    }
+    folder.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=".partial-", suffix=".json", dir=folder)
+    with os.fdopen(fd, "w", encoding="utf-8") as fh:
+        json.dump(manifest, fh, ensure_ascii=False, indent=2)
+    target = folder / "manifest.json"
+    os.replace(tmp, target)
+    return target

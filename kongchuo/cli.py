@@ -1,0 +1,102 @@
+"""``kongchuo``: the command line of the pipeline.
+
+    kongchuo run --period 2026-06 [--sample]   ingest landing, run the monthly graph for the period
+    kongchuo generate --district 411003 ...    write a synthetic district with ground truth
+    kongchuo explain --period 2026-06 --report R1 --row <row> --column <column>   cases behind a cell
+
+Runs go through Dagster with the instance in ``DAGSTER_HOME`` (default ``$KONGCHUO_HOME/dagster``), so the
+UI (``make dev``) shows their history, checks and lineage.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import sys
+from pathlib import Path
+
+from kongchuo import settings
+
+
+def _code_location() -> None:
+    """Make the Dagster code location (pipelines/, assets/, checks/, warehouse/) importable."""
+    root = str(settings.REPO_ROOT)
+    if root not in sys.path:
+        sys.path.insert(0, root)
+
+
+def _dagster_home() -> Path:
+    home = Path(os.environ.get("DAGSTER_HOME") or settings.kongchuo_home() / "dagster")
+    home.mkdir(parents=True, exist_ok=True)
+    os.environ["DAGSTER_HOME"] = str(home)
+    cfg = home / "dagster.yaml"
+    if not cfg.exists():
+        cfg.write_text("telemetry:\n  enabled: false\n", encoding="utf-8")
+    return home
+
+
+def copy_sample(home: Path, sample: Path = settings.SAMPLE_DIR) -> int:
+    """Copy the bundled sample extracts into ``landing/`` (existing files are left alone)."""
+    copied = 0
+    for src in sorted((sample / "landing").glob("*/*")):
+        dest = settings.landing_dir(home, src.parent.name) / src.name
+        if not dest.exists():
+            dest.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(src, dest)
+            copied += 1
+    return copied
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    _code_location()
+    _dagster_home()
+    home = settings.kongchuo_home()
+    if args.sample:
+        n = copy_sample(home)
+        print(f"样例数据 sample: {n} new file(s) copied to {home / 'landing'}")
+    from pipelines.run import run_period
+
+    result = run_period(args.period, job=args.job)
+    print(result.summary())
+    return 0 if result.success else 1
+
+
+def cmd_generate(args: list[str]) -> int:
+    from kongchuo.generate.__main__ import main as generate_main
+
+    return generate_main(args) or 0
+
+
+def cmd_explain(args: argparse.Namespace) -> int:
+    _code_location()
+    from pipelines.explain import explain
+
+    print(explain(args.period, args.report, args.row, args.column))
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if argv and argv[0] == "generate":
+        return cmd_generate(argv[1:])
+    parser = argparse.ArgumentParser(prog="kongchuo", description="控辍保学 data pipeline")
+    sub = parser.add_subparsers(dest="command", required=True)
+    run = sub.add_parser("run", help="ingest landing files and materialize the graph for a period")
+    run.add_argument("--period", required=True, help="month '2026-10' or quarter '2026-Q4'")
+    run.add_argument("--sample", action="store_true", help="first copy the bundled sample into landing/")
+    run.add_argument("--job", default=None, help="job name (default: monthly_job or quarterly_job by period)")
+    run.set_defaults(func=cmd_run)
+    sub.add_parser("generate", help="write a synthetic district (see `kongchuo generate --help`)")
+    ex = sub.add_parser("explain", help="list the (masked) cases behind one report cell")
+    ex.add_argument("--period", required=True)
+    ex.add_argument("--report", required=True, help="R1 or R2")
+    ex.add_argument("--row", required=True, help="row key: school code, or township:<code>")
+    ex.add_argument("--column", required=True, help="column key, e.g. suspected, SD1, out_of_school")
+    ex.set_defaults(func=cmd_explain)
+    args = parser.parse_args(argv)
+    return args.func(args)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

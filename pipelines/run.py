@@ -1,0 +1,76 @@
+"""Run a period's graph through Dagster and say plainly what happened (used by the CLI and tests)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import dagster as dg
+
+from kongchuo import settings
+from warehouse.resource import WarehouseResource
+
+
+@dataclass
+class RunOutcome:
+    period: str
+    run_id: str
+    success: bool
+    materialized: list[str] = field(default_factory=list)
+    failed_checks: list[tuple[str, str, str]] = field(default_factory=list)  # (asset, check, severity)
+    skipped: list[str] = field(default_factory=list)
+    error: str | None = None
+
+    def summary(self) -> str:
+        reports = settings.reports_dir(settings.kongchuo_home(), self.period)
+        lines = [f"运行 run {self.run_id} period {self.period}: {'成功 OK' if self.success else '失败 FAILED'}"]
+        for asset, check, severity in self.failed_checks:
+            lines.append(f"  检查未通过 check failed [{severity}] {asset}: {check}")
+        if self.skipped:
+            lines.append("  未生成 not materialized (blocked upstream): " + ", ".join(self.skipped))
+        if self.error:
+            lines.append(f"  错误 error: {self.error}")
+        if self.success:
+            lines.append(f"报表 reports: {reports}")
+        return "\n".join(lines)
+
+
+def job_for(period: str) -> str:
+    return "quarterly_job" if "Q" in period else "monthly_job"
+
+
+def partition_key_for(period: str) -> str:
+    """'2026-Q4' -> quarterly partition key '2026-10-01'; months are their own key."""
+    if "Q" in period:
+        return f"{period[:4]}-{3 * int(period[-1]) - 2:02d}-01"
+    return period
+
+
+def run_period(period: str, job: str | None = None, instance: dg.DagsterInstance | None = None,
+               defs: dg.Definitions | None = None, raise_on_error: bool = False) -> RunOutcome:
+    if defs is None:
+        from pipelines.definitions import defs as loaded
+
+        defs = loaded
+    WarehouseResource(url=settings.warehouse_url()).ensure_layout()
+    instance = instance or dg.DagsterInstance.get()
+    job_def = defs.resolve_job_def(job or job_for(period))
+    result = job_def.execute_in_process(
+        partition_key=partition_key_for(period), instance=instance, raise_on_error=raise_on_error)
+    outcome = RunOutcome(period=period, run_id=result.run_id, success=result.success)
+    planned: set[str] = set()
+    for event in result.all_events:
+        if event.event_type_value == "ASSET_MATERIALIZATION":
+            outcome.materialized.append(event.asset_key.to_user_string())
+        elif event.event_type_value == "ASSET_CHECK_EVALUATION":
+            ev = event.event_specific_data
+            if not ev.passed:
+                outcome.failed_checks.append(
+                    (ev.asset_key.to_user_string(), ev.check_name, ev.severity.value))
+        elif event.event_type_value == "ASSET_MATERIALIZATION_PLANNED":
+            planned.add(event.asset_key.to_user_string())
+        elif event.event_type_value == "STEP_FAILURE" and outcome.error is None:
+            outcome.error = str(event.event_specific_data.error.message).strip().splitlines()[0][:300]
+    outcome.skipped = sorted(planned - set(outcome.materialized))
+    if any(sev == "ERROR" for _, _, sev in outcome.failed_checks) or outcome.skipped:
+        outcome.success = False
+    return outcome

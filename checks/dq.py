@@ -1,0 +1,326 @@
+"""DQ01–DQ10 as Dagster asset checks (DESIGN.md, Checks): person/record consistency (人籍一致) and data quality.
+
+Each check queries the warehouse through :class:`WarehouseResource`, writes its offending records to
+``checks.findings`` (delete-then-insert per run and check), and returns an ``AssetCheckResult`` whose
+metadata holds counts and at most 10 masked rows. Severity ``error`` checks are ``blocking``: when they fail
+with ``AssetCheckSeverity.ERROR`` Dagster does not materialize the assets downstream in the same run.
+"""
+
+
+
+from typing import Any, Callable
+
+import dagster as dg
+import pandas as pd
+import sqlalchemy as sa
+
+from checks import findings as fnd
+from checks import gx_suites, rules
+from checks.names import (
+    CHECK_IDS, DQ01_VALID_ID_NUMBER, DQ02_ID_MATCHES_BIRTH_GENDER, DQ03_REQUIRED_VALUES, DQ04_DUPLICATE_REGISTRY,
+    DQ05_REGISTERED_ABSENT, DQ06_PRESENT_UNREGISTERED, DQ07_AGE_FITS_GRADE, DQ08_KNOWN_CODES, DQ09_ROW_COUNT_CHANGE,
+    DQ10_EXTRACT_COVERS_PERIOD,
+)
+from kongchuo import idnumber
+from pipelines.partitions import period_bounds, period_of, school_year_reference_date
+from warehouse.resource import WarehouseResource
+
+STAGED = {s: dg.AssetKey(["staged", s]) for s in ("registry", "attendance", "census")}
+ROSTER = dg.AssetKey(["derived", "roster"])
+
+DQ01_ERROR_RATE = 0.05
+CHUNK_ROWS = 100_000
+
+ERROR = dg.AssetCheckSeverity.ERROR
+WARN = dg.AssetCheckSeverity.WARN
+
+
+def _params(context: dg.AssetCheckExecutionContext) -> dict[str, Any]:
+    period = period_of(context)
+    if not period:
+        raise dg.Failure("检查需要分区运行 checks need a partitioned run (dagster/partition tag)")
+    start, end = period_bounds(period)
+    ref = school_year_reference_date(start)
+    return {"period": period, "start": start, "end": end, "run_id": context.run.run_id,
+            "ref_year": ref.year, "ref_md": ref.month * 100 + ref.day}
+
+
+def _query(warehouse: WarehouseResource, sql: str, params: dict[str, Any]) -> pd.DataFrame:
+    return warehouse.query_df(sql, params)
+
+
+def _result(context: dg.AssetCheckExecutionContext, warehouse: WarehouseResource, p: dict[str, Any], *,
+            asset: dg.AssetKey, name: str, source: str, findings: pd.DataFrame, error: bool,
+            extra: dict[str, Any] | None = None, row_count: int | None = None,
+            gx: gx_suites.GxOutcome | None = None, passed: bool | None = None) -> dg.AssetCheckResult:
+    check_id = CHECK_IDS[name]
+    if "severity" not in findings.columns:
+        findings = findings.assign(severity="error" if error else "warn")
+    ok = (findings.empty and (gx is None or gx.success)) if passed is None else passed
+    fnd.write_findings(warehouse, run_id=p["run_id"], period=p["period"], check_id=check_id, source=source,
+                       findings=findings, passed=ok, row_count=row_count)
+    meta = fnd.result_metadata(findings, extra)
+    meta.update({"check_id": check_id, "period": p["period"], "source": source})
+    if row_count is not None:
+        meta["row_count"] = int(row_count)
+    if gx is not None:
+        meta["gx_success"] = gx.success
+        meta["gx_rows_validated"] = gx.rows
+        meta["gx_sampled"] = gx.sampled
+        meta["gx_expectations"] = dg.MetadataValue.md(gx.markdown())
+    severity = ERROR if error else WARN
+    if not ok:
+        context.log.warning(f"{name} [{check_id}] {source} {p['period']}: {len(findings)} finding(s), "
+                            f"severity {severity.value}")
+    return dg.AssetCheckResult(asset_key=asset, check_name=name, passed=ok, severity=severity, metadata=meta)
+
+
+def _check(asset: dg.AssetKey, name: str, zh: str, en: str, blocking: bool) -> Callable:
+    return dg.asset_check(asset=asset, name=name, blocking=blocking, description=f"{zh}\n\n{en}",
+                          metadata={"check_id": CHECK_IDS[name]})
+
+
+def _iter_chunks(warehouse: WarehouseResource, sql: str, params: dict[str, Any]):
+    with warehouse.engine.connect() as conn:
+        result = conn.execution_options(stream_results=True).execute(sa.text(sql), params)
+        cols = list(result.keys())
+        while True:
+            rows = result.fetchmany(CHUNK_ROWS)
+            if not rows:
+                break
+            yield pd.DataFrame(rows, columns=cols)
+
+
+# --- DQ01 / DQ02: ID numbers (Python, kongchuo.idnumber, chunked) -----------------------------------------
+
+def _id_findings(warehouse: WarehouseResource, p: dict[str, Any]) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
+    """(DQ01 findings, DQ02 findings, per-file totals) over the current registry, chunk by chunk."""
+    bad1, bad2, totals = [], [], []
+    for chunk in _iter_chunks(warehouse, rules.ID_ROWS_SQL, p):
+        why = idnumber.problem_series(chunk["id_number"])
+        invalid = why.notna().to_numpy()
+        totals.append(chunk.assign(bad=invalid).groupby("file_sha", as_index=False).agg(
+            rows=("bad", "size"), bad=("bad", "sum")))
+        b1 = chunk.loc[invalid, ["record_key", "school_code", "file_sha", "row_no"]].copy()
+        b1["detail"] = "身份证件号无效 invalid ID number (GB 11643-1999): " + why[invalid].astype(str).to_numpy()
+        bad1.append(b1)
+        valid = chunk.loc[~invalid]
+        if len(valid):
+            ids = valid["id_number"].astype(str)
+            id_birth = pd.to_datetime(ids.str.slice(6, 14), format="%Y%m%d", errors="coerce")
+            rec_birth = pd.to_datetime(valid["birth_date"], errors="coerce")
+            id_gender = ids.str.slice(16, 17).astype(int).mod(2).map({1: "M", 0: "F"})
+            birth_bad = (rec_birth.notna() & (rec_birth != id_birth)).to_numpy()
+            gender_bad = (valid["gender"].notna() & (valid["gender"].astype(object) != id_gender.astype(object))).to_numpy()
+            sel = birth_bad | gender_bad
+            b2 = valid.loc[sel, ["record_key", "school_code", "file_sha", "row_no"]].copy()
+            b2["detail"] = [
+                "出生日期/性别与身份证件号不符 " + "/".join(x for x, on in (("birth_date", b), ("gender", g)) if on)
+                + " disagree with the ID number" for b, g in zip(birth_bad[sel], gender_bad[sel])]
+            bad2.append(b2)
+    cols = ["record_key", "school_code", "file_sha", "row_no", "detail"]
+    f1 = pd.concat(bad1, ignore_index=True) if bad1 else pd.DataFrame(columns=cols)
+    f2 = pd.concat(bad2, ignore_index=True) if bad2 else pd.DataFrame(columns=cols)
+    per_file = (pd.concat(totals).groupby("file_sha", as_index=False).sum() if totals
+                else pd.DataFrame(columns=["file_sha", "rows", "bad"]))
+    return f1, f2, per_file
+
+
+@_check(STAGED["registry"], DQ01_VALID_ID_NUMBER,
+        "DQ01 身份证件号有效：符合 GB 11643-1999 校验码，含真实出生日期。某文件无效率超过 5% 为错误（阻断下游），否则为警告并列出。",
+        "DQ01 id_number is a valid 18-character resident ID (GB 11643-1999 check digit, a real date of birth). "
+        "Error (blocking) for a file when more than 5% fail, else a warning with the list.", blocking=True)
+def dq01_valid_id_number(context: dg.AssetCheckExecutionContext, warehouse: WarehouseResource) -> dg.AssetCheckResult:
+    fnd.ensure_tables(warehouse)
+    p = _params(context)
+    found, _, per_file = _id_findings(warehouse, p)
+    per_file = per_file.assign(rate=per_file["bad"] / per_file["rows"].clip(lower=1))
+    error_files = set(per_file.loc[per_file["rate"] > DQ01_ERROR_RATE, "file_sha"])
+    found["severity"] = found["file_sha"].map(lambda f: "error" if f in error_files else "warn")
+    total = int(per_file["rows"].sum()) if len(per_file) else 0
+    gx = gx_suites.validate_sql_frame(
+        "dq01", warehouse, "SELECT id_number FROM staged.registry_current WHERE id_number IS NOT NULL", p,
+        gx_suites.dq01_expectations(DQ01_ERROR_RATE))
+    extra = {"ids_checked": total, "invalid_rate": round(len(found) / total, 4) if total else 0.0,
+             "files_over_5_percent": len(error_files)}
+    return _result(context, warehouse, p, asset=STAGED["registry"], name=DQ01_VALID_ID_NUMBER, source="registry",
+                   findings=found, error=bool(error_files), extra=extra, gx=gx, passed=found.empty)
+
+
+@_check(STAGED["registry"], DQ02_ID_MATCHES_BIRTH_GENDER,
+        "DQ02 出生日期、性别与身份证件号一致（第7–14位为出生日期，第17位奇数为男）。警告。",
+        "DQ02 birth_date and gender agree with the ID number (digits 7–14; 17th digit odd = male). Warning.",
+        blocking=False)
+def dq02_id_matches_birth_gender(context: dg.AssetCheckExecutionContext,
+                                 warehouse: WarehouseResource) -> dg.AssetCheckResult:
+    fnd.ensure_tables(warehouse)
+    p = _params(context)
+    _, found, _ = _id_findings(warehouse, p)
+    return _result(context, warehouse, p, asset=STAGED["registry"], name=DQ02_ID_MATCHES_BIRTH_GENDER,
+                   source="registry", findings=found, error=False)
+
+
+# --- DQ03: required values (SQL findings + GX suite), per source ------------------------------------------
+
+def _dq03(source: str):
+    @_check(STAGED[source], DQ03_REQUIRED_VALUES,
+            f"DQ03 {source}: 必填列存在且非空；代码在取值范围内；日期可解析。逐条列出文件、行、列。本次运行被隔离的文件同样为错误。错误（阻断下游）。",
+            f"DQ03 {source}: required columns present and non-null, codes in their value sets, dates parse; "
+            "each bad value named by file, row and column. A file quarantined in this run is an error too. "
+            "Error (blocking).", blocking=True)
+    def _fn(context: dg.AssetCheckExecutionContext, warehouse: WarehouseResource) -> dg.AssetCheckResult:
+        fnd.ensure_tables(warehouse)
+        p = {**_params(context), "source": source}
+        found = _query(warehouse, rules.dq03_sql(source), p)
+        quarantined = _query(warehouse, rules.QUARANTINED_SQL, p)
+        gx = gx_suites.validate_sql_frame(f"dq03_{source}", warehouse, rules.scope_sql(source), p,
+                                          gx_suites.dq03_expectations(source))
+        by_column = found.groupby("col").size().to_dict() if len(found) else {}
+        all_found = pd.concat([found.drop(columns=["col"]), quarantined], ignore_index=True)
+        extra = {"bad_values_by_column": dg.MetadataValue.json({str(k): int(v) for k, v in by_column.items()}),
+                 "quarantined_files_this_run": int(len(quarantined))}
+        return _result(context, warehouse, p, asset=STAGED[source], name=DQ03_REQUIRED_VALUES, source=source,
+                       findings=all_found, error=True, extra=extra, gx=gx)
+
+    _fn.__name__ = f"dq03_required_values_{source}"
+    return _fn
+
+
+# --- DQ04 / DQ07 / DQ08: registry rules in SQL ---------------------------------------------------------------
+
+@_check(STAGED["registry"], DQ04_DUPLICATE_REGISTRY,
+        "DQ04 一人至多一条在读学籍（重复学籍）。警告，列出。",
+        "DQ04 one person, at most one active registry record (duplicate registry). Warning, listed.",
+        blocking=True)  # WARN never blocks; blocking=True makes the R5 fix list wait for it
+def dq04_duplicate_registry(context: dg.AssetCheckExecutionContext, warehouse: WarehouseResource) -> dg.AssetCheckResult:
+    fnd.ensure_tables(warehouse)
+    p = _params(context)
+    return _result(context, warehouse, p, asset=STAGED["registry"], name=DQ04_DUPLICATE_REGISTRY, source="registry",
+                   findings=_query(warehouse, rules.DQ04_SQL, p), error=False)
+
+
+@_check(STAGED["registry"], DQ07_AGE_FITS_GRADE,
+        "DQ07 年龄与年级相符（8月31日周岁减年级应在 5..8 之间）。警告。",
+        "DQ07 age fits grade (age on 31 August minus grade within 5..8). Warning.",
+        blocking=True)  # WARN never blocks; blocking=True makes the R5 fix list wait for it
+def dq07_age_fits_grade(context: dg.AssetCheckExecutionContext, warehouse: WarehouseResource) -> dg.AssetCheckResult:
+    fnd.ensure_tables(warehouse)
+    p = _params(context)
+    return _result(context, warehouse, p, asset=STAGED["registry"], name=DQ07_AGE_FITS_GRADE, source="registry",
+                   findings=_query(warehouse, rules.DQ07_SQL, p), error=False)
+
+
+@_check(STAGED["registry"], DQ08_KNOWN_CODES,
+        "DQ08 学校标识码、乡镇代码存在于参考数据中。错误（阻断下游）。",
+        "DQ08 school and township codes exist in the reference data. Error (blocking).", blocking=True)
+def dq08_known_codes(context: dg.AssetCheckExecutionContext, warehouse: WarehouseResource) -> dg.AssetCheckResult:
+    fnd.ensure_tables(warehouse)
+    p = _params(context)
+    found = _query(warehouse, rules.DQ08_SQL, p)
+    return _result(context, warehouse, p, asset=STAGED["registry"], name=DQ08_KNOWN_CODES, source="registry",
+                   findings=found, error=True)
+
+
+# --- DQ09: row count change, per source (GX on the one-row count frame) -------------------------------------
+
+def _dq09(source: str):
+    @_check(STAGED[source], DQ09_ROW_COUNT_CHANGE,
+            f"DQ09 {source}: 行数较上一期变化超过 10%。警告。",
+            f"DQ09 {source}: row count moved more than 10% from the previous period. Warning.", blocking=False)
+    def _fn(context: dg.AssetCheckExecutionContext, warehouse: WarehouseResource) -> dg.AssetCheckResult:
+        fnd.ensure_tables(warehouse)
+        p = _params(context)
+        count = int(warehouse.scalar(rules.row_count_sql(source), p) or 0)
+        previous = fnd.previous_row_count(warehouse, "DQ09", source, p["period"])
+        found = pd.DataFrame(columns=["record_key", "school_code", "file_sha", "row_no", "detail"])
+        gx = None
+        if previous is not None:
+            gx = gx_suites.run_suite(f"dq09_{source}", pd.DataFrame({"row_count": [count]}),
+                                     gx_suites.dq09_expectations(previous, rules.ROW_COUNT_CHANGE))
+            change = (count - previous) / previous if previous else (0.0 if count == 0 else 1.0)
+            if abs(change) > rules.ROW_COUNT_CHANGE:
+                found = pd.DataFrame([{"detail": f"行数变化 row count {previous} → {count} ({change:+.1%}) "
+                                                 f"vs the previous period"}])
+        extra = {"previous_row_count": -1 if previous is None else previous}
+        return _result(context, warehouse, p, asset=STAGED[source], name=DQ09_ROW_COUNT_CHANGE, source=source,
+                       findings=found, error=False, extra=extra, row_count=count, gx=gx, passed=found.empty)
+
+    _fn.__name__ = f"dq09_row_count_change_{source}"
+    return _fn
+
+
+# --- DQ05 / DQ06 / DQ10: period-based, on the roster ------------------------------------------------------
+
+@_check(ROSTER, DQ05_REGISTERED_ABSENT,
+        "DQ05 在读学籍本期无任何考勤（人在籍不在校、空挂学籍）。警告，列出，供辍学规则使用。",
+        "DQ05 active registry record with no attendance in the period (registered but absent). Warning, listed; "
+        "feeds the dropout rules.", blocking=True)  # WARN never blocks; blocking=True makes reports wait for it
+def dq05_registered_absent(context: dg.AssetCheckExecutionContext, warehouse: WarehouseResource) -> dg.AssetCheckResult:
+    fnd.ensure_tables(warehouse)
+    p = _params(context)
+    return _result(context, warehouse, p, asset=ROSTER, name=DQ05_REGISTERED_ABSENT, source="registry",
+                   findings=_query(warehouse, rules.DQ05_SQL, p), error=False)
+
+
+@_check(ROSTER, DQ06_PRESENT_UNREGISTERED,
+        "DQ06 有考勤但在该校无在读学籍（在校无籍）。警告，列出。",
+        "DQ06 attendance for a person with no active registry record at that school (present but unregistered). "
+        "Warning, listed.", blocking=True)  # WARN never blocks; blocking=True makes reports wait for it
+def dq06_present_unregistered(context: dg.AssetCheckExecutionContext,
+                              warehouse: WarehouseResource) -> dg.AssetCheckResult:
+    fnd.ensure_tables(warehouse)
+    p = _params(context)
+    return _result(context, warehouse, p, asset=ROSTER, name=DQ06_PRESENT_UNREGISTERED, source="attendance",
+                   findings=_query(warehouse, rules.DQ06_SQL, p), error=False)
+
+
+@_check(ROSTER, DQ10_EXTRACT_COVERS_PERIOD,
+        "DQ10 数据覆盖所报告的期间（有当期学籍，考勤覆盖至期末）。错误（阻断下游）。",
+        "DQ10 the extracts cover the period being reported (a current registry; roll call up to the period's end, "
+        "school holidays excepted). Error (blocking).", blocking=True)
+def dq10_extract_covers_period(context: dg.AssetCheckExecutionContext,
+                               warehouse: WarehouseResource) -> dg.AssetCheckResult:
+    fnd.ensure_tables(warehouse)
+    p = _params(context)
+    problems: list[dict[str, Any]] = []
+    registry_rows = int(warehouse.scalar("SELECT count(*) FROM staged.registry_current") or 0)
+    if registry_rows == 0:
+        problems.append({"source": "registry", "detail": "无当期学籍数据 no current registry extract"})
+    cov = _query(warehouse, rules.COVERAGE_SQL, p).iloc[0]
+    month = p["start"].month
+    n = int(cov["n"] or 0)
+    if n == 0 and month not in (7, 8):
+        problems.append({"source": "attendance", "detail": f"本期无考勤数据 no roll-call rows in {p['period']}"})
+    elif n and month not in rules.HOLIDAY_MONTHS:
+        last = pd.Timestamp(cov["last_day"]).date()
+        gap = (p["end"] - last).days
+        if gap > rules.COVERAGE_GAP_DAYS:
+            problems.append({"source": "attendance",
+                             "detail": f"考勤只到 {last}，距期末 {gap} 天 roll call ends {gap} days before {p['end']}"})
+    found = pd.DataFrame(problems, columns=["source", "detail"])
+    for source in ("registry", "attendance"):
+        fnd.write_findings(warehouse, run_id=p["run_id"], period=p["period"], check_id="DQ10", source=source,
+                           findings=found.loc[found["source"] == source, ["detail"]].assign(severity="error"),
+                           passed=found.empty)
+    meta = {"check_id": "DQ10", "period": p["period"], "registry_rows": registry_rows, "roll_call_rows": n,
+            "first_roll_call": str(cov["first_day"]), "last_roll_call": str(cov["last_day"]),
+            "problems": dg.MetadataValue.md("\n".join(f"- {r.source}: {r.detail}" for r in found.itertuples())
+                                            or "(none)")}
+    if not found.empty:
+        context.log.warning(f"{DQ10_EXTRACT_COVERS_PERIOD} [DQ10] {p['period']}: {len(found)} problem(s)")
+    return dg.AssetCheckResult(asset_key=ROSTER, check_name=DQ10_EXTRACT_COVERS_PERIOD, passed=found.empty,
+                               severity=ERROR, metadata=meta)
+
+
+dq_checks: list[dg.AssetChecksDefinition] = [
+    dq01_valid_id_number,
+    dq02_id_matches_birth_gender,
+    *[_dq03(s) for s in ("registry", "attendance", "census")],
+    dq04_duplicate_registry,
+    dq07_age_fits_grade,
+    dq08_known_codes,
+    *[_dq09(s) for s in ("registry", "attendance", "census")],
+    dq05_registered_absent,
+    dq06_present_unregistered,
+    dq10_extract_covers_period,
+]

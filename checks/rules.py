@@ -1,0 +1,221 @@
+"""One small, portable SQL per rule (DuckDB and PostgreSQL), run in the warehouse.
+
+Every finding query selects the columns of ``checks.findings`` that a rule knows:
+``record_key, school_code, file_sha, row_no, detail`` (``detail`` never holds a name or an ID number).
+Keys follow :mod:`assets.rules`: a registry record's key is ``coalesce(student_no, id_number)``, a person's
+``coalesce(id_number, student_no)``; an attendance row matches a record at the same school by ``student_no``
+when it has one, else by ``id_number``. Bind parameters: ``:period``, ``:start``, ``:end``, ``:run_id``,
+``:source``, ``:ref_year``, ``:ref_md`` (month * 100 + day of the school-age reference date).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from kongchuo.sources import SPECS
+from warehouse.layout import staged_columns
+
+CURRENT = {"registry": "staged.registry_current", "attendance": "staged.attendance_current",
+           "census": "staged.census_current"}
+
+RECORD_KEY = {"registry": "coalesce(t.student_no, t.id_number)",
+              "attendance": "coalesce(t.student_no, t.id_number)",
+              "census": "t.id_number"}
+
+# Canonical value sets of coded columns (kongchuo.sources vocabularies, canonical side).
+VALUE_SETS: dict[tuple[str, str], tuple[str, ...]] = {
+    (src, col.name): tuple(sorted({v for v in col.vocabulary.values() if isinstance(v, str)}))
+    for src, spec in SPECS.items() for col in spec.columns if col.kind == "code"
+}
+GRADE_RANGE = (1, 9)
+# Raw values of these columns may identify a child: never copied into a finding's detail.
+_SENSITIVE_RAW = {"id_number", "name", "guardian_name", "guardian_phone", "student_no"}
+
+
+def scope_sql(source: str) -> str:
+    """The rows a check of ``source`` looks at: the current extract; for attendance, every row of the files
+    holding roll-call rows of the period (so rows whose date did not parse are seen too)."""
+    rel = CURRENT[source]
+    if source == "attendance":
+        return (f"SELECT * FROM {rel} WHERE file_sha IN (SELECT DISTINCT file_sha FROM {rel} "
+                f"WHERE date BETWEEN :start AND :end)")
+    return f"SELECT * FROM {rel}"
+
+
+def _sql_str(text: str) -> str:
+    return "'" + text.replace("'", "''") + "'"
+
+
+@dataclass(frozen=True)
+class Dq03Problem:
+    column: str
+    label: str
+    problem: str  # missing | unparseable | not_in_set | out_of_range
+    condition: str
+
+
+def dq03_problems(source: str) -> list[Dq03Problem]:
+    spec = SPECS[source]
+    cols = set(staged_columns(source))
+    out: list[Dq03Problem] = []
+    for name in spec.required:
+        raw = f"{name}_raw"
+        cond = f"t.{name} IS NULL" + (f" AND t.{raw} IS NULL" if raw in cols else "")
+        out.append(Dq03Problem(name, spec.column(name).label, "missing", cond))
+    if spec.one_of:
+        cond = " AND ".join(f"t.{c} IS NULL" for c in spec.one_of)
+        label = "/".join(spec.column(c).label for c in spec.one_of)
+        out.append(Dq03Problem("|".join(spec.one_of), label, "missing", cond))
+    for col in spec.columns:
+        raw = f"{col.name}_raw"
+        if raw in cols and col.name not in ("id_number",):
+            out.append(Dq03Problem(col.name, col.label, "unparseable", f"t.{raw} IS NOT NULL AND t.{col.name} IS NULL"))
+        if col.kind == "code" and (source, col.name) in VALUE_SETS and VALUE_SETS[(source, col.name)]:
+            values = ", ".join(_sql_str(v) for v in VALUE_SETS[(source, col.name)])
+            out.append(Dq03Problem(col.name, col.label, "not_in_set", f"t.{col.name} NOT IN ({values})"))
+    if source == "registry":
+        lo, hi = GRADE_RANGE
+        out.append(Dq03Problem("grade", "年级", "out_of_range", f"t.grade NOT BETWEEN {lo} AND {hi}"))
+    return out
+
+
+_PROBLEM_ZH = {"missing": "必填值缺失", "unparseable": "无法识别的值", "not_in_set": "代码不在取值范围内",
+               "out_of_range": "超出取值范围"}
+
+
+def dq03_sql(source: str) -> str:
+    """Rows with a missing required value, an unparseable value (``<col>_raw`` set, typed value NULL) or a
+    code outside its value set — each naming file, row and column."""
+    key = RECORD_KEY[source]
+    parts = []
+    for p in dq03_problems(source):
+        first = p.column.split("|")[0]
+        raw_col = f"{first}_raw" if f"{first}_raw" in staged_columns(source) else first
+        shown = ("''" if first in _SENSITIVE_RAW
+                 else f"coalesce(' [' || CAST(t.{raw_col} AS TEXT) || ']', '')")
+        school = "t.school_code" if "school_code" in staged_columns(source) else "CAST(NULL AS TEXT)"
+        detail = (f"'文件 ' || coalesce(f.original_name, t.file_sha) || ' 第' || CAST(t.row_no AS TEXT) || '行 列「"
+                  f"{p.label}」({p.column}): {_PROBLEM_ZH[p.problem]} {p.problem}' || {shown}")
+        parts.append(
+            f"SELECT {key} AS record_key, {school} AS school_code, t.file_sha, t.row_no, {detail} AS detail, "
+            f"{_sql_str(p.column)} AS col "
+            f"FROM scope t LEFT JOIN raw.files f ON f.file_sha = t.file_sha AND f.source = {_sql_str(source)} "
+            f"WHERE {p.condition}")
+    return f"WITH scope AS ({scope_sql(source)}) " + " UNION ALL ".join(parts)
+
+
+QUARANTINED_SQL = """
+    SELECT CAST(NULL AS TEXT) AS record_key, CAST(NULL AS TEXT) AS school_code, file_sha,
+           CAST(NULL AS INTEGER) AS row_no,
+           '文件 ' || original_name || ' 已隔离 quarantined: ' || coalesce(error, '') AS detail
+    FROM raw.files WHERE source = :source AND status = 'quarantined' AND run_id = :run_id
+"""
+
+# DQ01/DQ02 run in Python (kongchuo.idnumber) over chunks of this query.
+ID_ROWS_SQL = """
+    SELECT coalesce(t.student_no, t.id_number) AS record_key, t.school_code, t.file_sha, t.row_no,
+           t.id_number, t.birth_date, t.gender
+    FROM staged.registry_current t
+    WHERE t.id_number IS NOT NULL
+"""
+
+DQ04_SQL = """
+    WITH reg AS (
+        SELECT coalesce(t.student_no, t.id_number) AS record_key, coalesce(t.id_number, t.student_no) AS person_key,
+               t.school_code, t.file_sha, t.row_no
+        FROM staged.registry_current t WHERE t.status = 'active'
+    ),
+    dup AS (
+        SELECT person_key, count(*) AS n, count(DISTINCT school_code) AS schools,
+               string_agg(DISTINCT school_code, ',' ORDER BY school_code) AS school_list
+        FROM reg GROUP BY person_key HAVING count(*) > 1
+    )
+    SELECT r.record_key, r.school_code, r.file_sha, r.row_no,
+           '同一人有 ' || CAST(d.n AS TEXT) || ' 条在读学籍 active records at schools ' || d.school_list AS detail
+    FROM reg r JOIN dup d ON d.person_key = r.person_key
+"""
+
+DQ05_SQL = """
+    SELECT coalesce(r.student_no, r.id_number) AS record_key, r.school_code,
+           CAST(NULL AS TEXT) AS file_sha, CAST(NULL AS INTEGER) AS row_no,
+           '在读学籍本期无任何考勤 active record, no roll-call row in ' || r.period AS detail
+    FROM derived.roster r
+    WHERE r.period = :period AND r.status = 'active' AND coalesce(r.attendance_days, 0) = 0
+"""
+
+DQ06_SQL = """
+    WITH att AS (
+        SELECT t.student_no, t.id_number, t.school_code, count(DISTINCT t.date) AS days,
+               min(t.file_sha) AS file_sha, min(t.row_no) AS row_no
+        FROM staged.attendance_current t
+        WHERE t.date BETWEEN :start AND :end
+        GROUP BY t.student_no, t.id_number, t.school_code
+    ),
+    reg AS (SELECT student_no, id_number, school_code FROM staged.registry_current WHERE status = 'active'),
+    by_no AS (
+        SELECT DISTINCT a.student_no, a.school_code FROM att a
+        JOIN reg r ON r.student_no = a.student_no AND r.school_code = a.school_code
+    ),
+    by_id AS (
+        SELECT DISTINCT a.id_number, a.school_code FROM att a
+        JOIN reg r ON a.student_no IS NULL AND r.id_number = a.id_number AND r.school_code = a.school_code
+    )
+    SELECT coalesce(a.student_no, a.id_number) AS record_key, a.school_code, a.file_sha, a.row_no,
+           '有考勤但本校无在读学籍 roll call on ' || CAST(a.days AS TEXT) || ' day(s), no active record at the school'
+           AS detail
+    FROM att a
+    WHERE coalesce(a.student_no, a.id_number) IS NOT NULL
+      AND NOT EXISTS (SELECT 1 FROM by_no b WHERE b.student_no = a.student_no AND b.school_code = a.school_code)
+      AND NOT EXISTS (SELECT 1 FROM by_id b WHERE a.student_no IS NULL AND b.id_number = a.id_number
+                      AND b.school_code = a.school_code)
+"""
+
+AGE_GRADE_MIN, AGE_GRADE_MAX = 5, 8
+
+DQ07_SQL = f"""
+    WITH reg AS (
+        SELECT coalesce(t.student_no, t.id_number) AS record_key, t.school_code, t.file_sha, t.row_no, t.grade,
+               :ref_year - CAST(EXTRACT(YEAR FROM t.birth_date) AS INTEGER)
+               - CASE WHEN EXTRACT(MONTH FROM t.birth_date) * 100 + EXTRACT(DAY FROM t.birth_date) > :ref_md
+                      THEN 1 ELSE 0 END AS age
+        FROM staged.registry_current t
+        WHERE t.status = 'active' AND t.birth_date IS NOT NULL AND t.grade IS NOT NULL
+    )
+    SELECT record_key, school_code, file_sha, row_no,
+           '年龄与年级不符 age ' || CAST(age AS TEXT) || ' in grade ' || CAST(grade AS TEXT)
+           || ' (age - grade = ' || CAST(age - grade AS TEXT) || ', expected {AGE_GRADE_MIN}..{AGE_GRADE_MAX})' AS detail
+    FROM reg WHERE age - grade NOT BETWEEN {AGE_GRADE_MIN} AND {AGE_GRADE_MAX}
+"""
+
+DQ08_SQL = """
+    SELECT coalesce(t.student_no, t.id_number) AS record_key, t.school_code, t.file_sha, t.row_no,
+           '学校标识码不在参考数据中 unknown school_code ' || t.school_code AS detail
+    FROM staged.registry_current t
+    WHERE t.school_code IS NOT NULL AND NOT EXISTS (SELECT 1 FROM staged.schools s WHERE s.school_code = t.school_code)
+    UNION ALL
+    SELECT coalesce(t.student_no, t.id_number) AS record_key, t.school_code, t.file_sha, t.row_no,
+           '乡镇代码不在参考数据中 unknown township_code ' || t.township_code AS detail
+    FROM staged.registry_current t
+    WHERE t.township_code IS NOT NULL
+      AND NOT EXISTS (SELECT 1 FROM staged.townships w WHERE w.township_code = t.township_code)
+"""
+
+
+def row_count_sql(source: str) -> str:
+    """Rows of ``source`` for the period: the current snapshot, or the period's roll-call rows."""
+    if source == "attendance":
+        return "SELECT count(*) FROM staged.attendance_current WHERE date BETWEEN :start AND :end"
+    return f"SELECT count(*) FROM {CURRENT[source]}"
+
+
+ROW_COUNT_CHANGE = 0.10
+
+# DQ10: the roll call must reach this close to the period's end (school holidays excepted).
+COVERAGE_GAP_DAYS = 10
+HOLIDAY_MONTHS = (1, 2, 7, 8)  # winter and summer holidays: roll calls legitimately stop early or are absent
+
+COVERAGE_SQL = """
+    SELECT min(date) AS first_day, max(date) AS last_day, count(DISTINCT school_code) AS schools,
+           count(*) AS n
+    FROM staged.attendance_current WHERE date BETWEEN :start AND :end
+"""

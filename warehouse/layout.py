@@ -76,6 +76,30 @@ TABLES: dict[str, str] = {
         school_code TEXT, file_sha TEXT, row_no INTEGER, detail TEXT, severity TEXT NOT NULL,
         checked_at TIMESTAMP NOT NULL
     """,
+    # Case ledger (台账): append-only events; events of period P are written by P's run only (assets/ledger.py).
+    "ledger.case_events": """
+        period TEXT NOT NULL, created_for_period TEXT NOT NULL, event_seq INTEGER NOT NULL,
+        person_key TEXT NOT NULL, id_number TEXT, student_no TEXT, school_code TEXT, township_code TEXT,
+        event_date DATE, event_type TEXT NOT NULL, from_state TEXT, to_state TEXT NOT NULL, reason TEXT,
+        evidence TEXT, attempt_count INTEGER NOT NULL, source TEXT, source_file_sha TEXT
+    """,
+    # Home-taught children per month: visits and whether ≥ 2 visits of ≥ 3 class hours were made.
+    "derived.home_teaching_compliance": """
+        period TEXT NOT NULL, id_number TEXT NOT NULL, township_code TEXT, school_code TEXT, visits INTEGER,
+        qualifying_visits INTEGER, class_hours DOUBLE PRECISION, first_visit DATE, last_visit DATE,
+        compliant BOOLEAN NOT NULL
+    """,
+    # Quarterly (period '2026-Q2'): each month of the quarter in which a child was flagged, up to the cut-off.
+    "derived.quarterly_suspected": """
+        period TEXT NOT NULL, month TEXT NOT NULL, person_key TEXT NOT NULL, id_number TEXT, student_no TEXT,
+        school_code TEXT, township_code TEXT, grade INTEGER, stage TEXT, rules TEXT NOT NULL
+    """,
+    # Quarterly per township: enrolment rate and children still out, at the quarter's cut-off.
+    "derived.township_rates": """
+        period TEXT NOT NULL, township_code TEXT NOT NULL, as_of DATE NOT NULL, school_age_children INTEGER,
+        enrolled_school_age INTEGER, enrolment_rate DOUBLE PRECISION, out_of_school INTEGER,
+        verify_elsewhere INTEGER, suspected INTEGER, still_out INTEGER
+    """,
     "reports.cells": """
         period TEXT NOT NULL, report TEXT NOT NULL, row_key TEXT NOT NULL, column_key TEXT NOT NULL,
         case_key TEXT NOT NULL

@@ -79,10 +79,10 @@ def previous_row_count(warehouse: WarehouseResource, check_id: str, source: str,
     return None if value is None else int(value)
 
 
-def latest_run_findings(warehouse: WarehouseResource, period: str, check_ids: tuple[str, ...]) -> pd.DataFrame:
-    """Findings of the latest evaluation of each (check, source) for the period."""
+def latest_run_findings_sql(check_ids: tuple[str, ...]) -> str:
+    """SELECT of the findings of the latest evaluation of each (check, source) for the period ``:p``."""
     ids = ", ".join(f"'{c}'" for c in check_ids)
-    return warehouse.query_df(f"""
+    return f"""
         WITH latest AS (
             SELECT check_id, source, run_id,
                    ROW_NUMBER() OVER (PARTITION BY check_id, source ORDER BY checked_at DESC, run_id DESC) AS rn
@@ -91,8 +91,14 @@ def latest_run_findings(warehouse: WarehouseResource, period: str, check_ids: tu
         SELECT f.* FROM checks.findings f
         JOIN latest l ON l.rn = 1 AND l.run_id = f.run_id AND l.check_id = f.check_id AND l.source = f.source
         WHERE f.period = :p
-        ORDER BY f.check_id, f.school_code, f.record_key, f.file_sha, f.row_no
-    """, {"p": period})
+    """
+
+
+def latest_run_findings(warehouse: WarehouseResource, period: str, check_ids: tuple[str, ...]) -> pd.DataFrame:
+    """Findings of the latest evaluation of each (check, source) for the period."""
+    return warehouse.query_df(
+        f"SELECT * FROM ({latest_run_findings_sql(check_ids)}) q "
+        "ORDER BY check_id, school_code, record_key, file_sha, row_no", {"p": period})
 
 
 def result_metadata(findings: pd.DataFrame, extra: dict[str, Any] | None = None) -> dict[str, Any]:

@@ -32,14 +32,22 @@ GRADE_RANGE = (1, 9)
 _SENSITIVE_RAW = {"id_number", "name", "guardian_name", "guardian_phone", "student_no"}
 
 
+KEYLESS = {"registry": "coalesce(s.id_number, s.student_no)", "attendance": "coalesce(s.student_no, s.id_number)",
+           "census": "s.id_number"}
+
+
 def scope_sql(source: str) -> str:
-    """The rows a check of ``source`` looks at: the current extract; for attendance, every row of the files
-    holding roll-call rows of the period (so rows whose date did not parse are seen too)."""
+    """The rows a check of ``source`` looks at: the current extract (for attendance, every current row of the
+    files holding roll-call rows of the period, so rows whose date did not parse are seen too), plus the
+    rows of those files that have no key at all (the ``*_current`` views leave them out)."""
     rel = CURRENT[source]
+    cols = ", ".join(staged_columns(source))
+    files = f"SELECT DISTINCT file_sha FROM {rel}"
     if source == "attendance":
-        return (f"SELECT * FROM {rel} WHERE file_sha IN (SELECT DISTINCT file_sha FROM {rel} "
-                f"WHERE date BETWEEN :start AND :end)")
-    return f"SELECT * FROM {rel}"
+        files += " WHERE date BETWEEN :start AND :end"
+    head = f"SELECT {cols} FROM {rel}" + (f" WHERE file_sha IN ({files})" if source == "attendance" else "")
+    return (f"{head} UNION ALL SELECT {cols} FROM staged.{source} s "
+            f"WHERE {KEYLESS[source]} IS NULL AND s.file_sha IN ({files})")
 
 
 def _sql_str(text: str) -> str:

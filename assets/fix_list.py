@@ -1,0 +1,158 @@
+"""R5 人籍不一致整改清单: the DQ04–DQ07 findings of a period, one workbook per township, one sheet per school.
+
+This is the one output that carries full ID numbers and names: a school must find the record to fix it.
+Nothing personal goes to Dagster metadata or logs — only file paths (township names) and SHA-256 digests.
+"""
+
+
+
+import re
+
+import dagster as dg
+import pandas as pd
+
+from assets.common import OWNERS
+from checks.findings import latest_run_findings_sql
+from checks.names import CHECK_NAMES, FIX_LIST_CHECK_IDS
+from kongchuo.districts import district_name, month_label
+from kongchuo.excel import Sheet, write_workbook
+from kongchuo.sources import REGISTRY_STATUS_LABEL
+from pipelines.partitions import monthly_partitions, period_of
+from pipelines.resources import KongchuoHome
+from warehouse.resource import WarehouseResource
+
+R5 = dg.AssetKey(["reports", "r5_fix_list"])
+REPORT_TITLE = "人籍不一致整改清单"
+FILE_SUFFIX = f"_{REPORT_TITLE}_"
+
+EXPLANATIONS: dict[str, str] = {
+    "DQ04": "同一身份证件号在两所及以上学校有在读学籍（重复学籍），请核实并注销多余学籍",
+    "DQ05": "有在读学籍但本月无任何考勤记录（人在籍不在校、空挂学籍），请核实学生去向：在校的补录考勤，"
+            "不在校的按转学或辍学程序办理",
+    "DQ06": "本月在本校有考勤记录但无在读学籍（在校无籍），请核实身份并办理学籍注册或转入手续",
+    "DQ07": "年龄与所在年级不符（8月31日周岁减年级不在5至8之间），请核实出生日期、身份证件号或年级",
+}
+CHECK_LABELS = {"DQ04": "重复学籍", "DQ05": "人在籍不在校", "DQ06": "在校无籍", "DQ07": "年龄年级不符"}
+HEADERS = ("序号", "检查项", "问题类型", "问题说明及整改要求", "全国学籍号", "身份证件号", "姓名", "年级", "班级",
+           "学籍状态", "核查详情", "来源文件", "行号")
+WIDTHS = (6, 8, 12, 48, 22, 22, 10, 6, 10, 8, 40, 30, 6)
+
+# Each finding joined to the record it names: the registry record at that school, else any registry record
+# with the key, else the census child with that ID (DQ06: present but unregistered).
+ROWS_SQL = """
+    WITH f AS ({findings}),
+    reg AS (SELECT coalesce(student_no, id_number) AS record_key, student_no, id_number, name, school_code, grade,
+                   class_name, status,
+                   ROW_NUMBER() OVER (PARTITION BY coalesce(student_no, id_number), school_code ORDER BY row_no) AS rn
+            FROM staged.registry_current),
+    by_id AS (SELECT id_number, student_no, name,
+                     ROW_NUMBER() OVER (PARTITION BY id_number ORDER BY school_code) AS rn
+              FROM staged.registry_current WHERE id_number IS NOT NULL),
+    by_no AS (SELECT student_no, id_number, name,
+                     ROW_NUMBER() OVER (PARTITION BY student_no ORDER BY school_code) AS rn
+              FROM staged.registry_current WHERE student_no IS NOT NULL),
+    cen AS (SELECT id_number, name FROM staged.census_current)
+    SELECT f.check_id, f.record_key, f.school_code, f.detail, f.row_no, fl.original_name,
+           coalesce(r.student_no, bn.student_no, bi.student_no,
+                    CASE WHEN length(f.record_key) <> 18 THEN f.record_key END) AS student_no,
+           coalesce(r.id_number, bn.id_number, bi.id_number, c.id_number) AS id_number,
+           coalesce(r.name, bn.name, bi.name, c.name) AS name,
+           r.grade, r.class_name, r.status,
+           s.school_name, s.township_code, t.township_name, t.district_code
+    FROM f
+    LEFT JOIN reg r ON r.rn = 1 AND r.record_key = f.record_key AND r.school_code = f.school_code
+    LEFT JOIN by_no bn ON bn.rn = 1 AND bn.student_no = f.record_key
+    LEFT JOIN by_id bi ON bi.rn = 1 AND bi.id_number = f.record_key
+    LEFT JOIN cen c ON c.id_number = f.record_key
+    LEFT JOIN raw.files fl ON fl.file_sha = f.file_sha
+    LEFT JOIN staged.schools s ON s.school_code = f.school_code
+    LEFT JOIN staged.townships t ON t.township_code = s.township_code
+"""
+
+
+def _safe_sheet_name(name: str, used: set[str]) -> str:
+    base = re.sub(r"[\[\]:*?/\\]", "_", name)[:31] or "学校"
+    out, i = base, 2
+    while out in used:
+        tail = f"_{i}"
+        out, i = base[: 31 - len(tail)] + tail, i + 1
+    used.add(out)
+    return out
+
+
+def _safe_file_part(name: str) -> str:
+    return re.sub(r'[\\/:*?"<>|\s]', "_", str(name))
+
+
+def fix_list_rows(warehouse: WarehouseResource, period: str) -> pd.DataFrame:
+    """Every DQ04–DQ07 finding of the period's latest check runs, with the record's ID, name and school."""
+    sql = ROWS_SQL.replace("{findings}", latest_run_findings_sql(FIX_LIST_CHECK_IDS))
+    return warehouse.query_df(
+        sql + " ORDER BY t.township_code, f.school_code, f.check_id, f.record_key, f.row_no", {"p": period})
+
+
+@dg.asset(key=R5, deps=[dg.AssetKey(["derived", "roster"]), dg.AssetKey(["staged", "registry"])],
+          group_name="reports", owners=OWNERS, partitions_def=monthly_partitions, kinds={"excel"}, code_version="1")
+def r5_fix_list(context: dg.AssetExecutionContext, home: KongchuoHome,
+                warehouse: WarehouseResource) -> dg.MaterializeResult:
+    """人籍不一致整改清单 R5 fix list: the period's DQ04–DQ07 findings (duplicate registry, registered but
+    absent, present but unregistered, age–grade mismatch), one workbook per township and one sheet per
+    school, with a plain-Chinese explanation of what to fix. Holds full IDs and names; metadata does not."""
+    period = period_of(context)
+    rows = fix_list_rows(warehouse, period)
+    townships = warehouse.query_df(
+        "SELECT t.township_code, t.township_name, t.district_code FROM staged.townships t ORDER BY t.township_code")
+    folder = home.reports(period)
+    district = district_name(str(townships["district_code"].min())) if len(townships) else ""
+    label = month_label(period)
+    written: dict[str, str] = {}
+    unplaced = 0
+    if len(rows):
+        unplaced = int(rows["township_code"].isna().sum())
+        rows = rows.assign(township_code=rows["township_code"].fillna("unknown"),
+                           township_name=rows["township_name"].fillna("未知乡镇"),
+                           school_name=rows["school_name"].fillna(rows["school_code"].fillna("未知学校")))
+    for town in sorted(set(rows["township_code"]) if len(rows) else set()):
+        town_rows = rows[rows["township_code"] == town]
+        town_name = str(town_rows["township_name"].iloc[0])
+        sheets, used = [], set()
+        for school, sr in town_rows.groupby("school_code", sort=True, dropna=False):
+            school_name = str(sr["school_name"].iloc[0])
+            body = []
+            for i, r in enumerate(sr.itertuples(index=False), start=1):
+                body.append([
+                    i, r.check_id, CHECK_LABELS.get(r.check_id, r.check_id), EXPLANATIONS.get(r.check_id, ""),
+                    r.student_no or "", r.id_number or "", r.name or "",
+                    "" if pd.isna(r.grade) else int(r.grade), r.class_name or "",
+                    REGISTRY_STATUS_LABEL.get(r.status, "") if isinstance(r.status, str) else "",
+                    r.detail or "", r.original_name or "", "" if pd.isna(r.row_no) else int(r.row_no)])
+            by_check = sr["check_id"].value_counts().sort_index()
+            sheets.append(Sheet(
+                name=_safe_sheet_name(school_name, used),
+                title=f"{district}{label}人籍不一致整改清单（{school_name}）",
+                subtitle_lines=[f"乡镇：{town_name}　学校标识码：{school}　期间：{period}",
+                                "说明：本表含学生身份证件号和姓名，仅供学校核实整改，请妥善保管，不得外传。"],
+                headers=HEADERS, rows=body, widths=WIDTHS,
+                totals=["合计", f"{len(body)} 条"] + [""] * 2 + [
+                    "；".join(f"{CHECK_LABELS.get(k, k)} {v} 条" for k, v in by_check.items())] + [""] * 8,
+                footer_lines=["填表人：　　　　审核人：　　　　填报日期：　　　　"],
+            ))
+        path = folder / f"{_safe_file_part(district)}_{label}{FILE_SUFFIX}{_safe_file_part(town_name)}.xlsx"
+        written[str(path)] = write_workbook(path, sheets)
+    # Townships with no finding this time: an older list of the period must not linger.
+    for old in folder.glob(f"*{FILE_SUFFIX}*.xlsx") if folder.exists() else []:
+        if str(old) not in written:
+            old.unlink()
+    by_check = rows["check_id"].value_counts().to_dict() if len(rows) else {}
+    context.log.info(f"R5 {period}: {len(rows)} finding(s) in {len(written)} workbook(s)")
+    return dg.MaterializeResult(metadata={
+        "files": dg.MetadataValue.json([{"path": p, "sha256": h} for p, h in written.items()]),
+        "workbooks": len(written),
+        "dagster/row_count": int(len(rows)),
+        "by_check": dg.MetadataValue.json({CHECK_NAMES.get(k, k): int(v) for k, v in by_check.items()}),
+        "findings_without_township": unplaced,
+        "period": period,
+    })
+
+
+fix_list_assets = [r5_fix_list]

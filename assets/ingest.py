@@ -1,0 +1,386 @@
+"""Ingestion, the spine: landing → raw → staged.
+
+For every file in ``landing/<source>/`` (sorted by name):
+
+1. SHA-256 of the bytes. A file whose hash is already in ``raw.files`` (ingested or quarantined) is skipped,
+   so re-running any period, or dropping the same file twice, changes nothing.
+2. An unchanged copy goes to ``raw/<source>/<sha256><suffix>`` (written to a temporary name, then renamed).
+   Neither the landing file nor the raw copy is ever modified; the raw copy is what gets parsed.
+3. The raw copy is read in chunks (:mod:`kongchuo.readers`), normalised (:mod:`kongchuo.normalize`) and
+   loaded into ``staged.<source>`` together with its ``raw.files`` row in ONE transaction.
+4. Any problem with the file (encoding, header, unreadable workbook, ...) rolls the transaction back: nothing
+   of the file is half-loaded. The file moves to ``quarantine/<source>/<name>`` with ``<name>.error.txt``
+   beside it, leaves landing, and ``raw.files`` records it as 'quarantined' with the error (the raw copy
+   stays). Other files still go through; the asset reports ``quarantined_files`` instead of failing, and
+   the checks turn quarantines into a blocking check. Infrastructure errors (disk, warehouse locked or
+   unreachable) are not the file's fault: they fail the run and leave the file in landing for a retry.
+
+Files that were ingested STAY in landing: the hash register makes that harmless, exporters and people can
+see what was delivered, and a bureau may clean landing on its own schedule. Names starting with '.' or
+'~$' (Excel lock files) and ``*.tmp``/``*.part`` (copies in progress) are left alone until they are complete.
+
+Every staged asset is partitioned monthly like the rest of the monthly job, but ingestion does not depend
+on the period: materialising any period ingests whatever new files are in landing. Values that do not
+parse become NULL with the raw text kept; they are row-level findings (DQ03), not file errors.
+"""
+
+
+import datetime as dt
+import hashlib
+import json
+import os
+import re
+import shutil
+import uuid
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import dagster as dg
+import pandas as pd
+import sqlalchemy as sa
+
+from assets.common import OWNERS, table_schema
+from kongchuo import masking
+from kongchuo.normalize import MAIN_DATE_COLUMN, normalize_frame, parse_flags
+from kongchuo.readers import CHUNK_ROWS, IngestError, detect_encoding, open_source_file
+from kongchuo.settings import SOURCES
+from kongchuo.sources import SPECS
+from pipelines.partitions import TIMEZONE, monthly_partitions
+from pipelines.resources import KongchuoHome
+from warehouse.resource import WarehouseResource
+from warehouse.views import view_statements
+
+CODE_VERSION = "ingest-1"
+SKIP_PREFIXES = (".", "~$")
+SKIP_SUFFIXES = (".tmp", ".part", ".crdownload", ".error.txt")
+
+_DESCRIPTIONS = {
+    "registry": "学籍 (student registry) snapshots",
+    "attendance": "考勤 (daily roll call)",
+    "census": "户籍人口 6–15 (household-register children) snapshots",
+    "casework": "劝返记录 (persuasion attempts)",
+    "exemptions": "延缓入学/休学 (approved deferrals and suspensions)",
+    "home_teaching": "送教上门 (home-teaching visits)",
+}
+
+
+@dataclass
+class FileOutcome:
+    name: str
+    sha: str
+    status: str  # ingested | skipped | quarantined
+    rows: int = 0
+    error: str | None = None
+    ignored_columns: list[str] = field(default_factory=list)
+
+
+# --- files ------------------------------------------------------------------------------------------
+
+def file_sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def copy_atomic(src: Path, dst: Path) -> None:
+    """Copy bytes unchanged to ``dst`` via a temporary file in the same folder and a rename."""
+    dst.parent.mkdir(parents=True, exist_ok=True)
+    tmp = dst.with_name(f".{dst.name}.{uuid.uuid4().hex}.tmp")
+    try:
+        shutil.copyfile(src, tmp)
+        os.replace(tmp, dst)
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
+def landing_files(home: KongchuoHome, source: str) -> list[Path]:
+    folder = home.landing(source)
+    if not folder.is_dir():
+        return []
+    return sorted(
+        (p for p in folder.iterdir()
+         if p.is_file() and not p.name.startswith(SKIP_PREFIXES) and not p.name.lower().endswith(SKIP_SUFFIXES)),
+        key=lambda p: p.name,
+    )
+
+
+def _now() -> dt.datetime:
+    """Wall-clock time in Asia/Shanghai, naive (the warehouse TIMESTAMP columns carry no zone)."""
+    return dt.datetime.now(ZoneInfo(TIMEZONE)).replace(tzinfo=None)
+
+
+_LONG_DIGITS = re.compile(r"[0-9０-９]{6,}[0-9Xx]?")
+
+
+def safe_error(name: str, exc: BaseException) -> str:
+    """A file error as a loggable message: ours are already safe; others lose quoted values and long numbers."""
+    if isinstance(exc, IngestError):
+        return str(exc)
+    text = str(exc).split("\n")[0][:300]
+    text = re.sub(r"'[^']*'|\"[^\"]*\"", "'…'", text)
+    text = _LONG_DIGITS.sub(lambda m: masking.mask_id(m.group(0)), text)
+    return f"{name}: row ?, column ?: the file could not be loaded ({type(exc).__name__}: {text})"
+
+
+def _is_infrastructure_error(exc: BaseException) -> bool:
+    if isinstance(exc, (sa.exc.OperationalError, sa.exc.InterfaceError, MemoryError)):
+        return True
+    if isinstance(exc, OSError) and not isinstance(exc, UnicodeError):
+        return True
+    try:
+        import duckdb
+
+        return isinstance(exc, (duckdb.IOException, duckdb.TransactionException))
+    except ImportError:  # pragma: no cover
+        return False
+
+
+# --- loading ----------------------------------------------------------------------------------------
+
+def known_shas(warehouse: WarehouseResource, source: str) -> dict[str, str]:
+    df = warehouse.query_df(
+        "SELECT file_sha, status FROM raw.files WHERE source = :s AND status IN ('ingested', 'quarantined')",
+        {"s": source},
+    )
+    return dict(zip(df["file_sha"], df["status"]))
+
+
+def _files_row(**values: Any) -> dict[str, Any]:
+    base = dict(file_sha=None, source=None, original_name=None, raw_path=None, size_bytes=None, encoding=None,
+                row_count=None, status=None, error=None, ingested_at=_now(), min_date=None, max_date=None,
+                run_id=None, header_map=None)
+    base.update(values)
+    return base
+
+
+def _insert_files_row(conn: sa.Connection, row: dict[str, Any]) -> None:
+    cols = list(row)
+    conn.execute(
+        sa.text(f"INSERT INTO raw.files ({', '.join(cols)}) VALUES ({', '.join(':' + c for c in cols)})"), row
+    )
+
+
+def load_file(warehouse: WarehouseResource, source: str, raw_path: Path, name: str, sha: str, run_id: str | None,
+              chunk_rows: int = CHUNK_ROWS) -> FileOutcome:
+    """Parse the raw copy and load it with its raw.files row in one transaction; raises on any problem."""
+    spec = SPECS[source]
+    opened = open_source_file(raw_path, spec, name)
+    table = f"staged.{source}"
+    date_col = MAIN_DATE_COLUMN.get(source)
+    rows, lo, hi = 0, None, None
+    with warehouse.begin() as conn:
+        for cells in opened.chunks(chunk_rows):
+            frame = normalize_frame(spec, cells.assign(file_sha=sha))
+            warehouse.insert_frame(conn, table, frame)
+            rows += len(frame)
+            if date_col:
+                dates = frame[date_col].dropna()
+                if len(dates):
+                    lo = min(lo, dates.min()) if lo else dates.min()
+                    hi = max(hi, dates.max()) if hi else dates.max()
+        _insert_files_row(conn, _files_row(
+            file_sha=sha, source=source, original_name=name, raw_path=str(raw_path),
+            size_bytes=raw_path.stat().st_size, encoding=opened.encoding or "xlsx", row_count=rows,
+            status="ingested", min_date=lo, max_date=hi, run_id=run_id,
+            header_map=json.dumps(opened.header_map, ensure_ascii=False),
+        ))
+    return FileOutcome(name, sha, "ingested", rows, ignored_columns=opened.ignored_columns)
+
+
+def quarantine_file(home: KongchuoHome, warehouse: WarehouseResource, source: str, landed: Path, raw_path: Path,
+                    sha: str, error: str, run_id: str | None) -> FileOutcome:
+    target = home.quarantine / source / landed.name
+    copy_atomic(landed, target)
+    note = target.with_name(f"{landed.name}.error.txt")
+    note.write_text(
+        f"{error}\n\nsource: {source}\nsha256: {sha}\nquarantined_at: {_now():%Y-%m-%d %H:%M:%S} ({TIMEZONE})\n"
+        f"run_id: {run_id}\n",
+        encoding="utf-8",
+    )
+    with warehouse.begin() as conn:
+        _insert_files_row(conn, _files_row(
+            file_sha=sha, source=source, original_name=landed.name, raw_path=str(raw_path),
+            size_bytes=landed.stat().st_size, status="quarantined", error=error, run_id=run_id,
+        ))
+    landed.unlink()
+    return FileOutcome(landed.name, sha, "quarantined", error=error)
+
+
+def ingest_source(home: KongchuoHome, warehouse: WarehouseResource, source: str, run_id: str | None = None,
+                  log: Any = None, chunk_rows: int = CHUNK_ROWS) -> list[FileOutcome]:
+    """Ingest every new file of ``landing/<source>``; returns one outcome per landing file."""
+    warehouse.ensure_layout()
+    seen = known_shas(warehouse, source)
+    outcomes: list[FileOutcome] = []
+    for landed in landing_files(home, source):
+        sha = file_sha256(landed)
+        if sha in seen:
+            outcomes.append(FileOutcome(landed.name, sha, "skipped", error=f"already {seen[sha]}"))
+            continue
+        raw_path = home.raw / source / f"{sha}{landed.suffix.lower()}"
+        if not raw_path.exists():
+            copy_atomic(landed, raw_path)
+        try:
+            outcome = load_file(warehouse, source, raw_path, landed.name, sha, run_id, chunk_rows)
+            if log:
+                log.info(f"{source}: ingested {landed.name} ({outcome.rows} rows, sha256 {sha[:12]})")
+        except Exception as exc:  # noqa: BLE001 - every file problem sends the file to quarantine
+            if _is_infrastructure_error(exc):
+                raise
+            error = safe_error(landed.name, exc)
+            outcome = quarantine_file(home, warehouse, source, landed, raw_path, sha, error, run_id)
+            if log:
+                log.error(f"{source}: quarantined {error}")
+        seen[sha] = outcome.status
+        outcomes.append(outcome)
+    warehouse.execute(view_statements())
+    return outcomes
+
+
+# --- metadata ---------------------------------------------------------------------------------------
+
+def _md_table(header: list[str], rows: list[list[Any]]) -> str:
+    if not rows:
+        return "(none)"
+    clean = [[str(v).replace("|", "\\|").replace("\n", " ") for v in r] for r in rows]
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    return "\n".join(lines + ["| " + " | ".join(r) + " |" for r in clean])
+
+
+def ingest_metadata(warehouse: WarehouseResource, source: str, outcomes: list[FileOutcome]) -> dict[str, Any]:
+    table = f"staged.{source}"
+    ingested = [o for o in outcomes if o.status == "ingested"]
+    skipped = [o for o in outcomes if o.status == "skipped"]
+    quarantined = [o for o in outcomes if o.status == "quarantined"]
+    if ingested:
+        shas = ", ".join(f"'{o.sha}'" for o in ingested)  # hex digests only: safe to inline
+        sample = warehouse.query_df(f"SELECT * FROM {table} WHERE file_sha IN ({shas}) ORDER BY row_no LIMIT 10")
+    else:
+        sample = warehouse.query_df(f"SELECT * FROM {table} LIMIT 10")
+    ignored = {o.name: o.ignored_columns for o in ingested if o.ignored_columns}
+    return {
+        "dagster/row_count": int(warehouse.scalar(f"SELECT count(*) FROM {table}")),
+        "dagster/table_name": table,
+        "dagster/column_schema": table_schema(table),
+        "rows_ingested": sum(o.rows for o in ingested),
+        "files_ingested": dg.MetadataValue.md(
+            _md_table(["file", "sha256", "rows"], [[o.name, o.sha, o.rows] for o in ingested])),
+        "files_skipped": dg.MetadataValue.md(
+            _md_table(["file", "sha256", "reason"], [[o.name, o.sha, o.error] for o in skipped])),
+        "quarantined_files": dg.MetadataValue.md(
+            _md_table(["file", "sha256", "error"], [[o.name, o.sha, o.error] for o in quarantined])),
+        "quarantined_count": len(quarantined),
+        "ignored_columns": dg.MetadataValue.json(ignored),
+        "preview": dg.MetadataValue.md(masking.preview_markdown(sample)),
+    }
+
+
+# --- assets -----------------------------------------------------------------------------------------
+
+def build_staged_asset(source: str) -> dg.AssetsDefinition:
+    spec = SPECS[source]
+    description = (
+        f"{spec.label}：读取 landing/{source}/ 中的新文件（CSV 或 XLSX），原样保存到 raw/，"
+        f"规范化后写入 staged.{source}；有问题的文件移入 quarantine/。\n\n"
+        f"{_DESCRIPTIONS[source]}: every new file in landing/{source}/ (CSV or XLSX) is kept unchanged in "
+        f"raw/, normalised and loaded into staged.{source} in one transaction per file; a file with a "
+        f"problem goes to quarantine/ with the error. Idempotent by file hash: any period ingests whatever "
+        f"is new."
+    )
+
+    @dg.asset(
+        key=dg.AssetKey(["staged", source]),
+        group_name="ingest",
+        partitions_def=monthly_partitions,
+        kinds={"duckdb", "pandas"},
+        owners=OWNERS,
+        code_version=CODE_VERSION,
+        description=description,
+        tags={"source": source},
+    )
+    def _staged(context: dg.AssetExecutionContext, home: KongchuoHome,
+                warehouse: WarehouseResource) -> dg.MaterializeResult:
+        outcomes = ingest_source(home, warehouse, source, run_id=context.run_id, log=context.log)
+        return dg.MaterializeResult(metadata=ingest_metadata(warehouse, source, outcomes))
+
+    return _staged
+
+
+_TRUTHY_WORDS = {"农村": True, "乡村": True, "rural": True, "城市": False, "城镇": False, "城区": False,
+                 "县镇": False, "urban": False}
+REFERENCE_TABLES: dict[str, tuple[str, ...]] = {
+    "townships": ("township_code", "township_name", "district_code"),
+    "schools": ("school_code", "school_name", "township_code", "stage", "is_rural"),
+}
+
+
+def read_reference(path: Path, table: str) -> pd.DataFrame:
+    """A reference CSV (UTF-8 or GBK) with the layout columns; text trimmed, ``is_rural`` as boolean."""
+    frame = pd.read_csv(path, dtype=str, keep_default_na=False, encoding=detect_encoding(path))
+    frame.columns = [str(c).replace("\ufeff", "").strip() for c in frame.columns]
+    wanted = REFERENCE_TABLES[table]
+    missing = [c for c in wanted if c not in frame.columns]
+    if missing:
+        raise dg.Failure(f"{path.name}: row 1 (header): required column '{missing[0]}' missing")
+    frame = frame[list(wanted)].apply(lambda s: s.str.strip())
+    frame = frame[(frame != "").any(axis=1)]
+    if "is_rural" in frame:
+        words = frame["is_rural"].str.lower().map(_TRUTHY_WORDS)
+        frame["is_rural"] = parse_flags(frame["is_rural"]).fillna(words.astype("boolean"))
+    for col in wanted:
+        empty = frame[col].isna() | (frame[col].astype(str) == "")
+        if empty.any():
+            row = int(empty.to_numpy().nonzero()[0][0]) + 2
+            raise dg.Failure(f"{path.name}: row {row}, column '{col}': value missing or not understood")
+    return frame.reset_index(drop=True)
+
+
+@dg.asset(
+    key=dg.AssetKey(["staged", "reference"]),
+    group_name="ingest",
+    partitions_def=monthly_partitions,
+    kinds={"duckdb", "pandas"},
+    owners=OWNERS,
+    code_version=CODE_VERSION,
+)
+def staged_reference(context: dg.AssetExecutionContext, home: KongchuoHome,
+                     warehouse: WarehouseResource) -> dg.MaterializeResult:
+    """参考数据：乡镇与学校名录（townships.csv、schools.csv），教育局自己的文件优先于项目自带的文件。
+
+    Reference data: townships and schools. The bureau's own files under KONGCHUO_HOME/reference win over
+    the bundled ones; every run replaces all rows of staged.townships and staged.schools.
+    """
+    warehouse.ensure_layout()
+    frames, origins = {}, {}
+    for table in REFERENCE_TABLES:
+        path = home.reference(f"{table}.csv")
+        if not path.exists():
+            raise dg.Failure(f"reference file {table}.csv not found (neither under {home.root / 'reference'} "
+                             f"nor bundled)")
+        frames[table] = read_reference(path, table)
+        origins[table] = str(path)
+    with warehouse.begin() as conn:
+        for table, frame in frames.items():
+            conn.execute(sa.text(f"DELETE FROM staged.{table}"))
+            warehouse.insert_frame(conn, f"staged.{table}", frame)
+    context.log.info(", ".join(f"{t}: {len(f)} rows from {origins[t]}" for t, f in frames.items()))
+    return dg.MaterializeResult(metadata={
+        "dagster/row_count": sum(len(f) for f in frames.values()),
+        "townships_rows": len(frames["townships"]),
+        "schools_rows": len(frames["schools"]),
+        "townships_file": dg.MetadataValue.path(origins["townships"]),
+        "schools_file": dg.MetadataValue.path(origins["schools"]),
+        "dagster/column_schema": table_schema("staged.schools"),
+        "preview": dg.MetadataValue.md(masking.preview_markdown(frames["schools"])),
+    })
+
+
+staged_assets: dict[str, dg.AssetsDefinition] = {source: build_staged_asset(source) for source in SOURCES}
+ingest_assets: list[dg.AssetsDefinition] = [*staged_assets.values(), staged_reference]
+
+__all__ = ["ingest_assets", "staged_assets", "staged_reference", "ingest_source", "build_staged_asset",
+           "FileOutcome", "file_sha256"]

@@ -4,7 +4,6 @@ Each asset rebuilds its period idempotently in the warehouse (delete the period'
 SQL of :mod:`assets.rules`; nothing is pulled into Python but counts and a masked preview.
 """
 
-from __future__ import annotations
 
 import dagster as dg
 

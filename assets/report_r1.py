@@ -1,7 +1,6 @@
 """R1 控辍保学月报: monthly report of out-of-school children, dropouts and persuasion work,
 township × school rows with a totals row (DESIGN.md, Reports)."""
 
-from __future__ import annotations
 
 import dagster as dg
 

@@ -1,6 +1,5 @@
 """The per-period manifest (``reports/<period>/manifest.json``), built after every report of the period."""
 
-from __future__ import annotations
 
 from typing import Sequence
 

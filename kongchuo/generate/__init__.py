@@ -1,0 +1,79 @@
+"""Synthetic district generator: the ground truth every test uses.
+
+``generate(district, students, seed, start, end, out, rates=None, attendance="rollcall") -> Meta`` writes
+
+- ``out/landing/<source>/...``: registry, attendance, census, casework, exemptions, home_teaching extracts as
+  bureaus send them (CSV UTF-8 / UTF-8-BOM / GBK, XLSX; rotating header alias sets, date, gender, flag,
+  grade and status spellings; ~2% of IDs with full-width digits, inner spaces or a lower-case x);
+- ``out/reference/townships.csv`` and ``schools.csv`` (bundled reference plus any synthesised schools);
+- ``out/ground_truth.csv`` and ``out/meta.json`` (every file with its format, encoding, alias set, date style,
+  rows and periods; case counts).
+
+Same arguments give byte-identical files. CLI: ``python -m kongchuo.generate --district 411003 --students
+100000 --seed 7 --start 2026-03-02 --end 2026-06-30 --out DIR [--rate DQ08=0.01]``. ``start`` and ``end`` must
+lie in one school year.
+
+Ground truth semantics (the pipeline implements exactly these)
+---------------------------------------------------------------
+Columns: ``case, period, person_key, record_key, id_number, student_no, school_code, township_code, detail``.
+``period`` is a month ``YYYY-MM`` for period cases (one row per month of the range where the case holds) and
+'' for snapshot cases. ``person_key`` = the normalised ``id_number`` of the record when it has one, else its
+``student_no``. An attendance row's person is: its normalised ``id_number`` (id-keyed files); for
+student_no-keyed files the person_key of the registry record with that ``student_no``, or the student_no itself
+when no registry record has it. ``record_key`` = ``student_no`` for registry records, the row's key
+(student_no, or normalised id_number) for attendance rows, ``id_number`` for census, casework and home-teaching.
+
+Definitions: *active* record = registry status 在读/在籍/转入. *School days* = dates with roll-call rows
+(weekdays minus public holidays plus make-up days; see ``calendar``). *Reference date* = 31 Aug before the
+school year (2025-08-31 for spring 2026); ``age_ref`` = full years on it. *Period end* = last calendar day of
+the month. *Term* = autumn (Aug-Jan) or spring (Feb-Jul); its *first school day* = its earliest school day.
+*Exemption in force* in a period: ``approved_on <= period end`` and ``valid_until >= period start``.
+
+Exclusions (apply to SD1-SD5 per person and period; the excluded hit is written as case ``EXCLUDED`` with
+detail ``"<rule> excluded: <reasons>"`` and never as the SD case): exemption (延缓入学/休学) in force;
+home-taught (any 送教上门 visit in the school year); deceased (any registry record 死亡 or census 死亡);
+graduated (any registry record 毕业); ``over_16`` (>= 17 full years on the period's last day, from the
+registry birth_date). An EXPIRED exemption does not exclude.
+
+- ``SD1`` (period): per attendance key and school: >= 3 consecutive school days with status unexcused within
+  the month (runs are counted inside the month only), or >= 10 unexcused days in the month. Normal children
+  never reach it (by construction: no two consecutive unexcused days, at most 4 a month).
+- ``SD2`` (period = month of the term's first school day): a person with an active record has >= 1 roll-call row
+  among the term's first 10 school days and none of those rows is ``present`` (planted as personal_leave,
+  present afterwards). A person with no rows at all in those days is SD5's business, not SD2.
+- ``SD3`` (period): record with status 转出 whose person has no active record anywhere in the district, and
+  either no roll-call row on or before the period end, or more than 30 days between the person's last
+  roll-call row on or before the period end and the period end. Planted stops avoid the last 3 days of a month.
+  Received transfers (转出 at A, 转入 at B with the same student_no, attending at B all range) are NOT SD3.
+  NB: the stopped children's rows at A before the stop are DQ06 in those months (A's record is no longer
+  active) - that overlap is intended and in the truth.
+- ``SD4`` (every period): record with status 辍学.
+- ``SD5`` (period): person with an active record and no roll-call row in the month at any school (one row per
+  person; record_key = student_no of an active record). Planted for the whole range and for one month.
+- ``OOS`` (every period): census child with 6 <= age_ref <= 15, residence 在户, no registry record in any state
+  with the same normalised id_number, and no exemption in force. ``OOS_AWAY``: the same with residence 外出.
+  Census children without registry who are aged 5 or 16, 迁出, 死亡, or deferred (in force) are ``EXCLUDED``.
+- ``DQ01`` (snapshot): registry record whose normalised id_number is invalid; detail =
+  ``kongchuo.idnumber.problem`` (``check_digit``, ``birth_date``, ``length``). These children are not in the
+  census, and their student_no / roll-call keys carry the same wrong ID.
+- ``DQ02`` (snapshot): valid id_number but registry birth_date or gender disagrees; detail birth_date|gender.
+- ``DQ04`` (snapshot): one id_number with active records at >= 2 schools: one row per such active record.
+- ``DQ05`` (period): active record with no roll-call row of its person at its school in the month
+  (record-level; includes SD5 people, excluded people, and the second DQ04 record).
+- ``DQ06`` (period): roll-call rows whose (person, school) has no active registry record: one row per
+  (key, school, month); detail = row count.
+- ``DQ07`` (snapshot): active record with ``age_ref(registry birth_date) - grade`` outside 5..8.
+- ``DQ08`` (snapshot): registry record whose school_code is not in the reference schools or township_code not in
+  the reference townships (detail names which). Default rate 0 (it is an error).
+- ``ESC`` (period): among casework attempts dated <= period end, >= 3 results 未返校 and the latest is 未返校.
+  ``RETURNED`` (period): the latest attempt dated <= period end is 已返校.
+- ``HT_NONCOMPLIANT`` (period): home-taught child with fewer than 2 visits of >= 3 class hours in the month.
+- ``EXCLUDED``: besides the excluded hits above, informational rows for planted children no rule fires for
+  (graduated, registry 休学 with exemption, registry 死亡, received transfers).
+"""
+
+from __future__ import annotations
+
+from .core import Meta, Rates, generate
+
+__all__ = ["Meta", "Rates", "generate"]

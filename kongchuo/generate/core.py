@@ -1,0 +1,767 @@
+"""Synthetic district generator: people, registry, roll call, census, casework, exemptions, home teaching,
+planted anomalies and the ground truth. See the package docstring for the exact case semantics."""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import json
+import math
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from kongchuo import idnumber
+
+from . import calendar as cal
+from . import names as nm
+from . import reference as refmod
+from . import writers as wr
+
+# ------------------------------------------------------------------------------------------------ rates
+
+
+@dataclass
+class Rates:
+    """Anomaly rates as fractions of ``students`` (a rate > 0 plants at least one case), and background rates.
+
+    Upper-case fields are planted cases (each planted student gets exactly one); lower-case fields are the
+    background of normal students.
+    """
+
+    SD1: float = 0.004          # unexcused run of 3-5 days, or >= 10 unexcused days, in one month
+    SD2: float = 0.003          # personal leave on the first 10 school days of the term, present afterwards
+    SD3: float = 0.003          # 转出, attendance stops (or none at all), nobody receives them
+    SD3_RECEIVED: float = 0.003  # 转出 at A + 转入 at B, attending at B (NOT SD3)
+    SD4: float = 0.004          # 辍学
+    SD5: float = 0.003          # active, no attendance in the whole range
+    SD5_MONTH: float = 0.003    # active, no attendance in one month
+    DQ01: float = 0.005         # invalid ID in the registry (check digit / birth date / length)
+    DQ02: float = 0.003         # registry birth date or gender disagrees with the ID
+    DQ04: float = 0.003         # second active record at another school ('L' number, no attendance)
+    DQ06: float = 0.003         # attending children without any registry record (extra people)
+    DQ07: float = 0.003         # grade does not fit age
+    DQ08: float = 0.0           # school or township code not in the reference data (an error: default 0)
+    OOS: float = 0.003          # census child 6-15, 在户, never registered (extra people)
+    OOS_AWAY: float = 0.003     # same, 外出
+    ESC: float = 0.003          # >= 3 failed persuasion attempts (chosen among SD4/SD5 children)
+    RETURNED: float = 0.003     # persuaded back (chosen among SD1/SD5_MONTH children)
+    HT: float = 0.003           # home-taught severely disabled children (some months non-compliant)
+    EX_EXEMPT: float = 0.003    # 休学 approval in force (half registry 休学, half still 在籍)
+    EX_EXPIRED: float = 0.003   # approval expired before / during the range, no attendance (-> SD5)
+    EX_DEATH: float = 0.003     # deceased (registry 死亡, or census 死亡 with an active record)
+    EX_GRADUATED: float = 0.002  # registry 毕业
+    EX_AGE: float = 0.003       # grade 9, aged 16 on 31 Aug: 17 during the range; 辍学 or active without attendance
+    EX_DEFERRAL: float = 0.003  # census child aged 6 with 延缓入学 approval (half expiring mid-range)
+    EX_CENSUS: float = 0.004    # census-only children not OOS: aged 5, aged 16, 迁出, 死亡
+    NO_ID: float = 0.003        # children without ID: 'J'/'L' student numbers, student_no-keyed roll call
+    # background
+    sick: float = 0.012
+    personal: float = 0.010
+    unexcused: float = 0.003
+    poverty: float = 0.08
+    left_behind: float = 0.10
+    migrant: float = 0.06
+    disabled: float = 0.01
+    difficulty: float = 0.02
+    repeater: float = 0.05
+    census_away: float = 0.03
+    id_dirty: float = 0.02
+
+    def count(self, name: str, n: int) -> int:
+        rate = getattr(self, name)
+        return 0 if rate <= 0 else max(1, int(round(rate * n)))
+
+    def replace(self, **kw: float) -> "Rates":
+        return dataclasses.replace(self, **kw)
+
+    @classmethod
+    def parse(cls, items: list[str] | None) -> "Rates":
+        """``["DQ08=0.01", "SD1=0.002"]`` -> Rates with those overrides."""
+        kw: dict[str, float] = {}
+        names = {f.name for f in dataclasses.fields(cls)}
+        for item in items or []:
+            key, _, value = item.partition("=")
+            key = key.strip()
+            if key not in names:
+                raise ValueError(f"unknown rate {key!r}; known: {', '.join(sorted(names))}")
+            kw[key] = float(value)
+        return cls(**kw)
+
+
+@dataclass
+class Meta:
+    district: str
+    district_name: str
+    students: int
+    seed: int
+    start: str
+    end: str
+    reference_date: str
+    periods: list[str]
+    term_first_days: dict[str, str]
+    school_days: int
+    schools: int
+    files: list[dict] = field(default_factory=list)
+    case_counts: dict[str, int] = field(default_factory=dict)
+    rates: dict[str, float] = field(default_factory=dict)
+
+    def to_json(self) -> str:
+        return json.dumps(dataclasses.asdict(self), ensure_ascii=False, indent=1, sort_keys=True)
+
+
+# ------------------------------------------------------------------------------------------------ helpers
+
+NOATT = ("SD4", "SD5", "HT", "EX_EXEMPT", "EX_EXPIRED", "EX_DEATH", "EX_GRADUATED", "EX_AGE")
+ACTIVE, SUSP, OUT, DROP, GRAD, DEAD = "active", "suspended", "transferred_out", "dropped_out", "graduated", "deceased"
+P, SICK, PERS, UNEX, NOROW = 0, 1, 2, 3, -1
+GT_COLUMNS = ["case", "period", "person_key", "record_key", "id_number", "student_no", "school_code",
+              "township_code", "detail"]
+
+
+def _ymd(d64: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    d64 = d64.astype("datetime64[D]")
+    y = d64.astype("datetime64[Y]").astype(np.int64) + 1970
+    m = d64.astype("datetime64[M]").astype(np.int64) % 12 + 1
+    d = (d64 - d64.astype("datetime64[M]")).astype(np.int64) + 1
+    return y, m, d
+
+
+def age_on(birth: np.ndarray, on: dt.date) -> np.ndarray:
+    """Full years on ``on`` (vectorised)."""
+    y, m, d = _ymd(birth)
+    return on.year - y - ((on.month * 100 + on.day) < (m * 100 + d)).astype(np.int64)
+
+
+def births_for_age(rng: np.random.Generator, age: np.ndarray, ref: dt.date) -> np.ndarray:
+    """Birth dates giving exactly ``age`` full years on ``ref`` (31 Aug)."""
+    first = (np.array([f"{ref.year - a - 1}-09-01" for a in range(0, 25)], dtype="datetime64[D]"))[age]
+    return first + rng.integers(0, 365, len(age)).astype("timedelta64[D]")
+
+
+def ids_from_first17(first17: np.ndarray) -> np.ndarray:
+    pows = 10 ** np.arange(16, -1, -1, dtype=np.int64)
+    digits = (first17[:, None] // pows) % 10
+    chk = np.array(list(idnumber.CHECK_CHARS))[(digits @ np.array(idnumber.WEIGHTS, dtype=np.int64)) % 11]
+    return (pd.Series(first17.astype(str)) + pd.Series(chk)).to_numpy(dtype=object)
+
+
+def build_ids(rng: np.random.Generator, region: np.ndarray, birth: np.ndarray, male: np.ndarray) -> np.ndarray:
+    """Unique valid IDs: sequence numbers counted within (region, birth date, gender)."""
+    y, m, d = _ymd(birth)
+    ymd = y * 10000 + m * 100 + d
+    n = len(region)
+    shuffle = rng.permutation(n)
+    k = pd.DataFrame({"r": region[shuffle], "b": ymd[shuffle], "m": male[shuffle]}).groupby(
+        ["r", "b", "m"], sort=False).cumcount().to_numpy()
+    kk = np.empty(n, np.int64)
+    kk[shuffle] = k
+    base = (ymd * 7 + region * 3) % 500
+    seq = 2 * ((base + kk) % 500) + male.astype(np.int64)
+    first17 = region.astype(np.int64) * 10 ** 11 + ymd * 1000 + seq
+    return ids_from_first17(first17)
+
+
+_FW = str.maketrans("0123456789X", "０１２３４５６７８９Ｘ")
+
+
+def dirty_ids(ids: np.ndarray, rng: np.random.Generator, rate: float) -> np.ndarray:
+    """~rate of non-empty IDs get full-width digits, inner spaces or a lower-case x (valid after normalising)."""
+    out = ids.astype(object).copy()
+    ok = pd.Series(out, dtype=object).fillna("").astype(str).str.len().to_numpy() > 0
+    pick = np.flatnonzero(ok & (rng.random(len(out)) < rate))
+    if len(pick) == 0:
+        return out
+    s = pd.Series(out[pick], dtype=object).astype(str)
+    kind = rng.integers(0, 3, len(pick))
+    x_end = s.str.endswith("X").to_numpy()
+    res = s.str.translate(_FW)
+    spaced = s.str.slice(0, 6) + " " + s.str.slice(6, 14) + " " + s.str.slice(14)
+    lower = s.str.slice(0, 17) + "x"
+    res = np.where(kind == 1, spaced, np.where((kind == 2) & x_end, lower, res))
+    out[pick] = res
+    return out
+
+
+def _pick(rng, plant: np.ndarray, name: str, count: int, eligible: np.ndarray) -> np.ndarray:
+    cand = np.flatnonzero(eligible & (plant == ""))
+    k = min(count, len(cand))
+    chosen = np.sort(rng.permutation(cand)[:k]) if k else np.array([], dtype=np.int64)
+    plant[chosen] = name
+    return chosen
+
+
+def _phones(rng, n: int) -> np.ndarray:
+    second = rng.choice(np.array(["3", "5", "7", "8", "9"]), n)
+    rest = rng.integers(0, 10 ** 9, n)
+    return (pd.Series(np.char.add("1", second)) + pd.Series(rest).astype(str).str.zfill(9)).to_numpy(dtype=object)
+
+
+# ------------------------------------------------------------------------------------------------ main
+
+
+def generate(district: str, students: int, seed: int, start: dt.date, end: dt.date, out: Path,
+             rates: Rates | None = None, attendance: str = "rollcall") -> Meta:
+    """Generate one synthetic district into ``out`` (landing/, reference/, ground_truth.csv, meta.json)."""
+    if attendance != "rollcall":
+        raise ValueError("only attendance='rollcall' (one row per student per school day) is implemented")
+    if district not in refmod.DISTRICTS:
+        raise ValueError(f"no reference data for district {district}; known: {', '.join(refmod.DISTRICTS)}")
+    if isinstance(start, str):
+        start = dt.date.fromisoformat(start)
+    if isinstance(end, str):
+        end = dt.date.fromisoformat(end)
+    if end < start:
+        raise ValueError("end before start")
+    if cal.school_year_start(start) != cal.school_year_start(end):
+        raise ValueError("start and end must lie in one school year (1 Sep .. 31 Aug)")
+    rates = rates or Rates()
+    out = Path(out)
+    rng = np.random.default_rng([int(seed), int(district)])
+    info = refmod.DISTRICTS[district]
+    ref = cal.reference_date(start)
+    days = cal.school_days(start, end)
+    if not days:
+        raise ValueError("no school days in range")
+    D = len(days)
+    days64 = cal.as_datetime64(days)
+    periods = cal.months(start, end)
+    day_period = np.array([f"{d:%Y-%m}" for d in days])
+    msl = {}
+    for p in periods:
+        idx = np.flatnonzero(day_period == p)
+        msl[p] = slice(int(idx[0]), int(idx[-1]) + 1) if len(idx) else slice(0, 0)
+    terms: dict[str, tuple[int, int]] = {}
+    for i, d in enumerate(days):
+        t = cal.term_of(d)
+        terms[t] = (terms[t][0], i) if t in terms else (i, i)
+
+    towns, allschools, schools = refmod.select_schools(district, students, rng)
+    S = len(schools)
+    s_code = schools["school_code"].to_numpy(dtype=object)
+    s_name = schools["school_name"].to_numpy(dtype=object)
+    s_town = schools["township_code"].to_numpy(dtype=object)
+    s_rural = schools["is_rural"].to_numpy(dtype=bool)
+    s_min = schools["stage"].map(lambda s: refmod.STAGE_GRADES[s][0]).to_numpy()
+    s_max = schools["stage"].map(lambda s: refmod.STAGE_GRADES[s][1]).to_numpy()
+    tname = dict(zip(towns["township_code"], towns["township_name"]))
+    s_key = np.where(np.arange(S) % 2 == 0, "student_no", "id_number")
+
+    # ---------------------------------------------------------------- students
+    N = int(students)
+    gw = np.array([1.0, 1.0, 1.0, 0.99, 0.98, 0.97, 0.95, 0.93, 0.9])
+    grade = rng.choice(np.arange(1, 10), N, p=gw / gw.sum())
+    sw = rng.lognormal(0, 0.35, S) * np.where(s_rural, 1.0, 1.5)
+    school = np.zeros(N, np.int64)
+    for lo, hi in ((1, 6), (7, 9)):
+        m = (grade >= lo) & (grade <= hi)
+        elig = np.flatnonzero((s_min <= lo) & (s_max >= hi))
+        school[m] = rng.choice(elig, int(m.sum()), p=sw[elig] / sw[elig].sum())
+    size = pd.Series(school * 10 + grade).map(pd.Series(school * 10 + grade).value_counts()).to_numpy()
+    ncls = np.maximum(1, np.ceil(size / 45)).astype(np.int64)
+    cls = (rng.random(N) * ncls).astype(np.int64)
+    order = np.lexsort((rng.random(N), cls, grade, school))
+    grade, school, cls = grade[order], school[order], cls[order]
+    male = rng.random(N) < 0.52
+    repeater = rng.random(N) < rates.repeater
+    birth = births_for_age(rng, grade + 5 + repeater, ref)
+    rural = s_rural[school]
+    migrant = rng.random(N) < rates.migrant * np.where(rural, 0.6, 1.6)
+    others = np.array(info["other_regions"], dtype=np.int64)
+    region = np.where(migrant, rng.choice(others, N), int(district))
+    poverty = rng.random(N) < rates.poverty * np.where(rural, 1.3, 0.5)
+    left_behind = (~migrant) & (rng.random(N) < rates.left_behind * np.where(rural, 1.4, 0.4))
+    disabled = rng.random(N) < rates.disabled
+    difficulty = rng.random(N) < rates.difficulty
+    dis_grade = np.where(disabled, rng.choice(np.array(["二级", "三级", "四级", "四级"]), N), "")
+
+    # ---------------------------------------------------------------- planting (one anomaly per student)
+    plant = np.full(N, "", dtype=object)
+    cnt = lambda name: rates.count(name, N)  # noqa: E731
+    smin_st, smax_st = s_min[school], s_max[school]
+    n_compat = {g: int(((s_min <= g) & (s_max >= g)).sum()) for g in range(1, 10)}
+    has_alt = np.array([n_compat[g] >= 2 for g in range(1, 10)])[grade - 1]
+    picks: dict[str, np.ndarray] = {}
+    picks["NO_ID"] = _pick(rng, plant, "NO_ID", cnt("NO_ID"), s_key[school] == "student_no")
+    picks["EX_AGE"] = _pick(rng, plant, "EX_AGE", cnt("EX_AGE"), grade == 9)
+    picks["EX_GRADUATED"] = _pick(rng, plant, "EX_GRADUATED", cnt("EX_GRADUATED"), grade == 9)
+    picks["DQ07"] = _pick(rng, plant, "DQ07", cnt("DQ07"), (grade + 2 <= smax_st) | (grade - 4 >= smin_st))
+    picks["EX_DEATH"] = _pick(rng, plant, "EX_DEATH", cnt("EX_DEATH"), ~migrant)
+    picks["HT"] = _pick(rng, plant, "HT", cnt("HT"), ~migrant)
+    picks["SD3_RECEIVED"] = _pick(rng, plant, "SD3_RECEIVED", cnt("SD3_RECEIVED"), has_alt)
+    picks["DQ04"] = _pick(rng, plant, "DQ04", cnt("DQ04"), has_alt & ~migrant)
+    sd2_terms = [t for t, (a, b) in terms.items() if b - a + 1 >= 11]
+    for name in ("SD1", "SD2", "SD3", "SD4", "SD5", "SD5_MONTH", "DQ01", "DQ02", "DQ08", "EX_EXEMPT", "EX_EXPIRED"):
+        c = cnt(name) if (name != "SD2" or sd2_terms) else 0
+        picks[name] = _pick(rng, plant, name, c, ~migrant if name in ("SD4", "SD5") else np.ones(N, bool))
+
+    # modifications that happen before IDs are made
+    ea = picks["EX_AGE"]
+    birth[ea] = births_for_age(rng, np.full(len(ea), 16), ref)
+    hts = picks["HT"]
+    disabled[hts] = True
+    dis_grade[hts] = rng.choice(np.array(["一级", "二级"]), len(hts))
+    reg_grade = grade.copy()
+    q = picks["DQ07"]
+    up = reg_grade[q] + 2 <= smax_st[q]
+    reg_grade[q] = np.where(up, reg_grade[q] + 2, reg_grade[q] - 4)
+
+    def alt_school(idx: np.ndarray) -> np.ndarray:
+        res = np.zeros(len(idx), np.int64)
+        for g in range(1, 10):
+            sel = grade[idx] == g
+            if not sel.any():
+                continue
+            elig = np.flatnonzero((s_min <= g) & (s_max >= g))
+            pos = np.searchsorted(elig, school[idx][sel])
+            res[sel] = elig[(pos + 1 + rng.integers(0, len(elig) - 1, int(sel.sum()))) % len(elig)]
+        return res
+
+    alt = np.full(N, -1, np.int64)
+    for name in ("SD3_RECEIVED", "DQ04"):
+        alt[picks[name]] = alt_school(picks[name])
+
+    # ---------------------------------------------------------------- extra people (census-only, unregistered)
+    sel_towns = np.array(sorted(set(s_town)), dtype=object)
+    ex_parts = []
+
+    def extra(kind: str, n: int, ages: np.ndarray, residence: str, regional: bool = True):
+        if n <= 0:
+            return
+        ex_parts.append(pd.DataFrame({
+            "plant": kind, "age": ages, "residence": residence,
+            "township": rng.choice(sel_towns, n),
+            "region": int(district) if regional else rng.choice(others, n),
+        }))
+
+    def ages(n, lo=6, hi=15):
+        w = np.linspace(1.0, 2.0, hi - lo + 1)
+        return rng.choice(np.arange(lo, hi + 1), n, p=w / w.sum())
+
+    extra("OOS", cnt("OOS"), ages(cnt("OOS")), "在户")
+    extra("OOS_AWAY", cnt("OOS_AWAY"), ages(cnt("OOS_AWAY")), "外出")
+    extra("EX_DEFERRAL", cnt("EX_DEFERRAL"), np.full(cnt("EX_DEFERRAL"), 6), "在户")
+    k4 = 0 if rates.EX_CENSUS <= 0 else max(1, int(round(rates.EX_CENSUS * N / 4)))
+    extra("EX_CENSUS", k4, np.full(k4, 5), "在户")
+    extra("EX_CENSUS", k4, np.full(k4, 16), "在户")
+    extra("EX_CENSUS", k4, ages(k4), "迁出")
+    extra("EX_CENSUS", k4, ages(k4), "死亡")
+    n6 = cnt("DQ06")
+    extra("DQ06", n6, ages(n6, 7, 14), "", regional=False)
+    ex = pd.concat(ex_parts, ignore_index=True) if ex_parts else pd.DataFrame(
+        columns=["plant", "age", "residence", "township", "region"])
+    X = len(ex)
+    ex_age = ex["age"].to_numpy(dtype=np.int64)
+    ex_male = rng.random(X) < 0.52
+    ex_birth = births_for_age(rng, ex_age, ref)
+    ex_region = ex["region"].to_numpy(dtype=np.int64)
+
+    # ---------------------------------------------------------------- IDs and names for everybody
+    all_region = np.concatenate([region, ex_region])
+    all_birth = np.concatenate([birth, ex_birth])
+    all_male = np.concatenate([male, ex_male])
+    true_id = build_ids(rng, all_region, all_birth, all_male)
+    all_names = nm.full_names(rng, all_male)
+    st_id, ex_id = true_id[:N].copy(), true_id[N:]
+    st_name, ex_name = all_names[:N], all_names[N:]
+    noid = picks["NO_ID"]
+    st_id[noid] = ""
+
+    # registry IDs: DQ01 corrupt
+    reg_id = st_id.copy()
+    d1 = picks["DQ01"]
+    if len(d1):
+        s = pd.Series(st_id[d1], dtype=object).astype(str)
+        kind = np.arange(len(d1)) % 3
+        chars = idnumber.CHECK_CHARS
+        wrong_cd = s.str.slice(0, 17) + pd.Series(
+            [chars[(chars.index(c) + 3) % 11] for c in s.str.slice(17)], dtype=object)
+        bad17 = (s.str.slice(0, 10) + "13" + s.str.slice(12, 17)).astype(np.int64).to_numpy()
+        wrong_date = pd.Series(ids_from_first17(bad17), dtype=object)
+        wrong_len = s.str.slice(0, 17)
+        reg_id[d1] = np.where(kind == 0, wrong_cd, np.where(kind == 1, wrong_date, wrong_len))
+    student_no = np.where(reg_id != "", "G" + reg_id.astype(str), "").astype(object)
+    half = np.arange(len(noid)) % 2 == 0
+    jnos = ids_from_first17(int(district) * 10 ** 11 + (_ymd(birth[noid])[0] * 10000 + 101) * 1000
+                            + rng.integers(0, 1000, len(noid)))
+    lnos = pd.Series(rng.integers(10 ** 15, 10 ** 16, len(noid))).astype(str).to_numpy(dtype=object)
+    student_no[noid] = np.where(half, "J" + pd.Series(jnos, dtype=object).astype(str), "L" + pd.Series(lnos).astype(str))
+
+    reg_birth = birth.copy()
+    reg_male = male.copy()
+    d2 = picks["DQ02"]
+    gflip = np.arange(len(d2)) % 2 == 0
+    reg_male[d2[gflip]] = ~male[d2[gflip]]
+    bd = d2[~gflip]
+    shift = rng.integers(3, 21, len(bd)).astype("timedelta64[D]")
+    cand = birth[bd] + shift
+    same = age_on(cand, ref) == age_on(birth[bd], ref)
+    reg_birth[bd] = np.where(same, cand, birth[bd] - shift)
+
+    # ---------------------------------------------------------------- registry records
+    status = np.full(N, ACTIVE, dtype=object)
+    status[picks["SD3"]] = OUT
+    status[picks["SD3_RECEIVED"]] = OUT
+    status[picks["SD4"]] = DROP
+    status[picks["EX_GRADUATED"]] = GRAD
+    dth = picks["EX_DEATH"]
+    status[dth[np.arange(len(dth)) % 2 == 0]] = DEAD
+    exm = picks["EX_EXEMPT"]
+    status[exm[np.arange(len(exm)) % 2 == 0]] = SUSP
+    status[ea[np.arange(len(ea)) % 2 == 0]] = DROP
+    rec_code = s_code[school].copy()
+    rec_name = s_name[school].copy()
+    rec_town = s_town[school].copy()
+    d8 = picks["DQ08"]
+    d8s = d8[np.arange(len(d8)) % 2 == 0]
+    d8t = d8[np.arange(len(d8)) % 2 == 1]
+    rec_code[d8s] = [refmod.school_code(district, 9900 + int(i) % 99) for i in school[d8s]]
+    rec_name[d8s] = [f"{tname[t]}新建学校" for t in rec_town[d8s]]
+    rec_town[d8t] = f"{district}999"
+    fam = pd.Series(st_name).str.slice(0, 1).to_numpy(dtype=object)
+    g_male = rng.random(N) < 0.6
+    g_fam = np.where(g_male, fam, nm.surnames(rng, N))
+    guardian = nm.full_names(rng, g_male, g_fam, adult=True)
+    phone = _phones(rng, N)
+    ent_year = ref.year - (reg_grade - np.where((reg_grade >= 7) & (smin_st == 7), 7, 1)) - repeater
+    enrolled = np.array([f"{y}-09-01" for y in range(ref.year - 12, ref.year + 2)], dtype="datetime64[D]")[
+        ent_year - (ref.year - 12)]
+    reg = pd.DataFrame({
+        "sid": np.arange(N), "student_no": student_no, "id_number": reg_id, "name": st_name,
+        "male": reg_male, "birth": reg_birth, "school_code": rec_code, "school_name": rec_name,
+        "grade": reg_grade, "cls": cls + 1, "status": status, "status_word": "", "enrolled_on": enrolled,
+        "hukou_region_code": region.astype(str), "township_code": rec_town, "is_poverty_family": poverty,
+        "is_left_behind": left_behind, "is_migrant": migrant, "is_disabled": disabled,
+        "disability_grade": dis_grade, "is_in_difficulty": difficulty, "guardian_name": guardian,
+        "guardian_phone": phone, "order": school.astype(np.int64), "plant": plant,
+    })
+    extra_recs = []
+    rcv = picks["SD3_RECEIVED"]
+    if len(rcv):
+        r = reg.iloc[rcv].copy()
+        b = alt[rcv]
+        r["school_code"], r["school_name"], r["township_code"] = s_code[b], s_name[b], s_town[b]
+        r["status"], r["status_word"], r["order"] = ACTIVE, "转入", b
+        extra_recs.append(r)
+    dup = picks["DQ04"]
+    if len(dup):
+        r = reg.iloc[dup].copy()
+        b = alt[dup]
+        r["school_code"], r["school_name"], r["township_code"] = s_code[b], s_name[b], s_town[b]
+        r["student_no"] = "L" + pd.Series(rng.integers(10 ** 15, 10 ** 16, len(dup))).astype(str).to_numpy()
+        r["order"] = b
+        extra_recs.append(r)
+    reg = pd.concat([reg, *extra_recs], ignore_index=True)
+    reg = reg.sort_values(["order", "grade", "cls", "sid"], kind="stable").reset_index(drop=True)
+    reg["id_norm"] = idnumber.normalize_series(pd.Series(reg["id_number"], dtype="string")).fillna("").astype(str)
+    reg["person_key"] = np.where(reg["id_norm"] != "", reg["id_norm"], reg["student_no"])
+    st_pkey = np.where(reg_id != "", idnumber.normalize_series(pd.Series(reg_id, dtype="string")).fillna(""),
+                       student_no).astype(object)
+
+    # ---------------------------------------------------------------- census
+    in_census = (~migrant) & (plant != "NO_ID") & (plant != "DQ01")
+    st_res = np.where(rng.random(N) < rates.census_away, "外出", "在户").astype(object)
+    st_res[dth] = "死亡"
+    villages = {t: refmod._villages(np.random.default_rng([int(seed), int(t)]), info["village_suffix"], 10)
+                for t in sorted(set(s_town) | set(towns["township_code"]))}
+    cen = pd.DataFrame({
+        "pid": np.concatenate([np.arange(N)[in_census], N + np.arange(X)]),
+        "id_number": np.concatenate([st_id[in_census], ex_id]),
+        "name": np.concatenate([st_name[in_census], ex_name]),
+        "male": np.concatenate([male[in_census], ex_male]),
+        "birth": np.concatenate([birth[in_census], ex_birth]),
+        "township_code": np.concatenate([s_town[school][in_census], ex["township"].to_numpy(dtype=object)]),
+        "residence": np.concatenate([st_res[in_census], ex["residence"].to_numpy(dtype=object)]),
+        "is_disabled": np.concatenate([disabled[in_census], np.zeros(X, bool)]),
+        "disability_grade": np.concatenate([dis_grade[in_census], np.full(X, "", dtype=object)]),
+        "is_poverty_family": np.concatenate([poverty[in_census], rng.random(X) < rates.poverty]),
+        "plant": np.concatenate([plant[in_census], ex["plant"].to_numpy(dtype=object)]),
+    })
+    cen = cen[cen["plant"] != "DQ06"].reset_index(drop=True)
+    vidx = rng.integers(0, 10, len(cen))
+    vnames = np.array([villages[t] for t in sorted(villages)], dtype=object)
+    tpos = {t: i for i, t in enumerate(sorted(villages))}
+    vil = pd.Series(vnames[cen["township_code"].map(tpos).to_numpy(), vidx], dtype=object).astype(str)
+    cen["village"] = np.where(vil.str.endswith("村"), vil + "委会", vil + "村").astype(object)
+    cen = cen.sort_values(["township_code", "village", "birth", "pid"], kind="stable").reset_index(drop=True)
+
+    # ---------------------------------------------------------------- attendance entities
+    # chunks: chunk 0 = school 0 alone (student_no), then id chunks, then student_no chunks
+    n_months = len(periods)
+    C = min(S, max(4, math.ceil(7 / n_months), math.ceil(N / 100000) + 1))
+    id_sch = np.flatnonzero(s_key == "id_number")
+    sn_sch = np.flatnonzero((s_key == "student_no") & (np.arange(S) > 0))
+    k_id = min(len(id_sch), math.ceil((C - 1) / 2))
+    k_sn = min(len(sn_sch), C - 1 - k_id)
+    s_chunk = np.zeros(S, np.int64)
+    if k_id:
+        s_chunk[id_sch] = 1 + np.arange(len(id_sch)) * k_id // len(id_sch)
+    if k_sn:
+        s_chunk[sn_sch] = 1 + k_id + np.arange(len(sn_sch)) * k_sn // len(sn_sch)
+    elif len(sn_sch):
+        s_chunk[sn_sch] = 0
+    n_chunks = 1 + k_id + k_sn
+    chunk_key = np.array(["student_no"] + ["id_number"] * k_id + ["student_no"] * k_sn)
+
+    att = np.flatnonzero(~np.isin(plant, NOATT))
+    e_school = school[att].copy()
+    recv_mask = plant[att] == "SD3_RECEIVED"
+    e_school[recv_mask] = alt[att][recv_mask]
+    e_code = s_code[e_school].astype(object)
+    e_code[plant[att] == "DQ08"] = rec_code[att][plant[att] == "DQ08"]
+    e_pid = att.copy()
+    e_sno = student_no[att]
+    e_idraw = reg_id[att]
+    # DQ06 extras
+    x6 = np.flatnonzero(ex["plant"].to_numpy() == "DQ06")
+    x6_school = rng.integers(0, S, len(x6))
+    x6_sno = np.where(np.arange(len(x6)) % 2 == 0, "G" + pd.Series(ex_id[x6], dtype=object).astype(str),
+                      "L" + pd.Series(rng.integers(10 ** 15, 10 ** 16, len(x6))).astype(str)).astype(object)
+    e_school = np.concatenate([e_school, x6_school])
+    e_code = np.concatenate([e_code, s_code[x6_school]])
+    e_pid = np.concatenate([e_pid, N + x6])
+    e_sno = np.concatenate([e_sno, x6_sno])
+    e_idraw = np.concatenate([e_idraw, ex_id[x6]])
+    e_plant = np.concatenate([plant[att], np.full(len(x6), "DQ06", dtype=object)])
+    eo = np.lexsort((e_pid, e_school))
+    e_school, e_code, e_pid, e_sno, e_idraw, e_plant = (a[eo] for a in (e_school, e_code, e_pid, e_sno, e_idraw, e_plant))
+    E = len(e_pid)
+    e_chunk = s_chunk[e_school]
+    e_keytype = chunk_key[e_chunk]
+    e_key_raw = np.where(e_keytype == "student_no", e_sno, dirty_ids(e_idraw, rng, rates.id_dirty)).astype(object)
+    e_key = np.where(e_keytype == "student_no", e_sno,
+                     idnumber.normalize_series(pd.Series(e_idraw, dtype="string")).fillna("")).astype(object)
+    pkey_all = np.concatenate([st_pkey, ex_id.astype(object)])
+    e_pkey = pkey_all[e_pid].copy()
+    is_x6 = e_pid >= N
+    e_pkey[is_x6] = e_key[is_x6]
+
+    # ---------------------------------------------------------------- roll call matrix
+    codes = np.zeros((E, D), np.int8)
+    p_all = rates.sick + rates.personal + rates.unexcused
+    if E and p_all > 0:
+        K = int(rng.binomial(E * D, min(p_all, 1.0)))
+        flat = rng.integers(0, E * D, K)
+        kinds = rng.choice(np.array([SICK, PERS, UNEX], np.int8), K,
+                           p=np.array([rates.sick, rates.personal, rates.unexcused]) / p_all)
+        codes.reshape(-1)[flat] = kinds
+    # never two consecutive unexcused days, at most 4 in a month
+    u = codes == UNEX
+    codes[:, 1:][u[:, 1:] & u[:, :-1]] = P
+    for p in periods:
+        sl = msl[p]
+        blk = codes[:, sl]
+        cs = np.cumsum(blk == UNEX, axis=1)
+        blk[(cs > 4) & (blk == UNEX)] = P
+    # somebody present on one of the first 10 school days of every term
+    ar = np.arange(E)
+    for t, (a, b) in terms.items():
+        codes[ar, a + rng.integers(0, min(10, b - a + 1), E)] = P
+    pos_of = pd.Series(np.arange(E), index=e_pid)
+
+    def ents(name: str) -> np.ndarray:
+        return pos_of.loc[picks[name]].to_numpy() if len(picks[name]) else np.array([], np.int64)
+
+    plan_month: dict[int, str] = {}
+    # SD1
+    e1 = ents("SD1")
+    if len(e1):
+        nd = np.array([msl[p].stop - msl[p].start for p in periods])
+        m_ok = [i for i, n in enumerate(nd) if n >= 6]
+        mi = rng.choice(np.array(m_ok), len(e1))
+        count_type = (nd[mi] >= 17) & (rng.random(len(e1)) < 0.4)
+        m0 = np.array([msl[periods[i]].start for i in mi])
+        for e, i in zip(e1, mi):
+            plan_month[int(e)] = periods[i]
+        codes[e1, m0] = P
+        # run type
+        rt = ~count_type
+        L = rng.integers(3, 6, int(rt.sum()))
+        L = np.minimum(L, nd[mi][rt] - 1)
+        st = 1 + (rng.random(int(rt.sum())) * (nd[mi][rt] - L)).astype(np.int64)
+        rows = np.repeat(e1[rt], L)
+        off = np.arange(L.sum()) - np.repeat(np.cumsum(L) - L, L)
+        codes[rows, np.repeat(m0[rt] + st, L) + off] = UNEX
+        # count type: pattern u u p from the second school day of the month
+        pat = np.array([1, 2, 4, 5, 7, 8, 10, 11, 13, 14])
+        ct = np.flatnonzero(count_type)
+        if len(ct):
+            shift = (rng.random(len(ct)) * (nd[mi][ct] - 15)).astype(np.int64)
+            codes[np.repeat(e1[ct], 10), (m0[ct] + shift)[:, None].repeat(10, 1).ravel() + np.tile(pat, len(ct))] = UNEX
+    # SD2
+    e2 = ents("SD2")
+    sd2_term: dict[int, str] = {}
+    if len(e2):
+        tch = rng.choice(np.array(sd2_terms, dtype=object), len(e2))
+        for t in sd2_terms:
+            sel = e2[tch == t]
+            a = terms[t][0]
+            codes[sel, a:a + 10] = PERS
+            codes[sel, a + 10] = P
+            for e in sel:
+                sd2_term[int(e)] = t
+    # SD3: stop after a day in the first ~60% (not within the last 3 days of a month), or no rows at all
+    e3 = ents("SD3")
+    if len(e3):
+        ok_days = [i for i, d in enumerate(days) if 12 <= i <= max(12, int(D * 0.6))
+                   and (pd.Timestamp(d) + pd.offsets.MonthEnd(0)).date().day - d.day >= 3]
+        stop = np.where((rng.random(len(e3)) < 0.35) | (not ok_days), -1,
+                        rng.choice(np.array(ok_days or [0]), len(e3)))
+        mask = np.arange(D)[None, :] > stop[:, None]
+        sub = codes[e3]
+        sub[mask] = NOROW
+        codes[e3] = sub
+    # SD5 for one month
+    e5 = ents("SD5_MONTH")
+    if len(e5):
+        mi = rng.integers(0, n_months, len(e5))
+        for i, p in enumerate(periods):
+            sel = e5[mi == i]
+            codes[sel, msl[p]] = NOROW
+            for e in sel:
+                plan_month[int(e)] = p
+
+    # ---------------------------------------------------------------- exemptions, home teaching, casework
+    ex_rows = []
+    approver = info["short"] + ("教育局" if district == "411003" else "教育体育局")
+    mid_period = periods[len(periods) // 2] if len(periods) > 1 else periods[0]
+    mid_day = np.datetime64(f"{mid_period}-15")
+    start64, end64 = np.datetime64(start), np.datetime64(end)
+
+    def exemption(pids, ids, kind, approved, until, reasons):
+        if len(pids):
+            ex_rows.append(pd.DataFrame({"pid": pids, "id_number": ids, "kind": kind, "approved_on": approved,
+                                         "valid_until": until, "reason": rng.choice(np.array(reasons), len(pids)),
+                                         "approved_by": approver}))
+
+    n = len(exm)
+    exemption(exm, st_id[exm], "休学", start64 - rng.integers(20, 200, n).astype("timedelta64[D]"),
+              end64 + rng.integers(30, 200, n).astype("timedelta64[D]"), ["疾病治疗", "身体原因", "随父母外出就医"])
+    xp = picks["EX_EXPIRED"]
+    n = len(xp)
+    early = np.arange(n) % 2 == 0
+    until = np.where(early, start64 - rng.integers(10, 60, n).astype("timedelta64[D]"), mid_day)
+    exemption(xp, st_id[xp], "休学", until - rng.integers(150, 300, n).astype("timedelta64[D]"), until,
+              ["疾病治疗", "身体原因"])
+    xd = np.flatnonzero(ex["plant"].to_numpy() == "EX_DEFERRAL")
+    n = len(xd)
+    until = np.where(np.arange(n) % 2 == 0, end64 + rng.integers(60, 200, n).astype("timedelta64[D]"), mid_day)
+    exemption(N + xd, ex_id[xd], "延缓入学", np.datetime64(ref) - rng.integers(10, 60, n).astype("timedelta64[D]"), until,
+              ["身体发育迟缓", "疾病治疗"])
+    exem = pd.concat(ex_rows, ignore_index=True) if ex_rows else pd.DataFrame(
+        columns=["pid", "id_number", "kind", "approved_on", "valid_until", "reason", "approved_by"])
+    exem = exem.sort_values(["approved_on", "pid"], kind="stable").reset_index(drop=True)
+
+    # home teaching: first month compliant, later months 70% compliant
+    vis = []
+    teachers = nm.full_names(rng, rng.random(len(hts)) < 0.3, adult=True)
+    for i, p in enumerate(periods):
+        sl = msl[p]
+        nd = sl.stop - sl.start
+        if not len(hts) or nd == 0:
+            continue
+        comp = (rng.random(len(hts)) < 0.7) | (i == 0)
+        kind = rng.integers(0, 3, len(hts))
+        nv = np.where(comp, rng.integers(2, 4, len(hts)), np.where(kind == 0, 0, np.where(kind == 1, 1, 2)))
+        nv = np.minimum(nv, nd)
+        keys = rng.random((len(hts), nd)).argsort(1)
+        for j in range(3):
+            has = nv > j
+            if not has.any():
+                continue
+            hrs = np.where(comp, rng.choice(np.array([3.0, 3.0, 4.0]), len(hts)), 3.0)
+            hrs = np.where((~comp) & (kind == 2) & (j == 1), 2.0, hrs)
+            vis.append(pd.DataFrame({"pid": hts[has], "visit_date": days64[sl.start + keys[has, j]],
+                                     "class_hours": hrs[has], "teacher": teachers[has]}))
+    visits = pd.concat(vis, ignore_index=True) if vis else pd.DataFrame(
+        columns=["pid", "visit_date", "class_hours", "teacher"])
+    visits = visits.sort_values(["visit_date", "pid"], kind="stable").reset_index(drop=True)
+    visits["id_number"] = st_id[visits["pid"].to_numpy(dtype=np.int64)] if len(visits) else []
+
+    # casework
+    cw = []
+    pool_esc = np.concatenate([picks["SD4"], picks["SD5"]])
+    pool_ret = np.concatenate([picks["SD1"], picks["SD5_MONTH"]])
+    esc = np.sort(rng.permutation(pool_esc)[:min(cnt("ESC"), len(pool_esc))])
+    ret = np.sort(rng.permutation(pool_ret)[:min(cnt("RETURNED"), len(pool_ret))])
+    rest = np.setdiff1d(pool_esc, esc)
+    persu = np.sort(rng.permutation(rest)[: len(rest) // 2])
+    methods = np.array(["上门", "电话", "联合劝返", "司法文书"])
+    reasons = np.array(["厌学", "家庭经济困难", "外出务工", "疾病", "其他", "厌学"])
+
+    def attempts(pids, first, n_fail, returned, step_lo, step_hi):
+        if not len(pids):
+            return
+        total = n_fail + returned.astype(np.int64)
+        rows = np.repeat(np.arange(len(pids)), total)
+        k = np.arange(total.sum()) - np.repeat(np.cumsum(total) - total, total)
+        steps = rng.integers(step_lo, step_hi + 1, len(rows))
+        steps[k == 0] = 0
+        cum = pd.Series(steps).groupby(rows).cumsum().to_numpy()
+        dates = first[rows] + cum.astype("timedelta64[D]")
+        res = np.where(k < n_fail[rows], "未返校", "已返校")
+        mth = methods[np.minimum(k, 3)]
+        mth = np.where((k == 1) & (rng.random(len(rows)) < 0.5), "上门", mth)
+        who = pids[rows]
+        unit = np.where(k % 2 == 0, s_name[school[who]], pd.Series(s_town[school[who]]).map(tname).to_numpy() + "人民政府")
+        reason = reasons[rng.integers(0, len(reasons), len(pids))][rows]
+        cw.append(pd.DataFrame({"pid": who, "attempt_date": dates, "method": mth, "unit": unit, "result": res,
+                                "dropout_reason": reason}))
+
+    attempts(esc, start64 + rng.integers(0, 8, len(esc)).astype("timedelta64[D]"),
+             rng.integers(3, 5, len(esc)), np.zeros(len(esc), bool), 6, 9)
+    attempts(persu, start64 + rng.integers(0, 20, len(persu)).astype("timedelta64[D]"),
+             rng.integers(1, 3, len(persu)), np.zeros(len(persu), bool), 5, 10)
+    if len(ret):
+        rfirst = np.array([np.datetime64(f"{plan_month.get(int(pos_of.loc[s]), periods[0])}-01") for s in ret]) \
+            + rng.integers(3, 8, len(ret)).astype("timedelta64[D]")
+        attempts(ret, rfirst, rng.integers(1, 4, len(ret)), np.ones(len(ret), bool), 2, 4)
+    case = pd.concat(cw, ignore_index=True) if cw else pd.DataFrame(
+        columns=["pid", "attempt_date", "method", "unit", "result", "dropout_reason"])
+    case = case.sort_values(["attempt_date", "pid"], kind="stable").reset_index(drop=True)
+    case["id_number"] = st_id[case["pid"].to_numpy(dtype=np.int64)] if len(case) else []
+
+    # ---------------------------------------------------------------- ground truth
+    world = dict(
+        N=N, periods=periods, msl=msl, days64=days64, terms=terms, ref=ref, reg=reg, cen=cen, exem=exem,
+        visits=visits, case=case, codes=codes, e_pid=e_pid, e_code=e_code, e_key=e_key, e_pkey=e_pkey,
+        e_keytype=e_keytype, pkey_all=pkey_all, true_id=true_id, plant_all=np.concatenate([plant, ex["plant"].to_numpy(dtype=object)]),
+        ref_schools=set(allschools["school_code"]), ref_towns=set(towns["township_code"]),
+        st_sno=student_no, st_town=rec_town,
+    )
+    from .truth import ground_truth  # noqa: PLC0415
+
+    gt = ground_truth(world)
+    planted_sd1 = set(pkey_all[e_pid[e1]]) if len(e1) else set()
+    got_sd1 = set(gt.loc[gt["case"] == "SD1", "person_key"])
+    if planted_sd1 != got_sd1:
+        raise RuntimeError(f"SD1 construction broken: planted {len(planted_sd1)}, found {len(got_sd1)}")
+
+    # ---------------------------------------------------------------- write
+    out.mkdir(parents=True, exist_ok=True)
+    files: list[dict] = []
+    w = wr.Writer(out, district, info["short"], seed, rates.id_dirty)
+    files += w.registry(reg, end, periods)
+    files += w.census(cen, end, periods)
+    files += w.attendance(codes, days, periods, msl, e_chunk, n_chunks, chunk_key, e_key_raw, e_code)
+    files += w.small("casework", case, "劝返记录", periods)
+    files += w.small("exemptions", exem, "延缓入学休学", periods)
+    files += w.small("home_teaching", visits, "送教上门", periods)
+    refdir = out / "reference"
+    refdir.mkdir(exist_ok=True)
+    towns.to_csv(refdir / "townships.csv", index=False, lineterminator="\n")
+    rs = allschools.copy()
+    rs["is_rural"] = rs["is_rural"].map({True: "true", False: "false"})
+    rs.sort_values("school_code").to_csv(refdir / "schools.csv", index=False, lineterminator="\n")
+    gt.to_csv(out / "ground_truth.csv", index=False, lineterminator="\n")
+    meta = Meta(
+        district=district, district_name=info["city"] + info["name"], students=N, seed=int(seed),
+        start=start.isoformat(), end=end.isoformat(), reference_date=ref.isoformat(), periods=periods,
+        term_first_days={t: days[a].isoformat() for t, (a, b) in terms.items()}, school_days=D, schools=S,
+        files=files, case_counts={k: int(v) for k, v in gt["case"].value_counts().sort_index().items()},
+        rates=dataclasses.asdict(rates),
+    )
+    (out / "meta.json").write_text(meta.to_json() + "\n", encoding="utf-8")
+    return meta

@@ -1,0 +1,253 @@
+"""Ground truth of a generated district, computed from the generator's canonical in-memory tables with the
+exact case semantics of the package docstring (vectorised; per-period loops only)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from kongchuo import idnumber
+
+from .calendar import month_bounds
+
+ACTIVE, OUT, DROP, GRAD, DEAD = "active", "transferred_out", "dropped_out", "graduated", "deceased"
+P, NOROW = 0, -1
+GT_COLUMNS = ["case", "period", "person_key", "record_key", "id_number", "student_no", "school_code",
+              "township_code", "detail"]
+
+
+def _age(birth: np.ndarray, on) -> np.ndarray:
+    b = pd.DatetimeIndex(birth)
+    return on.year - b.year.to_numpy() - ((on.month * 100 + on.day) < (b.month * 100 + b.day).to_numpy())
+
+
+def ground_truth(w: dict) -> pd.DataFrame:
+    periods, msl, days64, codes = w["periods"], w["msl"], w["days64"], w["codes"]
+    reg, cen, exem, visits, case = w["reg"], w["cen"], w["exem"], w["visits"], w["case"]
+    e_pid, e_code, e_key, e_pkey, e_keytype = w["e_pid"], w["e_code"], w["e_key"], w["e_pkey"], w["e_keytype"]
+    ref = w["ref"]
+    out: list[pd.DataFrame] = []
+
+    def emit(case_id: str, period: str, df: pd.DataFrame, detail="") -> None:
+        if len(df) == 0:
+            return
+        f = pd.DataFrame({c: (df[c].to_numpy() if c in df else "") for c in GT_COLUMNS[2:]})
+        if "detail" not in df:
+            f["detail"] = detail
+        f.insert(0, "period", period)
+        f.insert(0, "case", case_id)
+        out.append(f)
+
+    reg = reg.copy()
+    reg["pid"] = reg["sid"]
+    reg["is_active"] = reg["status"] == ACTIVE
+    # person info: the active record first
+    pinfo = reg.sort_values(["is_active", "sid"], ascending=[False, True], kind="stable").drop_duplicates("pid")
+    pinfo = pinfo.set_index("pid")
+    active = reg[reg["is_active"]]
+    active_pids = set(active["pid"])
+
+    # ----- exclusions per (pid, period)
+    dead = set(reg.loc[reg["status"] == DEAD, "pid"]) | set(cen.loc[cen["residence"] == "死亡", "pid"])
+    grad = set(reg.loc[reg["status"] == GRAD, "pid"])
+    ht = set(visits["pid"])
+    birth_of = pd.concat([pinfo["birth"], cen.set_index("pid")["birth"]])
+    birth_of = birth_of[~birth_of.index.duplicated()]
+
+    def exclusion(pids: np.ndarray, period: str) -> np.ndarray:
+        p0, p1 = month_bounds(period)
+        p0, p1 = np.datetime64(p0), np.datetime64(p1)
+        inforce = set(exem.loc[(exem["approved_on"] <= p1) & (exem["valid_until"] >= p0), "pid"])
+        age = _age(birth_of.reindex(pids).to_numpy(dtype="datetime64[ns]"), month_bounds(period)[1])
+        reasons = []
+        for pid, a in zip(pids, age):  # candidates only (a few per cent of students)
+            r = [name for name, cond in (("exemption", pid in inforce), ("home_teaching", pid in ht),
+                                         ("deceased", pid in dead), ("graduated", pid in grad),
+                                         ("over_16", a >= 17)) if cond]
+            reasons.append(",".join(r))
+        return np.array(reasons, dtype=object)
+
+    def emit_rule(rule: str, period: str, df: pd.DataFrame) -> None:
+        if len(df) == 0:
+            return
+        why = exclusion(df["pid"].to_numpy(), period)
+        emit(rule, period, df[why == ""])
+        exc = df[why != ""].copy()
+        exc["detail"] = [f"{rule} excluded: {r}" for r in why[why != ""]]
+        emit("EXCLUDED", period, exc)
+
+    # ----- entity (attendance key x school) statistics
+    ent = pd.DataFrame({"eid": np.arange(len(e_pid)), "pid": e_pid, "school_code": e_code, "record_key": e_key,
+                        "person_key": e_pkey, "keytype": e_keytype})
+    ent["id_number"] = np.where(ent["keytype"] == "id_number", ent["record_key"],
+                                ent["pid"].map(pinfo["id_norm"]).fillna(""))
+    ent["student_no"] = np.where(ent["keytype"] == "student_no", ent["record_key"],
+                                 ent["pid"].map(pinfo["student_no"]).fillna(""))
+    ent["township_code"] = ent["pid"].map(pinfo["township_code"]).fillna("")
+    rows_pm = {}
+    for p in periods:
+        blk = codes[:, msl[p]]
+        has = (blk >= 0).any(axis=1)
+        rows_pm[p] = has
+        u = blk == 3
+        run = np.zeros(len(blk), np.int64)
+        mx = np.zeros(len(blk), np.int64)
+        for d in range(blk.shape[1]):
+            run = (run + 1) * u[:, d]
+            mx = np.maximum(mx, run)
+        cnt = u.sum(axis=1)
+        hit = (mx >= 3) | (cnt >= 10)
+        df = ent[hit].copy()
+        df["detail"] = [f"max_run={a} unexcused_days={b}" for a, b in zip(mx[hit], cnt[hit])]
+        emit_rule("SD1", p, df)
+
+    # ----- SD2: rows in the first 10 school days of the term, none present, person has an active record
+    for t, (a, b) in w["terms"].items():
+        blk = codes[:, a:min(a + 10, b + 1)]
+        hit = (blk >= 0).any(axis=1) & ~(blk == P).any(axis=1) & ent["pid"].isin(active_pids).to_numpy()
+        period = str(days64[a])[:7]
+        if period in periods:
+            df = ent[hit].copy()
+            df["detail"] = f"term {t} first school day {days64[a]}"
+            emit_rule("SD2", period, df)
+
+    person_rows = {p: set(e_pid[rows_pm[p]]) for p in periods}
+
+    # ----- SD3
+    outs = reg[(reg["status"] == OUT) & ~reg["pid"].isin(active_pids)].copy()
+    if len(outs):
+        sel = np.flatnonzero(np.isin(e_pid, outs["pid"].to_numpy()))
+        for p in periods:
+            stop = msl[p].stop if msl[p].stop > msl[p].start else int(np.searchsorted(
+                days64, np.datetime64(month_bounds(p)[1]), side="right"))
+            sub = codes[sel, :stop] >= 0
+            last = np.where(sub.any(axis=1), stop - 1 - np.argmax(sub[:, ::-1], axis=1), -1)
+            last_s = pd.Series(last, index=e_pid[sel]).groupby(level=0).max()
+            li = outs["pid"].map(last_s).fillna(-1).astype(np.int64).to_numpy()
+            pend = np.datetime64(month_bounds(p)[1])
+            gap = np.where(li >= 0, (pend - days64[np.maximum(li, 0)]).astype(np.int64), 10 ** 6)
+            df = outs[gap > 30].copy()
+            df["record_key"] = df["student_no"]
+            df["id_number"] = df["id_norm"]
+            g = gap[gap > 30]
+            df["detail"] = ["no attendance up to period end" if x == 10 ** 6 else f"{x} days since last attendance"
+                            for x in g]
+            emit_rule("SD3", p, df)
+
+    # ----- SD4, SD5, DQ05, DQ06
+    drops = reg[reg["status"] == DROP].copy()
+    drops["record_key"], drops["id_number"] = drops["student_no"], drops["id_norm"]
+    act = active.copy()
+    act["record_key"], act["id_number"] = act["student_no"], act["id_norm"]
+    act_keys = act[["person_key", "school_code"]].drop_duplicates().assign(_act=True)
+    for p in periods:
+        emit_rule("SD4", p, drops.assign(detail="registry status 辍学"))
+        first_act = act.drop_duplicates("pid")
+        df = first_act[~first_act["pid"].isin(person_rows[p])].copy()
+        df["detail"] = "no attendance in month"
+        emit_rule("SD5", p, df)
+        e_has = ent[rows_pm[p]]
+        have = e_has[["person_key", "school_code"]].drop_duplicates().assign(_has=True)
+        m = act.merge(have, on=["person_key", "school_code"], how="left")
+        emit("DQ05", p, act[m["_has"].isna().to_numpy()].assign(detail="active record, no attendance at its school"))
+        nrows = (codes[:, msl[p]] >= 0).sum(axis=1)
+        m6 = e_has.merge(act_keys, on=["person_key", "school_code"], how="left")
+        d6 = e_has[m6["_act"].isna().to_numpy()].copy()
+        d6["detail"] = [f"{n} attendance rows" for n in nrows[d6["eid"].to_numpy()]]
+        emit("DQ06", p, d6)
+
+    # ----- OOS
+    reg_ids = set(reg["id_norm"]) - {""}
+    co = cen[~cen["id_number"].isin(reg_ids)].copy()
+    co["person_key"] = co["record_key"] = co["id_number"]
+    age = _age(co["birth"].to_numpy(dtype="datetime64[ns]"), ref)
+    for p in periods:
+        p0, p1 = (np.datetime64(x) for x in month_bounds(p))
+        inforce = set(exem.loc[(exem["approved_on"] <= p1) & (exem["valid_until"] >= p0), "pid"])
+        ex_now = co["pid"].isin(inforce).to_numpy()
+        age_ok = (age >= 6) & (age <= 15)
+        res = co["residence"].to_numpy()
+        emit("OOS", p, co[age_ok & (res == "在户") & ~ex_now], "census 6-15, 在户, no registry record")
+        emit("OOS_AWAY", p, co[age_ok & (res == "外出") & ~ex_now], "census 6-15, 外出, no registry record")
+        why = np.where(~age_ok, np.char.add("OOS excluded: age ", age.astype(str)),
+                       np.where(np.isin(res, ["迁出", "死亡"]), np.char.add("OOS excluded: ", res.astype(str)),
+                                np.where(ex_now, "OOS excluded: exemption", "")))
+        emit("EXCLUDED", p, co[why != ""].assign(detail=why[why != ""]))
+
+    # ----- DQ snapshot checks
+    snap = reg.copy()
+    snap["record_key"], snap["id_number"] = snap["student_no"], snap["id_norm"]
+    has_id = snap["id_norm"] != ""
+    prob = idnumber.problem_series(snap["id_norm"].where(has_id)).fillna("").to_numpy()
+    bad = has_id.to_numpy() & (prob != "")
+    emit("DQ01", "", snap[bad].assign(detail=prob[bad]))
+    ok = snap[has_id.to_numpy() & ~bad]
+    idb = pd.to_datetime(ok["id_norm"].str.slice(6, 14), format="%Y%m%d").to_numpy(dtype="datetime64[D]")
+    idm = ok["id_norm"].str.slice(16, 17).astype(int).to_numpy() % 2 == 1
+    wrong_b = ok["birth"].to_numpy(dtype="datetime64[D]") != idb
+    wrong_g = ok["male"].to_numpy(dtype=bool) != idm
+    emit("DQ02", "", ok[wrong_b | wrong_g].assign(
+        detail=np.where(wrong_b, "birth_date", "gender")[wrong_b | wrong_g]))
+    aid = act[act["id_norm"] != ""]
+    multi = aid.groupby("id_norm")["school_code"].transform("nunique") >= 2
+    emit("DQ04", "", aid[multi], "one person, active records at two schools")
+    diff = _age(act["birth"].to_numpy(dtype="datetime64[ns]"), ref) - act["grade"].to_numpy()
+    off = (diff < 5) | (diff > 8)
+    emit("DQ07", "", act[off].assign(detail=[f"age-grade={d}" for d in diff[off]]))
+    bs = ~snap["school_code"].isin(w["ref_schools"])
+    bt = ~snap["township_code"].isin(w["ref_towns"])
+    emit("DQ08", "", snap[bs | bt].assign(detail=np.where(bs, "school_code", "township_code")[(bs | bt).to_numpy()]))
+
+    # ----- casework
+    if len(case):
+        cs = case.sort_values(["pid", "attempt_date"], kind="stable")
+        for p in periods:
+            sub = cs[cs["attempt_date"] <= np.datetime64(month_bounds(p)[1])]
+            if sub.empty:
+                continue
+            g = sub.groupby("pid")
+            last = g["result"].last()
+            nfail = g["result"].agg(lambda s: int((s == "未返校").sum()))
+            info = pinfo.reindex(last.index)
+            base = pd.DataFrame({"person_key": info["id_norm"].to_numpy(), "record_key": info["id_norm"].to_numpy(),
+                                 "id_number": info["id_norm"].to_numpy(), "student_no": info["student_no"].to_numpy(),
+                                 "school_code": info["school_code"].to_numpy(),
+                                 "township_code": info["township_code"].to_numpy(),
+                                 "detail": [f"{n} attempts 未返校" for n in nfail.to_numpy()]})
+            esc = (last.to_numpy() == "未返校") & (nfail.to_numpy() >= 3)
+            emit("ESC", p, base[esc])
+            emit("RETURNED", p, base[last.to_numpy() == "已返校"].assign(detail="latest attempt 已返校"))
+
+    # ----- home teaching
+    if len(visits):
+        htp = np.array(sorted(ht))
+        info = pinfo.reindex(htp)
+        for p in periods:
+            p0, p1 = (np.datetime64(x) for x in month_bounds(p))
+            v = visits[(visits["visit_date"] >= p0) & (visits["visit_date"] <= p1) & (visits["class_hours"] >= 3)]
+            n = v.groupby("pid").size().reindex(htp).fillna(0).astype(int).to_numpy()
+            df = pd.DataFrame({"person_key": info["person_key"].to_numpy(), "record_key": info["id_norm"].to_numpy(),
+                               "id_number": info["id_norm"].to_numpy(), "student_no": info["student_no"].to_numpy(),
+                               "school_code": info["school_code"].to_numpy(),
+                               "township_code": info["township_code"].to_numpy(),
+                               "detail": [f"{k} visits of >= 3 class hours" for k in n]})
+            emit("HT_NONCOMPLIANT", p, df[n < 2])
+
+    # ----- informational exclusions: planted people no rule would fire for
+    info_plants = {"EX_GRADUATED": "no rule: graduated", "SD3_RECEIVED": "SD3 not applicable: transfer received"}
+    recs = reg.drop_duplicates("pid")
+    extra = []
+    for plant_name, why in info_plants.items():
+        extra.append(recs[recs["plant"] == plant_name].assign(detail=why))
+    extra.append(recs[(recs["plant"] == "EX_EXEMPT") & (recs["status"] != ACTIVE)].assign(
+        detail="no rule: registry 休学 with exemption"))
+    extra.append(recs[(recs["plant"] == "EX_DEATH") & (recs["status"] == DEAD)].assign(
+        detail="no rule: registry 死亡"))
+    ex_df = pd.concat(extra, ignore_index=True)
+    ex_df["record_key"], ex_df["id_number"] = ex_df["student_no"], ex_df["id_norm"]
+    for p in periods:
+        emit("EXCLUDED", p, ex_df)
+
+    gt = pd.concat(out, ignore_index=True) if out else pd.DataFrame(columns=GT_COLUMNS)
+    gt = gt[GT_COLUMNS].fillna("").astype(str)
+    return gt.sort_values(GT_COLUMNS, kind="stable").drop_duplicates().reset_index(drop=True)

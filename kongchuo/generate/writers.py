@@ -1,0 +1,339 @@
+"""Writing extracts the way bureaus send them: CSV (UTF-8, UTF-8 with BOM, GBK) and XLSX, header alias sets
+from kongchuo.sources, several date, gender, flag, grade and status spellings. Every choice is a
+deterministic function of the file's index, and recorded in meta.json."""
+
+from __future__ import annotations
+
+import io
+import math
+import re
+import zipfile
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.csv as pacsv
+
+from kongchuo.sources import SPECS
+
+from .core_styles import (CSV_DATES, ENCODING, FORMATS, XLSX_DATES, fmt_dates, fmt_flag, fmt_gender, fmt_grade)
+
+XLSX_MAX_ROWS = 60_000
+_FIXED_TIME = (2026, 1, 1, 0, 0, 0)
+
+
+def header(source: str, column: str, k: int) -> str:
+    col = SPECS[source].column(column)
+    names = list(dict.fromkeys((col.label, *col.aliases)))
+    return names[k % len(names)]
+
+
+def assign_formats(rows: list[int], offsets: list[int] | None = None) -> list[str]:
+    """Rotate the four formats; XLSX only for files up to XLSX_MAX_ROWS; at least one XLSX (the smallest)."""
+    offsets = offsets or list(range(len(rows)))
+    fm = [FORMATS[o % 4] for o in offsets]
+    for i, f in enumerate(fm):
+        if f == "xlsx" and rows[i] > XLSX_MAX_ROWS:
+            fm[i] = FORMATS[(offsets[i] // 4) % 3]
+    if "xlsx" not in fm and rows:
+        fm[int(np.argmin(rows))] = "xlsx"
+    return fm
+
+
+def deterministic_xlsx(path: Path) -> None:
+    """openpyxl stamps the save time into docProps/core.xml and the zip entries: pin both."""
+    with zipfile.ZipFile(path) as z:
+        items = [(i.filename, z.read(i.filename)) for i in z.infolist()]
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as z:
+        for name, data in items:
+            if name == "docProps/core.xml":
+                data = re.sub(rb"(<dcterms:(created|modified)[^>]*>)[^<]*(</dcterms:)", rb"\g<1>2026-01-01T00:00:00Z\g<3>",
+                              data)
+            info = zipfile.ZipInfo(name, date_time=_FIXED_TIME)
+            info.compress_type = zipfile.ZIP_DEFLATED
+            z.writestr(info, data)
+
+
+_CT = ('<?xml version="1.0" encoding="UTF-8" standalone="yes"?>\n'
+       '<Types xmlns="http://schemas.openxmlformats.org/package/2006/content-types">'
+       '<Default Extension="rels" ContentType="application/vnd.openxmlformats-package.relationships+xml"/>'
+       '<Default Extension="xml" ContentType="application/xml"/>'
+       '<Override PartName="/xl/workbook.xml" '
+       'ContentType="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet.main+xml"/>'
+       '<Override PartName="/xl/worksheets/sheet1.xml" '
+       'ContentType="application/vnd.openxmlformats-officedocument.spreadsheetml.worksheet+xml"/>'
+       '<Override PartName="/xl/styles.xml" '
+       'ContentType="application/vnd.openxmlformats-officedocument.spreadsheetml.styles+xml"/></Types>')
+_RELS = ('<?xml version="1.0" encoding="UTF-8" standalone="yes"?>\n'
+         '<Relationships xmlns="http://schemas.openxmlformats.org/package/2006/relationships">'
+         '<Relationship Id="rId1" Type="http://schemas.openxmlformats.org/officeDocument/2006/relationships/'
+         'officeDocument" Target="xl/workbook.xml"/></Relationships>')
+_WB_RELS = ('<?xml version="1.0" encoding="UTF-8" standalone="yes"?>\n'
+            '<Relationships xmlns="http://schemas.openxmlformats.org/package/2006/relationships">'
+            '<Relationship Id="rId1" Type="http://schemas.openxmlformats.org/officeDocument/2006/relationships/'
+            'worksheet" Target="worksheets/sheet1.xml"/>'
+            '<Relationship Id="rId2" Type="http://schemas.openxmlformats.org/officeDocument/2006/relationships/'
+            'styles" Target="styles.xml"/></Relationships>')
+_STYLES = ('<?xml version="1.0" encoding="UTF-8" standalone="yes"?>\n'
+           '<styleSheet xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main">'
+           '<numFmts count="1"><numFmt numFmtId="164" formatCode="yyyy-mm-dd"/></numFmts>'
+           '<fonts count="1"><font><sz val="11"/><name val="宋体"/></font></fonts>'
+           '<fills count="2"><fill><patternFill patternType="none"/></fill><fill><patternFill patternType="gray125"/>'
+           '</fill></fills><borders count="1"><border><left/><right/><top/><bottom/><diagonal/></border></borders>'
+           '<cellStyleXfs count="1"><xf numFmtId="0" fontId="0" fillId="0" borderId="0"/></cellStyleXfs>'
+           '<cellXfs count="2"><xf numFmtId="0" fontId="0" fillId="0" borderId="0" xfId="0"/>'
+           '<xf numFmtId="164" fontId="0" fillId="0" borderId="0" xfId="0" applyNumberFormat="1"/></cellXfs>'
+           '<cellStyles count="1"><cellStyle name="Normal" xfId="0" builtinId="0"/></cellStyles></styleSheet>')
+
+
+def _col_letter(i: int) -> str:
+    s = ""
+    i += 1
+    while i:
+        i, r = divmod(i - 1, 26)
+        s = chr(65 + r) + s
+    return s
+
+
+def _esc(s: pd.Series) -> pd.Series:
+    return s.str.replace("&", "&amp;", regex=False).str.replace("<", "&lt;", regex=False).str.replace(
+        ">", "&gt;", regex=False)
+
+
+def write_xlsx(path: Path, columns: dict[str, object], sheet: str = "Sheet1") -> None:
+    """A minimal, valid XLSX (one sheet, inline strings, a date style), built with vectorised string
+    operations: much faster than openpyxl for tens of thousands of rows, and byte-deterministic.
+    Column values: text, numbers, or datetime.date (written as date serials with a yyyy-mm-dd style)."""
+    import datetime as _dt
+    cols = [c.to_pylist() if isinstance(c, (pa.Array, pa.ChunkedArray)) else c for c in columns.values()]
+    n = len(cols[0]) if cols else 0
+    rown = pd.Series(np.arange(2, n + 2)).astype(str)
+    cells = []
+    for j, vals in enumerate(cols):
+        arr = np.asarray(vals, dtype=object)
+        ref = _col_letter(j) + rown
+        first = next((v for v in arr if v is not None and v == v), None) if n else None
+        if isinstance(first, _dt.date):
+            serial = (np.asarray(arr, dtype="datetime64[D]") - np.datetime64("1899-12-30")).astype(np.int64)
+            cells.append('<c r="' + ref + '" s="1"><v>' + pd.Series(serial).astype(str) + "</v></c>")
+        elif isinstance(first, (int, float, np.integer, np.floating)) and not isinstance(first, bool):
+            num = pd.Series(arr).map(lambda v: "{:g}".format(v) if isinstance(v, float) else str(v))
+            cells.append('<c r="' + ref + '"><v>' + num + "</v></c>")
+        else:
+            txt = _esc(pd.Series(arr, dtype=object).fillna("").astype(str))
+            cells.append('<c r="' + ref + '" t="inlineStr"><is><t>' + txt + "</t></is></c>")
+    head = "".join(f'<c r="{_col_letter(j)}1" t="inlineStr"><is><t>{h}</t></is></c>' for j, h in enumerate(columns))
+    body = pd.Series([""] * n, dtype=object)
+    for c in cells:
+        body = body + c
+    rows = '<row r="' + rown + '">' + body + "</row>"
+    last = f"{_col_letter(max(len(cols) - 1, 0))}{n + 1}"
+    xml = ('<?xml version="1.0" encoding="UTF-8" standalone="yes"?>\n'
+           '<worksheet xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main">'
+           f'<dimension ref="A1:{last}"/><sheetData><row r="1">{head}</row>' + "".join(rows.tolist())
+           + "</sheetData></worksheet>")
+    wbxml = ('<?xml version="1.0" encoding="UTF-8" standalone="yes"?>\n'
+             '<workbook xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main" '
+             'xmlns:r="http://schemas.openxmlformats.org/officeDocument/2006/relationships">'
+             f'<sheets><sheet name="{sheet}" sheetId="1" r:id="rId1"/></sheets></workbook>')
+    parts = [("[Content_Types].xml", _CT), ("_rels/.rels", _RELS), ("xl/workbook.xml", wbxml),
+             ("xl/_rels/workbook.xml.rels", _WB_RELS), ("xl/styles.xml", _STYLES), ("xl/worksheets/sheet1.xml", xml)]
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as z:
+        for name, text in parts:
+            info = zipfile.ZipInfo(name, date_time=_FIXED_TIME)
+            info.compress_type = zipfile.ZIP_DEFLATED
+            z.writestr(info, text.encode("utf-8"))
+
+
+def write_table(path: Path, fmt: str, columns: dict[str, object], sheet: str = "Sheet1") -> None:
+    """``columns``: header -> values (numpy/pandas/pyarrow array of text, or for XLSX any cell values)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if fmt == "xlsx":
+        write_xlsx(path, columns, sheet)
+        return
+    arrays = [c if isinstance(c, (pa.Array, pa.ChunkedArray)) else pa.array(np.asarray(c, dtype=object), pa.string())
+              for c in columns.values()]
+    table = pa.Table.from_arrays(arrays, names=list(columns))
+    buf = io.BytesIO()
+    pacsv.write_csv(table, buf, pacsv.WriteOptions(quoting_style="needed"))
+    data = buf.getvalue()
+    if fmt == "csv-gbk":
+        data = data.decode("utf-8").encode("gbk")
+    elif fmt == "csv-utf8-bom":
+        data = b"\xef\xbb\xbf" + data
+    path.write_bytes(data)
+
+
+class Writer:
+    def __init__(self, out: Path, district: str, short: str, seed: int, dirty_rate: float):
+        self.out, self.district, self.short, self.seed, self.dirty_rate = out, district, short, seed, dirty_rate
+        self.rng = np.random.default_rng([int(seed), int(district), 99])
+
+    def _dates(self, values: np.ndarray, style: str):
+        return fmt_dates(values, style)
+
+    def _date_style(self, fmt: str, i: int) -> str:
+        return XLSX_DATES[i % 2] if fmt == "xlsx" else CSV_DATES[i % 4]
+
+    def _entry(self, source, path, fmt, k, date_style, rows, periods, **extra) -> dict:
+        return {"source": source, "path": str(path.relative_to(self.out)), "format": fmt,
+                "encoding": ENCODING[fmt], "alias_set": k, "date_style": date_style, "rows": int(rows),
+                "periods": periods, **extra}
+
+    def _dirty(self, ids: np.ndarray) -> np.ndarray:
+        from .core import dirty_ids
+        return dirty_ids(ids, self.rng, self.dirty_rate)
+
+    # ------------------------------------------------------------------ registry
+    def registry(self, reg: pd.DataFrame, as_of, periods: list[str]) -> list[dict]:
+        n = len(reg)
+        first = int((reg["order"] == 0).sum())
+        rest = max(5, math.ceil((n - first) / 100_000))
+        bounds = [0, first] + [first + (n - first) * j // rest for j in range(1, rest + 1)]
+        bounds = sorted(set(bounds))
+        chunks = [(a, b) for a, b in zip(bounds, bounds[1:]) if b > a]
+        fmts = assign_formats([b - a for a, b in chunks])
+        files = []
+        id_raw = self._dirty(reg["id_number"].to_numpy(dtype=object))
+        for i, ((a, b), fmt) in enumerate(zip(chunks, fmts)):
+            r = reg.iloc[a:b]
+            k, ds = i % 6, self._date_style(fmt, i)
+            gs, fs, grs = ("zh", "num")[i % 2], ("zh", "yn", "10")[i % 3], ("num", "nianji", "zh", "chu")[(i + 1) % 4]
+            active_word = ("在读", "在籍")[(i // 2) % 2]
+            status = r["status"].map({"active": active_word, "suspended": "休学", "transferred_out": "转出",
+                                      "dropped_out": "辍学", "graduated": "毕业", "deceased": "死亡"}).to_numpy(dtype=object)
+            status = np.where(r["status_word"].to_numpy(dtype=object) != "", r["status_word"].to_numpy(dtype=object), status)
+            h = lambda c: header("registry", c, k)  # noqa: E731
+            cols = {
+                h("student_no"): r["student_no"].to_numpy(dtype=object),
+                h("id_number"): id_raw[a:b],
+                h("name"): r["name"].to_numpy(dtype=object),
+                h("gender"): fmt_gender(r["male"].to_numpy(dtype=bool), gs),
+                h("birth_date"): self._dates(r["birth"].to_numpy(dtype="datetime64[D]"), ds),
+                h("school_code"): r["school_code"].to_numpy(dtype=object),
+                h("school_name"): r["school_name"].to_numpy(dtype=object),
+                h("grade"): fmt_grade(r["grade"].to_numpy(), grs, fmt),
+                h("class_name"): (r["grade"].astype(str) + "年级" + r["cls"].astype(str) + "班").to_numpy(dtype=object),
+                h("status"): status,
+                h("enrolled_on"): self._dates(r["enrolled_on"].to_numpy(dtype="datetime64[D]"), ds),
+                h("hukou_region_code"): r["hukou_region_code"].to_numpy(dtype=object),
+                h("township_code"): r["township_code"].to_numpy(dtype=object),
+            }
+            for c in ("is_poverty_family", "is_left_behind", "is_migrant", "is_disabled"):
+                cols[h(c)] = fmt_flag(r[c].to_numpy(dtype=bool), fs)
+            cols[h("disability_grade")] = r["disability_grade"].to_numpy(dtype=object)
+            cols[h("is_in_difficulty")] = fmt_flag(r["is_in_difficulty"].to_numpy(dtype=bool), fs)
+            cols[h("guardian_name")] = r["guardian_name"].to_numpy(dtype=object)
+            cols[h("guardian_phone")] = r["guardian_phone"].to_numpy(dtype=object)
+            ext = "xlsx" if fmt == "xlsx" else "csv"
+            path = self.out / "landing" / "registry" / f"学籍_{self.short}_{as_of:%Y%m%d}_{i + 1:02d}.{ext}"
+            write_table(path, fmt, cols, "学籍")
+            files.append(self._entry("registry", path, fmt, k, ds, b - a, periods, as_of=as_of.isoformat(),
+                                     gender_style=gs, flag_style=fs, grade_style=grs, active_word=active_word))
+        return files
+
+    # ------------------------------------------------------------------ census
+    def census(self, cen: pd.DataFrame, as_of, periods: list[str]) -> list[dict]:
+        n = len(cen)
+        first = min(2000, max(1, n // 10))
+        rest = max(5, math.ceil((n - first) / 150_000))
+        bounds = sorted(set([0, first] + [first + (n - first) * j // rest for j in range(1, rest + 1)]))
+        chunks = [(a, b) for a, b in zip(bounds, bounds[1:]) if b > a]
+        fmts = assign_formats([b - a for a, b in chunks], [i + 2 for i in range(len(chunks))])
+        id_raw = self._dirty(cen["id_number"].to_numpy(dtype=object))
+        files = []
+        for i, ((a, b), fmt) in enumerate(zip(chunks, fmts)):
+            r = cen.iloc[a:b]
+            k, ds = (i + 3) % 6, self._date_style(fmt, i + 1)
+            gs, fs = ("num", "zh")[i % 2], ("10", "zh", "yn")[i % 3]
+            h = lambda c: header("census", c, k)  # noqa: E731
+            cols = {
+                h("id_number"): id_raw[a:b], h("name"): r["name"].to_numpy(dtype=object),
+                h("gender"): fmt_gender(r["male"].to_numpy(dtype=bool), gs),
+                h("birth_date"): self._dates(r["birth"].to_numpy(dtype="datetime64[D]"), ds),
+                h("township_code"): r["township_code"].to_numpy(dtype=object),
+                h("village"): r["village"].to_numpy(dtype=object),
+                h("residence_status"): r["residence"].to_numpy(dtype=object),
+                h("is_disabled"): fmt_flag(r["is_disabled"].to_numpy(dtype=bool), fs),
+                h("disability_grade"): r["disability_grade"].to_numpy(dtype=object),
+                h("is_poverty_family"): fmt_flag(r["is_poverty_family"].to_numpy(dtype=bool), fs),
+            }
+            ext = "xlsx" if fmt == "xlsx" else "csv"
+            path = self.out / "landing" / "census" / f"户籍人口_{self.short}_{as_of:%Y%m%d}_{i + 1:02d}.{ext}"
+            write_table(path, fmt, cols, "户籍人口")
+            files.append(self._entry("census", path, fmt, k, ds, b - a, periods, as_of=as_of.isoformat(),
+                                     gender_style=gs, flag_style=fs))
+        return files
+
+    # ------------------------------------------------------------------ attendance
+    def attendance(self, codes, days, periods, msl, e_chunk, n_chunks, chunk_key, e_key_raw, e_code) -> list[dict]:
+        members = [np.flatnonzero(e_chunk == c) for c in range(n_chunks)]
+        plan = []
+        for m, p in enumerate(periods):
+            sl = msl[p]
+            if sl.stop <= sl.start:
+                continue
+            for c in range(n_chunks):
+                if len(members[c]):
+                    plan.append((m, p, c, int((codes[members[c], sl] >= 0).sum())))
+        fmts = assign_formats([x[3] for x in plan], [c + m for m, p, c, _ in plan])
+        day64 = np.array(days, dtype="datetime64[D]")
+        files = []
+        for i, ((m, p, c, nrows), fmt) in enumerate(zip(plan, fmts)):
+            ents = members[c]
+            sl = msl[p]
+            blk = codes[ents, sl]
+            di, ei = np.nonzero(blk.T >= 0)  # day-major, then roll-call order
+            k, ds = i % 6, self._date_style(fmt, i)
+            st_style = ("zh", "en")[(i // 3) % 2] if i else "zh"
+            labels = np.array(["出勤", "病假", "事假", "旷课"] if st_style == "zh"
+                              else ["present", "sick_leave", "personal_leave", "unexcused"], dtype=object)
+            keytype = str(chunk_key[c])
+            h = lambda col: header("attendance", col, k)  # noqa: E731
+            dates = self._dates(day64[sl], ds)
+            if fmt == "xlsx":
+                cols = {h(keytype): np.asarray(e_key_raw[ents], dtype=object)[ei],
+                        h("school_code"): np.asarray(e_code[ents], dtype=object)[ei],
+                        h("date"): np.asarray(dates, dtype=object)[di],
+                        h("status"): labels[blk.T[di, ei]]}
+            else:
+                key_arr = pa.array(np.asarray(e_key_raw[ents], dtype=object), pa.string())
+                sch_arr = pa.array(np.asarray(e_code[ents], dtype=object), pa.string())
+                cols = {h(keytype): key_arr.take(pa.array(ei)), h("school_code"): sch_arr.take(pa.array(ei)),
+                        h("date"): pa.array(np.asarray(dates, dtype=object), pa.string()).take(pa.array(di)),
+                        h("status"): pa.array(labels, pa.string()).take(pa.array(blk.T[di, ei].astype(np.int64)))}
+            ext = "xlsx" if fmt == "xlsx" else "csv"
+            path = self.out / "landing" / "attendance" / f"考勤_{self.short}_第{c + 1:02d}组_{p}.{ext}"
+            write_table(path, fmt, cols, "考勤")
+            files.append(self._entry("attendance", path, fmt, k, ds, len(di), [p], key=keytype,
+                                     status_style=st_style))
+        return files
+
+    # ------------------------------------------------------------------ small sources
+    def small(self, source: str, df: pd.DataFrame, label: str, periods: list[str]) -> list[dict]:
+        idx = {"casework": 0, "exemptions": 1, "home_teaching": 2}[source]
+        fmt = ("xlsx", "csv-gbk", "csv-utf8-bom")[idx]
+        k = (self.seed + idx) % 6
+        ds = ("excel_date", "chinese", "slash")[idx]
+        h = lambda c: header(source, c, k)  # noqa: E731
+        ids = self._dirty(df["id_number"].to_numpy(dtype=object)) if len(df) else np.array([], dtype=object)
+        if source == "casework":
+            cols = {h("id_number"): ids, h("attempt_date"): self._dates(df["attempt_date"].to_numpy(dtype="datetime64[D]"), ds),
+                    h("method"): df["method"].to_numpy(dtype=object), h("unit"): df["unit"].to_numpy(dtype=object),
+                    h("result"): df["result"].to_numpy(dtype=object),
+                    h("dropout_reason"): df["dropout_reason"].to_numpy(dtype=object)}
+        elif source == "exemptions":
+            cols = {h("id_number"): ids, h("kind"): df["kind"].to_numpy(dtype=object),
+                    h("approved_on"): self._dates(df["approved_on"].to_numpy(dtype="datetime64[D]"), ds),
+                    h("valid_until"): self._dates(df["valid_until"].to_numpy(dtype="datetime64[D]"), ds),
+                    h("reason"): df["reason"].to_numpy(dtype=object), h("approved_by"): df["approved_by"].to_numpy(dtype=object)}
+        else:
+            cols = {h("id_number"): ids, h("visit_date"): self._dates(df["visit_date"].to_numpy(dtype="datetime64[D]"), ds),
+                    h("class_hours"): (df["class_hours"].to_numpy(dtype=float) if fmt == "xlsx" else
+                                       pd.Series(df["class_hours"], dtype=float).map("{:g}".format).to_numpy(dtype=object)),
+                    h("teacher"): df["teacher"].to_numpy(dtype=object)}
+        ext = "xlsx" if fmt == "xlsx" else "csv"
+        path = self.out / "landing" / source / f"{label}_{self.short}.{ext}"
+        write_table(path, fmt, cols, label)
+        return [self._entry(source, path, fmt, k, ds, len(df), periods)]

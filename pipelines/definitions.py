@@ -8,20 +8,32 @@ import dagster as dg
 
 from assets.derived import derived_assets
 from assets.fix_list import fix_list_assets
+from assets.home_teaching import home_teaching_assets
 from assets.ingest import ingest_assets
+from assets.ledger import ledger_assets
 from assets.manifest import build_manifest_asset
+from assets.quarterly import quarterly_derived_assets
 from assets.report_r1 import R1, r1_monthly
+from assets.report_r2 import quarterly_report_assets
+from assets.report_r3 import r3_one_student_one_form
+from assets.report_r4 import r4_escalations
+from assets.report_r6 import r6_home_teaching
 from checks import dq_checks
-from pipelines.jobs import monthly_job
+from pipelines.jobs import ingest_job, monthly_job, quarterly_job
 from pipelines.partitions import monthly_partitions
 from pipelines.resources import build_resources
+from pipelines.schedules import schedules
+from pipelines.sensors import sensors
 
-monthly_reports = [r1_monthly, *fix_list_assets]
+monthly_reports = [r1_monthly, *fix_list_assets, r3_one_student_one_form, r4_escalations, r6_home_teaching]
 monthly_manifest = build_manifest_asset("monthly_manifest", [a.key for a in monthly_reports], monthly_partitions)
 
 defs = dg.Definitions(
-    assets=[*ingest_assets, *derived_assets, *monthly_reports, monthly_manifest],
+    assets=[*ingest_assets, *derived_assets, *home_teaching_assets, *ledger_assets, *monthly_reports, monthly_manifest,
+            *quarterly_derived_assets, *quarterly_report_assets],
     asset_checks=dq_checks,
-    jobs=[monthly_job],
+    jobs=[monthly_job, quarterly_job, ingest_job],
+    schedules=schedules,
+    sensors=sensors,
     resources=build_resources(),
 )

@@ -7,8 +7,24 @@ import dagster as dg
 # In-process: DuckDB allows one writer, and each step of a multiprocess run would pay ~2 s of imports.
 monthly_job = dg.define_asset_job(
     name="monthly_job",
-    selection=dg.AssetSelection.groups("ingest", "derived", "reports") - dg.AssetSelection.key_prefixes(
+    selection=dg.AssetSelection.groups("ingest", "derived", "ledger", "reports") - dg.AssetSelection.key_prefixes(
         ["reports", "quarterly"]),
     executor_def=dg.in_process_executor,
     description="控辍保学月度作业 Monthly run: ingest landing files, check, derive and write the period's reports.",
+)
+
+# The quarter in progress (R2): reads the staged tables as the monthly runs and the sensor left them.
+quarterly_job = dg.define_asset_job(
+    name="quarterly_job",
+    selection=dg.AssetSelection.groups("quarterly") | dg.AssetSelection.key_prefixes(["reports", "quarterly"]),
+    executor_def=dg.in_process_executor,
+    description="控辍保学季度作业 Quarterly run: quarterly derived tables and R2 统计表 for the quarter in progress.",
+)
+
+# Started by the landing sensor: ingest (and check) whatever is in landing/ for the current month.
+ingest_job = dg.define_asset_job(
+    name="ingest_job",
+    selection=dg.AssetSelection.groups("ingest"),
+    executor_def=dg.in_process_executor,
+    description="入库作业 Ingest the files in landing/ (raw copy, staged rows, checks) for the current month.",
 )

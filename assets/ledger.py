@@ -1,0 +1,381 @@
+"""台账 The case ledger: one case per child, as an append-only history of events (DESIGN.md, Derived tables).
+
+States and events (``event_type``: ``from_state`` → ``to_state``)::
+
+    open      (none)                  → suspected   flagged by a rule (SD1–SD5) or a persuasion record arrived
+    reopen    closed                  → suspected   flagged again after a close-out (attempts start from 0)
+    confirm   suspected               → confirmed   registry says 辍学 (SD4), or flagged in a second month,
+                                                    or a persuasion attempt was made
+    relapse   returned                → confirmed   flagged again before the close-out
+    attempt   any open state          → persuading  one 劝返 attempt, result 未返校 (``attempt_count`` + 1;
+                                                    an escalated case stays escalated)
+    escalate  persuading              → escalated   ≥ 3 attempts without return: 报联控联保工作组
+    return    any open state          → returned    attempt result 已返校, or a full month at school
+    close     any open state          → closed      close-out reason from :data:`CLOSE_REASONS` + evidence
+
+A case is closed (销号) with the first reason that applies, in this order: 死亡 (registry or census says
+deceased), 迁出/出国 (census 迁出), 延缓入学/休学 (approval in force), 送教上门 (home-teaching visits this
+school year), 超龄离校 (older than ``max_age`` at the period end), 信息错误 (no record with this ID left in
+the registry: the record was corrected or cancelled), 已复学 (not flagged, and present or on leave on every
+school day of the month with no unexcused day: attending a full month).
+
+Every event names the file that caused it (``source``, ``source_file_sha``): the attendance file of the
+school's roll call (SD1/SD2/SD5, full month), the registry file (SD3/SD4, death, record error), the
+casework file (attempts, escalation, return), the census, exemptions or home-teaching file (close-outs).
+
+Determinism and backfills. Events of period P are written by P's run only (delete the rows with
+``created_for_period = P``, insert), and P's run reads the ledger only through events of periods before P
+(the state at the end of P-1) plus P's own inputs. There are no timestamps or random ids in the events:
+order is (``created_for_period``, ``event_seq``), and ``event_seq`` numbers P's events by person key and
+step. Hence re-running P gives byte-for-byte the same rows, and backfilling an older period never erases or
+reorders the events of later periods. A backfill of an older period does not rewrite later periods on its
+own: their events stay as they were derived (their run read the older period as it stood then). To carry a
+correction forward, backfill the range from the corrected month to the latest month; the asset depends on
+its own previous partition, so Dagster's asset backfills run the months in order (job backfills should run
+with one run at a time, see :mod:`pipelines.schedules`). The run reports ``later_periods`` in its metadata
+whenever such later events exist.
+"""
+
+
+import datetime as dt
+from dataclasses import dataclass
+from typing import Any
+
+import dagster as dg
+import pandas as pd
+import sqlalchemy as sa
+
+from assets.common import OWNERS, period_params, table_schema
+from assets.derived import ROSTER, STAGED, SUSPECTED
+from assets.rules import RuleConfig, age_sql
+from kongchuo.masking import preview_markdown
+from pipelines.partitions import monthly_partitions, period_of
+from warehouse.resource import WarehouseResource
+
+CASE_EVENTS = dg.AssetKey(["ledger", "case_events"])
+TABLE = "ledger.case_events"
+
+OPEN_STATES = ("suspected", "confirmed", "persuading", "escalated", "returned")
+STATE_LABELS = {"suspected": "疑似辍学", "confirmed": "确认辍学", "persuading": "劝返中",
+                "escalated": "已报联控联保工作组", "returned": "已返校", "closed": "已销号"}
+EVENT_LABELS = {"open": "建档", "reopen": "重新建档", "confirm": "确认辍学", "relapse": "复学后再次疑似辍学",
+                "attempt": "劝返", "escalate": "上报联控联保工作组", "return": "返校", "close": "销号"}
+# Close-out reasons (DESIGN.md): key -> label used in reports and in the ``reason`` column.
+CLOSE_REASONS = {"deceased": "死亡", "moved_out": "迁出/出国", "exempted": "延缓入学/休学",
+                 "home_taught": "送教上门", "aged_out": "超龄离校", "record_error": "信息错误",
+                 "returned": "已复学"}
+CLOSE_ORDER = ("deceased", "moved_out", "exempted", "home_taught", "aged_out", "record_error", "returned")
+ESCALATE_AFTER = 3
+
+COLUMNS = ["period", "created_for_period", "event_seq", "person_key", "id_number", "student_no", "school_code",
+           "township_code", "event_date", "event_type", "from_state", "to_state", "reason", "evidence",
+           "attempt_count", "source", "source_file_sha"]
+
+# The current state of every case: its last event (a view, so it is never out of step with the events).
+CASES_VIEW = """CREATE OR REPLACE VIEW ledger.cases AS
+SELECT person_key, id_number, student_no, school_code, township_code, to_state AS state, attempt_count,
+       reason AS last_reason, event_type AS last_event, event_date AS last_event_date,
+       created_for_period AS last_period, opened_period
+FROM (
+    SELECT e.*, row_number() OVER (PARTITION BY e.person_key ORDER BY e.created_for_period DESC, e.event_seq DESC) AS rn,
+           min(e.created_for_period) OVER (PARTITION BY e.person_key) AS opened_period
+    FROM ledger.case_events e
+) t
+WHERE t.rn = 1"""
+
+
+def state_as_of_sql(before: bool) -> str:
+    """Last event per person among events of periods ``< :period`` (``before``) or ``<= :period``."""
+    op = "<" if before else "<="
+    return f"""
+        SELECT person_key, id_number, student_no, school_code, township_code, to_state AS state, attempt_count,
+               created_for_period AS last_period, event_date AS last_event_date
+        FROM (SELECT e.*, row_number() OVER (PARTITION BY e.person_key
+                                             ORDER BY e.created_for_period DESC, e.event_seq DESC) AS rn
+              FROM ledger.case_events e WHERE e.created_for_period {op} :period) t
+        WHERE t.rn = 1"""
+
+
+_ATTENDANCE_FILE = """
+    att_file AS (  -- the roll-call file of each school for the period (deterministic: the smallest hash)
+        SELECT school_code, min(file_sha) AS file_sha FROM staged.attendance_current
+        WHERE date BETWEEN :start AND :end GROUP BY school_code
+    )"""
+
+FLAGGED_SQL = f"""
+    WITH {_ATTENDANCE_FILE.strip()},
+    reg_file AS (
+        SELECT coalesce(id_number, student_no) AS person_key, school_code, min(file_sha) AS file_sha
+        FROM staged.registry_current GROUP BY coalesce(id_number, student_no), school_code
+    )
+    SELECT sd.person_key, sd.id_number, sd.student_no, sd.school_code, sd.township_code, sd.rules,
+           af.file_sha AS attendance_sha, rf.file_sha AS registry_sha
+    FROM derived.suspected_dropouts sd
+    LEFT JOIN att_file af ON af.school_code = sd.school_code
+    LEFT JOIN reg_file rf ON rf.person_key = sd.person_key AND rf.school_code = sd.school_code
+    WHERE sd.period = :period
+"""
+
+ATTEMPTS_SQL = """
+    SELECT id_number AS person_key, attempt_date, method, unit, result, dropout_reason, min(file_sha) AS file_sha
+    FROM staged.casework
+    WHERE attempt_date BETWEEN :start AND :end AND id_number IS NOT NULL AND result IS NOT NULL
+    GROUP BY id_number, attempt_date, method, unit, result, dropout_reason
+"""
+
+
+def candidates_cte() -> str:
+    """Persons the period's run looks at: open cases before the period, flagged children, persuasion records."""
+    return f"""
+    prior AS ({state_as_of_sql(before=True)}),
+    cand AS (
+        SELECT person_key FROM prior WHERE state <> 'closed'
+        UNION SELECT person_key FROM derived.suspected_dropouts WHERE period = :period
+        UNION SELECT id_number FROM staged.casework
+            WHERE attempt_date BETWEEN :start AND :end AND id_number IS NOT NULL
+    )"""
+
+
+# One row per (candidate, close-out reason that applies this period) with evidence and causing file.
+CLOSERS_SQL = f"""
+    WITH {candidates_cte().strip()},
+    {_ATTENDANCE_FILE.strip()},
+    reg AS (
+        SELECT coalesce(r.id_number, r.student_no) AS person_key, r.* FROM staged.registry_current r
+        JOIN cand c ON c.person_key = coalesce(r.id_number, r.student_no)
+    ),
+    latest_registry AS (
+        SELECT min(file_sha) AS file_sha FROM staged.registry_current
+    ),
+    ro AS (SELECT r.* FROM derived.roster r JOIN cand c ON c.person_key = r.person_key WHERE r.period = :period),
+    full_month AS (
+        SELECT person_key, sum(school_days) AS school_days, sum(present_days) AS present_days,
+               min(school_code) AS school_code
+        FROM ro WHERE status = 'active'
+        GROUP BY person_key
+        HAVING sum(school_days) > 0 AND sum(unexcused_days) = 0
+           AND min(CASE WHEN present_days + leave_days >= school_days THEN 1 ELSE 0 END) = 1
+    )
+    SELECT person_key, 'deceased' AS kind, '学籍状态：死亡' AS evidence, 'registry' AS source, min(file_sha) AS file_sha
+        FROM reg WHERE status = 'deceased' GROUP BY person_key
+    UNION ALL
+    SELECT c.person_key, 'deceased', '户籍状态：死亡', 'census', min(p.file_sha)
+        FROM cand c JOIN staged.census_current p ON p.id_number = c.person_key
+        WHERE p.residence_status = 'deceased' GROUP BY c.person_key
+    UNION ALL
+    SELECT c.person_key, 'moved_out', '户籍状态：迁出', 'census', min(p.file_sha)
+        FROM cand c JOIN staged.census_current p ON p.id_number = c.person_key
+        WHERE p.residence_status = 'moved_out' GROUP BY c.person_key
+    UNION ALL
+    SELECT c.person_key, 'exempted',
+           min(CASE WHEN e.kind = 'deferral' THEN '延缓入学' ELSE '休学' END || '，批准日期' || CAST(e.approved_on AS TEXT)
+               || '，有效期至' || CAST(e.valid_until AS TEXT) || coalesce('，' || e.approved_by, '')),
+           'exemptions', min(e.file_sha)
+        FROM cand c JOIN staged.exemptions e ON e.id_number = c.person_key
+        WHERE e.approved_on <= :end AND e.valid_until >= :start GROUP BY c.person_key
+    UNION ALL
+    SELECT c.person_key, 'home_taught', '本学年送教上门 ' || CAST(count(*) AS TEXT) || ' 次', 'home_teaching',
+           min(h.file_sha)
+        FROM cand c JOIN staged.home_teaching h ON h.id_number = c.person_key
+        WHERE h.visit_date > CAST(:ref_date AS DATE) AND h.visit_date <= :end GROUP BY c.person_key
+    UNION ALL
+    SELECT person_key, 'aged_out', '期末年满 ' || CAST(max({age_sql('birth_date', 'CAST(:end AS DATE)')}) AS TEXT) || ' 周岁',
+           'registry', min(file_sha)
+        FROM reg WHERE birth_date IS NOT NULL AND {age_sql('birth_date', 'CAST(:end AS DATE)')} > :max_age
+        GROUP BY person_key
+    UNION ALL
+    SELECT c.person_key, 'record_error', '现行学籍库无此证件号记录（学籍已更正或注销）', 'registry',
+           (SELECT file_sha FROM latest_registry)
+        FROM cand c WHERE NOT EXISTS (SELECT 1 FROM reg r WHERE r.person_key = c.person_key)
+          AND EXISTS (SELECT 1 FROM staged.registry_current)
+    UNION ALL
+    SELECT f.person_key, 'returned', '本月应到 ' || CAST(f.school_days AS TEXT) || ' 天，到校 '
+           || CAST(f.present_days AS TEXT) || ' 天，无旷课', 'attendance', af.file_sha
+        FROM full_month f LEFT JOIN att_file af ON af.school_code = f.school_code
+"""
+
+# Where a candidate is filed: their active (else any) registry record, first school by code.
+PEOPLE_SQL = f"""
+    WITH {candidates_cte().strip()},
+    reg AS (
+        SELECT coalesce(r.id_number, r.student_no) AS person_key, r.id_number, r.student_no, r.school_code,
+               coalesce(s.township_code, r.township_code) AS township_code,
+               row_number() OVER (PARTITION BY coalesce(r.id_number, r.student_no)
+                                  ORDER BY CASE WHEN r.status = 'active' THEN 0 ELSE 1 END, r.school_code) AS rn
+        FROM staged.registry_current r LEFT JOIN staged.schools s ON s.school_code = r.school_code
+    )
+    SELECT c.person_key, r.id_number, r.student_no, r.school_code, r.township_code
+    FROM cand c LEFT JOIN reg r ON r.person_key = c.person_key AND r.rn = 1
+"""
+
+
+@dataclass
+class _Case:
+    state: str | None
+    attempts: int
+    opened_before: bool
+
+
+def derive_events(period: str, end: dt.date, prior: pd.DataFrame, flagged: pd.DataFrame, attempts: pd.DataFrame,
+                  closers: pd.DataFrame, people: pd.DataFrame) -> pd.DataFrame:
+    """The period's events from the state at the end of the previous period and the period's inputs.
+
+    A pure function of its inputs (frames as returned by the SQL above), so it is tested directly.
+    """
+    cases = {r.person_key: _Case(r.state, int(r.attempt_count), r.state != "closed")
+             for r in prior.itertuples(index=False)}
+    prior_info = {r.person_key: (r.id_number, r.student_no, r.school_code, r.township_code)
+                  for r in prior.itertuples(index=False)}
+    info = {r.person_key: (r.id_number, r.student_no, r.school_code, r.township_code)
+            for r in people.itertuples(index=False)}
+    flags = {r.person_key: r for r in flagged.itertuples(index=False)}
+    tries: dict[str, list] = {}
+    for r in attempts.sort_values(["person_key", "attempt_date", "method", "result", "file_sha"],
+                                  na_position="first").itertuples(index=False):
+        tries.setdefault(r.person_key, []).append(r)
+    closes: dict[str, dict[str, Any]] = {}
+    for r in closers.itertuples(index=False):
+        closes.setdefault(r.person_key, {}).setdefault(r.kind, r)
+
+    persons = sorted({k for k, c in cases.items() if c.state != "closed"} | set(flags) | set(tries))
+    events: list[dict[str, Any]] = []
+    for key in persons:
+        case = cases.get(key, _Case(None, 0, False))
+        flag = flags.get(key)
+        person_tries = tries.get(key, [])
+        ident = info.get(key) or prior_info.get(key) or (None, None, None, None)
+        if flag is not None:
+            ident = (flag.id_number, flag.student_no, flag.school_code, flag.township_code)
+        first_date = min([t.attempt_date for t in person_tries], default=end)
+        out: list[dict[str, Any]] = []
+
+        def emit(event_type: str, to_state: str, date: dt.date, reason: str | None, evidence: str | None,
+                 source: str | None, sha: str | None) -> None:
+            out.append({"event_type": event_type, "from_state": case.state, "to_state": to_state,
+                        "event_date": date, "reason": reason, "evidence": evidence,
+                        "attempt_count": case.attempts, "source": source, "source_file_sha": sha})
+            case.state = to_state
+
+        if flag is not None:
+            src, sha = _flag_source(flag)
+            if case.state is None or case.state == "closed":
+                reopening = case.state == "closed"
+                case.attempts = 0
+                emit("reopen" if reopening else "open", "suspected", first_date, f"疑似辍学：{flag.rules}",
+                     f"规则 {flag.rules}", src, sha)
+                case.opened_before = False
+                if "SD4" in flag.rules.split(","):
+                    emit("confirm", "confirmed", first_date, "学籍状态为辍学", "SD4", "registry", flag.registry_sha)
+            elif case.state == "suspected" and case.opened_before:
+                emit("confirm", "confirmed", first_date, "连续两个月疑似辍学", f"规则 {flag.rules}", src, sha)
+            elif case.state == "suspected" and "SD4" in flag.rules.split(","):
+                emit("confirm", "confirmed", first_date, "学籍状态为辍学", "SD4", "registry", flag.registry_sha)
+            elif case.state == "returned":
+                emit("relapse", "confirmed", first_date, f"返校后再次疑似辍学：{flag.rules}", f"规则 {flag.rules}",
+                     src, sha)
+        elif person_tries and (case.state is None or case.state == "closed"):
+            case.attempts = 0
+            t0 = person_tries[0]
+            emit("reopen" if case.state == "closed" else "open", "suspected", t0.attempt_date, "劝返记录",
+                 "劝返记录（未被辍学规则标记）", "casework", t0.file_sha)
+
+        for t in person_tries:
+            if case.state == "suspected":
+                emit("confirm", "confirmed", t.attempt_date, "已开展劝返", "劝返记录", "casework", t.file_sha)
+            case.attempts += 1
+            evidence = "，".join(str(v) for v in (t.method, t.unit, t.dropout_reason) if v is not None and not pd.isna(v))
+            if t.result == "returned":
+                emit("attempt", "returned", t.attempt_date, "劝返结果：已返校", evidence, "casework", t.file_sha)
+            else:
+                emit("attempt", "escalated" if case.state == "escalated" else "persuading", t.attempt_date,
+                     "劝返结果：未返校", evidence, "casework", t.file_sha)
+                if case.state == "persuading" and case.attempts >= ESCALATE_AFTER:
+                    emit("escalate", "escalated", t.attempt_date, f"劝返{case.attempts}次未返校，报联控联保工作组",
+                         f"劝返 {case.attempts} 次", "casework", t.file_sha)
+
+        reasons = closes.get(key, {})
+        if case.state in OPEN_STATES:
+            for kind in CLOSE_ORDER:
+                if kind not in reasons or (kind == "returned" and flag is not None):
+                    continue
+                if kind == "record_error" and (prior_info.get(key) or (None,) * 4)[2] is None:
+                    continue  # never had a registry record here (e.g. persuading a never-enrolled child)
+                c = reasons[kind]
+                if kind == "returned" and case.state != "returned":
+                    emit("return", "returned", end, "本月全勤到校", c.evidence, c.source, c.file_sha)
+                emit("close", "closed", end, CLOSE_REASONS[kind], c.evidence, c.source, c.file_sha)
+                break
+        for e in out:
+            e.update(person_key=key, id_number=ident[0], student_no=ident[1], school_code=ident[2],
+                     township_code=ident[3])
+        events.extend(out)
+
+    frame = pd.DataFrame(events, columns=[c for c in COLUMNS if c not in ("period", "created_for_period", "event_seq")])
+    frame.insert(0, "event_seq", range(1, len(frame) + 1))
+    frame.insert(0, "created_for_period", period)
+    frame.insert(0, "period", period)
+    return frame[COLUMNS]
+
+
+def _flag_source(flag: Any) -> tuple[str, str | None]:
+    rules = set(flag.rules.split(","))
+    if rules & {"SD3", "SD4"} or not flag.attendance_sha:
+        return "registry", flag.registry_sha
+    return "attendance", flag.attendance_sha
+
+
+def write_period(warehouse: WarehouseResource, period: str, params: dict[str, Any]) -> pd.DataFrame:
+    """Derive and store the period's events (delete-then-insert of ``created_for_period = period`` only)."""
+    prior = warehouse.query_df(state_as_of_sql(before=True), params)
+    flagged = warehouse.query_df(FLAGGED_SQL, params)
+    attempts = warehouse.query_df(ATTEMPTS_SQL, params)
+    closers = warehouse.query_df(CLOSERS_SQL, params)
+    people = warehouse.query_df(PEOPLE_SQL, params)
+    events = derive_events(period, params["end"], prior, flagged, attempts, closers, people)
+    with warehouse.begin() as conn:
+        conn.execute(sa.text(f"DELETE FROM {TABLE} WHERE created_for_period = :p"), {"p": period})
+        warehouse.insert_frame(conn, TABLE, events)
+        conn.execute(sa.text(CASES_VIEW))
+    return events
+
+
+@dg.asset(
+    key=CASE_EVENTS,
+    deps=[SUSPECTED, ROSTER, STAGED["casework"], STAGED["exemptions"], STAGED["home_teaching"], STAGED["census"],
+          STAGED["registry"],
+          dg.AssetDep(CASE_EVENTS, partition_mapping=dg.TimeWindowPartitionMapping(start_offset=-1, end_offset=-1))],
+    group_name="ledger", owners=OWNERS, partitions_def=monthly_partitions, kinds={"duckdb", "sql"}, code_version="1",
+)
+def case_events(context: dg.AssetExecutionContext, warehouse: WarehouseResource,
+                config: RuleConfig) -> dg.MaterializeResult:
+    """台账 Case ledger events of the month: open, confirm, persuasion attempts, escalation after 3 attempts
+    without return, return and close-out (销号) with reason and evidence; ``ledger.cases`` is the current state.
+    Append-only: a month's run replaces only its own events and reads only earlier months' events."""
+    period = period_of(context)
+    params = {**period_params(period), **config.params()}
+    events = write_period(warehouse, period, params)
+    later = warehouse.query_df(
+        f"SELECT DISTINCT created_for_period FROM {TABLE} WHERE created_for_period > :p ORDER BY 1", {"p": period})
+    later_periods = list(later["created_for_period"])
+    if later_periods:
+        context.log.warning(f"ledger {period}: later periods {', '.join(later_periods)} were derived before this "
+                            "run and keep their events; backfill them in order to carry changes forward")
+    by_type = events.groupby("event_type").size().to_dict() if len(events) else {}
+    states = warehouse.query_df(
+        f"SELECT state, count(*) AS n FROM ({state_as_of_sql(before=False)}) s GROUP BY state ORDER BY state",
+        {"period": period})
+    context.log.info(f"ledger {period}: {len(events)} events {by_type}")
+    return dg.MaterializeResult(metadata={
+        "dagster/row_count": len(events),
+        "dagster/table_name": TABLE,
+        "dagster/column_schema": table_schema(TABLE),
+        "period": period,
+        "events_by_type": dg.MetadataValue.json({k: int(v) for k, v in by_type.items()}),
+        "cases_by_state": dg.MetadataValue.md(states.to_markdown(index=False) if len(states) else "(none)"),
+        "later_periods": dg.MetadataValue.json(later_periods),
+        "preview": dg.MetadataValue.md(preview_markdown(
+            events[["person_key", "event_seq", "event_type", "from_state", "to_state", "reason", "attempt_count"]])),
+    })
+
+
+ledger_assets = [case_events]

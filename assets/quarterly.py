@@ -1,0 +1,200 @@
+"""Quarterly derived tables for R2 (控辍保学排查整改工作情况统计表), period keys like ``2026-Q2``.
+
+The quarterly job runs on the 25th of the quarter's last month for the quarter in progress, before the
+monthly job has run for that month. So the quarterly tables do not read the monthly derived tables: they run
+the rules of :mod:`assets.rules` themselves, once per month of the quarter, over the month's window clipped
+at the quarter's **cut-off** (:func:`quarter_cutoff`):
+
+    cut-off = min(25th of the quarter's last month, the last roll-call date in the warehouse)
+
+A month whose first day is after the cut-off is not evaluated. A child counts as a suspected dropout of the
+quarter when flagged in any evaluated month (``derived.quarterly_suspected`` keeps one row per month it was
+flagged in). Clipping at the last roll-call date keeps a month whose attendance has not arrived yet from
+flagging every student as SD5; fixing the cut-off at the 25th (not the run's wall-clock date) makes a
+backfill of a past quarter give the same numbers as the scheduled run did with the same inputs.
+
+Per township (``derived.township_rates``): school-age children on the household register (6–15 full years
+on 31 August of the school year of the cut-off, residence 在户 or 外出), how many of them hold a registry
+record that is 在读 or 休学 (enrolled), the enrolment rate, out-of-school children (失学; 外出 ones apart as
+"verify elsewhere"), the quarter's suspected dropouts, and children still out at the cut-off: out of school
+(not 外出) plus children flagged in the last evaluated month. Every count is a count of persons from
+:data:`TOWNSHIP_PEOPLE_SQL`, the same SQL R2's drill-down cells come from.
+"""
+
+
+import datetime as dt
+from typing import Any
+
+import dagster as dg
+import sqlalchemy as sa
+
+from assets.common import OWNERS, table_schema
+from assets.derived import STAGED
+from assets.rules import OUT_OF_SCHOOL_SQL, ROSTER_SQL, SUSPECTED_DROPOUTS_SQL, RuleConfig, age_sql
+from kongchuo.masking import preview_markdown
+from pipelines.partitions import period_bounds, period_of, quarterly_partitions, school_year_reference_date
+from warehouse.resource import WarehouseResource
+
+QUARTERLY_SUSPECTED = dg.AssetKey(["derived", "quarterly_suspected"])
+TOWNSHIP_RATES = dg.AssetKey(["derived", "township_rates"])
+GROUP = "quarterly"
+CUTOFF_DAY = 25
+
+# 九年一贯制 schools count grades 1–6 as 小学 and 7–9 as 初中.
+STAGE_SQL = ("CASE WHEN s.stage = '小学' THEN '小学' WHEN s.stage = '初中' THEN '初中' "
+             "WHEN {grade} <= 6 THEN '小学' ELSE '初中' END")
+
+
+def quarter_cutoff(warehouse: WarehouseResource, quarter: str) -> dt.date | None:
+    """The last day of data the quarter's table covers, or None when no roll call falls in the quarter."""
+    start, end = period_bounds(quarter)
+    nominal = dt.date(end.year, end.month, CUTOFF_DAY)
+    last = warehouse.scalar("SELECT max(date) FROM staged.attendance_current WHERE date BETWEEN :s AND :e",
+                            {"s": start, "e": nominal})
+    if last is None:
+        return None
+    last = last if isinstance(last, dt.date) else dt.date.fromisoformat(str(last)[:10])
+    return min(nominal, last)
+
+
+def quarter_months(quarter: str, cutoff: dt.date) -> list[tuple[str, dt.date, dt.date]]:
+    """(month key, window start, window end) of each month of the quarter up to the cut-off."""
+    start, _ = period_bounds(quarter)
+    out = []
+    for i in range(3):
+        month = f"{start.year}-{start.month + i:02d}"
+        m_start, m_end = period_bounds(month)
+        if m_start <= cutoff:
+            out.append((month, m_start, min(m_end, cutoff)))
+    return out
+
+
+def month_suspected_sql() -> str:
+    """The monthly suspected-dropout SQL over an inline roster (no rows are written to ``derived.roster``)."""
+    body = SUSPECTED_DROPOUTS_SQL.strip()
+    assert body.upper().startswith("WITH"), "SUSPECTED_DROPOUTS_SQL must start with a WITH clause"
+    return f"WITH month_roster AS ({ROSTER_SQL}), " + body[4:].replace("derived.roster", "month_roster")
+
+
+QUARTERLY_INSERT_SQL = f"""
+    SELECT :quarter AS period, sd.period AS month, sd.person_key, sd.id_number, sd.student_no, sd.school_code,
+           sd.township_code, sd.grade, {STAGE_SQL.format(grade='sd.grade')} AS stage, sd.rules
+    FROM ({month_suspected_sql()}) sd
+    LEFT JOIN staged.schools s ON s.school_code = sd.school_code
+"""
+
+# Persons behind every township count of R2 and derived.township_rates: (township_code, measure, person).
+# Parameters: :period (quarter), :start/:end (quarter start, cut-off), :ref_date, :last_month, rule thresholds.
+TOWNSHIP_PEOPLE_SQL = f"""
+    WITH census_age AS (
+        SELECT c.id_number, c.township_code, c.residence_status FROM staged.census_current c
+        WHERE c.residence_status IN ('resident', 'away') AND c.birth_date IS NOT NULL
+          AND {age_sql('c.birth_date', 'CAST(:ref_date AS DATE)')} BETWEEN :min_school_age AND :max_school_age
+    ),
+    oos AS ({OUT_OF_SCHOOL_SQL}),
+    qs AS (SELECT * FROM derived.quarterly_suspected WHERE period = :period)
+    SELECT township_code, 'school_age' AS measure, id_number AS person FROM census_age
+    UNION ALL
+    SELECT c.township_code, 'enrolled', c.id_number FROM census_age c
+        WHERE EXISTS (SELECT 1 FROM staged.registry_current r WHERE r.id_number = c.id_number
+                      AND r.status IN ('active', 'suspended'))
+    UNION ALL SELECT township_code, 'out_of_school', id_number FROM oos WHERE NOT verify_elsewhere
+    UNION ALL SELECT township_code, 'verify_elsewhere', id_number FROM oos WHERE verify_elsewhere
+    UNION ALL SELECT DISTINCT township_code, 'suspected', person_key FROM qs
+    UNION ALL SELECT township_code, 'still_out', id_number FROM oos WHERE NOT verify_elsewhere
+    UNION ALL SELECT DISTINCT township_code, 'still_out', person_key FROM qs WHERE month = :last_month
+"""
+
+TOWNSHIP_RATES_SQL = f"""
+    WITH people AS ({TOWNSHIP_PEOPLE_SQL}),
+    counts AS (SELECT township_code, measure, count(DISTINCT person) AS n FROM people GROUP BY township_code, measure),
+    towns AS (SELECT township_code FROM staged.townships UNION SELECT township_code FROM counts
+              WHERE township_code IS NOT NULL)
+    SELECT :period AS period, t.township_code, CAST(:end AS DATE) AS as_of,
+           coalesce(sa.n, 0), coalesce(en.n, 0),
+           CASE WHEN coalesce(sa.n, 0) = 0 THEN NULL ELSE CAST(coalesce(en.n, 0) AS DOUBLE PRECISION) / sa.n END,
+           coalesce(oo.n, 0), coalesce(ve.n, 0), coalesce(sd.n, 0), coalesce(so.n, 0)
+    FROM towns t
+    LEFT JOIN counts sa ON sa.township_code = t.township_code AND sa.measure = 'school_age'
+    LEFT JOIN counts en ON en.township_code = t.township_code AND en.measure = 'enrolled'
+    LEFT JOIN counts oo ON oo.township_code = t.township_code AND oo.measure = 'out_of_school'
+    LEFT JOIN counts ve ON ve.township_code = t.township_code AND ve.measure = 'verify_elsewhere'
+    LEFT JOIN counts sd ON sd.township_code = t.township_code AND sd.measure = 'suspected'
+    LEFT JOIN counts so ON so.township_code = t.township_code AND so.measure = 'still_out'
+"""
+
+
+def quarter_params(warehouse: WarehouseResource, quarter: str, config: RuleConfig) -> dict[str, Any] | None:
+    """Bind parameters of the quarter's SQL, or None when no roll call falls in the quarter yet."""
+    cutoff = quarter_cutoff(warehouse, quarter)
+    if cutoff is None:
+        return None
+    months = quarter_months(quarter, cutoff)
+    return {**config.params(), "period": quarter, "quarter": quarter, "start": period_bounds(quarter)[0],
+            "end": cutoff, "ref_date": school_year_reference_date(cutoff), "last_month": months[-1][0]}
+
+
+def write_quarterly_suspected(warehouse: WarehouseResource, quarter: str, config: RuleConfig) -> dict[str, Any]:
+    cutoff = quarter_cutoff(warehouse, quarter)
+    months = quarter_months(quarter, cutoff) if cutoff else []
+    with warehouse.begin() as conn:
+        conn.execute(sa.text("DELETE FROM derived.quarterly_suspected WHERE period = :p"), {"p": quarter})
+        for month, m_start, m_end in months:
+            conn.execute(sa.text(f"INSERT INTO derived.quarterly_suspected {QUARTERLY_INSERT_SQL}"), {
+                **config.params(), "quarter": quarter, "period": month, "start": m_start, "end": m_end,
+                "ref_date": school_year_reference_date(m_start)})
+    return {"cutoff": cutoff.isoformat() if cutoff else None, "months": [m for m, _, _ in months]}
+
+
+@dg.asset(key=QUARTERLY_SUSPECTED, deps=[STAGED["registry"], STAGED["attendance"], STAGED["exemptions"],
+                                         STAGED["home_teaching"], STAGED["census"], STAGED["reference"]],
+          group_name=GROUP, owners=OWNERS, partitions_def=quarterly_partitions, kinds={"duckdb", "sql"},
+          code_version="1")
+def quarterly_suspected(context: dg.AssetExecutionContext, warehouse: WarehouseResource,
+                        config: RuleConfig) -> dg.MaterializeResult:
+    """季度疑似辍学 Quarterly suspected dropouts: every month of the quarter up to the cut-off (25th of the
+    last month, or the last roll-call date if earlier) in which a child was flagged (SD1–SD5), with stage."""
+    quarter = period_of(context)
+    info = write_quarterly_suspected(warehouse, quarter, config)
+    n = int(warehouse.scalar("SELECT count(DISTINCT person_key) FROM derived.quarterly_suspected WHERE period = :p",
+                             {"p": quarter}))
+    sample = warehouse.query_df("SELECT month, person_key, school_code, stage, rules FROM derived.quarterly_suspected "
+                                "WHERE period = :p ORDER BY month, person_key LIMIT 10", {"p": quarter})
+    context.log.info(f"quarterly suspected {quarter}: {n} children, months {info['months']}, cut-off {info['cutoff']}")
+    return dg.MaterializeResult(metadata={
+        "dagster/row_count": n, "dagster/table_name": "derived.quarterly_suspected",
+        "dagster/column_schema": table_schema("derived.quarterly_suspected"), "period": quarter,
+        "cutoff": info["cutoff"] or "(no roll call in the quarter)", "months": dg.MetadataValue.json(info["months"]),
+        "preview": dg.MetadataValue.md(preview_markdown(sample)),
+    })
+
+
+@dg.asset(key=TOWNSHIP_RATES, deps=[QUARTERLY_SUSPECTED, STAGED["census"], STAGED["registry"],
+                                    STAGED["exemptions"], STAGED["reference"]],
+          group_name=GROUP, owners=OWNERS, partitions_def=quarterly_partitions, kinds={"duckdb", "sql"},
+          code_version="1")
+def township_rates(context: dg.AssetExecutionContext, warehouse: WarehouseResource,
+                   config: RuleConfig) -> dg.MaterializeResult:
+    """乡镇入学率 Township rates: school-age children on the household register, enrolled among them,
+    enrolment rate, out-of-school children and children still out at the quarter's cut-off."""
+    quarter = period_of(context)
+    params = quarter_params(warehouse, quarter, config)
+    if params is None:
+        warehouse.execute("DELETE FROM derived.township_rates WHERE period = :p", {"p": quarter})
+        return dg.MaterializeResult(metadata={"dagster/row_count": 0, "period": quarter,
+                                              "cutoff": "(no roll call in the quarter)"})
+    n = warehouse.replace_period("derived.township_rates", quarter, TOWNSHIP_RATES_SQL, params)
+    df = warehouse.query_df("SELECT township_code, school_age_children, enrolled_school_age, enrolment_rate, "
+                            "out_of_school, still_out FROM derived.township_rates WHERE period = :p "
+                            "ORDER BY township_code", {"p": quarter})
+    return dg.MaterializeResult(metadata={
+        "dagster/row_count": n, "dagster/table_name": "derived.township_rates",
+        "dagster/column_schema": table_schema("derived.township_rates"), "period": quarter,
+        "cutoff": params["end"].isoformat(),
+        "school_age_children": int(df["school_age_children"].sum()) if n else 0,
+        "enrolled_school_age": int(df["enrolled_school_age"].sum()) if n else 0,
+        "preview": dg.MetadataValue.md(df.to_markdown(index=False) if n else "(none)"),
+    })
+
+
+quarterly_derived_assets = [quarterly_suspected, township_rates]

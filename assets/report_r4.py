@@ -1,0 +1,86 @@
+"""R4 上报联控联保工作组名单 Escalation list: children with 3 or more persuasion attempts without return,
+as the ledger stands at the end of the month (cases in state ``escalated``)."""
+
+import dagster as dg
+
+from assets.common import OWNERS
+from assets.derived import STAGED
+from assets.ledger import CASE_EVENTS, state_as_of_sql
+from assets.report_files import cell_counts, current_district, replace_cells, report_metadata, report_path
+from assets.report_r3 import PERSON_SQL, _text
+from kongchuo.districts import district_name, month_label
+from kongchuo.excel import Sheet, write_workbook
+from kongchuo.masking import mask_id
+from pipelines.partitions import monthly_partitions, period_bounds, period_of
+from pipelines.resources import KongchuoHome
+from warehouse.resource import WarehouseResource
+
+R4 = dg.AssetKey(["reports", "r4_escalations"])
+REPORT_ID = "R4"
+TITLE = "劝返无效上报名单"
+
+ESCALATED_SQL = f"SELECT * FROM ({state_as_of_sql(before=False)}) s WHERE s.state = 'escalated'"
+
+# First and last attempt, the escalation date and the reason given, per escalated child.
+DETAIL_SQL = f"""
+    WITH esc AS ({ESCALATED_SQL})
+    SELECT e.person_key,
+           min(CASE WHEN v.event_type = 'attempt' THEN v.event_date END) AS first_attempt,
+           max(CASE WHEN v.event_type = 'attempt' THEN v.event_date END) AS last_attempt,
+           max(CASE WHEN v.event_type = 'escalate' THEN v.event_date END) AS escalated_on
+    FROM esc e JOIN ledger.case_events v ON v.person_key = e.person_key AND v.created_for_period <= :period
+    GROUP BY e.person_key
+"""
+
+REASON_SQL = f"""
+    WITH esc AS ({ESCALATED_SQL})
+    SELECT c.id_number AS person_key, min(c.dropout_reason) AS dropout_reason, min(c.unit) AS unit
+    FROM staged.casework c JOIN esc e ON e.person_key = c.id_number
+    WHERE c.attempt_date <= :end AND c.dropout_reason IS NOT NULL
+    GROUP BY c.id_number
+"""
+
+
+@dg.asset(key=R4, deps=[CASE_EVENTS, STAGED["registry"], STAGED["casework"], STAGED["reference"]],
+          group_name="reports", owners=OWNERS, partitions_def=monthly_partitions, kinds={"excel", "openpyxl"},
+          code_version="1")
+def r4_escalations(context: dg.AssetExecutionContext, home: KongchuoHome,
+                   warehouse: WarehouseResource) -> dg.MaterializeResult:
+    """R4 劝返无效上报名单 Escalation list: children persuaded 3 or more times without returning, to be
+    reported to the joint working group (联控联保工作组), by township and school, with attempts and dates."""
+    period = period_of(context)
+    params = {"period": period, "end": period_bounds(period)[1]}
+    replace_cells(warehouse, period, REPORT_ID, f"""
+        SELECT :period, :report, coalesce(school_code, 'unknown'), 'escalated', person_key FROM ({ESCALATED_SQL}) e""",
+                  params)
+    esc = warehouse.query_df(ESCALATED_SQL, params)
+    who = warehouse.query_df(PERSON_SQL.format(keys=ESCALATED_SQL), params).set_index("person_key")
+    detail = warehouse.query_df(DETAIL_SQL, params).set_index("person_key")
+    reasons = warehouse.query_df(REASON_SQL, params).set_index("person_key")
+    order = who.reset_index().sort_values(["township_code", "school_code", "person_key"], na_position="last")
+    attempts = dict(zip(esc["person_key"], esc["attempt_count"]))
+    rows = []
+    for i, p in enumerate(order.itertuples(index=False), start=1):
+        d = detail.loc[p.person_key] if p.person_key in detail.index else None
+        r = reasons.loc[p.person_key] if p.person_key in reasons.index else None
+        rows.append([i, _text(p.township_name), _text(p.school_name), _text(p.name), mask_id(p.id_number),
+                     _text(p.grade), int(attempts[p.person_key]),
+                     _text(d["first_attempt"]) if d is not None else "", _text(d["last_attempt"]) if d is not None else "",
+                     _text(d["escalated_on"]) if d is not None else "",
+                     _text(r["dropout_reason"]) if r is not None else "", _text(r["unit"]) if r is not None else ""])
+    counts = cell_counts(warehouse, period, REPORT_ID)
+    total = int(counts["escalated"].sum()) if not counts.empty else 0
+    district = district_name(current_district(warehouse))
+    path = report_path(home, warehouse, period, TITLE)
+    sha = write_workbook(path, [Sheet(
+        name="上报名单", title=f"{district}{month_label(period)}劝返无效学生上报联控联保工作组名单",
+        subtitle_lines=[f"统计期间：截至{month_label(period)}末    标准：劝返3次及以上仍未返校    单位：人、次"],
+        headers=["序号", "乡镇（街道）", "学校", "姓名", "身份证件号", "年级", "劝返次数", "首次劝返日期",
+                 "最近劝返日期", "上报日期", "辍学原因", "劝返单位"],
+        rows=rows, totals=["合计", "", "", total, "", "", sum(r[6] for r in rows), "", "", "", "", ""],
+        footer_lines=["填表人：                审核人：                填报日期："],
+        widths=[6, 14, 28, 10, 22, 6, 9, 13, 13, 12, 14, 18],
+    )])
+    meta = report_metadata(path, sha, len(rows))
+    meta["escalated"] = total
+    return dg.MaterializeResult(metadata=meta)

@@ -143,39 +143,50 @@ DQ04_SQL = """
     FROM reg r JOIN dup d ON d.person_key = r.person_key
 """
 
-DQ05_SQL = """
-    SELECT coalesce(r.student_no, r.id_number) AS record_key, r.school_code,
-           CAST(NULL AS TEXT) AS file_sha, CAST(NULL AS INTEGER) AS row_no,
-           '在读学籍本期无任何考勤 active record, no roll-call row in ' || r.period AS detail
-    FROM derived.roster r
-    WHERE r.period = :period AND r.status = 'active' AND coalesce(r.attendance_days, 0) = 0
+# The person of a roll-call row: its ID number; for student_no-keyed rows the person of the registry record with
+# that student_no (any state), else the student_no itself. A person's active places: (person key, school).
+_ATT_PERSON = """
+    sno AS (
+        SELECT student_no, min(coalesce(id_number, student_no)) AS person_key
+        FROM staged.registry_current WHERE student_no IS NOT NULL GROUP BY student_no
+    ),
+    att AS (
+        SELECT coalesce(a.student_no, a.id_number) AS record_key,
+               coalesce(a.id_number, s.person_key, a.student_no) AS person_key,
+               a.school_code, a.date, a.file_sha, a.row_no
+        FROM staged.attendance_current a LEFT JOIN sno s ON a.id_number IS NULL AND s.student_no = a.student_no
+        WHERE a.date BETWEEN :start AND :end
+    ),
+    active AS (
+        SELECT DISTINCT coalesce(id_number, student_no) AS person_key, school_code
+        FROM staged.registry_current WHERE status = 'active'
+    )"""
+
+DQ05_SQL = f"""
+    WITH {_ATT_PERSON},
+    seen AS (SELECT DISTINCT person_key, school_code FROM att)
+    SELECT coalesce(r.student_no, r.id_number) AS record_key, r.school_code, r.file_sha, r.row_no,
+           '在读学籍本期在本校无任何考勤 active record, no roll-call row of the person at the school in '
+           || :period AS detail
+    FROM staged.registry_current r
+    WHERE r.status = 'active' AND NOT EXISTS (
+        SELECT 1 FROM seen WHERE seen.person_key = coalesce(r.id_number, r.student_no)
+                             AND seen.school_code = r.school_code)
 """
 
-DQ06_SQL = """
-    WITH att AS (
-        SELECT t.student_no, t.id_number, t.school_code, count(DISTINCT t.date) AS days,
-               min(t.file_sha) AS file_sha, min(t.row_no) AS row_no
-        FROM staged.attendance_current t
-        WHERE t.date BETWEEN :start AND :end
-        GROUP BY t.student_no, t.id_number, t.school_code
-    ),
-    reg AS (SELECT student_no, id_number, school_code FROM staged.registry_current WHERE status = 'active'),
-    by_no AS (
-        SELECT DISTINCT a.student_no, a.school_code FROM att a
-        JOIN reg r ON r.student_no = a.student_no AND r.school_code = a.school_code
-    ),
-    by_id AS (
-        SELECT DISTINCT a.id_number, a.school_code FROM att a
-        JOIN reg r ON a.student_no IS NULL AND r.id_number = a.id_number AND r.school_code = a.school_code
+DQ06_SQL = f"""
+    WITH {_ATT_PERSON},
+    rows_ AS (
+        SELECT record_key, person_key, school_code, count(*) AS n, count(DISTINCT date) AS days,
+               min(file_sha) AS file_sha, min(row_no) AS row_no
+        FROM att WHERE record_key IS NOT NULL GROUP BY record_key, person_key, school_code
     )
-    SELECT coalesce(a.student_no, a.id_number) AS record_key, a.school_code, a.file_sha, a.row_no,
-           '有考勤但本校无在读学籍 roll call on ' || CAST(a.days AS TEXT) || ' day(s), no active record at the school'
-           AS detail
-    FROM att a
-    WHERE coalesce(a.student_no, a.id_number) IS NOT NULL
-      AND NOT EXISTS (SELECT 1 FROM by_no b WHERE b.student_no = a.student_no AND b.school_code = a.school_code)
-      AND NOT EXISTS (SELECT 1 FROM by_id b WHERE a.student_no IS NULL AND b.id_number = a.id_number
-                      AND b.school_code = a.school_code)
+    SELECT record_key, school_code, file_sha, row_no,
+           '有考勤但本校无在读学籍 ' || CAST(n AS TEXT) || ' roll-call row(s) on ' || CAST(days AS TEXT)
+           || ' day(s), no active record of the person at the school' AS detail
+    FROM rows_ t
+    WHERE NOT EXISTS (SELECT 1 FROM active WHERE active.person_key = t.person_key
+                                           AND active.school_code = t.school_code)
 """
 
 AGE_GRADE_MIN, AGE_GRADE_MAX = 5, 8

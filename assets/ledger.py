@@ -7,10 +7,14 @@ States and events (``event_type``: ``from_state`` → ``to_state``)::
     confirm   suspected               → confirmed   registry says 辍学 (SD4), or flagged in a second month,
                                                     or a persuasion attempt was made
     relapse   returned                → confirmed   flagged again before the close-out
-    attempt   any open state          → persuading  one 劝返 attempt, result 未返校 (``attempt_count`` + 1;
-                                                    an escalated case stays escalated)
-    escalate  persuading              → escalated   ≥ 3 attempts without return: 报联控联保工作组
-    return    any open state          → returned    attempt result 已返校, or a full month at school
+    attempt   any open state          → persuading  one 劝返 attempt, result 未返校 (``attempt_count`` and
+                                                    ``failed_attempts`` + 1; an escalated case stays escalated)
+    attempt   any open state          → returned    one 劝返 attempt, result 已返校 (``attempt_count`` + 1)
+    escalate  persuading              → escalated   ≥ 3 attempts 未返校 in the case and the latest one 未返校:
+                                                    report to the joint working group (联控联保工作组)
+    return    any open state          → returned    a full month at school without a 已返校 attempt
+
+Counts are kept for the child's one case: a reopened case continues its attempt counts.
     close     any open state          → closed      close-out reason from :data:`CLOSE_REASONS` + evidence
 
 A case is closed (销号) with the first reason that applies, in this order: 死亡 (registry or census says
@@ -69,12 +73,12 @@ ESCALATE_AFTER = 3
 
 COLUMNS = ["period", "created_for_period", "event_seq", "person_key", "id_number", "student_no", "school_code",
            "township_code", "event_date", "event_type", "from_state", "to_state", "reason", "evidence",
-           "attempt_count", "source", "source_file_sha"]
+           "attempt_count", "failed_attempts", "source", "source_file_sha"]
 
 # The current state of every case: its last event (a view, so it is never out of step with the events).
 CASES_VIEW = """CREATE OR REPLACE VIEW ledger.cases AS
 SELECT person_key, id_number, student_no, school_code, township_code, to_state AS state, attempt_count,
-       reason AS last_reason, event_type AS last_event, event_date AS last_event_date,
+       failed_attempts, reason AS last_reason, event_type AS last_event, event_date AS last_event_date,
        created_for_period AS last_period, opened_period
 FROM (
     SELECT e.*, row_number() OVER (PARTITION BY e.person_key ORDER BY e.created_for_period DESC, e.event_seq DESC) AS rn,
@@ -89,7 +93,7 @@ def state_as_of_sql(before: bool) -> str:
     op = "<" if before else "<="
     return f"""
         SELECT person_key, id_number, student_no, school_code, township_code, to_state AS state, attempt_count,
-               created_for_period AS last_period, event_date AS last_event_date
+               failed_attempts, created_for_period AS last_period, event_date AS last_event_date
         FROM (SELECT e.*, row_number() OVER (PARTITION BY e.person_key
                                              ORDER BY e.created_for_period DESC, e.event_seq DESC) AS rn
               FROM ledger.case_events e WHERE e.created_for_period {op} :period) t
@@ -213,6 +217,7 @@ PEOPLE_SQL = f"""
 class _Case:
     state: str | None
     attempts: int
+    failed: int
     opened_before: bool
 
 
@@ -222,7 +227,7 @@ def derive_events(period: str, end: dt.date, prior: pd.DataFrame, flagged: pd.Da
 
     A pure function of its inputs (frames as returned by the SQL above), so it is tested directly.
     """
-    cases = {r.person_key: _Case(r.state, int(r.attempt_count), r.state != "closed")
+    cases = {r.person_key: _Case(r.state, int(r.attempt_count), int(r.failed_attempts), r.state != "closed")
              for r in prior.itertuples(index=False)}
     prior_info = {r.person_key: (r.id_number, r.student_no, r.school_code, r.township_code)
                   for r in prior.itertuples(index=False)}
@@ -240,7 +245,7 @@ def derive_events(period: str, end: dt.date, prior: pd.DataFrame, flagged: pd.Da
     persons = sorted({k for k, c in cases.items() if c.state != "closed"} | set(flags) | set(tries))
     events: list[dict[str, Any]] = []
     for key in persons:
-        case = cases.get(key, _Case(None, 0, False))
+        case = cases.get(key, _Case(None, 0, 0, False))
         flag = flags.get(key)
         person_tries = tries.get(key, [])
         ident = info.get(key) or prior_info.get(key) or (None, None, None, None)
@@ -253,14 +258,14 @@ def derive_events(period: str, end: dt.date, prior: pd.DataFrame, flagged: pd.Da
                  source: str | None, sha: str | None) -> None:
             out.append({"event_type": event_type, "from_state": case.state, "to_state": to_state,
                         "event_date": date, "reason": reason, "evidence": evidence,
-                        "attempt_count": case.attempts, "source": source, "source_file_sha": sha})
+                        "attempt_count": case.attempts, "failed_attempts": case.failed, "source": source,
+                        "source_file_sha": sha})
             case.state = to_state
 
         if flag is not None:
             src, sha = _flag_source(flag)
             if case.state is None or case.state == "closed":
                 reopening = case.state == "closed"
-                case.attempts = 0
                 emit("reopen" if reopening else "open", "suspected", first_date, f"疑似辍学：{flag.rules}",
                      f"规则 {flag.rules}", src, sha)
                 case.opened_before = False
@@ -274,7 +279,6 @@ def derive_events(period: str, end: dt.date, prior: pd.DataFrame, flagged: pd.Da
                 emit("relapse", "confirmed", first_date, f"返校后再次疑似辍学：{flag.rules}", f"规则 {flag.rules}",
                      src, sha)
         elif person_tries and (case.state is None or case.state == "closed"):
-            case.attempts = 0
             t0 = person_tries[0]
             emit("reopen" if case.state == "closed" else "open", "suspected", t0.attempt_date, "劝返记录",
                  "劝返记录（未被辍学规则标记）", "casework", t0.file_sha)
@@ -287,11 +291,12 @@ def derive_events(period: str, end: dt.date, prior: pd.DataFrame, flagged: pd.Da
             if t.result == "returned":
                 emit("attempt", "returned", t.attempt_date, "劝返结果：已返校", evidence, "casework", t.file_sha)
             else:
+                case.failed += 1
                 emit("attempt", "escalated" if case.state == "escalated" else "persuading", t.attempt_date,
                      "劝返结果：未返校", evidence, "casework", t.file_sha)
-                if case.state == "persuading" and case.attempts >= ESCALATE_AFTER:
-                    emit("escalate", "escalated", t.attempt_date, f"劝返{case.attempts}次未返校，报联控联保工作组",
-                         f"劝返 {case.attempts} 次", "casework", t.file_sha)
+                if case.state == "persuading" and case.failed >= ESCALATE_AFTER:
+                    emit("escalate", "escalated", t.attempt_date, f"劝返{case.failed}次未返校，报联控联保工作组",
+                         f"未返校劝返 {case.failed} 次（共劝返 {case.attempts} 次）", "casework", t.file_sha)
 
         reasons = closes.get(key, {})
         if case.state in OPEN_STATES:

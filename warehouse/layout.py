@@ -81,7 +81,8 @@ TABLES: dict[str, str] = {
         period TEXT NOT NULL, created_for_period TEXT NOT NULL, event_seq INTEGER NOT NULL,
         person_key TEXT NOT NULL, id_number TEXT, student_no TEXT, school_code TEXT, township_code TEXT,
         event_date DATE, event_type TEXT NOT NULL, from_state TEXT, to_state TEXT NOT NULL, reason TEXT,
-        evidence TEXT, attempt_count INTEGER NOT NULL, source TEXT, source_file_sha TEXT
+        evidence TEXT, attempt_count INTEGER NOT NULL, failed_attempts INTEGER NOT NULL, source TEXT,
+        source_file_sha TEXT
     """,
     # Home-taught children per month: visits and whether ≥ 2 visits of ≥ 3 class hours were made.
     "derived.home_teaching_compliance": """

@@ -13,9 +13,9 @@ from typing import Any, Iterator, Sequence
 
 import pandas as pd
 import sqlalchemy as sa
-from dagster import ConfigurableResource
+from dagster import ConfigurableResource, InitResourceContext
 from pydantic import PrivateAttr
-from sqlalchemy.pool import NullPool
+from sqlalchemy.pool import SingletonThreadPool
 
 from warehouse.layout import ddl_statements
 
@@ -38,8 +38,19 @@ class WarehouseResource(ConfigurableResource):
                 path = self.url.split(":///", 1)[1]
                 if path and path != ":memory:":
                     Path(path).parent.mkdir(parents=True, exist_ok=True)
-            self._engine = sa.create_engine(self.url, poolclass=NullPool)
+                self._engine = sa.create_engine(self.url, poolclass=SingletonThreadPool)
+            else:
+                self._engine = sa.create_engine(self.url, pool_size=2, max_overflow=2, pool_pre_ping=True)
         return self._engine
+
+    def dispose(self) -> None:
+        """Close pooled connections (releases DuckDB's file lock for other processes)."""
+        if self._engine is not None:
+            self._engine.dispose()
+            self._engine = None
+
+    def teardown_after_execution(self, context: InitResourceContext) -> None:
+        self.dispose()
 
     @contextlib.contextmanager
     def begin(self) -> Iterator[sa.Connection]:

@@ -62,9 +62,9 @@ def as_text(raw: pd.Series) -> pd.Series:
 def _by_unique(raw: pd.Series, parse: Callable[[pd.Series], pd.Series], dtype) -> pd.Series:
     """Apply ``parse`` to the distinct values of ``raw`` only, then spread the results back by position."""
     codes, uniques = pd.factorize(raw, use_na_sentinel=True)
-    parsed = parse(pd.Series(np.asarray(uniques, dtype=object), dtype=TEXT_DTYPE)).astype(dtype)
-    if len(parsed) == 0:
+    if len(uniques) == 0:  # an absent column or an all-empty one
         return pd.Series(pd.array([None] * len(raw), dtype=dtype), index=raw.index)
+    parsed = parse(pd.Series(np.asarray(uniques, dtype=object), dtype=TEXT_DTYPE)).astype(dtype)
     # Sentinel -1 (NULL input) points at an extra NULL appended to the parsed uniques.
     values = pd.concat([parsed, pd.Series(pd.array([None], dtype=dtype))], ignore_index=True)
     return pd.Series(values.array.take(np.where(codes < 0, len(parsed), codes)), index=raw.index)
@@ -72,6 +72,25 @@ def _by_unique(raw: pd.Series, parse: Callable[[pd.Series], pd.Series], dtype) -
 
 def _vocab_key(s: pd.Series) -> pd.Series:
     return as_text(s).str.replace(r"\s+", "", regex=True).str.lower()
+
+
+def vocab_key(text: str) -> str:
+    """:func:`_vocab_key` for one word (building lookup tables)."""
+    return re.sub(r"\s+", "", str(text).translate(_FULLWIDTH)).lower()
+
+
+_TABLES: dict[tuple, dict[str, object]] = {}
+
+
+def _lookup_table(vocabulary: dict) -> dict[str, object]:
+    """Normalised word -> canonical code; canonical codes map to themselves (cached per vocabulary)."""
+    cache_key = tuple(vocabulary.items())
+    table = _TABLES.get(cache_key)
+    if table is None:
+        table = {vocab_key(v): v for v in set(vocabulary.values()) if isinstance(v, str)}
+        table.update({vocab_key(k): v for k, v in vocabulary.items()})
+        _TABLES[cache_key] = table
+    return table
 
 
 # --- value kinds ---------------------------------------------------------------------------------------
@@ -116,14 +135,13 @@ def _parse_date_texts(s: pd.Series) -> pd.Series:
 
 def parse_codes(raw: pd.Series, vocabulary: dict[str, str]) -> pd.Series:
     """Map raw words to canonical codes (case, width and whitespace insensitive); unknown → NULL."""
-    table = {_vocab_key(pd.Series([k])).iloc[0]: v for k, v in vocabulary.items()}
-    table.update({_vocab_key(pd.Series([v])).iloc[0]: v for v in set(vocabulary.values()) if isinstance(v, str)})
+    table = _lookup_table(vocabulary)
     return _by_unique(_vocab_key(raw), lambda u: u.map(table).astype(TEXT_DTYPE), TEXT_DTYPE)
 
 
 def parse_flags(raw: pd.Series) -> pd.Series:
     """是/否, Y/N, 1/0, true/false, 有/无 → boolean; an empty cell is false, an unknown word NULL."""
-    table = {k.lower(): v for k, v in FLAG.items()}
+    table = _lookup_table(FLAG)
     key = _vocab_key(raw)
     out = _by_unique(key, lambda u: u.map(table).astype("boolean"), "boolean")
     return out.where(key.notna(), False).astype("boolean")
@@ -179,9 +197,8 @@ def normalize_frame(spec: SourceSpec, cells: pd.DataFrame) -> pd.DataFrame:
         out[col.name] = normalize_column(col, raw)
         if f"{col.name}_raw" in table_cols:
             out[f"{col.name}_raw"] = _raw_text(raw)
-    for lineage in ("file_sha", "row_no"):
-        if lineage in cells.columns:
-            out[lineage] = cells[lineage]
+    for lineage in ("file_sha", "row_no"):  # absent only when normalising loose cells (tests)
+        out[lineage] = cells[lineage] if lineage in cells.columns else pd.Series(pd.NA, index=cells.index)
     frame = pd.DataFrame(out, index=cells.index)
     missing = [c for c in table_cols if c not in frame.columns]
     if missing:

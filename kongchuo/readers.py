@@ -34,7 +34,6 @@ HEADER_SCAN_ROWS = 10
 CHUNK_ROWS = 500_000
 SUPPORTED_SUFFIXES = (".csv", ".xlsx")
 _BLOCK_BYTES = 16 << 20
-_SNIFF_LINES = 1000
 _UTF8_EVIDENCE_BYTES = 24  # this many valid non-ASCII UTF-8 bytes before a bad byte: it is a broken UTF-8 file
 
 
@@ -157,13 +156,14 @@ def open_source_file(path: Path, spec: SourceSpec, name: str | None = None) -> S
             if i >= HEADER_SCAN_ROWS:
                 break
             head.append([_cell_text(v) or "" for v in row])
-        encoding, delimiter, width = None, ",", max((len(r) for r in head), default=0)
+        encoding, delimiter = None, ","
     else:
         encoding = detect_encoding(path, name, spec)
-        head, delimiter = _sniff_csv(path, encoding)
-        width = max((len(r) for r in head), default=0)
-        head = head[:HEADER_SCAN_ROWS]
+        head, delimiter = _sniff_csv(path, encoding, lines=HEADER_SCAN_ROWS)
     header_idx, header_map, positions, ignored = resolve_header(head, spec, name)
+    # A CSV data row with more fields than the header (or the title rows above it) is an error: its values
+    # would sit under the wrong headers.
+    width = max(len(r) for r in head[: header_idx + 1])
     return SourceFile(path, name, spec, encoding, header_idx + 1, header_map, positions, ignored, delimiter, width)
 
 
@@ -279,9 +279,9 @@ def _decode_message(path: Path, name: str, bad: int, encoding: str, what: str,
             f"save the file as UTF-8 or GBK")
 
 
-def _sniff_csv(path: Path, encoding: str, errors: str = "strict", lines: int = _SNIFF_LINES
+def _sniff_csv(path: Path, encoding: str, errors: str = "strict", lines: int = HEADER_SCAN_ROWS
                ) -> tuple[list[list[str]], str]:
-    """The first ``lines`` records (for header detection and width) and the delimiter (',' or tab)."""
+    """The first ``lines`` records (for header detection) and the delimiter (',' or tab)."""
     with open(path, encoding=encoding, errors=errors, newline="") as fh:
         sample = []
         for _ in range(lines):

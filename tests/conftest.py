@@ -83,3 +83,12 @@ def drop(kongchuo_home: Path) -> Callable[..., Path]:
         return write_extract(kongchuo_home / "landing" / source / name, rows, **kwargs)
 
     return _drop
+
+
+@pytest.fixture(scope="session")
+def dagster_instance():
+    """One ephemeral Dagster instance for the session (creating one costs ~0.4 s)."""
+    import dagster as dg
+
+    with dg.DagsterInstance.ephemeral() as instance:
+        yield instance

@@ -1,0 +1,159 @@
+"""Value normalisation and header resolution: pure functions, no warehouse."""
+
+import datetime as dt
+
+import pandas as pd
+import pytest
+
+from kongchuo import idnumber
+from kongchuo.normalize import (
+    normalize_frame,
+    normalize_student_no,
+    parse_codes,
+    parse_dates,
+    parse_flags,
+    parse_grades,
+    parse_numbers,
+)
+from kongchuo.readers import IngestError, column_letter, resolve_header
+from kongchuo.sources import GENDER, REGISTRY_STATUS, SPECS, normalize_header
+from warehouse.layout import staged_columns
+
+D = dt.date(2010, 3, 5)
+
+
+def text(values):
+    return pd.Series(values, dtype="str")
+
+
+@pytest.mark.parametrize("raw", [
+    "2010-03-05", "2010/3/5", "20100305", "2010年3月5日", "2010.3.5", "2010-3-5", " 2010/03/05 ",
+    "2010-03-05 00:00:00", "2010-03-05T08:30:00", "40242", "40242.0", "２０１０－０３－０５", "2010年03月05日",
+])
+def test_every_date_style(raw):
+    assert parse_dates(text([raw])).iloc[0] == D
+
+
+@pytest.mark.parametrize("raw,expected", [("2019-09", dt.date(2019, 9, 1)), ("201909", dt.date(2019, 9, 1)),
+                                          ("2019年9月", dt.date(2019, 9, 1))])
+def test_year_month_is_the_first(raw, expected):
+    assert parse_dates(text([raw])).iloc[0] == expected
+
+
+@pytest.mark.parametrize("raw", ["2010-02-31", "2010-13-01", "garbage", "", "1800-01-01", "0", "不详"])
+def test_bad_dates_are_null_not_errors(raw):
+    assert pd.isna(parse_dates(text([raw])).iloc[0])
+
+
+def test_dates_from_objects_and_nulls():
+    out = parse_dates(pd.Series([D, dt.datetime(2010, 3, 5, 12, 0), None], dtype=object))
+    assert out.iloc[0] == D and out.iloc[1] == D and pd.isna(out.iloc[2])
+
+
+def test_dates_are_vectorised_over_distinct_values():
+    s = text(["2026-05-06", "2026/5/7", None] * 100_000)
+    out = parse_dates(s)
+    assert out.notna().sum() == 200_000 and out.iloc[1] == dt.date(2026, 5, 7)
+
+
+@pytest.mark.parametrize("raw,grade", [
+    ("3", 3), ("03", 3), ("3年级", 3), ("三年级", 3), ("初一", 7), ("初二", 8), ("初三", 9), ("七年级", 7),
+    ("九年级", 9), ("初中二年级", 8), ("初3", 9), (" 6 ", 6), ("６", 6), ("一年级", 1),
+])
+def test_grades(raw, grade):
+    assert parse_grades(text([raw])).iloc[0] == grade
+
+
+@pytest.mark.parametrize("raw", ["高一", "10", "0", "x", None])
+def test_bad_grades_are_null(raw):
+    assert pd.isna(parse_grades(text([raw])).iloc[0])
+
+
+def test_flags():
+    out = parse_flags(text(["是", "否", "Y", "n", "1", "0", "TRUE", None, " 是 ", "不详"]))
+    assert out.iloc[:9].tolist() == [True, False, True, False, True, False, True, False, True]
+    assert pd.isna(out.iloc[9])
+
+
+def test_gender_and_status_codes():
+    assert parse_codes(text(["男", "女", "1", "2", " 男 ", "M", "f", "?"]), GENDER).tolist()[:7] == \
+        ["M", "F", "M", "F", "M", "M", "F"]
+    assert pd.isna(parse_codes(text(["?"]), GENDER).iloc[0])
+    assert parse_codes(text(["在读", "在籍", "转入", "休学", "辍学", "active"]), REGISTRY_STATUS).tolist() == \
+        ["active", "active", "active", "suspended", "dropped_out", "active"]
+
+
+def test_class_hours():
+    assert parse_numbers(text(["3", "3.5", "3课时", "２"])).tolist() == [3.0, 3.5, 3.0, 2.0]
+    assert pd.isna(parse_numbers(text(["三"])).iloc[0])
+
+
+def test_student_numbers():
+    out = normalize_student_no(text([" ｇ４１１００３ ", "l123 456", ""]))
+    assert out.iloc[0] == "G411003" and out.iloc[1] == "L123456" and pd.isna(out.iloc[2])
+
+
+def test_id_numbers_full_width_spaces_lower_x():
+    valid = idnumber.make_id("411003", D, 7)
+    variants = [valid.translate(str.maketrans("0123456789X", "０１２３４５６７８９Ｘ")),
+                f" {valid[:6]} {valid[6:14]} {valid[14:]} ", valid.replace("X", "x"), valid]
+    frame = normalize_frame(SPECS["census"], pd.DataFrame({"id_number": variants}, dtype="str"))
+    assert (frame["id_number"] == valid).all()
+    assert frame["id_number_raw"].tolist() == variants  # raw kept as delivered
+
+
+def test_frame_has_exactly_the_staged_columns_and_defaults():
+    cells = pd.DataFrame({"id_number": ["1"], "name": ["张三"], "row_no": [2], "file_sha": ["ab"]})
+    frame = normalize_frame(SPECS["registry"], cells.astype({"id_number": "str", "name": "str"}))
+    assert list(frame.columns) == staged_columns("registry")
+    assert frame["is_poverty_family"].iloc[0] is False or frame["is_poverty_family"].iloc[0] == False  # noqa: E712
+    assert pd.isna(frame["birth_date"].iloc[0]) and pd.isna(frame["birth_date_raw"].iloc[0])
+
+
+def test_unknown_code_keeps_raw():
+    frame = normalize_frame(SPECS["attendance"], pd.DataFrame({"status": ["迟到", "旷课"]}, dtype="str"))
+    assert pd.isna(frame["status"].iloc[0]) and frame["status_raw"].iloc[0] == "迟到"
+    assert frame["status"].iloc[1] == "unexcused"
+
+
+# --- headers ----------------------------------------------------------------------------------------
+
+ALIASES = [(source, col.name, alias) for source, spec in SPECS.items() for col in spec.columns
+           for alias in (col.label, *col.aliases)]
+
+
+@pytest.mark.parametrize("source,column,alias", ALIASES, ids=[f"{s}-{c}-{a}" for s, c, a in ALIASES])
+def test_every_alias_maps(source, column, alias):
+    spec = SPECS[source]
+    others = [c for c in (*spec.required, *spec.one_of[:1]) if c != column]
+    header = [*others[:1], f" {alias}* ", *others[1:]]  # spaces and a trailing required-marker are tolerated
+    _, header_map, positions, _ = resolve_header([["导出标题"], header], spec, "x.csv")
+    assert header_map[f"{alias}*"] == column
+    assert positions[column] == header.index(f" {alias}* ")
+
+
+def test_duplicate_column_names_both():
+    spec = SPECS["census"]
+    head = [["身份证号", "姓名", "性别", "出生日期", "乡镇代码", "居住状态", "公民身份号码"]]
+    with pytest.raises(IngestError) as err:
+        resolve_header(head, spec, "c.csv")
+    msg = str(err.value)
+    assert "c.csv" in msg and "row 1" in msg and "'身份证号'" in msg and "'公民身份号码'" in msg
+    assert "columns A and G" in msg
+
+
+def test_missing_required_and_one_of():
+    with pytest.raises(IngestError, match=r"r\.csv: row 2 \(header\): required column 'birth_date' \(出生日期\)"):
+        resolve_header([["title"], ["学籍号", "姓名", "性别", "学校标识码", "年级", "学籍状态"]],
+                       SPECS["registry"], "r.csv")
+    with pytest.raises(IngestError, match="'id_number' .* or 'student_no' .* missing"):
+        resolve_header([["姓名", "性别", "出生日期", "学校标识码", "年级", "学籍状态"]], SPECS["registry"], "r.csv")
+
+
+def test_no_header_row():
+    with pytest.raises(IngestError, match=r"a\.csv: rows 1-2 \(header\)"):
+        resolve_header([["x", "y"], ["1", "2"]], SPECS["attendance"], "a.csv")
+
+
+def test_column_letters():
+    assert [column_letter(i) for i in (0, 25, 26, 27, 701, 702)] == ["A", "Z", "AA", "AB", "ZZ", "AAA"]

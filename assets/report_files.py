@@ -24,8 +24,14 @@ from warehouse.resource import WarehouseResource
 
 
 def current_district(warehouse: WarehouseResource) -> str:
-    code = warehouse.scalar("SELECT min(district_code) FROM staged.townships")
-    return str(code or "")
+    """The district the data belongs to: the one holding most current registry records (the bundled
+    reference data covers several districts, so it cannot say which one is being reported)."""
+    code = warehouse.scalar(
+        """SELECT t.district_code FROM staged.registry_current r
+           JOIN staged.schools s ON s.school_code = r.school_code
+           JOIN staged.townships t ON t.township_code = s.township_code
+           GROUP BY t.district_code ORDER BY count(*) DESC, t.district_code LIMIT 1""")
+    return str(code or warehouse.scalar("SELECT min(district_code) FROM staged.townships") or "")
 
 
 def report_path(home: KongchuoHome, warehouse: WarehouseResource, period: str, title: str) -> Path:

@@ -62,7 +62,7 @@ CELLS_SQL = """
 """
 
 
-def r1_rows(warehouse: WarehouseResource, period: str) -> tuple[list[list], list]:
+def r1_rows(warehouse: WarehouseResource, period: str, district: str) -> tuple[list[list], list]:
     """Rows (township, school, school code, counts...) for every reference school plus one
     '未入学适龄儿童' row per township, and the totals row."""
     counts = cell_counts(warehouse, period, REPORT_ID)
@@ -70,7 +70,8 @@ def r1_rows(warehouse: WarehouseResource, period: str) -> tuple[list[list], list
     schools = warehouse.query_df(
         """SELECT t.township_code, t.township_name, s.school_code, s.school_name
            FROM staged.schools s JOIN staged.townships t ON t.township_code = s.township_code
-           ORDER BY t.township_code, s.school_code""")
+           WHERE t.district_code = :d
+           ORDER BY t.township_code, s.school_code""", {"d": district})
     rows: list[list] = []
     for township_code, group in schools.groupby("township_code", sort=True):
         township_name = group["township_name"].iloc[0]
@@ -98,8 +99,9 @@ def r1_monthly(context: dg.AssetExecutionContext, home: KongchuoHome,
     township × school, with totals; due the 20th of the following month."""
     period = period_of(context)
     replace_cells(warehouse, period, REPORT_ID, CELLS_SQL, period_params(period))
-    rows, totals = r1_rows(warehouse, period)
-    district = district_name(current_district(warehouse))
+    district_code = current_district(warehouse)
+    rows, totals = r1_rows(warehouse, period, district_code)
+    district = district_name(district_code)
     path = report_path(home, warehouse, period, "控辍保学月报")
     sha = write_workbook(path, [Sheet(
         name="月报",

@@ -10,7 +10,7 @@ export DAGSTER_HOME ?= $(KONGCHUO_HOME)/dagster
 export GX_ANALYTICS_ENABLED := false
 export DAGSTER_DISABLE_TELEMETRY := true
 
-.PHONY: venv demo test dev bench explain clean
+.PHONY: venv demo test dev portal bench explain clean
 
 $(STAMP): requirements.lock pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -34,6 +34,12 @@ test: venv
 dev: venv
 	@mkdir -p "$(DAGSTER_HOME)"
 	$(BIN)/dagster dev -w workspace.yaml
+
+## The report portal for bureau, township and school staff: http://127.0.0.1:8080
+portal: venv
+	@test -f "$(KONGCHUO_HOME)/portal/users.toml" || { install -D -m 600 portal/users.example.toml "$(KONGCHUO_HOME)/portal/users.toml"; \
+	  echo "portal: demo users copied to $(KONGCHUO_HOME)/portal/users.toml; replace them before real use (python -m portal.users add ...)"; }
+	$(BIN)/uvicorn portal.app:app --host 127.0.0.1 --port 8080
 
 explain: venv
 	$(BIN)/kongchuo explain --period $(PERIOD) --report $(REPORT) --row $(ROW) --column $(COLUMN)

@@ -1,0 +1,95 @@
+"""Every rule against the generator's ground truth, from a real Dagster run of the graph (district_run):
+precision = recall = 1.0 per (period, child) for SD1–SD5, out of school (OOS, OOS_AWAY), home-teaching
+non-compliance (HT_NONCOMPLIANT) and escalations (ESC, from the case ledger)."""
+
+from __future__ import annotations
+
+import pytest
+
+from district_run import MONTHS, QUARTER, describe, district_run
+
+
+@pytest.fixture(scope="module")
+def run():
+    return district_run()
+
+
+def test_runs_succeeded(run):
+    for period, outcome in run.outcomes.items():
+        assert outcome.success, f"{period}: {outcome.error} skipped={outcome.skipped} failed={outcome.failed_checks}"
+
+
+@pytest.mark.parametrize("rule", ["SD1", "SD2", "SD3", "SD4", "SD5"])
+def test_suspected_dropout_rule(run, rule):
+    got_df = run.warehouse.query_df("SELECT period, person_key, rules FROM derived.suspected_dropouts")
+    got = {(p, k) for p, k, rules in got_df.itertuples(index=False) if rule in rules.split(",")}
+    want = run.truth_pairs(rule)
+    assert want, f"the generator planted no {rule} case"
+    assert got == want, describe(rule, got, want)
+
+
+def test_excluded_children_are_not_flagged(run):
+    flagged = set(map(tuple, run.warehouse.query_df(
+        "SELECT period, person_key FROM derived.suspected_dropouts").itertuples(index=False)))
+    excluded = run.truth[(run.truth["case"] == "EXCLUDED") & run.truth["detail"].str.startswith("SD")]
+    hits = set(zip(excluded["period"], excluded["person_key"]))
+    assert hits, "the generator planted no excluded rule hit"
+    assert not (flagged & hits), describe("excluded but flagged", flagged & hits, set())
+
+
+@pytest.mark.parametrize("case,away", [("OOS", False), ("OOS_AWAY", True)])
+def test_out_of_school(run, case, away):
+    df = run.warehouse.query_df("SELECT period, id_number, verify_elsewhere FROM derived.out_of_school")
+    got = {(p, i) for p, i, v in df.itertuples(index=False) if bool(v) == away}
+    want = run.truth_pairs(case)
+    assert want
+    assert got == want, describe(case, got, want)
+
+
+def test_home_teaching_noncompliance(run):
+    df = run.warehouse.query_df("SELECT period, id_number FROM derived.home_teaching_compliance WHERE NOT compliant")
+    got = set(map(tuple, df.itertuples(index=False)))
+    want = run.truth_pairs("HT_NONCOMPLIANT", "id_number")
+    assert want
+    assert got == want, describe("HT_NONCOMPLIANT", got, want)
+
+
+def _ledger_states(run):
+    """(period, person_key, state) at the end of every period, from the append-only events."""
+    from assets.ledger import state_as_of_sql
+
+    out = set()
+    for period in MONTHS:
+        df = run.warehouse.query_df(state_as_of_sql(before=False), {"period": period})
+        out |= {(period, k, s) for k, s in zip(df["person_key"], df["state"])}
+    return out
+
+
+def test_escalations(run):
+    got = {(p, k) for p, k, s in _ledger_states(run) if s == "escalated"}
+    want = run.truth_pairs("ESC")
+    assert want
+    assert got == want, describe("ESC", got, want)
+
+
+def test_returned_children_are_returned_or_closed_as_back_at_school(run):
+    states = {(p, k): s for p, k, s in _ledger_states(run)}
+    want = run.truth_pairs("RETURNED")
+    assert want
+    wrong = {pk for pk in want if states.get(pk) not in ("returned", "closed")}
+    assert not wrong, describe("RETURNED not returned", wrong, set())
+    closed = run.warehouse.query_df(
+        "SELECT DISTINCT person_key, reason FROM ledger.case_events WHERE event_type = 'close'")
+    reasons = dict(zip(closed["person_key"], closed["reason"]))
+    assert all(reasons[k] == "已复学" for p, k in want if states[(p, k)] == "closed")
+
+
+def test_quarterly_months_match_monthly_truth(run):
+    """The quarterly table re-runs the monthly rules per month of the quarter; full months equal the truth."""
+    df = run.warehouse.query_df("SELECT month, person_key FROM derived.quarterly_suspected WHERE period = :p",
+                                {"p": QUARTER})
+    assert set(df["month"]) == {"2026-04", "2026-05", "2026-06"}
+    for month in ("2026-04", "2026-05"):  # June is cut off on the 25th
+        got = set(df.loc[df["month"] == month, "person_key"])
+        want = {k for case in ("SD1", "SD2", "SD3", "SD4", "SD5") for p, k in run.truth_pairs(case) if p == month}
+        assert got == want, describe(f"quarterly {month}", got, want)

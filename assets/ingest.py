@@ -22,6 +22,11 @@ see what was delivered, and a bureau may clean landing on its own schedule. Name
 Every staged asset is partitioned monthly like the rest of the monthly job, but ingestion does not depend
 on the period: materialising any period ingests whatever new files are in landing. Values that do not
 parse become NULL with the raw text kept; they are row-level findings (DQ03), not file errors.
+
+Memory: reading and normalising are chunked (constant memory). DuckDB keeps a transaction's appended rows in
+memory until commit (~90 MB per 500k roll-call rows, measured), so one very large file costs memory in
+proportion to its size; deliver province-scale extracts split per county or school, or use PostgreSQL,
+whose COPY inside a transaction goes to disk.
 """
 
 

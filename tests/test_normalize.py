@@ -157,3 +157,19 @@ def test_no_header_row():
 
 def test_column_letters():
     assert [column_letter(i) for i in (0, 25, 26, 27, 701, 702)] == ["A", "Z", "AA", "AB", "ZZ", "AAA"]
+
+
+# --- encodings --------------------------------------------------------------------------------------
+
+def test_encoding_detection(tmp_path):
+    from kongchuo.readers import detect_encoding
+
+    text = "姓名,性别\n张三,男\n"
+    cases = {"u.csv": text.encode("utf-8"), "b.csv": b"\xef\xbb\xbf" + text.encode("utf-8"),
+             "g.csv": text.encode("gbk"), "a.csv": b"a,b\n1,2\n"}
+    for name, data in cases.items():
+        (tmp_path / name).write_bytes(data)
+    assert [detect_encoding(tmp_path / n) for n in cases] == ["utf-8", "utf-8-sig", "gb18030", "utf-8"]
+    (tmp_path / "bad.csv").write_bytes("姓名,性别\n".encode("gbk") + b"x,y\nz,\xff\xff\n")
+    with pytest.raises(IngestError, match=r"bad\.csv: row 3, column B: .* neither UTF-8 nor GB18030"):
+        detect_encoding(tmp_path / "bad.csv")

@@ -14,6 +14,7 @@ import pandas as pd
 from assets.common import OWNERS
 from checks.findings import latest_run_findings_sql
 from checks.names import CHECK_NAMES, FIX_LIST_CHECK_IDS
+from assets.report_files import current_district
 from kongchuo.districts import district_name, month_label
 from kongchuo.excel import Sheet, write_workbook
 from kongchuo.sources import REGISTRY_STATUS_LABEL
@@ -103,7 +104,7 @@ def r5_fix_list(context: dg.AssetExecutionContext, home: KongchuoHome,
     townships = warehouse.query_df(
         "SELECT t.township_code, t.township_name, t.district_code FROM staged.townships t ORDER BY t.township_code")
     folder = home.reports(period)
-    district = district_name(str(townships["district_code"].min())) if len(townships) else ""
+    district = district_name(current_district(warehouse))
     label = month_label(period)
     written: dict[str, str] = {}
     unplaced = 0

@@ -32,10 +32,13 @@ def period_params(period: str) -> dict[str, Any]:
 
 
 def table_metadata(warehouse: WarehouseResource, table: str, period: str, preview_columns: str = "*") -> dict[str, Any]:
-    """Row count, schema, partition and a masked preview of one period of a derived table."""
+    """Row count, schema, partition, source files (by SHA-256) and a masked preview of one period of a derived table."""
     count = int(warehouse.scalar(f"SELECT count(*) FROM {table} WHERE period = :p", {"p": period}))
     sample = warehouse.query_df(f"SELECT {preview_columns} FROM {table} WHERE period = :p LIMIT 10", {"p": period})
+    from assets.report_files import source_files_metadata
+
     return {
+        **source_files_metadata(warehouse, period),
         "dagster/row_count": count,
         "dagster/column_schema": table_schema(table),
         "dagster/table_name": table,

@@ -284,6 +284,15 @@ def ingest_metadata(warehouse: WarehouseResource, source: str, outcomes: list[Fi
     }
 
 
+def source_data_version(warehouse: WarehouseResource, source: str, rows: int) -> dg.DataVersion:
+    """The staged table's data version: SHA-256 of the set of ingested file hashes and the row count, so a new
+    file makes every derived table and report downstream stale in Dagster, and a re-run that found nothing new
+    does not."""
+    shas = warehouse.query_df("SELECT DISTINCT file_sha FROM raw.files WHERE source = :s AND status = 'ingested' "
+                              "ORDER BY file_sha", {"s": source})["file_sha"].tolist()
+    return dg.DataVersion(hashlib.sha256(json.dumps([shas, int(rows)]).encode()).hexdigest())
+
+
 # --- assets -----------------------------------------------------------------------------------------
 
 def build_staged_asset(source: str) -> dg.AssetsDefinition:
@@ -310,7 +319,10 @@ def build_staged_asset(source: str) -> dg.AssetsDefinition:
     def _staged(context: dg.AssetExecutionContext, home: KongchuoHome,
                 warehouse: WarehouseResource) -> dg.MaterializeResult:
         outcomes = ingest_source(home, warehouse, source, run_id=context.run_id, log=context.log)
-        return dg.MaterializeResult(metadata=ingest_metadata(warehouse, source, outcomes))
+        meta = ingest_metadata(warehouse, source, outcomes)
+        version = source_data_version(warehouse, source, meta["dagster/row_count"])
+        meta.update(period=context.partition_key, files_fingerprint=version.value)
+        return dg.MaterializeResult(metadata=meta, data_version=version)
 
     return _staged
 
@@ -373,7 +385,12 @@ def staged_reference(context: dg.AssetExecutionContext, home: KongchuoHome,
             conn.execute(sa.text(f"DELETE FROM staged.{table}"))
             warehouse.insert_frame(conn, f"staged.{table}", frame)
     context.log.info(", ".join(f"{t}: {len(f)} rows from {origins[t]}" for t, f in frames.items()))
-    return dg.MaterializeResult(metadata={
+    shas = {t: file_sha256(Path(origins[t])) for t in frames}
+    version = dg.DataVersion(hashlib.sha256(json.dumps(sorted(shas.items())).encode()).hexdigest())
+    return dg.MaterializeResult(data_version=version, metadata={
+        "period": context.partition_key,
+        "townships_sha256": shas["townships"],
+        "schools_sha256": shas["schools"],
         "dagster/row_count": sum(len(f) for f in frames.values()),
         "townships_rows": len(frames["townships"]),
         "schools_rows": len(frames["schools"]),

@@ -7,6 +7,7 @@ so each number can be traced to the cases behind it (``kongchuo explain``) and n
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import json
 import os
 import tempfile
@@ -59,8 +60,31 @@ def cell_counts(warehouse: WarehouseResource, period: str, report: str) -> pd.Da
     return df.pivot(index="row_key", columns="column_key", values="n").fillna(0).astype(int)
 
 
-def report_metadata(path: Path, sha: str, rows: int) -> dict[str, Any]:
-    return {"path": dg.MetadataValue.path(str(path)), "sha256": sha, "dagster/row_count": rows}
+def report_metadata(path: Path, sha: str, rows: int, warehouse: WarehouseResource | None = None,
+                    period: str | None = None) -> dict[str, Any]:
+    """A report file's path, SHA-256 and row count; with ``warehouse`` and ``period`` also the period and the
+    source files it was built from (:func:`source_files_metadata`)."""
+    meta: dict[str, Any] = {"path": dg.MetadataValue.path(str(path)), "sha256": sha, "dagster/row_count": rows}
+    if warehouse is not None and period is not None:
+        meta.update(source_files_metadata(warehouse, period))
+    return meta
+
+
+def source_files_metadata(warehouse: WarehouseResource, period: str) -> dict[str, Any]:
+    """The period and the ingested files (source, file name, SHA-256) a period's output is built from, plus one
+    fingerprint of that set: materialization metadata that ties every derived table and report to its inputs."""
+    from pipelines.partitions import period_bounds
+
+    files = source_files(warehouse, period_bounds(period)[1])
+    shas = sorted(files["file_sha"].tolist())
+    return {
+        "period": period,
+        "source_files": dg.MetadataValue.json(
+            [{"source": r.source, "file": r.original_name, "sha256": r.file_sha}
+             for r in files.itertuples(index=False)]),
+        "source_files_count": len(shas),
+        "source_files_fingerprint": hashlib.sha256("\n".join(shas).encode()).hexdigest(),
+    }
 
 
 def source_files(warehouse: WarehouseResource, period_end: dt.date) -> pd.DataFrame:

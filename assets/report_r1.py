@@ -5,7 +5,7 @@ township × school rows with a totals row (DESIGN.md, Reports)."""
 import dagster as dg
 
 from assets.common import OWNERS, period_params
-from assets.derived import OUT_OF_SCHOOL, STAGED, SUSPECTED
+from assets.derived import OUT_OF_SCHOOL, ROSTER, STAGED, SUSPECTED
 from assets.report_files import cell_counts, current_district, replace_cells, report_metadata, report_path
 from kongchuo.districts import district_name, month_label
 from kongchuo.excel import Sheet, write_workbook
@@ -90,7 +90,7 @@ def _values(counts, row_key: str, keys: list[str]) -> list[int]:
     return [int(row[k]) if k in row.index else 0 for k in keys]
 
 
-@dg.asset(key=R1, deps=[SUSPECTED, OUT_OF_SCHOOL, STAGED["casework"], STAGED["reference"]],
+@dg.asset(key=R1, deps=[ROSTER, SUSPECTED, OUT_OF_SCHOOL, STAGED["casework"], STAGED["reference"]],
           group_name="reports", owners=OWNERS, partitions_def=monthly_partitions, kinds={"excel", "openpyxl"},
           code_version="1")
 def r1_monthly(context: dg.AssetExecutionContext, home: KongchuoHome,
@@ -112,6 +112,6 @@ def r1_monthly(context: dg.AssetExecutionContext, home: KongchuoHome,
         footer_lines=["填表人：", "审核人：", "填报日期："],
         widths=[14, 30, 14, *[12] * len(COLUMNS)],
     )])
-    meta = report_metadata(path, sha, len(rows))
+    meta = report_metadata(path, sha, len(rows), warehouse, period)
     meta.update({f"total_{k}": int(v) for (k, _), v in zip(COLUMNS, totals[3:])})
     return dg.MaterializeResult(metadata=meta)

@@ -21,6 +21,7 @@ from assets.report_r6 import r6_home_teaching
 from checks import dq_checks
 from pipelines.jobs import ingest_job, monthly_job, quarterly_job
 from pipelines.partitions import monthly_partitions
+from pipelines.policies import apply_policies
 from pipelines.resources import build_resources
 from pipelines.schedules import schedules
 from pipelines.sensors import sensors
@@ -29,8 +30,9 @@ monthly_reports = [r1_monthly, *fix_list_assets, r3_one_student_one_form, r4_esc
 monthly_manifest = build_manifest_asset("monthly_manifest", [a.key for a in monthly_reports], monthly_partitions)
 
 defs = dg.Definitions(
-    assets=[*ingest_assets, *derived_assets, *home_teaching_assets, *ledger_assets, *monthly_reports, monthly_manifest,
-            *quarterly_derived_assets, *quarterly_report_assets],
+    # Global policies (owners, kinds, code versions from rule SQL, column schema and lineage): pipelines/policies.py
+    assets=apply_policies([*ingest_assets, *derived_assets, *home_teaching_assets, *ledger_assets, *monthly_reports,
+                           monthly_manifest, *quarterly_derived_assets, *quarterly_report_assets]),
     asset_checks=dq_checks,
     jobs=[monthly_job, quarterly_job, ingest_job],
     schedules=schedules,

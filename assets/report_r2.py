@@ -154,7 +154,7 @@ def r2_statistics(context: dg.AssetExecutionContext, home: KongchuoHome, warehou
                       "入学率＝在籍适龄儿童数÷户籍适龄儿童数。"],
         widths=[16, *[11] * len(COLUMNS), 22],
     )])
-    meta = report_metadata(path, sha, len(rows))
+    meta = report_metadata(path, sha, len(rows), warehouse, quarter)
     meta.update({f"total_{k}": int(v) for (k, _, _), v in zip(COLUMNS, totals[1:]) if k != "rate"})
     meta["cutoff"] = cutoff_text
     return dg.MaterializeResult(metadata=meta)

@@ -146,6 +146,6 @@ def r3_one_student_one_form(context: dg.AssetExecutionContext, home: KongchuoHom
     path = report_path(home, warehouse, period, TITLE)
     sha = write_workbook(path, [index, *sheets])
     context.log.info(f"R3 {period}: {len(index_rows)} open cases")
-    meta = report_metadata(path, sha, len(index_rows))
+    meta = report_metadata(path, sha, len(index_rows), warehouse, period)
     meta["open_cases"] = len(index_rows)
     return dg.MaterializeResult(metadata=meta)

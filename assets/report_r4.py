@@ -81,6 +81,6 @@ def r4_escalations(context: dg.AssetExecutionContext, home: KongchuoHome,
         footer_lines=["填表人：                审核人：                填报日期："],
         widths=[6, 14, 28, 10, 22, 6, 9, 13, 13, 12, 14, 18],
     )])
-    meta = report_metadata(path, sha, len(rows))
+    meta = report_metadata(path, sha, len(rows), warehouse, period)
     meta["escalated"] = total
     return dg.MaterializeResult(metadata=meta)

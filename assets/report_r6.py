@@ -66,6 +66,6 @@ def r6_home_teaching(context: dg.AssetExecutionContext, home: KongchuoHome,
         footer_lines=["填表人：                审核人：                填报日期："],
         widths=[6, 14, 28, 10, 22, 6, 12, 12, 10, 13, 13, 10],
     )])
-    meta = report_metadata(path, sha, len(rows))
+    meta = report_metadata(path, sha, len(rows), warehouse, period)
     meta.update({f"total_{k}": v for k, v in total.items()})
     return dg.MaterializeResult(metadata=meta)

@@ -14,7 +14,7 @@ import pandas as pd
 from assets.common import OWNERS
 from checks.findings import latest_run_findings_sql
 from checks.names import CHECK_NAMES, FIX_LIST_CHECK_IDS
-from assets.report_files import current_district
+from assets.report_files import current_district, source_files_metadata
 from kongchuo.districts import district_name, month_label
 from kongchuo.excel import Sheet, write_workbook
 from kongchuo.sources import REGISTRY_STATUS_LABEL
@@ -147,6 +147,7 @@ def r5_fix_list(context: dg.AssetExecutionContext, home: KongchuoHome,
     by_check = rows["check_id"].value_counts().to_dict() if len(rows) else {}
     context.log.info(f"R5 {period}: {len(rows)} finding(s) in {len(written)} workbook(s)")
     return dg.MaterializeResult(metadata={
+        **source_files_metadata(warehouse, period),
         "files": dg.MetadataValue.json([{"path": p, "sha256": h} for p, h in written.items()]),
         "workbooks": len(written),
         "dagster/row_count": int(len(rows)),

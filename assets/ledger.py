@@ -51,6 +51,7 @@ import sqlalchemy as sa
 
 from assets.common import OWNERS, period_params, table_schema
 from assets.derived import ROSTER, STAGED, SUSPECTED
+from assets.report_files import source_files_metadata
 from assets.rules import RuleConfig, age_sql
 from kongchuo.masking import preview_markdown
 from pipelines.partitions import monthly_partitions, period_of
@@ -371,6 +372,7 @@ def case_events(context: dg.AssetExecutionContext, warehouse: WarehouseResource,
         {"period": period})
     context.log.info(f"ledger {period}: {len(events)} events {by_type}")
     return dg.MaterializeResult(metadata={
+        **source_files_metadata(warehouse, period),
         "dagster/row_count": len(events),
         "dagster/table_name": TABLE,
         "dagster/column_schema": table_schema(TABLE),

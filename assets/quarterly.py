@@ -30,6 +30,7 @@ import sqlalchemy as sa
 
 from assets.common import OWNERS, table_schema
 from assets.derived import STAGED
+from assets.report_files import source_files_metadata
 from assets.rules import OUT_OF_SCHOOL_SQL, ROSTER_SQL, SUSPECTED_DROPOUTS_SQL, RuleConfig, age_sql
 from kongchuo.masking import preview_markdown
 from pipelines.partitions import period_bounds, period_of, quarterly_partitions, school_year_reference_date
@@ -162,6 +163,7 @@ def quarterly_suspected(context: dg.AssetExecutionContext, warehouse: WarehouseR
                                 "WHERE period = :p ORDER BY month, person_key LIMIT 10", {"p": quarter})
     context.log.info(f"quarterly suspected {quarter}: {n} children, months {info['months']}, cut-off {info['cutoff']}")
     return dg.MaterializeResult(metadata={
+        **source_files_metadata(warehouse, quarter),
         "dagster/row_count": n, "dagster/table_name": "derived.quarterly_suspected",
         "dagster/column_schema": table_schema("derived.quarterly_suspected"), "period": quarter,
         "cutoff": info["cutoff"] or "(no roll call in the quarter)", "months": dg.MetadataValue.json(info["months"]),
@@ -188,6 +190,7 @@ def township_rates(context: dg.AssetExecutionContext, warehouse: WarehouseResour
                             "out_of_school, still_out FROM derived.township_rates WHERE period = :p "
                             "ORDER BY township_code", {"p": quarter})
     return dg.MaterializeResult(metadata={
+        **source_files_metadata(warehouse, quarter),
         "dagster/row_count": n, "dagster/table_name": "derived.township_rates",
         "dagster/column_schema": table_schema("derived.township_rates"), "period": quarter,
         "cutoff": params["end"].isoformat(),

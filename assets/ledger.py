@@ -146,8 +146,8 @@ CLOSERS_SQL = f"""
     WITH {candidates_cte().strip()},
     {_ATTENDANCE_FILE.strip()},
     reg AS (
-        SELECT coalesce(r.id_number, r.student_no) AS person_key, r.* FROM staged.registry_current r
-        JOIN cand c ON c.person_key = coalesce(r.id_number, r.student_no)
+        SELECT r.* FROM staged.registry_current r  -- the view's person_key is coalesce(id_number, student_no)
+        JOIN cand c ON c.person_key = r.person_key
     ),
     latest_registry AS (
         SELECT min(file_sha) AS file_sha FROM staged.registry_current

@@ -21,17 +21,8 @@ FINDING_COLUMNS = ["run_id", "period", "check_id", "source", "record_key", "scho
                    "detail", "severity", "checked_at"]
 PREVIEW_ROWS = 10
 
-EVALUATIONS_DDL = """
-    CREATE TABLE IF NOT EXISTS checks.evaluations (
-        run_id TEXT NOT NULL, period TEXT, check_id TEXT NOT NULL, source TEXT NOT NULL, passed BOOLEAN NOT NULL,
-        severity TEXT NOT NULL, finding_count INTEGER NOT NULL, row_count BIGINT, checked_at TIMESTAMP NOT NULL
-    )
-"""
-
-
 def ensure_tables(warehouse: WarehouseResource) -> None:
     warehouse.ensure_layout()
-    warehouse.execute(EVALUATIONS_DDL)
 
 
 def now() -> dt.datetime:

@@ -101,6 +101,11 @@ TABLES: dict[str, str] = {
         enrolled_school_age INTEGER, enrolment_rate DOUBLE PRECISION, out_of_school INTEGER,
         verify_elsewhere INTEGER, suspected INTEGER, still_out INTEGER
     """,
+    # One row per check evaluation, also when nothing was found (DQ09 compares row counts across periods).
+    "checks.evaluations": """
+        run_id TEXT NOT NULL, period TEXT, check_id TEXT NOT NULL, source TEXT NOT NULL, passed BOOLEAN NOT NULL,
+        severity TEXT NOT NULL, finding_count INTEGER NOT NULL, row_count BIGINT, checked_at TIMESTAMP NOT NULL
+    """,
     "reports.cells": """
         period TEXT NOT NULL, report TEXT NOT NULL, row_key TEXT NOT NULL, column_key TEXT NOT NULL,
         case_key TEXT NOT NULL

@@ -1,13 +1,17 @@
 """``WarehouseResource``: the one SQLAlchemy engine of the project.
 
 The URL comes from ``KONGCHUO_WAREHOUSE_URL`` (an ``EnvVar`` in the definitions); the default is the DuckDB
-file ``$KONGCHUO_HOME/warehouse.duckdb``. DuckDB allows a single writer process, so connections are
-short-lived (opened per operation, never held across steps) and no connection pool keeps the file open.
+file ``$KONGCHUO_HOME/warehouse.duckdb``. DuckDB allows a single writer process: a run keeps one pooled
+connection (released at the end of the run), and a process that finds the file locked by another one waits
+and retries for up to ``lock_timeout_seconds`` instead of failing, so concurrent runs queue on the file.
+On PostgreSQL, tables written in bulk are ``ANALYZE``d in the same transaction: the planner otherwise sees
+freshly loaded tables as empty until autovacuum comes by, and picks nested loops that take minutes.
 """
 
 from __future__ import annotations
 
 import contextlib
+import time
 from pathlib import Path
 from typing import Any, Iterator, Sequence
 
@@ -15,6 +19,7 @@ import pandas as pd
 import sqlalchemy as sa
 from dagster import ConfigurableResource, InitResourceContext
 from pydantic import PrivateAttr
+from sqlalchemy import event
 from sqlalchemy.pool import SingletonThreadPool
 
 from warehouse.layout import ddl_statements
@@ -24,8 +29,10 @@ class WarehouseResource(ConfigurableResource):
     """SQLAlchemy URL of the warehouse (duckdb:///... or postgresql+psycopg://...)."""
 
     url: str
+    lock_timeout_seconds: float = 1800.0  # DuckDB: how long to wait for another process's write lock
 
     _engine: sa.Engine | None = PrivateAttr(default=None)
+    _layout_ready: bool = PrivateAttr(default=False)
 
     @property
     def is_duckdb(self) -> bool:
@@ -39,9 +46,28 @@ class WarehouseResource(ConfigurableResource):
                 if path and path != ":memory:":
                     Path(path).parent.mkdir(parents=True, exist_ok=True)
                 self._engine = sa.create_engine(self.url, poolclass=SingletonThreadPool)
+                event.listen(self._engine, "do_connect", self._connect_waiting_for_lock)
             else:
                 self._engine = sa.create_engine(self.url, pool_size=2, max_overflow=2, pool_pre_ping=True)
         return self._engine
+
+    @property
+    def dialect(self) -> str:
+        """``duckdb`` or ``postgresql`` (for the rare statement that must differ, see :mod:`warehouse.sql`)."""
+        return "duckdb" if self.is_duckdb else "postgresql"
+
+    def _connect_waiting_for_lock(self, dialect: Any, conn_rec: Any, cargs: Any, cparams: Any) -> Any:
+        """Open a DuckDB connection; while another process holds the file's write lock, wait and retry."""
+        deadline = time.monotonic() + self.lock_timeout_seconds
+        delay = 0.05
+        while True:
+            try:
+                return dialect.connect(*cargs, **cparams)
+            except Exception as exc:  # noqa: BLE001 - only lock conflicts are retried
+                if not _is_lock_conflict(exc) or time.monotonic() + delay > deadline:
+                    raise
+                time.sleep(delay)
+                delay = min(delay * 2, 1.0)
 
     def dispose(self) -> None:
         """Close pooled connections (releases DuckDB's file lock for other processes)."""
@@ -57,11 +83,17 @@ class WarehouseResource(ConfigurableResource):
         """One transaction; commits on success, rolls back on error."""
         with self.engine.begin() as conn:
             yield conn
+            for table in sorted(conn.info.pop(_TO_ANALYZE, ())):
+                conn.execute(sa.text(f"ANALYZE {table}"))
 
     def ensure_layout(self) -> None:
+        """Create schemas and tables that are missing (once per resource instance: callers need not care)."""
+        if self._layout_ready:
+            return
         with self.begin() as conn:
             for stmt in ddl_statements():
                 conn.execute(sa.text(stmt))
+        self._layout_ready = True
 
     def query_df(self, sql: str, params: dict[str, Any] | None = None) -> pd.DataFrame:
         with self.engine.connect() as conn:
@@ -97,14 +129,26 @@ class WarehouseResource(ConfigurableResource):
             with cur.copy(f"COPY {table} ({cols}) FROM STDIN") as copy:
                 for row in df.itertuples(index=False, name=None):
                     copy.write_row([None if _isna(v) else v for v in row])
+        conn.info.setdefault(_TO_ANALYZE, set()).add(table)
 
     def replace_period(self, table: str, period: str, select_sql: str, params: dict[str, Any] | None = None) -> int:
         """Idempotent per-period write: delete the period's rows, insert the SELECT's rows; returns count."""
         with self.begin() as conn:
             conn.execute(sa.text(f"DELETE FROM {table} WHERE period = :period"), {"period": period})
             conn.execute(sa.text(f"INSERT INTO {table} {select_sql}"), {"period": period, **(params or {})})
+            if not self.is_duckdb:
+                conn.execute(sa.text(f"ANALYZE {table}"))
             return int(conn.execute(sa.text(f"SELECT count(*) FROM {table} WHERE period = :period"),
                                     {"period": period}).scalar())
+
+
+_TO_ANALYZE = "kongchuo_analyze"  # conn.info key: tables bulk-loaded in the transaction (PostgreSQL)
+
+
+def _is_lock_conflict(exc: BaseException) -> bool:
+    """DuckDB's "Could not set lock on file ... Conflicting lock is held" (another process writes)."""
+    text = str(exc)
+    return "Could not set lock" in text or "Conflicting lock" in text
 
 
 def _isna(value: Any) -> bool:

@@ -202,9 +202,41 @@ def _phones(rng, n: int) -> np.ndarray:
 # ------------------------------------------------------------------------------------------------ main
 
 
+_T0 = [0.0]
+
+
+def _tick(label: str) -> None:
+    import os
+    import sys
+    import time
+    if os.environ.get("KONGCHUO_GEN_TIMING"):
+        now = time.perf_counter()
+        print(f"[gen] {label}: {now - _T0[0]:.1f}s", file=sys.stderr)
+        _T0[0] = now
+
+
 def generate(district: str, students: int, seed: int, start: dt.date, end: dt.date, out: Path,
              rates: Rates | None = None, attendance: str = "rollcall") -> Meta:
     """Generate one synthetic district into ``out`` (landing/, reference/, ground_truth.csv, meta.json)."""
+    # numpy object strings: far faster than Arrow-backed strings for the generator's filtering and takes
+    import warnings
+
+    def _set(value):
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # deprecated in pandas 3 but still honoured
+            old = pd.get_option("future.infer_string")
+            pd.set_option("future.infer_string", value)
+        return old
+
+    old = _set(False)
+    try:
+        return _generate(district, students, seed, start, end, out, rates, attendance)
+    finally:
+        _set(old)
+
+
+def _generate(district: str, students: int, seed: int, start: dt.date, end: dt.date, out: Path,
+              rates: Rates | None = None, attendance: str = "rollcall") -> Meta:
     if attendance != "rollcall":
         raise ValueError("only attendance='rollcall' (one row per student per school day) is implemented")
     if district not in refmod.DISTRICTS:
@@ -238,6 +270,7 @@ def generate(district: str, students: int, seed: int, start: dt.date, end: dt.da
         t = cal.term_of(d)
         terms[t] = (terms[t][0], i) if t in terms else (i, i)
 
+    _tick("start")
     towns, allschools, schools = refmod.select_schools(district, students, rng)
     S = len(schools)
     s_code = schools["school_code"].to_numpy(dtype=object)
@@ -277,6 +310,7 @@ def generate(district: str, students: int, seed: int, start: dt.date, end: dt.da
     difficulty = rng.random(N) < rates.difficulty
     dis_grade = np.where(disabled, rng.choice(np.array(["二级", "三级", "四级", "四级"]), N), "")
 
+    _tick("students")
     # ---------------------------------------------------------------- planting (one anomaly per student)
     plant = np.full(N, "", dtype=object)
     cnt = lambda name: rates.count(name, N)  # noqa: E731
@@ -358,6 +392,7 @@ def generate(district: str, students: int, seed: int, start: dt.date, end: dt.da
     ex_birth = births_for_age(rng, ex_age, ref)
     ex_region = ex["region"].to_numpy(dtype=np.int64)
 
+    _tick("planting+extras")
     # ---------------------------------------------------------------- IDs and names for everybody
     all_region = np.concatenate([region, ex_region])
     all_birth = np.concatenate([birth, ex_birth])
@@ -378,7 +413,8 @@ def generate(district: str, students: int, seed: int, start: dt.date, end: dt.da
         chars = idnumber.CHECK_CHARS
         wrong_cd = s.str.slice(0, 17) + pd.Series(
             [chars[(chars.index(c) + 3) % 11] for c in s.str.slice(17)], dtype=object)
-        bad17 = (s.str.slice(0, 10) + "13" + s.str.slice(12, 17)).astype(np.int64).to_numpy()
+        bad_mm = (s.str.slice(10, 12).astype(int) + 12).astype(str)  # months 13..24: invalid, still unique
+        bad17 = (s.str.slice(0, 10) + bad_mm + s.str.slice(12, 17)).astype(np.int64).to_numpy()
         wrong_date = pd.Series(ids_from_first17(bad17), dtype=object)
         wrong_len = s.str.slice(0, 17)
         reg_id[d1] = np.where(kind == 0, wrong_cd, np.where(kind == 1, wrong_date, wrong_len))
@@ -400,6 +436,7 @@ def generate(district: str, students: int, seed: int, start: dt.date, end: dt.da
     same = age_on(cand, ref) == age_on(birth[bd], ref)
     reg_birth[bd] = np.where(same, cand, birth[bd] - shift)
 
+    _tick("ids")
     # ---------------------------------------------------------------- registry records
     status = np.full(N, ACTIVE, dtype=object)
     status[picks["SD3"]] = OUT
@@ -455,11 +492,11 @@ def generate(district: str, students: int, seed: int, start: dt.date, end: dt.da
         extra_recs.append(r)
     reg = pd.concat([reg, *extra_recs], ignore_index=True)
     reg = reg.sort_values(["order", "grade", "cls", "sid"], kind="stable").reset_index(drop=True)
-    reg["id_norm"] = idnumber.normalize_series(pd.Series(reg["id_number"], dtype="string")).fillna("").astype(str)
+    reg["id_norm"] = reg["id_number"]  # generated IDs are already normalised (dirty spellings come at write time)
     reg["person_key"] = np.where(reg["id_norm"] != "", reg["id_norm"], reg["student_no"])
-    st_pkey = np.where(reg_id != "", idnumber.normalize_series(pd.Series(reg_id, dtype="string")).fillna(""),
-                       student_no).astype(object)
+    st_pkey = np.where(reg_id != "", reg_id, student_no).astype(object)
 
+    _tick("registry")
     # ---------------------------------------------------------------- census
     in_census = (~migrant) & (plant != "NO_ID") & (plant != "DQ01")
     st_res = np.where(rng.random(N) < rates.census_away, "外出", "在户").astype(object)
@@ -487,6 +524,7 @@ def generate(district: str, students: int, seed: int, start: dt.date, end: dt.da
     cen["village"] = np.where(vil.str.endswith("村"), vil + "委会", vil + "村").astype(object)
     cen = cen.sort_values(["township_code", "village", "birth", "pid"], kind="stable").reset_index(drop=True)
 
+    _tick("census")
     # ---------------------------------------------------------------- attendance entities
     # chunks: chunk 0 = school 0 alone (student_no), then id chunks, then student_no chunks
     n_months = len(periods)
@@ -531,13 +569,13 @@ def generate(district: str, students: int, seed: int, start: dt.date, end: dt.da
     e_chunk = s_chunk[e_school]
     e_keytype = chunk_key[e_chunk]
     e_key_raw = np.where(e_keytype == "student_no", e_sno, dirty_ids(e_idraw, rng, rates.id_dirty)).astype(object)
-    e_key = np.where(e_keytype == "student_no", e_sno,
-                     idnumber.normalize_series(pd.Series(e_idraw, dtype="string")).fillna("")).astype(object)
+    e_key = np.where(e_keytype == "student_no", e_sno, e_idraw).astype(object)
     pkey_all = np.concatenate([st_pkey, ex_id.astype(object)])
     e_pkey = pkey_all[e_pid].copy()
     is_x6 = e_pid >= N
     e_pkey[is_x6] = e_key[is_x6]
 
+    _tick("entities")
     # ---------------------------------------------------------------- roll call matrix
     codes = np.zeros((E, D), np.int8)
     p_all = rates.sick + rates.personal + rates.unexcused
@@ -623,6 +661,7 @@ def generate(district: str, students: int, seed: int, start: dt.date, end: dt.da
             for e in sel:
                 plan_month[int(e)] = p
 
+    _tick("rollcall")
     # ---------------------------------------------------------------- exemptions, home teaching, casework
     ex_rows = []
     approver = info["short"] + ("教育局" if district == "411003" else "教育体育局")
@@ -723,6 +762,7 @@ def generate(district: str, students: int, seed: int, start: dt.date, end: dt.da
     case = case.sort_values(["attempt_date", "pid"], kind="stable").reset_index(drop=True)
     case["id_number"] = st_id[case["pid"].to_numpy(dtype=np.int64)] if len(case) else []
 
+    _tick("side sources")
     # ---------------------------------------------------------------- ground truth
     world = dict(
         N=N, periods=periods, msl=msl, days64=days64, terms=terms, ref=ref, reg=reg, cen=cen, exem=exem,
@@ -739,13 +779,17 @@ def generate(district: str, students: int, seed: int, start: dt.date, end: dt.da
     if planted_sd1 != got_sd1:
         raise RuntimeError(f"SD1 construction broken: planted {len(planted_sd1)}, found {len(got_sd1)}")
 
+    _tick("truth")
     # ---------------------------------------------------------------- write
     out.mkdir(parents=True, exist_ok=True)
     files: list[dict] = []
     w = wr.Writer(out, district, info["short"], seed, rates.id_dirty)
     files += w.registry(reg, end, periods)
+    _tick("write registry")
     files += w.census(cen, end, periods)
+    _tick("write census")
     files += w.attendance(codes, days, periods, msl, e_chunk, n_chunks, chunk_key, e_key_raw, e_code)
+    _tick("write attendance")
     files += w.small("casework", case, "劝返记录", periods)
     files += w.small("exemptions", exem, "延缓入学休学", periods)
     files += w.small("home_teaching", visits, "送教上门", periods)
@@ -764,4 +808,5 @@ def generate(district: str, students: int, seed: int, start: dt.date, end: dt.da
         rates=dataclasses.asdict(rates),
     )
     (out / "meta.json").write_text(meta.to_json() + "\n", encoding="utf-8")
+    _tick("write rest")
     return meta

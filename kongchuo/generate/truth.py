@@ -22,6 +22,7 @@ def _age(birth: np.ndarray, on) -> np.ndarray:
 
 
 def ground_truth(w: dict) -> pd.DataFrame:
+    from .core import _tick
     periods, msl, days64, codes = w["periods"], w["msl"], w["days64"], w["codes"]
     reg, cen, exem, visits, case = w["reg"], w["cen"], w["exem"], w["visits"], w["case"]
     e_pid, e_code, e_key, e_pkey, e_keytype = w["e_pid"], w["e_code"], w["e_key"], w["e_pkey"], w["e_keytype"]
@@ -38,15 +39,31 @@ def ground_truth(w: dict) -> pd.DataFrame:
         f.insert(0, "case", case_id)
         out.append(f)
 
-    reg = reg.copy()
+    # numpy-backed columns (object for text): filtering is much faster than on Arrow strings
+    keep = ["sid", "student_no", "id_norm", "person_key", "male", "birth", "school_code", "township_code", "grade",
+            "status", "plant"]
+    reg = pd.DataFrame({c: reg[c].to_numpy(dtype=object) if reg[c].dtype == object or pd.api.types.is_string_dtype(
+        reg[c]) else reg[c].to_numpy() for c in keep})
+    cen = pd.DataFrame({c: cen[c].to_numpy(dtype=object) if pd.api.types.is_string_dtype(cen[c]) else cen[c].to_numpy()
+                        for c in cen.columns})
     reg["pid"] = reg["sid"]
     reg["is_active"] = reg["status"] == ACTIVE
     # person info: the active record first
     pinfo = reg.sort_values(["is_active", "sid"], ascending=[False, True], kind="stable").drop_duplicates("pid")
     pinfo = pinfo.set_index("pid")
     active = reg[reg["is_active"]]
-    active_pids = set(active["pid"])
+    active_pids = np.unique(active["pid"].to_numpy(dtype=np.int64))
+    npid = int(max(reg["pid"].max() if len(reg) else 0, cen["pid"].max() if len(cen) else 0,
+                   e_pid.max() if len(e_pid) else 0)) + 1
+    is_active_pid = np.zeros(npid, bool)
+    is_active_pid[active_pids] = True
+    sch_codes, _ = pd.factorize(pd.concat([pd.Series(reg["school_code"].to_numpy(dtype=object)),
+                                           pd.Series(np.asarray(e_code, dtype=object))], ignore_index=True))
+    reg_sch = sch_codes[: len(reg)].astype(np.int64)
+    e_sch = sch_codes[len(reg):].astype(np.int64)
+    reg["pk_int"] = reg["pid"].to_numpy(dtype=np.int64) * 1_000_000 + reg_sch
 
+    _tick("truth 1")
     # ----- exclusions per (pid, period)
     dead = set(reg.loc[reg["status"] == DEAD, "pid"]) | set(cen.loc[cen["residence"] == "死亡", "pid"])
     grad = set(reg.loc[reg["status"] == GRAD, "pid"])
@@ -76,6 +93,7 @@ def ground_truth(w: dict) -> pd.DataFrame:
         exc["detail"] = [f"{rule} excluded: {r}" for r in why[why != ""]]
         emit("EXCLUDED", period, exc)
 
+    _tick("truth 2")
     # ----- entity (attendance key x school) statistics
     ent = pd.DataFrame({"eid": np.arange(len(e_pid)), "pid": e_pid, "school_code": e_code, "record_key": e_key,
                         "person_key": e_pkey, "keytype": e_keytype})
@@ -101,20 +119,26 @@ def ground_truth(w: dict) -> pd.DataFrame:
         df["detail"] = [f"max_run={a} unexcused_days={b}" for a, b in zip(mx[hit], cnt[hit])]
         emit_rule("SD1", p, df)
 
+    _tick("truth 3")
     # ----- SD2: rows in the first 10 school days of the term, none present, person has an active record
     for t, (a, b) in w["terms"].items():
         blk = codes[:, a:min(a + 10, b + 1)]
-        hit = (blk >= 0).any(axis=1) & ~(blk == P).any(axis=1) & ent["pid"].isin(active_pids).to_numpy()
+        hit = (blk >= 0).any(axis=1) & ~(blk == P).any(axis=1) & is_active_pid[e_pid]
         period = str(days64[a])[:7]
         if period in periods:
             df = ent[hit].copy()
             df["detail"] = f"term {t} first school day {days64[a]}"
             emit_rule("SD2", period, df)
 
-    person_rows = {p: set(e_pid[rows_pm[p]]) for p in periods}
+    person_rows = {}
+    for p in periods:
+        pr = np.zeros(npid, bool)
+        pr[e_pid[rows_pm[p]]] = True
+        person_rows[p] = pr
 
+    _tick("truth 4")
     # ----- SD3
-    outs = reg[(reg["status"] == OUT) & ~reg["pid"].isin(active_pids)].copy()
+    outs = reg[(reg["status"] == OUT).to_numpy() & ~is_active_pid[reg["pid"].to_numpy(dtype=np.int64)]].copy()
     if len(outs):
         sel = np.flatnonzero(np.isin(e_pid, outs["pid"].to_numpy()))
         for p in periods:
@@ -134,31 +158,33 @@ def ground_truth(w: dict) -> pd.DataFrame:
                             for x in g]
             emit_rule("SD3", p, df)
 
+    _tick("truth 5")
     # ----- SD4, SD5, DQ05, DQ06
     drops = reg[reg["status"] == DROP].copy()
     drops["record_key"], drops["id_number"] = drops["student_no"], drops["id_norm"]
-    act = active.copy()
+    act = reg[reg["is_active"]].copy()
     act["record_key"], act["id_number"] = act["student_no"], act["id_norm"]
-    act_keys = act[["person_key", "school_code"]].drop_duplicates().assign(_act=True)
+    act_pk = np.unique(act["pk_int"].to_numpy())
+    e_pk = e_pid.astype(np.int64) * 1_000_000 + e_sch
+    first_act = act.drop_duplicates("pid")
+    fa_pid = first_act["pid"].to_numpy(dtype=np.int64)
+    unreg_e = ~np.isin(e_pk, act_pk)
     for p in periods:
         emit_rule("SD4", p, drops.assign(detail="registry status 辍学"))
-        first_act = act.drop_duplicates("pid")
-        df = first_act[~first_act["pid"].isin(person_rows[p])].copy()
+        df = first_act[~person_rows[p][fa_pid]].copy()
         df["detail"] = "no attendance in month"
         emit_rule("SD5", p, df)
-        e_has = ent[rows_pm[p]]
-        have = e_has[["person_key", "school_code"]].drop_duplicates().assign(_has=True)
-        m = act.merge(have, on=["person_key", "school_code"], how="left")
-        emit("DQ05", p, act[m["_has"].isna().to_numpy()].assign(detail="active record, no attendance at its school"))
+        have_pk = np.unique(e_pk[rows_pm[p]])
+        miss = ~np.isin(act["pk_int"].to_numpy(), have_pk)
+        emit("DQ05", p, act[miss].assign(detail="active record, no attendance at its school"))
         nrows = (codes[:, msl[p]] >= 0).sum(axis=1)
-        m6 = e_has.merge(act_keys, on=["person_key", "school_code"], how="left")
-        d6 = e_has[m6["_act"].isna().to_numpy()].copy()
+        d6 = ent[rows_pm[p] & unreg_e].copy()
         d6["detail"] = [f"{n} attendance rows" for n in nrows[d6["eid"].to_numpy()]]
         emit("DQ06", p, d6)
 
+    _tick("truth 6")
     # ----- OOS
-    reg_ids = set(reg["id_norm"]) - {""}
-    co = cen[~cen["id_number"].isin(reg_ids)].copy()
+    co = cen[~cen["id_number"].isin(reg.loc[reg["id_norm"] != "", "id_norm"])].copy()
     co["person_key"] = co["record_key"] = co["id_number"]
     age = _age(co["birth"].to_numpy(dtype="datetime64[ns]"), ref)
     for p in periods:
@@ -174,6 +200,7 @@ def ground_truth(w: dict) -> pd.DataFrame:
                                 np.where(ex_now, "OOS excluded: exemption", "")))
         emit("EXCLUDED", p, co[why != ""].assign(detail=why[why != ""]))
 
+    _tick("truth 7")
     # ----- DQ snapshot checks
     snap = reg.copy()
     snap["record_key"], snap["id_number"] = snap["student_no"], snap["id_norm"]
@@ -198,6 +225,7 @@ def ground_truth(w: dict) -> pd.DataFrame:
     bt = ~snap["township_code"].isin(w["ref_towns"])
     emit("DQ08", "", snap[bs | bt].assign(detail=np.where(bs, "school_code", "township_code")[(bs | bt).to_numpy()]))
 
+    _tick("truth 8")
     # ----- casework
     if len(case):
         cs = case.sort_values(["pid", "attempt_date"], kind="stable")
@@ -205,9 +233,9 @@ def ground_truth(w: dict) -> pd.DataFrame:
             sub = cs[cs["attempt_date"] <= np.datetime64(month_bounds(p)[1])]
             if sub.empty:
                 continue
-            g = sub.groupby("pid")
+            g = sub.assign(fail=(sub["result"] == "未返校").astype(int)).groupby("pid")
             last = g["result"].last()
-            nfail = g["result"].agg(lambda s: int((s == "未返校").sum()))
+            nfail = g["fail"].sum()
             info = pinfo.reindex(last.index)
             base = pd.DataFrame({"person_key": info["id_norm"].to_numpy(), "record_key": info["id_norm"].to_numpy(),
                                  "id_number": info["id_norm"].to_numpy(), "student_no": info["student_no"].to_numpy(),
@@ -218,6 +246,7 @@ def ground_truth(w: dict) -> pd.DataFrame:
             emit("ESC", p, base[esc])
             emit("RETURNED", p, base[last.to_numpy() == "已返校"].assign(detail="latest attempt 已返校"))
 
+    _tick("truth 9")
     # ----- home teaching
     if len(visits):
         htp = np.array(sorted(ht))
@@ -233,6 +262,7 @@ def ground_truth(w: dict) -> pd.DataFrame:
                                "detail": [f"{k} visits of >= 3 class hours" for k in n]})
             emit("HT_NONCOMPLIANT", p, df[n < 2])
 
+    _tick("truth 10")
     # ----- informational exclusions: planted people no rule would fire for
     info_plants = {"EX_GRADUATED": "no rule: graduated", "SD3_RECEIVED": "SD3 not applicable: transfer received"}
     recs = reg.drop_duplicates("pid")
@@ -248,6 +278,7 @@ def ground_truth(w: dict) -> pd.DataFrame:
     for p in periods:
         emit("EXCLUDED", p, ex_df)
 
+    _tick("truth end")
     gt = pd.concat(out, ignore_index=True) if out else pd.DataFrame(columns=GT_COLUMNS)
     gt = gt[GT_COLUMNS].fillna("").astype(str)
     return gt.sort_values(GT_COLUMNS, kind="stable").drop_duplicates().reset_index(drop=True)

@@ -19,7 +19,7 @@ from kongchuo.sources import SPECS
 
 from .core_styles import (CSV_DATES, ENCODING, FORMATS, XLSX_DATES, fmt_dates, fmt_flag, fmt_gender, fmt_grade)
 
-XLSX_MAX_ROWS = 60_000
+XLSX_MAX_ROWS = 30_000
 _FIXED_TIME = (2026, 1, 1, 0, 0, 0)
 
 
@@ -96,9 +96,8 @@ def _col_letter(i: int) -> str:
     return s
 
 
-def _esc(s: pd.Series) -> pd.Series:
-    return s.str.replace("&", "&amp;", regex=False).str.replace("<", "&lt;", regex=False).str.replace(
-        ">", "&gt;", regex=False)
+def _esc(s: str) -> str:
+    return s.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;") if ("&" in s or "<" in s or ">" in s) else s
 
 
 def write_xlsx(path: Path, columns: dict[str, object], sheet: str = "Sheet1") -> None:
@@ -108,25 +107,22 @@ def write_xlsx(path: Path, columns: dict[str, object], sheet: str = "Sheet1") ->
     import datetime as _dt
     cols = [c.to_pylist() if isinstance(c, (pa.Array, pa.ChunkedArray)) else c for c in columns.values()]
     n = len(cols[0]) if cols else 0
-    rown = pd.Series(np.arange(2, n + 2)).astype(str)
-    cells = []
+    rown = np.arange(2, n + 2).astype(str).astype(object)
+    body = np.full(n, "", dtype=object)
     for j, vals in enumerate(cols):
         arr = np.asarray(vals, dtype=object)
         ref = _col_letter(j) + rown
         first = next((v for v in arr if v is not None and v == v), None) if n else None
         if isinstance(first, _dt.date):
             serial = (np.asarray(arr, dtype="datetime64[D]") - np.datetime64("1899-12-30")).astype(np.int64)
-            cells.append('<c r="' + ref + '" s="1"><v>' + pd.Series(serial).astype(str) + "</v></c>")
+            body = body + '<c r="' + ref + '" s="1"><v>' + serial.astype(str).astype(object) + "</v></c>"
         elif isinstance(first, (int, float, np.integer, np.floating)) and not isinstance(first, bool):
-            num = pd.Series(arr).map(lambda v: "{:g}".format(v) if isinstance(v, float) else str(v))
-            cells.append('<c r="' + ref + '"><v>' + num + "</v></c>")
+            num = np.array(["{:g}".format(v) if isinstance(v, float) else str(v) for v in arr], dtype=object)
+            body = body + '<c r="' + ref + '"><v>' + num + "</v></c>"
         else:
-            txt = _esc(pd.Series(arr, dtype=object).fillna("").astype(str))
-            cells.append('<c r="' + ref + '" t="inlineStr"><is><t>' + txt + "</t></is></c>")
+            txt = np.array([_esc(str(v)) if v is not None else "" for v in arr], dtype=object)
+            body = body + '<c r="' + ref + '" t="inlineStr"><is><t>' + txt + "</t></is></c>"
     head = "".join(f'<c r="{_col_letter(j)}1" t="inlineStr"><is><t>{h}</t></is></c>' for j, h in enumerate(columns))
-    body = pd.Series([""] * n, dtype=object)
-    for c in cells:
-        body = body + c
     rows = '<row r="' + rown + '">' + body + "</row>"
     last = f"{_col_letter(max(len(cols) - 1, 0))}{n + 1}"
     xml = ('<?xml version="1.0" encoding="UTF-8" standalone="yes"?>\n'

@@ -112,9 +112,23 @@ def district_run(students: int = 1500, seed: int = 11) -> DistrictRun:
     return DistrictRun(home=home, generated=generated, truth=truth, outcomes=outcomes, instance=instance)
 
 
+def _masked(item) -> object:
+    if isinstance(item, tuple):
+        return tuple(_masked(v) for v in item)
+    text = str(item)
+    return mask_id(text) if len(text) > 8 else text
+
+
 def describe(name: str, got: set, want: set) -> str:
     """A mismatch message with sizes and a few masked examples (never full IDs)."""
     fp, fn = sorted(got - want)[:3], sorted(want - got)[:3]
-    show = lambda items: [tuple(mask_id(v) if len(str(v)) > 7 else v for v in item) for item in items]  # noqa: E731
-    return (f"{name}: got {len(got)}, want {len(want)}, false positives {len(got - want)} e.g. {show(fp)}, "
-            f"false negatives {len(want - got)} e.g. {show(fn)}")
+    return (f"{name}: got {len(got)}, want {len(want)}, false positives {len(got - want)} e.g. "
+            f"{[_masked(i) for i in fp]}, false negatives {len(want - got)} e.g. {[_masked(i) for i in fn]}")
+
+
+def assert_same(name: str, got: set, want: set) -> None:
+    """Fail with sizes and masked examples only (plain ``assert got == want`` would print full IDs)."""
+    if got != want:
+        import pytest
+
+        pytest.fail(describe(name, got, want), pytrace=False)

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import pytest
 
-from district_run import MONTHS, QUARTER, describe, district_run
+from district_run import MONTHS, QUARTER, assert_same, district_run
 
 
 @pytest.fixture(scope="module")
@@ -25,7 +25,7 @@ def test_suspected_dropout_rule(run, rule):
     got = {(p, k) for p, k, rules in got_df.itertuples(index=False) if rule in rules.split(",")}
     want = run.truth_pairs(rule)
     assert want, f"the generator planted no {rule} case"
-    assert got == want, describe(rule, got, want)
+    assert_same(rule, got, want)
 
 
 def test_excluded_children_are_not_flagged(run):
@@ -34,7 +34,7 @@ def test_excluded_children_are_not_flagged(run):
     excluded = run.truth[(run.truth["case"] == "EXCLUDED") & run.truth["detail"].str.startswith("SD")]
     hits = set(zip(excluded["period"], excluded["person_key"]))
     assert hits, "the generator planted no excluded rule hit"
-    assert not (flagged & hits), describe("excluded but flagged", flagged & hits, set())
+    assert_same("excluded but flagged", flagged & hits, set())
 
 
 @pytest.mark.parametrize("case,away", [("OOS", False), ("OOS_AWAY", True)])
@@ -43,7 +43,7 @@ def test_out_of_school(run, case, away):
     got = {(p, i) for p, i, v in df.itertuples(index=False) if bool(v) == away}
     want = run.truth_pairs(case)
     assert want
-    assert got == want, describe(case, got, want)
+    assert_same(case, got, want)
 
 
 def test_home_teaching_noncompliance(run):
@@ -51,7 +51,7 @@ def test_home_teaching_noncompliance(run):
     got = set(map(tuple, df.itertuples(index=False)))
     want = run.truth_pairs("HT_NONCOMPLIANT", "id_number")
     assert want
-    assert got == want, describe("HT_NONCOMPLIANT", got, want)
+    assert_same("HT_NONCOMPLIANT", got, want)
 
 
 def _ledger_states(run):
@@ -69,7 +69,7 @@ def test_escalations(run):
     got = {(p, k) for p, k, s in _ledger_states(run) if s == "escalated"}
     want = run.truth_pairs("ESC")
     assert want
-    assert got == want, describe("ESC", got, want)
+    assert_same("ESC", got, want)
 
 
 def test_returned_children_are_returned_or_closed_as_back_at_school(run):
@@ -77,7 +77,7 @@ def test_returned_children_are_returned_or_closed_as_back_at_school(run):
     want = run.truth_pairs("RETURNED")
     assert want
     wrong = {pk for pk in want if states.get(pk) not in ("returned", "closed")}
-    assert not wrong, describe("RETURNED not returned", wrong, set())
+    assert_same("RETURNED not returned", wrong, set())
     closed = run.warehouse.query_df(
         "SELECT DISTINCT person_key, reason FROM ledger.case_events WHERE event_type = 'close'")
     reasons = dict(zip(closed["person_key"], closed["reason"]))
@@ -92,4 +92,4 @@ def test_quarterly_months_match_monthly_truth(run):
     for month in ("2026-04", "2026-05"):  # June is cut off on the 25th
         got = set(df.loc[df["month"] == month, "person_key"])
         want = {k for case in ("SD1", "SD2", "SD3", "SD4", "SD5") for p, k in run.truth_pairs(case) if p == month}
-        assert got == want, describe(f"quarterly {month}", got, want)
+        assert_same(f"quarterly {month}", got, want)

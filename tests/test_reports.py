@@ -1,0 +1,228 @@
+"""Reports of a generated district (district_run), read back with pandas + calamine (not openpyxl): totals
+equal warehouse counts and the ground truth, every R2 count equals its drill-down cells, the workbooks are
+named for people, listed in the manifests, masked where they should be, and convert to PDF with LibreOffice."""
+
+from __future__ import annotations
+
+import json
+import re
+import shutil
+import subprocess
+
+import pandas as pd
+import pytest
+
+from district_run import MONTHS, QUARTER, assert_same, district_run
+
+MONTH = "2026-06"
+ID18 = re.compile(r"\d{17}[\dXx]")
+
+
+@pytest.fixture(scope="module")
+def run():
+    return district_run()
+
+
+def _read(path, sheet=0) -> pd.DataFrame:
+    return pd.read_excel(path, sheet_name=sheet, header=None, engine="calamine")
+
+
+def _table(path, header_labels: list[str], sheet=0) -> tuple[pd.DataFrame, pd.Series]:
+    """(data rows, totals row) of a report sheet, columns named by the header row that holds the labels."""
+    raw = _read(path, sheet)
+    header_idx = next(i for i, row in raw.iterrows() if set(header_labels) <= set(map(str, row.dropna())))
+    header = [str(v) for v in raw.iloc[header_idx]]
+    total_idx = next(i for i in range(header_idx + 1, len(raw)) if str(raw.iloc[i, 0]) == "合计")
+    body = raw.iloc[header_idx + 1:total_idx].reset_index(drop=True)
+    return body, raw.iloc[total_idx]
+
+
+def _file(run, period: str, title: str):
+    from kongchuo.districts import month_label
+
+    path = run.reports(period) / f"建安区_{month_label(period)}_{title}.xlsx"
+    assert path.exists(), f"missing report {path.name}"
+    return path
+
+
+def _scalar(run, sql: str, **params) -> int:
+    return int(run.warehouse.scalar(sql, params) or 0)
+
+
+@pytest.mark.parametrize("period", MONTHS)
+def test_r1_totals_equal_warehouse_counts(run, period):
+    from assets.report_r1 import COLUMNS
+
+    labels = [label for _, label in COLUMNS]
+    _, totals = _table(_file(run, period, "控辍保学月报"), labels)
+    raw = _read(_file(run, period, "控辍保学月报"))
+    header = next(list(map(str, row)) for _, row in raw.iterrows() if set(labels) <= set(map(str, row.dropna())))
+    total = {key: int(totals.iloc[header.index(label)]) for key, label in COLUMNS}
+    sd = "SELECT count(*) FROM derived.suspected_dropouts WHERE period = :p"
+    assert total["suspected"] == _scalar(run, sd, p=period)
+    for rule in ("SD1", "SD2", "SD3", "SD4", "SD5"):
+        assert total[rule] == _scalar(run, sd + f" AND rules LIKE '%{rule}%'", p=period), rule
+        assert total[rule] == len({k for p, k in run.truth_pairs(rule) if p == period}), rule
+    oos = "SELECT count(*) FROM derived.out_of_school WHERE period = :p AND "
+    assert total["out_of_school"] == _scalar(run, oos + "NOT verify_elsewhere", p=period)
+    assert total["verify_elsewhere"] == _scalar(run, oos + "verify_elsewhere", p=period)
+    assert total["enrolled"] == _scalar(
+        run, "SELECT count(*) FROM derived.roster WHERE period = :p AND status = 'active'", p=period)
+
+
+def test_r2_totals_equal_warehouse_counts_and_cells(run):
+    from assets.report_r2 import COLUMNS, PRIORITY, TITLE
+
+    path = _file(run, QUARTER, TITLE)
+    raw = _read(path)
+    assert "2026年第二季度" in str(raw.iloc[0, 0]) and TITLE in str(raw.iloc[0, 0])
+    text = " ".join(str(v) for v in raw.fillna("").to_numpy().ravel())
+    for line in ("填表人", "审核人", "填报日期", "填报单位", "单位：人"):
+        assert line in text, line
+    labels = [label for _, label, _ in COLUMNS]
+    body, totals = _table(path, ["户籍适龄儿童数", "在籍适龄儿童数", "入学率(%)"])
+    total = {key: totals.iloc[1 + i] for i, (key, _, _) in enumerate(COLUMNS)}
+    rates = run.warehouse.query_df("SELECT * FROM derived.township_rates WHERE period = :p", {"p": QUARTER})
+    for key, column in (("school_age", "school_age_children"), ("enrolled", "enrolled_school_age"),
+                        ("out_of_school", "out_of_school"), ("verify_elsewhere", "verify_elsewhere"),
+                        ("still_out", "still_out"), ("suspected", "suspected")):
+        assert int(total[key]) == int(rates[column].sum()), key
+    assert int(total["school_age"]) > 0
+    assert float(total["rate"]) == round(100 * int(total["enrolled"]) / int(total["school_age"]), 2)
+    suspected = _scalar(run, "SELECT count(DISTINCT person_key) FROM derived.quarterly_suspected WHERE period = :p",
+                        p=QUARTER)
+    assert suspected > 0 and int(total["suspected"]) == suspected
+    assert int(total["suspected_primary"]) + int(total["suspected_junior"]) == suspected
+    # priority groups, counted independently from the registry flags
+    flags = {"poverty": "is_poverty_family", "left_behind": "is_left_behind", "migrant": "is_migrant",
+             "disabled": "is_disabled", "difficulty": "is_in_difficulty"}
+    for key, _ in PRIORITY:
+        want = _scalar(run, f"""
+            SELECT count(DISTINCT q.person_key) FROM derived.quarterly_suspected q WHERE q.period = :p AND (
+              EXISTS (SELECT 1 FROM staged.registry_current r
+                      WHERE coalesce(r.id_number, r.student_no) = q.person_key AND r.{flags[key]})
+              {"OR EXISTS (SELECT 1 FROM staged.census_current c WHERE c.id_number = q.person_key AND c."
+               + flags[key] + ")" if key in ("poverty", "disabled") else ""})""", p=QUARTER)
+        assert int(total[key]) == want, key
+    # every count cell of every township row equals count(DISTINCT case_key) of its drill-down cells
+    cells = run.warehouse.query_df(
+        "SELECT row_key, column_key, count(DISTINCT case_key) AS n FROM reports.cells WHERE period = :p "
+        "AND report = 'R2' GROUP BY row_key, column_key", {"p": QUARTER})
+    names = run.warehouse.query_df("SELECT township_code, township_name FROM staged.townships")
+    code_of = dict(zip(names["township_name"], names["township_code"]))
+    n = {(r, c): int(v) for r, c, v in cells.itertuples(index=False)}
+    for _, row in body.iterrows():
+        code = code_of.get(str(row.iloc[0]), "unknown")
+        for i, (key, _, _) in enumerate(COLUMNS):
+            if key != "rate":
+                assert int(row.iloc[1 + i]) == n.get((f"township:{code}", key), 0), (row.iloc[0], key)
+    assert len(labels) == len(COLUMNS)
+
+
+def test_r3_one_sheet_per_open_case_with_history(run):
+    from assets.ledger import state_as_of_sql
+
+    open_cases = run.warehouse.query_df(f"SELECT * FROM ({state_as_of_sql(before=False)}) s WHERE state <> 'closed'",
+                                        {"period": MONTH})
+    path = _file(run, MONTH, "一生一表")
+    sheets = pd.ExcelFile(path, engine="calamine").sheet_names
+    assert sheets[0] == "目录" and len(sheets) == 1 + len(open_cases) > 1
+    index, totals = _table(path, ["序号", "姓名", "当前状态"], sheet="目录")
+    assert len(index) == len(open_cases) and int(totals.iloc[3]) == len(open_cases)
+    events = run.warehouse.query_df(
+        "SELECT person_key, count(*) AS n FROM ledger.case_events WHERE created_for_period <= :p GROUP BY person_key",
+        {"p": MONTH})
+    per_person = dict(zip(events["person_key"], events["n"]))
+    ids = set(open_cases["id_number"].dropna())
+    checked = 0
+    for sheet in sheets[1:6]:
+        raw = _read(path, sheet)
+        history, _ = _table_no_totals(raw)
+        # full ID allowed in R3: the sheet names its child's ID, and holds the whole history of the case
+        sheet_ids = set(ID18.findall(" ".join(map(str, raw.iloc[:6, 0].fillna(""))))) & ids
+        if len(sheet_ids) != 1:
+            continue
+        (person,) = [k for k in open_cases["person_key"] if k in sheet_ids]
+        assert len(history) == per_person[person], sheet
+        checked += 1
+    assert checked > 0
+
+
+def _table_no_totals(raw: pd.DataFrame):
+    header_idx = next(i for i, row in raw.iterrows() if "事项" in set(map(str, row.dropna())))
+    end = next((i for i in range(header_idx + 1, len(raw)) if str(raw.iloc[i, 0]).startswith("填表人")), len(raw))
+    return raw.iloc[header_idx + 1:end], raw.iloc[header_idx]
+
+
+@pytest.mark.parametrize("period", MONTHS)
+def test_r4_escalation_list_equals_ground_truth(run, period):
+    body, totals = _table(_file(run, period, "劝返无效上报名单"), ["序号", "姓名", "劝返次数"])
+    want = len({k for p, k in run.truth_pairs("ESC") if p == period})
+    assert len(body) == want == int(totals.iloc[3])
+    full_ids = len(ID18.findall(" ".join(map(str, body.to_numpy().ravel()))))
+    assert full_ids == 0, "R4 must not carry full ID numbers"
+
+
+@pytest.mark.parametrize("period", MONTHS)
+def test_r6_home_teaching_equals_ground_truth(run, period):
+    body, _ = _table(_file(run, period, "送教上门情况表"), ["序号", "本月送教次数", "是否达标"])
+    rows = _scalar(run, "SELECT count(*) FROM derived.home_teaching_compliance WHERE period = :p", p=period)
+    want = len({k for p, k in run.truth_pairs("HT_NONCOMPLIANT", "id_number") if p == period})
+    assert len(body) == rows > 0
+    assert int((body.iloc[:, -1] == "未达标").sum()) == want
+    full_ids = len(ID18.findall(" ".join(map(str, body.to_numpy().ravel()))))
+    assert full_ids == 0, "R6 must not carry full ID numbers"
+
+
+def test_manifests_list_every_report(run):
+    for period in (*MONTHS, QUARTER):
+        folder = run.reports(period)
+        manifest = json.loads((folder / "manifest.json").read_text(encoding="utf-8"))
+        listed = {r["file"] for r in manifest["reports"]}
+        assert listed == {p.name for p in folder.glob("*.xlsx")} and listed
+    names = {p.name for p in run.reports(MONTH).glob("*.xlsx")}
+    for title in ("控辍保学月报", "一生一表", "劝返无效上报名单", "送教上门情况表"):
+        assert f"建安区_2026年06月_{title}.xlsx" in names
+
+
+def test_reports_are_reproducible(run):
+    """Re-running R2 with the same inputs writes the same bytes (manifest SHA-256 unchanged)."""
+    import dagster as dg
+
+    from assets.report_r2 import r2_statistics
+    from assets.rules import RuleConfig  # noqa: F401  (the asset's config class; defaults)
+    from district_run import definitions_for
+
+    path = _file(run, QUARTER, "控辍保学排查整改工作情况统计表")
+    before = path.read_bytes()
+    resources = definitions_for(run.home).resources
+    result = dg.materialize([r2_statistics], partition_key="2026-04-01", resources=resources, instance=run.instance)
+    assert result.success
+    assert path.read_bytes() == before
+
+
+@pytest.mark.skipif(not (shutil.which("libreoffice") or shutil.which("soffice")),
+                    reason="LibreOffice is not installed (apt-get install -y --no-install-recommends libreoffice-calc)")
+def test_reports_convert_to_pdf(run, tmp_path):
+    binary = shutil.which("libreoffice") or shutil.which("soffice")
+    files = sorted(run.reports(MONTH).glob("*.xlsx")) + sorted(run.reports(QUARTER).glob("*.xlsx"))
+    assert files
+    for path in files:
+        proc = subprocess.run(
+            [binary, "--headless", f"-env:UserInstallation=file://{tmp_path / 'profile'}", "--convert-to", "pdf",
+             "--outdir", str(tmp_path), str(path)], capture_output=True, text=True, timeout=300)
+        pdf = tmp_path / (path.stem + ".pdf")
+        assert proc.returncode == 0 and pdf.exists() and pdf.stat().st_size > 1000, (path.name, proc.stderr[-500:])
+        assert pdf.read_bytes().startswith(b"%PDF")
+
+
+def test_logs_and_metadata_never_carry_full_ids(run):
+    """Run logs and asset metadata of the district run hold no full ID number of the district."""
+    ids = set(run.truth.loc[run.truth["id_number"].str.len() == 18, "id_number"])
+    leaked = set()
+    for dagster_run in run.instance.get_runs():
+        for entry in run.instance.all_logs(dagster_run.run_id):
+            text = f"{entry.user_message} {entry.dagster_event.event_specific_data if entry.dagster_event else ''}"
+            leaked |= set(ID18.findall(text)) & ids
+    assert len(ids) > 0
+    assert_same("full IDs in logs or metadata", leaked, set())

@@ -26,13 +26,24 @@ def _code_location() -> None:
         sys.path.insert(0, root)
 
 
+# The local instance: no telemetry; warehouse writers (pool kongchuo_warehouse, pipelines/pools.py) one run at a
+# time, because DuckDB allows a single writer process (queued runs; direct runs wait on DuckDB's file lock).
+LOCAL_INSTANCE_YAML = """telemetry:
+  enabled: false
+concurrency:
+  pools:
+    granularity: run
+    default_limit: 1
+"""
+
+
 def _dagster_home() -> Path:
     home = Path(os.environ.get("DAGSTER_HOME") or settings.kongchuo_home() / "dagster")
     home.mkdir(parents=True, exist_ok=True)
     os.environ["DAGSTER_HOME"] = str(home)
     cfg = home / "dagster.yaml"
     if not cfg.exists():
-        cfg.write_text("telemetry:\n  enabled: false\n", encoding="utf-8")
+        cfg.write_text(LOCAL_INSTANCE_YAML, encoding="utf-8")
     return home
 
 

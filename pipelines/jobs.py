@@ -4,12 +4,16 @@ from __future__ import annotations
 
 import dagster as dg
 
+# District-wide runs: one at a time under the deployment's queue (deploy/dagster.yaml, tag_concurrency_limits).
+DISTRICT = {"kongchuo/graph": "district"}
+
 # In-process: DuckDB allows one writer, and each step of a multiprocess run would pay ~2 s of imports.
 monthly_job = dg.define_asset_job(
     name="monthly_job",
     selection=dg.AssetSelection.groups("ingest", "derived", "ledger", "reports") - dg.AssetSelection.key_prefixes(
         ["reports", "quarterly"]),
     executor_def=dg.in_process_executor,
+    tags=DISTRICT,
     description="控辍保学月度作业 Monthly run: ingest landing files, check, derive and write the period's reports.",
 )
 
@@ -18,6 +22,7 @@ quarterly_job = dg.define_asset_job(
     name="quarterly_job",
     selection=dg.AssetSelection.groups("quarterly") | dg.AssetSelection.key_prefixes(["reports", "quarterly"]),
     executor_def=dg.in_process_executor,
+    tags=DISTRICT,
     description="控辍保学季度作业 Quarterly run: quarterly derived tables and R2 统计表 for the quarter in progress.",
 )
 
@@ -26,5 +31,6 @@ ingest_job = dg.define_asset_job(
     name="ingest_job",
     selection=dg.AssetSelection.groups("ingest"),
     executor_def=dg.in_process_executor,
+    tags=DISTRICT,
     description="入库作业 Ingest the files in landing/ (raw copy, staged rows, checks) for the current month.",
 )

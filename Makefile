@@ -10,7 +10,7 @@ export DAGSTER_HOME ?= $(KONGCHUO_HOME)/dagster
 export GX_ANALYTICS_ENABLED := false
 export DAGSTER_DISABLE_TELEMETRY := true
 
-.PHONY: venv demo test dev portal bench explain clean
+.PHONY: venv demo test dev portal bench explain screenshot clean
 
 $(STAMP): requirements.lock pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -43,6 +43,10 @@ portal: venv
 
 explain: venv
 	$(BIN)/kongchuo explain --period $(PERIOD) --report $(REPORT) --row $(ROW) --column $(COLUMN)
+
+## The asset graph (lineage view) of the demo run as docs/asset-graph.png (headless /usr/bin/chromium via Playwright).
+screenshot: demo
+	$(BIN)/python docs/screenshot.py --out docs/asset-graph.png
 
 clean:
 	rm -rf $(VENV)

@@ -51,7 +51,9 @@ def run_period(period: str, job: str | None = None, instance: dg.DagsterInstance
         from pipelines.definitions import defs as loaded
 
         defs = loaded
-    WarehouseResource(url=settings.warehouse_url()).ensure_layout()
+    layout = WarehouseResource(url=settings.warehouse_url())
+    layout.ensure_layout()
+    layout.dispose()  # DuckDB: do not keep the file locked outside the run's own connection
     instance = instance or dg.DagsterInstance.get()
     job_def = defs.resolve_job_def(job or job_for(period))
     result = job_def.execute_in_process(

@@ -49,6 +49,9 @@ _YMD8 = re.compile(r"^(?P<y>\d{4})(?P<m>\d{2})(?P<d>\d{2})$")
 _YM = re.compile(r"^(?P<y>\d{4})\s*[-/.年]\s*(?P<m>\d{1,2})\s*月?$")  # 入学年月: first of the month
 _YM6 = re.compile(r"^(?P<y>\d{4})(?P<m>\d{2})$")
 _SERIAL = re.compile(r"^\d{1,5}(?:\.\d+)?$")
+# Excel's error values, as a CSV export or a text cell carries them: never a name, a code or a number.
+EXCEL_ERRORS = frozenset({"#N/A", "#REF!", "#DIV/0!", "#VALUE!", "#NAME?", "#NUM!", "#NULL!", "#SPILL!", "#CALC!",
+                          "#GETTING_DATA", "#FIELD!", "#BLOCKED!", "#CONNECT!", "#BUSY!", "#UNKNOWN!"})
 
 
 # --- helpers ---------------------------------------------------------------------------------------------
@@ -234,8 +237,15 @@ def _normalize_values(col: Column, raw: pd.Series) -> pd.Series:
     if col.kind == "float":
         return parse_numbers(raw)
     if col.name == "student_no":
-        return normalize_student_no(raw)
-    return as_text(raw).astype(TEXT_DTYPE)
+        return without_excel_errors(normalize_student_no(raw))
+    return without_excel_errors(as_text(raw)).astype(TEXT_DTYPE)
+
+
+def without_excel_errors(text: pd.Series) -> pd.Series:
+    """Free-text values that are Excel error values (``#N/A``, ``#REF!``...) → NULL, so a required text
+    column reports them as missing (DQ03) instead of storing '#N/A' as a name or school code. Coded, date and
+    number columns need no help: an error value does not parse and stays in ``<col>_raw``."""
+    return text.where(~text.str.upper().isin(EXCEL_ERRORS).fillna(False).astype(bool))
 
 
 def _raw_text(raw: pd.Series) -> pd.Series:

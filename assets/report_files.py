@@ -11,6 +11,7 @@ import hashlib
 import json
 import os
 import tempfile
+import time
 from pathlib import Path
 from typing import Any
 
@@ -101,8 +102,24 @@ def source_files(warehouse: WarehouseResource, period_end: dt.date) -> pd.DataFr
         """, {"end": period_end})
 
 
+STALE_PARTIAL_SECONDS = 3600
+
+
+def remove_stale_partials(folder: Path, older_than: float = STALE_PARTIAL_SECONDS) -> list[str]:
+    removed = []
+    for p in folder.glob(".partial-*"):
+        if time.time() - p.stat().st_mtime > older_than:
+            p.unlink(missing_ok=True)
+            removed.append(p.name)
+    return removed
+
+
 def write_manifest(folder: Path, sources: pd.DataFrame) -> Path:
-    """``manifest.json``: every report file of the folder with its SHA-256 and the source files (by hash)."""
+    """``manifest.json``: every report file of the folder with its SHA-256 and the source files (by hash).
+
+    Also removes ``.partial-*`` files left by a killed run (older than ``STALE_PARTIAL_SECONDS``, so a
+    concurrent writer's file in progress is never touched)."""
+    remove_stale_partials(folder)
     files = [
         {"file": p.name, "sha256": sha256_file(p), "bytes": p.stat().st_size}
         for p in sorted(folder.glob("*.xlsx")) if not p.name.startswith(".")

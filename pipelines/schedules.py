@@ -71,8 +71,7 @@ def monthly_schedule(context: dg.ScheduleEvaluationContext):
     key = previous_month_key(_scheduled_time(context))
     if not monthly_partitions.has_partition_key(key):
         return dg.SkipReason(f"month {key} is before the first partition")
-    return monthly_job.run_request_for_partition(partition_key=key, run_key=f"monthly_{key}",
-                                                 tags={"kongchuo/period": key})
+    return dg.RunRequest(partition_key=key, run_key=f"monthly_{key}", tags={"kongchuo/period": key})
 
 
 @dg.schedule(cron_schedule=QUARTERLY_CRON, execution_timezone=TIMEZONE, job=quarterly_job,
@@ -82,8 +81,8 @@ def quarterly_schedule(context: dg.ScheduleEvaluationContext):
     key = current_quarter_key(_scheduled_time(context))
     if not quarterly_partitions.has_partition_key(key):
         return dg.SkipReason(f"quarter {quarter_label(key)} is before the first partition")
-    return quarterly_job.run_request_for_partition(partition_key=key, run_key=f"quarterly_{quarter_label(key)}",
-                                                   tags={"kongchuo/period": quarter_label(key)})
+    return dg.RunRequest(partition_key=key, run_key=f"quarterly_{quarter_label(key)}",
+                         tags={"kongchuo/period": quarter_label(key)})
 
 
 schedules = [monthly_schedule, quarterly_schedule]

@@ -55,6 +55,7 @@ from assets.report_files import source_files_metadata
 from assets.rules import RuleConfig, age_sql
 from kongchuo.masking import preview_markdown
 from pipelines.partitions import monthly_partitions, period_of
+from warehouse.layout import VIEWS
 from warehouse.resource import WarehouseResource
 
 CASE_EVENTS = dg.AssetKey(["ledger", "case_events"])
@@ -76,17 +77,7 @@ COLUMNS = ["period", "created_for_period", "event_seq", "person_key", "id_number
            "township_code", "event_date", "event_type", "from_state", "to_state", "reason", "evidence",
            "attempt_count", "failed_attempts", "source", "source_file_sha"]
 
-# The current state of every case: its last event (a view, so it is never out of step with the events).
-CASES_VIEW = """CREATE OR REPLACE VIEW ledger.cases AS
-SELECT person_key, id_number, student_no, school_code, township_code, to_state AS state, attempt_count,
-       failed_attempts, reason AS last_reason, event_type AS last_event, event_date AS last_event_date,
-       created_for_period AS last_period, opened_period
-FROM (
-    SELECT e.*, row_number() OVER (PARTITION BY e.person_key ORDER BY e.created_for_period DESC, e.event_seq DESC) AS rn,
-           min(e.created_for_period) OVER (PARTITION BY e.person_key) AS opened_period
-    FROM ledger.case_events e
-) t
-WHERE t.rn = 1"""
+CASES_VIEW = f"CREATE OR REPLACE VIEW ledger.cases AS {VIEWS['ledger.cases'].strip()}"
 
 
 def state_as_of_sql(before: bool) -> str:
@@ -351,6 +342,7 @@ def write_period(warehouse: WarehouseResource, period: str, params: dict[str, An
           STAGED["registry"],
           dg.AssetDep(CASE_EVENTS, partition_mapping=dg.TimeWindowPartitionMapping(start_offset=-1, end_offset=-1))],
     group_name="ledger", owners=OWNERS, partitions_def=monthly_partitions, kinds={"duckdb", "sql"}, code_version="1",
+    backfill_policy=dg.BackfillPolicy.multi_run(1),  # one month per run, oldest first (self-dependency)
 )
 def case_events(context: dg.AssetExecutionContext, warehouse: WarehouseResource,
                 config: RuleConfig) -> dg.MaterializeResult:

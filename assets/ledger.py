@@ -342,7 +342,6 @@ def write_period(warehouse: WarehouseResource, period: str, params: dict[str, An
           STAGED["registry"],
           dg.AssetDep(CASE_EVENTS, partition_mapping=dg.TimeWindowPartitionMapping(start_offset=-1, end_offset=-1))],
     group_name="ledger", owners=OWNERS, partitions_def=monthly_partitions, kinds={"duckdb", "sql"}, code_version="1",
-    backfill_policy=dg.BackfillPolicy.multi_run(1),  # one month per run, oldest first (self-dependency)
 )
 def case_events(context: dg.AssetExecutionContext, warehouse: WarehouseResource,
                 config: RuleConfig) -> dg.MaterializeResult:

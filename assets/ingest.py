@@ -55,7 +55,7 @@ from kongchuo.sources import SPECS
 from pipelines.partitions import TIMEZONE, monthly_partitions
 from pipelines.resources import KongchuoHome
 from warehouse.resource import WarehouseResource
-from warehouse.views import view_statements
+from warehouse.views import refresh_current
 
 CODE_VERSION = "ingest-1"
 SKIP_PREFIXES = (".", "~$")
@@ -242,7 +242,7 @@ def ingest_source(home: KongchuoHome, warehouse: WarehouseResource, source: str,
                 log.error(f"{source}: quarantined {error}")
         seen[sha] = outcome.status
         outcomes.append(outcome)
-    warehouse.execute(view_statements())
+    refresh_current(warehouse, [source])
     return outcomes
 
 

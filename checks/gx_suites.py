@@ -143,6 +143,6 @@ def dq09_expectations(previous: int, change: float) -> list[Any]:
 
 def validate_sql_frame(name: str, warehouse, sql: str, params: dict[str, Any], expectations: list[Any]) -> GxOutcome:
     """Read at most :data:`MAX_ROWS` rows of ``sql`` and validate them."""
-    frame = warehouse.query_df(f"SELECT * FROM ({sql}) q LIMIT {MAX_ROWS + 1}", params)
+    frame = warehouse.query_columnar_df(f"SELECT * FROM ({sql}) q LIMIT {MAX_ROWS + 1}", params)
     sampled = len(frame) > MAX_ROWS
     return run_suite(name, _cast(frame.head(MAX_ROWS)), expectations, sampled=sampled)

@@ -18,6 +18,7 @@ from typing import Any, Sequence
 from openpyxl import Workbook
 from openpyxl.cell import WriteOnlyCell
 from openpyxl.styles import Alignment, Border, Font, Side
+from openpyxl.styles.cell_style import StyleArray
 from openpyxl.utils import get_column_letter
 
 FONT = "宋体"
@@ -47,12 +48,22 @@ class Sheet:
 
 
 def _cell(ws, value: Any, *, bold: bool = False, size: int = 10, border: bool = True, center: bool = False):
+    """A styled write-only cell. Assigning Font/Border/Alignment objects looks each up in the workbook's style
+    tables (~15 µs a cell: 100 s for R3 on a 100k-student district); the style ids are per workbook, so they
+    are resolved once per workbook and style, and each cell gets a copy of the resolved style array."""
     c = WriteOnlyCell(ws, value=value)
-    c.font = Font(name=FONT, bold=bold, size=size)
-    if border:
-        c.border = _BORDER
-    if center:
-        c.alignment = Alignment(horizontal="center", vertical="center", wrap_text=True)
+    key = (bold, size, border, center)
+    styles = ws.parent.__dict__.setdefault("_kongchuo_styles", {})
+    resolved = styles.get(key)
+    if resolved is None:
+        c.font = Font(name=FONT, bold=bold, size=size)
+        if border:
+            c.border = _BORDER
+        if center:
+            c.alignment = Alignment(horizontal="center", vertical="center", wrap_text=True)
+        styles[key] = StyleArray(c._style)
+    else:
+        c._style = StyleArray(resolved)
     return c
 
 

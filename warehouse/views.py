@@ -9,6 +9,12 @@ them from the staged table.
 - ``staged.registry_current``: key (``person_key`` = coalesce(id_number, student_no), school_code)
 - ``staged.census_current``: key id_number
 - ``staged.attendance_current``: key (``person_key`` = coalesce(student_no, id_number), school_code, date)
+
+They are materialised as TABLES, rebuilt by the ingest step of their source at the end of every ingestion
+(also when nothing new arrived, so a run killed between loading and rebuilding heals on the next run). As
+views, every check, derived table and ledger query re-ran the window over the whole staged table: on a
+100k-student district (1.9M roll-call rows) each read of ``attendance_current`` cost ~3.5 s, and about ten
+steps read it; built once it costs ~4 s and each read afterwards milliseconds (BENCHMARKS.md).
 """
 
 from __future__ import annotations
@@ -23,14 +29,14 @@ CURRENT_VIEWS: dict[str, tuple[str, str, tuple[str, ...]]] = {
 }
 
 
-def current_view_sql(view: str) -> str:
+def current_select_sql(view: str) -> str:
+    """The SELECT of one current table (latest file wins, then the last row)."""
     source, key, extra = CURRENT_VIEWS[view]
     cols = staged_columns(source)
     inner = ", ".join(f"s.{c}" for c in cols)
     outer = ", ".join(f"t.{c}" for c in cols)
     partition = ", ".join([key, *(f"s.{c}" for c in extra)])
-    return f"""CREATE OR REPLACE VIEW {view} AS
-SELECT {outer}, t.person_key, t.ingested_at
+    return f"""SELECT {outer}, t.person_key, t.ingested_at
 FROM (
     SELECT {inner}, {key} AS person_key, f.ingested_at,
            row_number() OVER (PARTITION BY {partition} ORDER BY f.ingested_at DESC, s.file_sha DESC,
@@ -42,5 +48,32 @@ FROM (
 WHERE t.rn < 2"""  # not "= 1": PostgreSQL guesses 0.5% of rows for "=" on a window column and plans nested loops
 
 
-def view_statements() -> list[str]:
-    return [current_view_sql(v) for v in CURRENT_VIEWS]
+def current_view_sql(view: str, dialect: str = "duckdb") -> list[str]:
+    """Statements that (re)build one current table from scratch (no object of that name may be a view)."""
+    select = current_select_sql(view)
+    if dialect == "duckdb":
+        return [f"CREATE OR REPLACE TABLE {view} AS {select}"]
+    return [f"DROP TABLE IF EXISTS {view}", f"CREATE TABLE {view} AS {select}", f"ANALYZE {view}"]
+
+
+def view_statements(dialect: str = "duckdb") -> list[str]:
+    return [stmt for v in CURRENT_VIEWS for stmt in current_view_sql(v, dialect)]
+
+
+
+def refresh_current(warehouse, sources: list[str] | None = None) -> None:
+    """Rebuild the current tables of ``sources`` (default all), and create any that is missing, in one
+    transaction; a warehouse made before they were tables still holds views of those names: dropped first."""
+    import sqlalchemy as sa
+
+    with warehouse.begin() as conn:
+        kinds = dict(conn.execute(sa.text(
+            "SELECT table_name, table_type FROM information_schema.tables WHERE table_schema = 'staged'")).all())
+        for view in CURRENT_VIEWS:
+            wanted = sources is None or CURRENT_VIEWS[view][0] in sources
+            if not wanted and kinds.get(view.split(".")[1]) is not None:
+                continue  # another source's table, already there
+            if kinds.get(view.split(".")[1]) == "VIEW":
+                conn.execute(sa.text(f"DROP VIEW {view}"))
+            for stmt in current_view_sql(view, warehouse.dialect):
+                conn.execute(sa.text(stmt))

@@ -41,6 +41,12 @@ portal: venv
 	  echo "portal: demo users copied to $(KONGCHUO_HOME)/portal/users.toml; replace them before real use (python -m portal.users add ...)"; }
 	$(BIN)/uvicorn portal.app:app --host 127.0.0.1 --port 8080
 
+## Time the whole monthly run at SCALE=district|city|province (data generated once into .bench_cache/<scale>/);
+## RECORD=1 writes the result into BENCHMARKS.md, PROFILE=1 adds a pyinstrument profile next to the data.
+SCALE ?= district
+bench: venv
+	$(BIN)/python -m kongchuo.bench --scale $(SCALE) $(if $(RECORD),--record) $(if $(PROFILE),--profile)
+
 explain: venv
 	$(BIN)/kongchuo explain --period $(PERIOD) --report $(REPORT) --row $(ROW) --column $(COLUMN)
 

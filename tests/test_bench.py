@@ -1,0 +1,37 @@
+"""Smoke of ``make bench``: the benchmark of a tiny generated district produces its record with every stage.
+
+No timing assertions: the numbers depend on the machine and its load; BENCHMARKS.md records them.
+"""
+
+from __future__ import annotations
+
+import json
+
+from kongchuo import bench
+
+
+def test_bench_smoke_produces_the_record(tmp_path):
+    scale = bench.SCALES["smoke"]
+    record = bench.bench(scale, root=tmp_path, log=lambda *_: None)
+
+    assert record["success"], record["error"]
+    assert set(record["stages"]) >= {"ingest", "derived", "ledger", "reports"}
+    steps = {s["step"] for s in record["steps"]}
+    assert {"staged__attendance", "derived__roster", "ledger__case_events", "reports__r1_monthly"} <= steps
+    assert all(s["seconds"] >= 0 and s["status"] == "STEP_SUCCESS" for s in record["steps"])
+    assert record["wall_seconds"] > 0 and record["peak_rss_mib"] > 0 and record["rss_samples"] > 0
+    assert record["floor"]["seconds"] > 0 and record["floor"]["rows"] > 0 and record["floor_ratio"] > 0
+    assert record["inputs"]["rows"]["attendance"] > 0
+    assert record["machine"]["nproc"] >= 1 and record["commit"]
+    assert {t["target"] for t in record["targets"]} == {"whole run / floor ≤ 3"}
+    # the record on disk, and its markdown, as BENCHMARKS.md shows it
+    assert json.loads((tmp_path / "smoke" / "result.json").read_text(encoding="utf-8"))["scale"] == "smoke"
+    md = tmp_path / "BENCHMARKS.md"
+    bench.record_markdown(record, md)
+    bench.record_markdown(record, md)  # replaced in place, not appended twice
+    text = md.read_text(encoding="utf-8")
+    assert text.count("<!-- bench:smoke:begin -->") == 1 and "whole run / floor" in text
+
+    # the second run reuses the cached data
+    again = bench.ensure_data(scale, root=tmp_path, log=lambda *_: None)
+    assert again[1] is None

@@ -29,7 +29,10 @@ def normalize(raw: object) -> str | None:
 
 
 def normalize_series(raw: pd.Series) -> pd.Series:
-    s = raw.astype("string").str.translate(_FULLWIDTH).str.replace(r"\s+", "", regex=True).str.upper()
+    from kongchuo.normalize import fold_fullwidth
+
+    s = fold_fullwidth(raw.astype("string"), _FULLWIDTH, "[０-９ＸｘＧＪＬｇｊｌ]")
+    s = s.str.replace(r"\s+", "", regex=True).str.upper()
     return s.where(s.str.len() > 0)
 
 

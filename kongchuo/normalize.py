@@ -40,6 +40,7 @@ MAIN_DATE_COLUMN: dict[str, str | None] = {
 
 _EXCEL_EPOCH = np.datetime64("1899-12-30")  # 1900 date system, including Lotus' phantom 29 Feb 1900
 _FULLWIDTH = str.maketrans({chr(c): chr(c - 0xFEE0) for c in range(0xFF01, 0xFF5F)} | {"\u3000": " "})
+_FULLWIDTH_CHARS = "[\uff01-\uff5e\u3000]"
 
 _YMD = re.compile(
     r"^(?P<y>\d{4})\s*[-/.年]\s*(?P<m>\d{1,2})\s*[-/.月]\s*(?P<d>\d{1,2})\s*日?"
@@ -58,8 +59,19 @@ EXCEL_ERRORS = frozenset({"#N/A", "#REF!", "#DIV/0!", "#VALUE!", "#NAME?", "#NUM
 
 def as_text(raw: pd.Series) -> pd.Series:
     """The raw cells as nullable strings: full-width ASCII folded, trimmed, empty → NULL."""
-    s = raw.astype(TEXT_DTYPE).str.translate(_FULLWIDTH).str.strip()
+    s = fold_fullwidth(raw.astype(TEXT_DTYPE), _FULLWIDTH, _FULLWIDTH_CHARS).str.strip()
     return s.where(s.str.len() > 0)
+
+
+def fold_fullwidth(s: pd.Series, table: dict, chars: str) -> pd.Series:
+    """``s.str.translate(table)`` on the few values that hold one of ``chars`` only: translate runs a Python
+    call per value (4 s per million), the regex test that finds them runs in Arrow (0.3 s per million)."""
+    wide = s.str.contains(chars, regex=True).fillna(False).to_numpy(dtype=bool)
+    if not wide.any():
+        return s
+    s = s.copy()
+    s[wide] = s[wide].str.translate(table)
+    return s
 
 
 def _by_unique(raw: pd.Series, parse: Callable[[pd.Series], pd.Series], dtype) -> pd.Series:

@@ -6,7 +6,8 @@ from typing import Sequence
 import dagster as dg
 
 from assets.common import OWNERS
-from assets.report_files import source_files, write_manifest
+from assets.report_files import source_files, source_files_metadata, write_manifest
+from kongchuo.excel import sha256_file
 from pipelines.partitions import period_bounds, period_of
 from pipelines.resources import KongchuoHome
 from warehouse.resource import WarehouseResource
@@ -24,7 +25,9 @@ def build_manifest_asset(name: str, report_keys: Sequence[dg.AssetKey],
         sources = source_files(warehouse, period_bounds(period)[1])
         path = write_manifest(home.reports(period), sources)
         return dg.MaterializeResult(metadata={
+            **source_files_metadata(warehouse, period),
             "path": dg.MetadataValue.path(str(path)),
+            "sha256": sha256_file(path),
             "source_files": dg.MetadataValue.md(sources[["source", "original_name", "file_sha"]].to_markdown(index=False)
                                                 if len(sources) else "(none)"),
             "dagster/row_count": len(sources),

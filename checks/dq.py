@@ -81,6 +81,18 @@ def _check(asset: dg.AssetKey, name: str, zh: str, en: str, blocking: bool) -> C
 
 
 def _iter_chunks(warehouse: WarehouseResource, sql: str, params: dict[str, Any]):
+    """The rows of ``sql`` as frames of about :data:`CHUNK_ROWS` rows (bounded memory). On DuckDB the chunks
+    come out column-wise (``fetch_df_chunk``): 12x faster than building frames from fetched row tuples, which
+    cost DQ01 and DQ02 ~25 s each on a 1M-student registry."""
+    if warehouse.is_duckdb:
+        with warehouse.engine.connect() as conn:
+            cursor = conn.execute(sa.text(sql), params).cursor
+            while True:
+                frame = cursor.fetch_df_chunk(max(1, CHUNK_ROWS // 2048))  # vectors of 2,048 rows
+                if frame.empty:
+                    break
+                yield frame
+        return
     with warehouse.engine.connect() as conn:
         result = conn.execution_options(stream_results=True).execute(sa.text(sql), params)
         cols = list(result.keys())

@@ -47,6 +47,7 @@ def build_resources() -> dict[str, dg.ConfigurableResource]:
     return {
         "home": KongchuoHome(path=_env_or_default("KONGCHUO_HOME", str(settings.kongchuo_home()))),
         "warehouse": WarehouseResource(
-            url=_env_or_default("KONGCHUO_WAREHOUSE_URL", settings.default_warehouse_url())
+            url=_env_or_default("KONGCHUO_WAREHOUSE_URL", settings.default_warehouse_url()),
+            duckdb_memory_limit=_env_or_default("KONGCHUO_DUCKDB_MEMORY_LIMIT", "3GB"),
         ),
     }

@@ -30,6 +30,9 @@ class WarehouseResource(ConfigurableResource):
 
     url: str
     lock_timeout_seconds: float = 1800.0  # DuckDB: how long to wait for another process's write lock
+    # DuckDB's buffer pool (cached pages, sorts, hash tables; spills to <warehouse>.duckdb.tmp beyond it). Its
+    # own default is 80% of RAM, so a province-size run held ~4 GB of cache during ingestion alone.
+    duckdb_memory_limit: str = "3GB"
 
     _engine: sa.Engine | None = PrivateAttr(default=None)
     _layout_ready: bool = PrivateAttr(default=False)
@@ -45,7 +48,8 @@ class WarehouseResource(ConfigurableResource):
                 path = self.url.split(":///", 1)[1]
                 if path and path != ":memory:":
                     Path(path).parent.mkdir(parents=True, exist_ok=True)
-                self._engine = sa.create_engine(self.url, poolclass=SingletonThreadPool)
+                self._engine = sa.create_engine(self.url, poolclass=SingletonThreadPool,
+                                                connect_args={"config": {"memory_limit": self.duckdb_memory_limit}})
                 event.listen(self._engine, "do_connect", self._connect_waiting_for_lock)
             else:
                 self._engine = sa.create_engine(self.url, pool_size=2, max_overflow=2, pool_pre_ping=True)

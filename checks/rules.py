@@ -176,17 +176,20 @@ DQ05_SQL = f"""
 
 DQ06_SQL = f"""
     WITH {_ATT_PERSON},
+    unregistered AS (  -- filter before grouping: the anti-join is cheap, count(DISTINCT) over all roll call is not
+        SELECT a.* FROM att a
+        WHERE a.record_key IS NOT NULL AND NOT EXISTS (
+            SELECT 1 FROM active WHERE active.person_key = a.person_key AND active.school_code = a.school_code)
+    ),
     rows_ AS (
         SELECT record_key, person_key, school_code, count(*) AS n, count(DISTINCT date) AS days,
                min(file_sha) AS file_sha, min(row_no) AS row_no
-        FROM att WHERE record_key IS NOT NULL GROUP BY record_key, person_key, school_code
+        FROM unregistered GROUP BY record_key, person_key, school_code
     )
     SELECT record_key, school_code, file_sha, row_no,
            '有考勤但本校无在读学籍 ' || CAST(n AS TEXT) || ' roll-call row(s) on ' || CAST(days AS TEXT)
            || ' day(s), no active record of the person at the school' AS detail
     FROM rows_ t
-    WHERE NOT EXISTS (SELECT 1 FROM active WHERE active.person_key = t.person_key
-                                           AND active.school_code = t.school_code)
 """
 
 AGE_GRADE_MIN, AGE_GRADE_MAX = 5, 8

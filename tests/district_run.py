@@ -11,6 +11,7 @@ Tests compare set sizes and masked samples only: full ID numbers and names never
 
 from __future__ import annotations
 
+import atexit
 import contextlib
 import datetime as dt
 import functools
@@ -103,6 +104,7 @@ def district_run(students: int = 1500, seed: int = 11) -> DistrictRun:
     from kongchuo.generate import generate
 
     root = Path(tempfile.mkdtemp(prefix="kongchuo-district-"))
+    atexit.register(shutil.rmtree, root, ignore_errors=True)
     generated, home = root / "generated", root / "home"
     generate("411003", students, seed, START, END, generated)
     install_district(generated, home)

@@ -139,3 +139,37 @@ def test_identical_report_cells(both):
             unequal = ~((fa == fb) | (fa.isna() & fb.isna()))
             where = [(r, c) for r, c in zip(*unequal.to_numpy().nonzero())][:3]
             assert not where, f"{name} / {sheet}: {int(unequal.to_numpy().sum())} cells differ, e.g. (row, col) {where}"
+
+
+def test_deploy_instance_runs_a_job_and_stores_it(tmp_path, monkeypatch):
+    """deploy/dagster.yaml: Dagster's runs and events in PostgreSQL (a fresh database), found again by a new
+    instance built from the same file."""
+    require_postgres()
+    from assets.ingest import staged_reference
+    from services import dagster_pg_env
+
+    repo = Path(__file__).resolve().parent.parent
+    dagster_home = tmp_path / "dagster"
+    dagster_home.mkdir()
+    shutil.copy(repo / "deploy" / "dagster.yaml", dagster_home / "dagster.yaml")
+    home = tmp_path / "home"
+    with fresh_database("kongchuo_dagster") as db:
+        for key, value in {**dagster_pg_env(db), "DAGSTER_HOME": str(dagster_home)}.items():
+            monkeypatch.setenv(key, value)
+        resources = {"home": KongchuoHome(path=str(home)),
+                     "warehouse": WarehouseResource(url=default_warehouse_url(home))}
+        with dg.DagsterInstance.get() as instance:
+            assert type(instance.run_storage).__name__ == "PostgresRunStorage"
+            assert type(instance.run_coordinator).__name__ == "QueuedRunCoordinator"
+            result = dg.materialize([staged_reference], partition_key=PERIOD, instance=instance, resources=resources)
+            assert result.success
+        resources["warehouse"].dispose()
+        with dg.DagsterInstance.get() as again:
+            run = again.get_run_by_id(result.run_id)
+            assert run is not None and run.status == dg.DagsterRunStatus.SUCCESS
+            assert again.get_latest_materialization_event(dg.AssetKey(["staged", "reference"])) is not None
+        import psycopg
+
+        with psycopg.connect(host="127.0.0.1", user="postgres", dbname=db) as conn:
+            stored = conn.execute("SELECT count(*) FROM runs WHERE run_id = %s", (result.run_id,)).fetchone()[0]
+        assert stored == 1

@@ -116,6 +116,9 @@ def _write_sheet(wb: _Book, sheet: Sheet, taken: set[str]) -> None:
         ws.append([_cell(ws, v, bold=True) for v in sheet.totals])
     for line in sheet.footer_lines:
         ws.append([_cell(ws, line, border=False)])
+    # Finish the sheet now: a write-only sheet holds its temporary file open until it is closed, and saving
+    # closes them all at the end, so R3's one sheet per case ran out of file descriptors on a city (20,000).
+    ws.close()
 
 
 def write_workbook(path: Path, sheets: Sequence[Sheet]) -> str:

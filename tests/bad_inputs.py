@@ -23,6 +23,7 @@ from typing import Any, Callable, Sequence
 from xml.sax.saxutils import escape
 
 from kongchuo import idnumber
+from kongchuo.readers import column_letter
 
 BORN = dt.date(2011, 4, 7)
 IDS = [idnumber.make_id("411003", BORN, i) for i in range(101, 121)]
@@ -85,15 +86,6 @@ def openpyxl_bytes(rows: Sequence[Sequence[Any]], merges: Sequence[str] = ()) ->
     return buf.getvalue()
 
 
-def _col(i: int) -> str:
-    s = ""
-    i += 1
-    while i:
-        i, r = divmod(i - 1, 26)
-        s = chr(65 + r) + s
-    return s
-
-
 def raw_xlsx_bytes(rows: Sequence[Sequence[Any]]) -> bytes:
     """A minimal XLSX written by hand, for cells openpyxl cannot write: a cell is a plain value (str, int,
     float) or a dict ``{"f": formula, "v": cached value or None, "t": "e" for an error value}``."""
@@ -101,7 +93,7 @@ def raw_xlsx_bytes(rows: Sequence[Sequence[Any]]) -> bytes:
     for r, row in enumerate(rows, start=1):
         cells = []
         for c, value in enumerate(row):
-            ref = f"{_col(c)}{r}"
+            ref = f"{column_letter(c)}{r}"
             if value is None:
                 continue
             if isinstance(value, dict):

@@ -15,6 +15,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.csv as pacsv
 
+from kongchuo.readers import column_letter
 from kongchuo.sources import SPECS
 
 from .core_styles import (CSV_DATES, ENCODING, FORMATS, XLSX_DATES, fmt_dates, fmt_flag, fmt_gender, fmt_grade)
@@ -87,15 +88,6 @@ _STYLES = ('<?xml version="1.0" encoding="UTF-8" standalone="yes"?>\n'
            '<cellStyles count="1"><cellStyle name="Normal" xfId="0" builtinId="0"/></cellStyles></styleSheet>')
 
 
-def _col_letter(i: int) -> str:
-    s = ""
-    i += 1
-    while i:
-        i, r = divmod(i - 1, 26)
-        s = chr(65 + r) + s
-    return s
-
-
 def _esc(s: str) -> str:
     return s.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;") if ("&" in s or "<" in s or ">" in s) else s
 
@@ -111,7 +103,7 @@ def write_xlsx(path: Path, columns: dict[str, object], sheet: str = "Sheet1") ->
     body = np.full(n, "", dtype=object)
     for j, vals in enumerate(cols):
         arr = np.asarray(vals, dtype=object)
-        ref = _col_letter(j) + rown
+        ref = column_letter(j) + rown
         first = next((v for v in arr if v is not None and v == v), None) if n else None
         if isinstance(first, _dt.date):
             serial = (np.asarray(arr, dtype="datetime64[D]") - np.datetime64("1899-12-30")).astype(np.int64)
@@ -122,9 +114,9 @@ def write_xlsx(path: Path, columns: dict[str, object], sheet: str = "Sheet1") ->
         else:
             txt = np.array([_esc(str(v)) if v is not None else "" for v in arr], dtype=object)
             body = body + '<c r="' + ref + '" t="inlineStr"><is><t>' + txt + "</t></is></c>"
-    head = "".join(f'<c r="{_col_letter(j)}1" t="inlineStr"><is><t>{h}</t></is></c>' for j, h in enumerate(columns))
+    head = "".join(f'<c r="{column_letter(j)}1" t="inlineStr"><is><t>{h}</t></is></c>' for j, h in enumerate(columns))
     rows = '<row r="' + rown + '">' + body + "</row>"
-    last = f"{_col_letter(max(len(cols) - 1, 0))}{n + 1}"
+    last = f"{column_letter(max(len(cols) - 1, 0))}{n + 1}"
     xml = ('<?xml version="1.0" encoding="UTF-8" standalone="yes"?>\n'
            '<worksheet xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main">'
            f'<dimension ref="A1:{last}"/><sheetData><row r="1">{head}</row>' + "".join(rows.tolist())

@@ -100,7 +100,9 @@ def r3_one_student_one_form(context: dg.AssetExecutionContext, home: KongchuoHom
     keys_sql = f"SELECT person_key, id_number, student_no, school_code, township_code FROM ({OPEN_CASES_SQL}) o"
     who = people(warehouse, keys_sql, params).set_index("person_key")
     history = warehouse.query_df(HISTORY_SQL.format(keys=keys_sql), params)
-    by_person = {k: g for k, g in history.groupby("person_key", sort=False)}
+    by_person: dict[str, list] = {}  # one itertuples over all events: per-case frames cost ~2 ms a case
+    for e in history.itertuples(index=False):
+        by_person.setdefault(e.person_key, []).append(e)
     district = district_name(current_district(warehouse))
     index_rows, sheets = [], []
     for i, case in enumerate(cases.itertuples(index=False), start=1):
@@ -109,12 +111,12 @@ def r3_one_student_one_form(context: dg.AssetExecutionContext, home: KongchuoHom
         sheet_name = _sheet_name(i, name)
         index_rows.append([i, _text(p["township_name"]), _text(p["school_name"]), name, _text(p["id_number"]),
                            STATE_LABELS.get(case.state, case.state), int(case.attempt_count), sheet_name])
-        events = by_person.get(case.person_key, pd.DataFrame(columns=history.columns))
+        events = by_person.get(case.person_key, [])
         rows = [[j, e.created_for_period, _text(e.event_date), EVENT_LABELS.get(e.event_type, e.event_type),
                  STATE_LABELS.get(e.from_state, _text(e.from_state)), STATE_LABELS.get(e.to_state, e.to_state),
                  _text(e.reason), _text(e.evidence), int(e.attempt_count), _text(e.source),
                  _text(e.source_file_sha)[:12]]
-                for j, e in enumerate(events.itertuples(index=False), start=1)]
+                for j, e in enumerate(events, start=1)]
         sheets.append(Sheet(
             name=sheet_name, title=f"{district}控辍保学一生一表（{name}）",
             subtitle_lines=[

@@ -176,6 +176,8 @@ class TreeSampler(threading.Thread):
 
     def peak(self, lo: float = 0.0, hi: float = float("inf")) -> int:
         inside = [rss for t, rss in self.samples if lo <= t <= hi]
+        if not inside:  # a step shorter than the sampling interval: the last sample before its end
+            inside = [rss for t, rss in self.samples if t <= hi][-1:]
         return max(inside) if inside else 0
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass, field
 
 import dagster as dg
@@ -31,6 +32,7 @@ class RunOutcome:
             lines.append(f"  错误 error: {self.error}")
         if self.success:
             lines.append(f"报表 reports: {reports}")
+            lines += [f"  {p.name}" for p in sorted(reports.glob("*")) if not p.name.startswith(".")]
         return "\n".join(lines)
 
 
@@ -56,8 +58,11 @@ def run_period(period: str, job: str | None = None, instance: dg.DagsterInstance
     layout.dispose()  # DuckDB: do not keep the file locked outside the run's own connection
     instance = instance or dg.DagsterInstance.get()
     job_def = defs.resolve_job_def(job or job_for(period))
+    # Console at INFO (KONGCHUO_LOG_LEVEL): step-by-step DEBUG events stay in the run's event log for the UI.
+    log_level = os.environ.get("KONGCHUO_LOG_LEVEL", "INFO").upper()
     result = job_def.execute_in_process(
-        partition_key=partition_key_for(period), instance=instance, raise_on_error=raise_on_error)
+        partition_key=partition_key_for(period), instance=instance, raise_on_error=raise_on_error,
+        run_config={"loggers": {"console": {"config": {"log_level": log_level}}}})
     outcome = RunOutcome(period=period, run_id=result.run_id, success=result.success)
     planned: set[str] = set()
     for event in result.all_events:

@@ -46,7 +46,8 @@ class AuditLog:
     def __init__(self, warehouse_url: str, spool: Path, retries: int = 6):
         from warehouse.resource import WarehouseResource  # imports dagster; keep it off module import
 
-        self.warehouse = WarehouseResource(url=warehouse_url)
+        # The portal has its own short retry and spool: never wait on the pipeline's lock for minutes.
+        self.warehouse = WarehouseResource(url=warehouse_url, lock_timeout_seconds=0.0)
         self.spool = Path(spool)
         self.retries = retries
         self._lock = threading.Lock()

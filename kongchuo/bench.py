@@ -268,6 +268,7 @@ def bench(scale: Scale, root: Path = CACHE, profile: bool = False, log=print) ->
     home = folder / "home"
     fresh_home(data, home)
     load_before = os.getloadavg()
+    commit = git_commit()  # the code the run imports: read before it starts
     log(f"bench {scale.name}: floor over {len(files)} files")
     fl = floor(files)
     steps_json = folder / "steps.json"
@@ -312,7 +313,7 @@ def bench(scale: Scale, root: Path = CACHE, profile: bool = False, log=print) ->
         rows[f["source"]] = rows.get(f["source"], 0) + int(f["rows"])
     record = {
         "scale": scale.name, "students": scale.students, "period": scale.period, "attendance": scale.attendance,
-        "when": dt.datetime.now().isoformat(timespec="seconds"), "commit": git_commit(),
+        "when": dt.datetime.now().isoformat(timespec="seconds"), "commit": commit,
         "command": f"make bench SCALE={scale.name}", "machine": machine(),
         "load_before": [round(x, 2) for x in load_before], "load_after": [round(x, 2) for x in load_after],
         "generate_seconds": None if gen_s is None else round(gen_s, 1),

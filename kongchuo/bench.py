@@ -78,6 +78,10 @@ def ensure_data(scale: Scale, root: Path = CACHE, log=print) -> tuple[Path, floa
     want = asdict(scale)
     if params.exists() and json.loads(params.read_text()) == want and (data / "meta.json").exists():
         return data, None
+    if scale.students > 3_000_000 or scale.attendance != "rollcall":
+        raise SystemExit(f"bench {scale.name}: {scale.students:,} students with {scale.attendance} attendance needs the "
+                         f"county-chunked generator and the absence-only attendance mode, neither implemented yet "
+                         f"(BENCHMARKS.md, Province)")
     shutil.rmtree(data, ignore_errors=True)
     log(f"bench: generating {scale.name} ({scale.students:,} students, {scale.start}..{scale.end}) into {data}")
     t0 = time.perf_counter()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import fcntl
 import os
 from dataclasses import dataclass, field
 
@@ -47,6 +48,22 @@ def partition_key_for(period: str) -> str:
     return period
 
 
+def local_instance() -> dg.DagsterInstance:
+    """``DagsterInstance.get()`` under a file lock: two runs started at once on a fresh ``DAGSTER_HOME`` would
+    otherwise race to create the SQLite run storage (and one fails on its alembic version table)."""
+    home = os.environ.get("DAGSTER_HOME")
+    if not home:
+        return dg.DagsterInstance.get()
+    with open(os.path.join(home, ".instance.lock"), "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        try:
+            instance = dg.DagsterInstance.get()
+            instance.get_runs_count()  # touches run and event storage so they are created inside the lock
+        finally:
+            fcntl.flock(lock, fcntl.LOCK_UN)
+    return instance
+
+
 def run_period(period: str, job: str | None = None, instance: dg.DagsterInstance | None = None,
                defs: dg.Definitions | None = None, raise_on_error: bool = False) -> RunOutcome:
     if defs is None:
@@ -56,7 +73,7 @@ def run_period(period: str, job: str | None = None, instance: dg.DagsterInstance
     layout = WarehouseResource(url=settings.warehouse_url())
     layout.ensure_layout()
     layout.dispose()  # DuckDB: do not keep the file locked outside the run's own connection
-    instance = instance or dg.DagsterInstance.get()
+    instance = instance or local_instance()
     job_def = defs.resolve_job_def(job or job_for(period))
     # Console at INFO (KONGCHUO_LOG_LEVEL): step-by-step DEBUG events stay in the run's event log for the UI.
     log_level = os.environ.get("KONGCHUO_LOG_LEVEL", "INFO").upper()

@@ -39,7 +39,6 @@ from assets.rules import ROSTER_SQL, RuleConfig
 from pipelines.partitions import monthly_partitions
 from pipelines.pools import with_warehouse_pool
 from pipelines.resources import build_resources
-from warehouse.layout import TABLES
 from warehouse.resource import WarehouseResource
 
 TOWNSHIP_ROSTER = dg.AssetKey(["township", "roster"])
@@ -47,13 +46,6 @@ TOWNSHIP_SUMMARY = dg.AssetKey(["township", "attendance_summary"])
 ROSTER_TABLE = "derived.township_roster"
 SUMMARY_TABLE = "derived.township_attendance_summary"
 
-DDL = (
-    f"CREATE TABLE IF NOT EXISTS {ROSTER_TABLE} ({TABLES['derived.roster'].strip()})",
-    f"""CREATE TABLE IF NOT EXISTS {SUMMARY_TABLE} (
-        period TEXT NOT NULL, township_code TEXT NOT NULL, school_code TEXT, records INTEGER NOT NULL,
-        active_records INTEGER NOT NULL, no_attendance INTEGER NOT NULL, unexcused_run INTEGER NOT NULL,
-        unexcused_days INTEGER NOT NULL)""",
-)
 
 township_partitions = dg.DynamicPartitionsDefinition(name="township")
 month_township_partitions = dg.MultiPartitionsDefinition(
@@ -87,9 +79,8 @@ def _keys(context: dg.AssetExecutionContext) -> tuple[str, str]:
 
 def _replace(warehouse: WarehouseResource, table: str, select_sql: str, params: dict) -> int:
     """Idempotent per (period, township): delete the slice, insert the SELECT's rows; returns the count."""
+    warehouse.ensure_layout()
     with warehouse.begin() as conn:
-        for stmt in DDL:
-            conn.execute(sa.text(stmt))
         where = "period = :period AND township_code = :township"
         conn.execute(sa.text(f"DELETE FROM {table} WHERE {where}"), params)
         conn.execute(sa.text(f"INSERT INTO {table} {select_sql}"), params)

@@ -130,6 +130,14 @@ VIEWS: dict[str, str] = {
 }
 
 
+# Township slices for the Celery scale-out (pipelines/township.py): the roster's columns, and a per-school summary.
+TABLES["derived.township_roster"] = TABLES["derived.roster"]
+TABLES["derived.township_attendance_summary"] = """
+    period TEXT NOT NULL, township_code TEXT NOT NULL, school_code TEXT, records INTEGER NOT NULL,
+    active_records INTEGER NOT NULL, no_attendance INTEGER NOT NULL, unexcused_run INTEGER NOT NULL,
+    unexcused_days INTEGER NOT NULL
+"""
+
 def ddl_statements() -> list[str]:
     stmts = [f"CREATE SCHEMA IF NOT EXISTS {s}" for s in SCHEMAS]
     stmts += [f"CREATE TABLE IF NOT EXISTS {name} ({cols.strip()})" for name, cols in TABLES.items()]

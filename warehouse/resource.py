@@ -25,6 +25,9 @@ from sqlalchemy.pool import SingletonThreadPool
 from warehouse.layout import ddl_statements
 
 
+DDL_LOCK_KEY = 0x6B6F6E67  # 'kong': the advisory lock that serialises schema changes on PostgreSQL
+
+
 class WarehouseResource(ConfigurableResource):
     """SQLAlchemy URL of the warehouse (duckdb:///... or postgresql+psycopg://...)."""
 
@@ -95,9 +98,17 @@ class WarehouseResource(ConfigurableResource):
         if self._layout_ready:
             return
         with self.begin() as conn:
+            self.lock_ddl(conn)
             for stmt in ddl_statements():
                 conn.execute(sa.text(stmt))
         self._layout_ready = True
+
+    def lock_ddl(self, conn: sa.Connection) -> None:
+        """PostgreSQL: serialise DDL across processes for the transaction. Two workers running
+        ``CREATE TABLE IF NOT EXISTS`` at once can both pass the check and one then fails on pg_type's unique
+        index; DuckDB has a single writer and needs nothing."""
+        if not self.is_duckdb:
+            conn.execute(sa.text("SELECT pg_advisory_xact_lock(:key)"), {"key": DDL_LOCK_KEY})
 
     def query_df(self, sql: str, params: dict[str, Any] | None = None) -> pd.DataFrame:
         with self.engine.connect() as conn:

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import csv
 import io
+import shutil
 import sys
 from pathlib import Path
 from typing import Any, Callable, Sequence
@@ -29,14 +30,21 @@ from pipelines.resources import KongchuoHome  # noqa: E402
 from warehouse.resource import WarehouseResource  # noqa: E402
 
 
+def use_home(home: Path, monkeypatch: pytest.MonkeyPatch, copy_of: Path | None = None) -> Path:
+    """Make ``home`` this test's KONGCHUO_HOME (a copy of ``copy_of`` when given), with the default warehouse."""
+    if copy_of is not None:
+        shutil.copytree(copy_of, home)
+    monkeypatch.setenv("KONGCHUO_HOME", str(home))
+    monkeypatch.delenv("KONGCHUO_WAREHOUSE_URL", raising=False)
+    return home
+
+
 @pytest.fixture
 def kongchuo_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     home = tmp_path / "home"
     for source in SOURCES:
         (home / "landing" / source).mkdir(parents=True)
-    monkeypatch.setenv("KONGCHUO_HOME", str(home))
-    monkeypatch.delenv("KONGCHUO_WAREHOUSE_URL", raising=False)
-    return home
+    return use_home(home, monkeypatch)
 
 
 @pytest.fixture

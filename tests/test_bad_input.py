@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
-import shutil
 from pathlib import Path
 
 import pandas as pd
@@ -33,6 +32,7 @@ from pipelines.partitions import period_bounds
 from pipelines.resources import KongchuoHome
 from warehouse.resource import WarehouseResource
 from tests.bad_inputs import CASES, IDS, NAMES, Case, attendance_rows, census_rows, csv_bytes, registry_rows
+from conftest import use_home
 
 PERIOD = "2026-05"
 RUN_ID = "bad-input-run"
@@ -89,11 +89,7 @@ def baseline_template(tmp_path_factory) -> Path:
 
 @pytest.fixture
 def kongchuo_home(baseline_template: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    home = tmp_path / "home"
-    shutil.copytree(baseline_template, home)
-    monkeypatch.setenv("KONGCHUO_HOME", str(home))
-    monkeypatch.delenv("KONGCHUO_WAREHOUSE_URL", raising=False)
-    return home
+    return use_home(tmp_path / "home", monkeypatch, copy_of=baseline_template)
 
 
 @pytest.fixture

@@ -6,7 +6,6 @@ the previous period's reports untouched.
 """
 
 import datetime as dt
-import shutil
 from pathlib import Path
 
 import dagster as dg
@@ -17,6 +16,7 @@ from kongchuo.generate import Rates, generate
 from kongchuo.masking import mask_id
 from pipelines.resources import KongchuoHome
 from warehouse.resource import WarehouseResource
+from conftest import use_home
 
 START, END = dt.date(2026, 3, 2), dt.date(2026, 4, 30)
 PERIOD = "2026-04"
@@ -54,11 +54,7 @@ def generated(tmp_path_factory) -> Path:
 
 @pytest.fixture
 def home(generated: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    target = tmp_path / "home"
-    shutil.copytree(generated, target)
-    monkeypatch.setenv("KONGCHUO_HOME", str(target))
-    monkeypatch.delenv("KONGCHUO_WAREHOUSE_URL", raising=False)
-    return target
+    return use_home(tmp_path / "home", monkeypatch, copy_of=generated)
 
 
 def test_every_planted_anomaly_flagged_by_the_right_check(home: Path):

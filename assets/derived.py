@@ -10,6 +10,7 @@ import dagster as dg
 from assets.common import OWNERS, period_params, table_metadata
 from assets.rules import OUT_OF_SCHOOL_SQL, ROSTER_SQL, SUSPECTED_DROPOUTS_SQL, RuleConfig
 from pipelines.partitions import monthly_partitions, period_of
+from pipelines.pools import WAREHOUSE_POOL
 from warehouse.resource import WarehouseResource
 
 STAGED = {name: dg.AssetKey(["staged", name]) for name in
@@ -21,7 +22,7 @@ OUT_OF_SCHOOL = dg.AssetKey(["derived", "out_of_school"])
 _COMMON = dict(group_name="derived", owners=OWNERS, partitions_def=monthly_partitions, kinds={"duckdb", "sql"})
 
 
-@dg.asset(key=ROSTER, deps=[STAGED["registry"], STAGED["attendance"], STAGED["reference"]], code_version="1",
+@dg.asset(pool=WAREHOUSE_POOL, key=ROSTER, deps=[STAGED["registry"], STAGED["attendance"], STAGED["reference"]], code_version="1",
           **_COMMON)
 def roster(context: dg.AssetExecutionContext, warehouse: WarehouseResource, config: RuleConfig) -> dg.MaterializeResult:
     """人籍比对名册 Roster: one row per current registry record with what the period's roll call says
@@ -33,7 +34,7 @@ def roster(context: dg.AssetExecutionContext, warehouse: WarehouseResource, conf
         warehouse, "derived.roster", period, "person_key, school_code, status, attendance_days, unexcused_days"))
 
 
-@dg.asset(key=SUSPECTED, deps=[ROSTER, STAGED["exemptions"], STAGED["home_teaching"], STAGED["census"]],
+@dg.asset(pool=WAREHOUSE_POOL, key=SUSPECTED, deps=[ROSTER, STAGED["exemptions"], STAGED["home_teaching"], STAGED["census"]],
           code_version="1", **_COMMON)
 def suspected_dropouts(context: dg.AssetExecutionContext, warehouse: WarehouseResource,
                        config: RuleConfig) -> dg.MaterializeResult:
@@ -50,7 +51,7 @@ def suspected_dropouts(context: dg.AssetExecutionContext, warehouse: WarehouseRe
     return dg.MaterializeResult(metadata=meta)
 
 
-@dg.asset(key=OUT_OF_SCHOOL, deps=[STAGED["census"], STAGED["registry"], STAGED["exemptions"]], code_version="1",
+@dg.asset(pool=WAREHOUSE_POOL, key=OUT_OF_SCHOOL, deps=[STAGED["census"], STAGED["registry"], STAGED["exemptions"]], code_version="1",
           **_COMMON)
 def out_of_school(context: dg.AssetExecutionContext, warehouse: WarehouseResource,
                   config: RuleConfig) -> dg.MaterializeResult:

@@ -19,6 +19,7 @@ from kongchuo.districts import district_name, month_label
 from kongchuo.excel import Sheet, write_workbook
 from kongchuo.sources import REGISTRY_STATUS_LABEL
 from pipelines.partitions import monthly_partitions, period_of
+from pipelines.pools import WAREHOUSE_POOL
 from pipelines.resources import KongchuoHome
 from warehouse.resource import WarehouseResource
 
@@ -92,7 +93,7 @@ def fix_list_rows(warehouse: WarehouseResource, period: str) -> pd.DataFrame:
         sql + " ORDER BY t.township_code, f.school_code, f.check_id, f.record_key, f.row_no", {"p": period})
 
 
-@dg.asset(key=R5, deps=[dg.AssetKey(["derived", "roster"]), dg.AssetKey(["staged", "registry"])],
+@dg.asset(pool=WAREHOUSE_POOL, key=R5, deps=[dg.AssetKey(["derived", "roster"]), dg.AssetKey(["staged", "registry"])],
           group_name="reports", owners=OWNERS, partitions_def=monthly_partitions, kinds={"excel"}, code_version="1")
 def r5_fix_list(context: dg.AssetExecutionContext, home: KongchuoHome,
                 warehouse: WarehouseResource) -> dg.MaterializeResult:

@@ -13,6 +13,7 @@ import dagster as dg
 from assets.common import OWNERS, period_params, table_metadata
 from assets.derived import STAGED
 from pipelines.partitions import monthly_partitions, period_of
+from pipelines.pools import WAREHOUSE_POOL
 from warehouse.resource import WarehouseResource
 
 HOME_TEACHING_COMPLIANCE = dg.AssetKey(["derived", "home_teaching_compliance"])
@@ -50,7 +51,7 @@ COMPLIANCE_SQL = f"""
 """
 
 
-@dg.asset(key=HOME_TEACHING_COMPLIANCE, deps=[STAGED["home_teaching"], STAGED["registry"], STAGED["census"],
+@dg.asset(pool=WAREHOUSE_POOL, key=HOME_TEACHING_COMPLIANCE, deps=[STAGED["home_teaching"], STAGED["registry"], STAGED["census"],
                                               STAGED["attendance"], STAGED["reference"]],
           group_name="derived", owners=OWNERS, partitions_def=monthly_partitions, kinds={"duckdb", "sql"},
           code_version="1")

@@ -53,6 +53,7 @@ from kongchuo.readers import CHUNK_ROWS, IngestError, detect_encoding, open_sour
 from kongchuo.settings import SOURCES
 from kongchuo.sources import SPECS
 from pipelines.partitions import TIMEZONE, monthly_partitions
+from pipelines.pools import WAREHOUSE_POOL
 from pipelines.resources import KongchuoHome
 from warehouse.resource import WarehouseResource
 from warehouse.views import refresh_current
@@ -307,6 +308,7 @@ def build_staged_asset(source: str) -> dg.AssetsDefinition:
     )
 
     @dg.asset(
+        pool=WAREHOUSE_POOL,
         key=dg.AssetKey(["staged", source]),
         group_name="ingest",
         partitions_def=monthly_partitions,
@@ -357,6 +359,7 @@ def read_reference(path: Path, table: str) -> pd.DataFrame:
 
 
 @dg.asset(
+    pool=WAREHOUSE_POOL,
     key=dg.AssetKey(["staged", "reference"]),
     group_name="ingest",
     partitions_def=monthly_partitions,

@@ -43,6 +43,7 @@ whenever such later events exist.
 
 import datetime as dt
 from dataclasses import dataclass
+from pipelines.pools import WAREHOUSE_POOL
 from typing import Any
 
 import dagster as dg
@@ -337,6 +338,7 @@ def write_period(warehouse: WarehouseResource, period: str, params: dict[str, An
 
 
 @dg.asset(
+    pool=WAREHOUSE_POOL,
     key=CASE_EVENTS,
     deps=[SUSPECTED, ROSTER, STAGED["casework"], STAGED["exemptions"], STAGED["home_teaching"], STAGED["census"],
           STAGED["registry"],

@@ -1,6 +1,7 @@
 """The per-period manifest (``reports/<period>/manifest.json``), built after every report of the period."""
 
 
+from pipelines.pools import WAREHOUSE_POOL
 from typing import Sequence
 
 import dagster as dg
@@ -15,7 +16,7 @@ from warehouse.resource import WarehouseResource
 
 def build_manifest_asset(name: str, report_keys: Sequence[dg.AssetKey],
                          partitions_def: dg.PartitionsDefinition) -> dg.AssetsDefinition:
-    @dg.asset(key=dg.AssetKey(["reports", name]), deps=list(report_keys), group_name="reports", owners=OWNERS,
+    @dg.asset(pool=WAREHOUSE_POOL, key=dg.AssetKey(["reports", name]), deps=list(report_keys), group_name="reports", owners=OWNERS,
               partitions_def=partitions_def, kinds={"json"}, code_version="1")
     def _manifest(context: dg.AssetExecutionContext, home: KongchuoHome,
                   warehouse: WarehouseResource) -> dg.MaterializeResult:

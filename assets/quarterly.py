@@ -23,6 +23,7 @@ record that is 在读 or 休学 (enrolled), the enrolment rate, out-of-school ch
 
 
 import datetime as dt
+from pipelines.pools import WAREHOUSE_POOL
 from typing import Any
 
 import dagster as dg
@@ -147,7 +148,7 @@ def write_quarterly_suspected(warehouse: WarehouseResource, quarter: str, config
     return {"cutoff": cutoff.isoformat() if cutoff else None, "months": [m for m, _, _ in months]}
 
 
-@dg.asset(key=QUARTERLY_SUSPECTED, deps=[STAGED["registry"], STAGED["attendance"], STAGED["exemptions"],
+@dg.asset(pool=WAREHOUSE_POOL, key=QUARTERLY_SUSPECTED, deps=[STAGED["registry"], STAGED["attendance"], STAGED["exemptions"],
                                          STAGED["home_teaching"], STAGED["census"], STAGED["reference"]],
           group_name=GROUP, owners=OWNERS, partitions_def=quarterly_partitions, kinds={"duckdb", "sql"},
           code_version="1")
@@ -171,7 +172,7 @@ def quarterly_suspected(context: dg.AssetExecutionContext, warehouse: WarehouseR
     })
 
 
-@dg.asset(key=TOWNSHIP_RATES, deps=[QUARTERLY_SUSPECTED, STAGED["census"], STAGED["registry"],
+@dg.asset(pool=WAREHOUSE_POOL, key=TOWNSHIP_RATES, deps=[QUARTERLY_SUSPECTED, STAGED["census"], STAGED["registry"],
                                     STAGED["exemptions"], STAGED["reference"]],
           group_name=GROUP, owners=OWNERS, partitions_def=quarterly_partitions, kinds={"duckdb", "sql"},
           code_version="1")

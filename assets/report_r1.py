@@ -10,6 +10,7 @@ from assets.report_files import cell_counts, current_district, replace_cells, re
 from kongchuo.districts import district_name, month_label
 from kongchuo.excel import Sheet, write_workbook
 from pipelines.partitions import monthly_partitions, period_of
+from pipelines.pools import WAREHOUSE_POOL
 from pipelines.resources import KongchuoHome
 from warehouse.resource import WarehouseResource
 
@@ -90,7 +91,7 @@ def _values(counts, row_key: str, keys: list[str]) -> list[int]:
     return [int(row[k]) if k in row.index else 0 for k in keys]
 
 
-@dg.asset(key=R1, deps=[ROSTER, SUSPECTED, OUT_OF_SCHOOL, STAGED["casework"], STAGED["reference"]],
+@dg.asset(pool=WAREHOUSE_POOL, key=R1, deps=[ROSTER, SUSPECTED, OUT_OF_SCHOOL, STAGED["casework"], STAGED["reference"]],
           group_name="reports", owners=OWNERS, partitions_def=monthly_partitions, kinds={"excel", "openpyxl"},
           code_version="1")
 def r1_monthly(context: dg.AssetExecutionContext, home: KongchuoHome,

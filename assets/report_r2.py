@@ -20,6 +20,7 @@ from assets.rules import RuleConfig
 from kongchuo.districts import district_name, month_label
 from kongchuo.excel import Sheet, write_workbook
 from pipelines.partitions import period_of, quarterly_partitions
+from pipelines.pools import WAREHOUSE_POOL
 from pipelines.resources import KongchuoHome
 from warehouse.resource import WarehouseResource
 
@@ -123,7 +124,7 @@ def _values(vals: dict[str, int]) -> list:
     return [_rate(vals["enrolled"], vals["school_age"]) if k == "rate" else vals[k] for k, _, _ in COLUMNS]
 
 
-@dg.asset(key=R2, deps=[QUARTERLY_SUSPECTED, TOWNSHIP_RATES, STAGED["casework"], STAGED["reference"]],
+@dg.asset(pool=WAREHOUSE_POOL, key=R2, deps=[QUARTERLY_SUSPECTED, TOWNSHIP_RATES, STAGED["casework"], STAGED["reference"]],
           group_name="reports", owners=OWNERS, partitions_def=quarterly_partitions, kinds={"excel", "openpyxl"},
           code_version="1")
 def r2_statistics(context: dg.AssetExecutionContext, home: KongchuoHome, warehouse: WarehouseResource,

@@ -18,6 +18,7 @@ from kongchuo.districts import district_name, month_label
 from kongchuo.excel import Sheet, write_workbook
 from kongchuo.sources import REGISTRY_STATUS_LABEL
 from pipelines.partitions import monthly_partitions, period_of
+from pipelines.pools import WAREHOUSE_POOL
 from pipelines.resources import KongchuoHome
 from warehouse.resource import WarehouseResource
 
@@ -84,7 +85,7 @@ def _sheet_name(i: int, name: str) -> str:
     return f"{i:03d}{_SHEET_UNSAFE.sub('', name)[:20]}"
 
 
-@dg.asset(key=R3, deps=[CASE_EVENTS, STAGED["registry"], STAGED["census"], STAGED["reference"]],
+@dg.asset(pool=WAREHOUSE_POOL, key=R3, deps=[CASE_EVENTS, STAGED["registry"], STAGED["census"], STAGED["reference"]],
           group_name="reports", owners=OWNERS, partitions_def=monthly_partitions, kinds={"excel", "openpyxl"},
           code_version="1")
 def r3_one_student_one_form(context: dg.AssetExecutionContext, home: KongchuoHome,

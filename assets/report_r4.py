@@ -12,6 +12,7 @@ from kongchuo.districts import district_name, month_label
 from kongchuo.excel import Sheet, write_workbook
 from kongchuo.masking import mask_id
 from pipelines.partitions import monthly_partitions, period_bounds, period_of
+from pipelines.pools import WAREHOUSE_POOL
 from pipelines.resources import KongchuoHome
 from warehouse.resource import WarehouseResource
 
@@ -41,7 +42,7 @@ REASON_SQL = f"""
 """
 
 
-@dg.asset(key=R4, deps=[CASE_EVENTS, STAGED["registry"], STAGED["casework"], STAGED["reference"]],
+@dg.asset(pool=WAREHOUSE_POOL, key=R4, deps=[CASE_EVENTS, STAGED["registry"], STAGED["casework"], STAGED["reference"]],
           group_name="reports", owners=OWNERS, partitions_def=monthly_partitions, kinds={"excel", "openpyxl"},
           code_version="1")
 def r4_escalations(context: dg.AssetExecutionContext, home: KongchuoHome,

@@ -12,6 +12,7 @@ from kongchuo.districts import district_name, month_label
 from kongchuo.excel import Sheet, write_workbook
 from kongchuo.masking import mask_id
 from pipelines.partitions import monthly_partitions, period_of
+from pipelines.pools import WAREHOUSE_POOL
 from pipelines.resources import KongchuoHome
 from warehouse.resource import WarehouseResource
 
@@ -31,7 +32,7 @@ KEYS_SQL = ("SELECT id_number AS person_key, id_number, NULL AS student_no, scho
             "FROM derived.home_teaching_compliance WHERE period = :period")
 
 
-@dg.asset(key=R6, deps=[HOME_TEACHING_COMPLIANCE, STAGED["registry"], STAGED["reference"]],
+@dg.asset(pool=WAREHOUSE_POOL, key=R6, deps=[HOME_TEACHING_COMPLIANCE, STAGED["registry"], STAGED["reference"]],
           group_name="reports", owners=OWNERS, partitions_def=monthly_partitions, kinds={"excel", "openpyxl"},
           code_version="1")
 def r6_home_teaching(context: dg.AssetExecutionContext, home: KongchuoHome,

@@ -23,6 +23,7 @@ from checks.names import (
 )
 from kongchuo import idnumber
 from pipelines.partitions import period_bounds, period_of, school_year_reference_date
+from pipelines.pools import WAREHOUSE_POOL
 from warehouse.resource import WarehouseResource
 
 STAGED = {s: dg.AssetKey(["staged", s]) for s in ("registry", "attendance", "census")}
@@ -76,7 +77,7 @@ def _result(context: dg.AssetCheckExecutionContext, warehouse: WarehouseResource
 
 
 def _check(asset: dg.AssetKey, name: str, zh: str, en: str, blocking: bool) -> Callable:
-    return dg.asset_check(asset=asset, name=name, blocking=blocking, description=f"{zh}\n\n{en}",
+    return dg.asset_check(asset=asset, name=name, blocking=blocking, description=f"{zh}\n\n{en}", pool=WAREHOUSE_POOL,
                           metadata={"check_id": CHECK_IDS[name]})
 
 

@@ -22,7 +22,6 @@ from checks import dq_checks
 from pipelines.jobs import ingest_job, monthly_job, quarterly_job
 from pipelines.partitions import monthly_partitions
 from pipelines.policies import apply_policies
-from pipelines.pools import with_warehouse_pool
 from pipelines.resources import build_resources
 from pipelines.schedules import schedules
 from pipelines.sensors import sensors
@@ -32,10 +31,10 @@ monthly_manifest = build_manifest_asset("monthly_manifest", [a.key for a in mont
 
 defs = dg.Definitions(
     # Global policies (owners, kinds, code versions from rule SQL, column schema and lineage): pipelines/policies.py
-    assets=with_warehouse_pool(apply_policies([
+    assets=apply_policies([
         *ingest_assets, *derived_assets, *home_teaching_assets, *ledger_assets, *monthly_reports, monthly_manifest,
-        *quarterly_derived_assets, *quarterly_report_assets])),
-    asset_checks=with_warehouse_pool(dq_checks),  # warehouse writers share the pool kongchuo_warehouse
+        *quarterly_derived_assets, *quarterly_report_assets]),
+    asset_checks=dq_checks,  # warehouse writers declare pool=WAREHOUSE_POOL (pipelines/pools.py)
     jobs=[monthly_job, quarterly_job, ingest_job],
     schedules=schedules,
     sensors=sensors,

@@ -37,7 +37,7 @@ from assets.common import OWNERS, period_params, table_schema
 from assets.derived import STAGED
 from assets.rules import ROSTER_SQL, RuleConfig
 from pipelines.partitions import monthly_partitions
-from pipelines.pools import with_warehouse_pool
+from pipelines.pools import WAREHOUSE_POOL
 from pipelines.resources import build_resources
 from warehouse.resource import WarehouseResource
 
@@ -91,7 +91,7 @@ _COMMON = dict(group_name="township", owners=OWNERS, partitions_def=month_townsh
                kinds={"postgres", "sql"}, tags={"kongchuo/graph": "township"})
 
 
-@dg.asset(key=TOWNSHIP_ROSTER, deps=[STAGED["registry"], STAGED["attendance"], STAGED["reference"]],
+@dg.asset(pool=WAREHOUSE_POOL, key=TOWNSHIP_ROSTER, deps=[STAGED["registry"], STAGED["attendance"], STAGED["reference"]],
           code_version="1", **_COMMON)
 def township_roster(context: dg.AssetExecutionContext, warehouse: WarehouseResource,
                     config: RuleConfig) -> dg.MaterializeResult:
@@ -105,7 +105,7 @@ def township_roster(context: dg.AssetExecutionContext, warehouse: WarehouseResou
                                           "period": period, "township_code": township})
 
 
-@dg.asset(key=TOWNSHIP_SUMMARY, deps=[TOWNSHIP_ROSTER], code_version="1", **_COMMON)
+@dg.asset(pool=WAREHOUSE_POOL, key=TOWNSHIP_SUMMARY, deps=[TOWNSHIP_ROSTER], code_version="1", **_COMMON)
 def township_attendance_summary(context: dg.AssetExecutionContext, warehouse: WarehouseResource,
                                 config: RuleConfig) -> dg.MaterializeResult:
     """乡镇考勤汇总 Per school of the township: records, active records, no roll call, unexcused runs and days."""
@@ -119,7 +119,7 @@ def township_attendance_summary(context: dg.AssetExecutionContext, warehouse: Wa
         "preview": dg.MetadataValue.md(frame.to_markdown(index=False) if len(frame) else "(none)")})
 
 
-township_assets = with_warehouse_pool([township_roster, township_attendance_summary])
+township_assets = [township_roster, township_attendance_summary]
 
 township_job = dg.define_asset_job(
     name="township_job",

@@ -48,6 +48,7 @@ import sqlalchemy as sa
 
 from assets.common import OWNERS, table_schema
 from kongchuo import masking
+from kongchuo.excel import sha256_file
 from kongchuo.normalize import MAIN_DATE_COLUMN, normalize_frame, parse_flags
 from kongchuo.readers import CHUNK_ROWS, IngestError, detect_encoding, open_source_file
 from kongchuo.settings import SOURCES
@@ -85,11 +86,8 @@ class FileOutcome:
 # --- files ------------------------------------------------------------------------------------------
 
 def file_sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
+    """Content hash of a landed file: the key of its raw copy (one implementation: kongchuo.excel.sha256_file)."""
+    return sha256_file(path)
 
 
 def copy_atomic(src: Path, dst: Path) -> None:

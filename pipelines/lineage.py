@@ -63,15 +63,20 @@ _EXCLUSIONS = [*_d(EXE, "id_number approved_on valid_until"), *_d(HOME, "id_numb
                *_d(CEN, "id_number residence_status")]
 _SD_RULES = [*_d(ATT, "date status"), *_d(REG, "status birth_date"), *_EXCLUSIONS]
 
+# Who and where a registry record is: the same staged columns feed the roster and the quarterly table.
+_REGISTRY_IDENTITY = {
+    "person_key": _d(REG, "id_number student_no"),
+    "id_number": _d(REG, "id_number"),
+    "student_no": _d(REG, "student_no"),
+    "school_code": _d(REG, "school_code"),
+    "township_code": [*_d(REF, "township_code"), *_d(REG, "township_code")],
+    "grade": _d(REG, "grade"),
+}
+
 # Asset -> {column: [(upstream asset, upstream column), ...]}.
 COLUMN_LINEAGE: dict[dg.AssetKey, dict[str, list[tuple[dg.AssetKey, str]]]] = {
     ROSTER: {
-        "person_key": _d(REG, "id_number student_no"),
-        "id_number": _d(REG, "id_number"),
-        "student_no": _d(REG, "student_no"),
-        "school_code": _d(REG, "school_code"),
-        "township_code": [*_d(REF, "township_code"), *_d(REG, "township_code")],
-        "grade": _d(REG, "grade"),
+        **_REGISTRY_IDENTITY,
         "birth_date": _d(REG, "birth_date"),
         "status": _d(REG, "status"),
         "school_days": _d(ATT, "school_code date"),
@@ -113,12 +118,7 @@ COLUMN_LINEAGE: dict[dg.AssetKey, dict[str, list[tuple[dg.AssetKey, str]]]] = {
         "compliant": _d(HOME, "visit_date class_hours"),
     },
     QUARTERLY_SUSPECTED: {
-        "person_key": _d(REG, "id_number student_no"),
-        "id_number": _d(REG, "id_number"),
-        "student_no": _d(REG, "student_no"),
-        "school_code": _d(REG, "school_code"),
-        "township_code": [*_d(REF, "township_code"), *_d(REG, "township_code")],
-        "grade": _d(REG, "grade"),
+        **_REGISTRY_IDENTITY,
         "stage": [*_d(REF, "stage"), *_d(REG, "grade")],
         "rules": _SD_RULES,
     },

@@ -19,21 +19,36 @@ import dagster as dg
 import pandas as pd
 import sqlalchemy as sa
 
-from kongchuo.districts import district_name, month_label
+from kongchuo.districts import common_region, district_name, month_label
 from kongchuo.excel import sha256_file
 from pipelines.resources import KongchuoHome
 from warehouse.resource import WarehouseResource
 
 
+MIN_COUNTY_SHARE = 0.01  # a county counts towards a multi-county label when it holds >= 1 % of the records
+
+
 def current_district(warehouse: WarehouseResource) -> str:
-    """The district the data belongs to: the one holding most current registry records (the bundled
-    reference data covers several districts, so it cannot say which one is being reported)."""
-    code = warehouse.scalar(
-        """SELECT t.district_code FROM staged.registry_current r
+    """The region the data belongs to, for report titles and file names.
+
+    One district: the one holding most current registry records (the bundled reference data covers several
+    districts, so it cannot say which one is being reported). Several counties each holding at least
+    :data:`MIN_COUNTY_SHARE` of the records (a prefecture or province run): their common prefecture
+    (``411000``) or province (``410000``) code, named in :mod:`kongchuo.districts`."""
+    counts = warehouse.query_df(
+        """SELECT t.district_code AS code, count(*) AS n FROM staged.registry_current r
            JOIN staged.schools s ON s.school_code = r.school_code
            JOIN staged.townships t ON t.township_code = s.township_code
-           GROUP BY t.district_code ORDER BY count(*) DESC, t.district_code LIMIT 1""")
-    return str(code or warehouse.scalar("SELECT min(district_code) FROM staged.townships") or "")
+           GROUP BY t.district_code ORDER BY count(*) DESC, t.district_code""")
+    if counts.empty:
+        return str(warehouse.scalar("SELECT min(district_code) FROM staged.townships") or "")
+    total = int(counts["n"].sum())
+    counties = [str(c) for c, n in zip(counts["code"], counts["n"]) if int(n) >= MIN_COUNTY_SHARE * total]
+    if len(counties) > 1:
+        region = common_region(counties)
+        if region:
+            return region
+    return str(counts["code"].iloc[0])
 
 
 def report_path(home: KongchuoHome, warehouse: WarehouseResource, period: str, title: str) -> Path:

@@ -42,10 +42,13 @@ portal: venv
 	$(BIN)/uvicorn portal.app:app --host 127.0.0.1 --port 8080
 
 ## Time the whole monthly run at SCALE=district|city|province (data generated once into .bench_cache/<scale>/);
-## RECORD=1 writes the result into BENCHMARKS.md, PROFILE=1 adds a pyinstrument profile next to the data.
+## RECORD=1 writes the result into BENCHMARKS.md, PROFILE=1 adds a pyinstrument profile next to the data;
+## GENERATE_ONLY=1 only prepares the data (make bench SCALE=province GENERATE_ONLY=1: 15 counties, resumable),
+## WORKERS=n generator processes for the province (memory ≈ n × 3.5 GB; default 2).
 SCALE ?= district
 bench: venv
-	$(BIN)/python -m kongchuo.bench --scale $(SCALE) $(if $(RECORD),--record) $(if $(PROFILE),--profile)
+	$(BIN)/python -m kongchuo.bench --scale $(SCALE) $(if $(RECORD),--record) $(if $(PROFILE),--profile) \
+	  $(if $(GENERATE_ONLY),--generate-only) $(if $(WORKERS),--workers $(WORKERS))
 
 explain: venv
 	$(BIN)/kongchuo explain --period $(PERIOD) --report $(REPORT) --row $(ROW) --column $(COLUMN)

@@ -1,7 +1,9 @@
 """``python -m kongchuo.bench --scale district|city|province|smoke``: time the whole monthly run.
 
 1. Generate the scale's synthetic data once into ``.bench_cache/<scale>/data`` (kept while the generator
-   parameters in ``params.json`` match; the folder is gitignored).
+   parameters in ``params.json`` match; the folder is gitignored). The province is generated county by county
+   (:mod:`kongchuo.generate.province`, ``--workers`` processes, resumable per county); ``--generate-only``
+   prepares the data and stops (``make bench SCALE=province GENERATE_ONLY=1``).
 2. Build a fresh ``KONGCHUO_HOME`` in ``.bench_cache/<scale>/home`` whose ``landing/`` and ``reference/`` are
    hard links to the cached files (ingestion never modifies a landing file).
 3. The floor: a bare DuckDB ``SELECT count(*) FROM read_csv(...)`` over every CSV (decoded as latin-1, so
@@ -48,6 +50,7 @@ class Scale:
     attendance: str = "rollcall"  # or absence_only
     district: str = "411003"
     seed: int = 7
+    counties: int = 0  # > 0: that many county chunks (kongchuo.generate.province), students split evenly
 
     @property
     def period(self) -> str:
@@ -58,7 +61,7 @@ SCALES: dict[str, Scale] = {
     "smoke": Scale("smoke", 400, "2026-05-01", "2026-05-31"),
     "district": Scale("district", 100_000, "2026-05-01", "2026-05-31"),
     "city": Scale("city", 1_000_000, "2026-05-01", "2026-05-31"),
-    "province": Scale("province", 15_000_000, "2026-05-01", "2026-05-31", attendance="absence_only"),
+    "province": Scale("province", 15_000_000, "2026-05-01", "2026-05-31", attendance="absence_only", counties=15),
 }
 
 # Targets (issue 7): seconds, bytes, ratio.
@@ -71,24 +74,42 @@ def cache_dir(scale: Scale, root: Path = CACHE) -> Path:
     return root / scale.name
 
 
-def ensure_data(scale: Scale, root: Path = CACHE, log=print) -> tuple[Path, float | None]:
+def params_of(scale: Scale) -> dict[str, Any]:
+    """The generator parameters kept in ``params.json`` (``counties`` only when set, so the caches of the
+    single-district scales stay valid)."""
+    want = asdict(scale)
+    if not scale.counties:
+        want.pop("counties")
+    return want
+
+
+def ensure_data(scale: Scale, root: Path = CACHE, log=print, workers: int = 2) -> tuple[Path, float | None]:
     """The scale's generated data (generated now if missing or made with other parameters)."""
     folder = cache_dir(scale, root)
     data, params = folder / "data", folder / "params.json"
-    want = asdict(scale)
+    want = params_of(scale)
     if params.exists() and json.loads(params.read_text()) == want and (data / "meta.json").exists():
         return data, None
-    if scale.students > 3_000_000 or scale.attendance != "rollcall":
-        raise SystemExit(f"bench {scale.name}: {scale.students:,} students with {scale.attendance} attendance needs the "
-                         f"county-chunked generator and the absence-only attendance mode, neither implemented yet "
-                         f"(BENCHMARKS.md, Province)")
-    shutil.rmtree(data, ignore_errors=True)
-    log(f"bench: generating {scale.name} ({scale.students:,} students, {scale.start}..{scale.end}) into {data}")
+    start, end = dt.date.fromisoformat(scale.start), dt.date.fromisoformat(scale.end)
     t0 = time.perf_counter()
-    from kongchuo.generate import generate
+    if scale.counties:
+        from kongchuo.generate.province import generate_province
 
-    generate(scale.district, scale.students, scale.seed, dt.date.fromisoformat(scale.start),
-             dt.date.fromisoformat(scale.end), data, attendance=scale.attendance)
+        # no rmtree: complete county chunks under data/.chunks are kept (each checks its own parameters)
+        params.unlink(missing_ok=True)
+        log(f"bench: generating {scale.name} ({scale.students:,} students in {scale.counties} counties, "
+            f"{scale.start}..{scale.end}, {scale.attendance}, {workers} workers) into {data}")
+        generate_province(scale.counties, scale.students, scale.seed, start, end, data,
+                          attendance=scale.attendance, workers=workers, log=log)
+    else:
+        if scale.students > 3_000_000:
+            raise SystemExit(f"bench {scale.name}: {scale.students:,} students do not fit one region code; "
+                             f"set counties (kongchuo.generate.province)")
+        shutil.rmtree(data, ignore_errors=True)
+        log(f"bench: generating {scale.name} ({scale.students:,} students, {scale.start}..{scale.end}) into {data}")
+        from kongchuo.generate import generate
+
+        generate(scale.district, scale.students, scale.seed, start, end, data, attendance=scale.attendance)
     took = time.perf_counter() - t0
     params.write_text(json.dumps(want, indent=1))
     return data, took
@@ -265,8 +286,8 @@ def git_commit() -> str:
         return "unknown"
 
 
-def bench(scale: Scale, root: Path = CACHE, profile: bool = False, log=print) -> dict[str, Any]:
-    data, gen_s = ensure_data(scale, root, log)
+def bench(scale: Scale, root: Path = CACHE, profile: bool = False, log=print, workers: int = 2) -> dict[str, Any]:
+    data, gen_s = ensure_data(scale, root, log, workers)
     files = input_files(data)
     folder = cache_dir(scale, root)
     home = folder / "home"
@@ -413,8 +434,18 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--cache", type=Path, default=CACHE)
     p.add_argument("--record", action="store_true", help="write the result into BENCHMARKS.md")
     p.add_argument("--profile", action="store_true", help="pyinstrument profile of the run (profile.html/.txt)")
+    p.add_argument("--generate-only", action="store_true", help="prepare the scale's data and stop")
+    p.add_argument("--workers", type=int, default=2,
+                   help="generator processes for a county-chunked scale (memory ≈ workers × one county)")
     a = p.parse_args(argv)
-    r = bench(SCALES[a.scale], a.cache, profile=a.profile)
+    if a.generate_only:
+        data, took = ensure_data(SCALES[a.scale], a.cache, workers=a.workers)
+        files = input_files(data)
+        print(f"bench {a.scale}: data in {data} ({len(files)} files, "
+              f"{sum(f.stat().st_size for f in files) / (1 << 20):,.0f} MiB; "
+              + ("already generated)" if took is None else f"generated in {took:.1f} s)"))
+        return 0
+    r = bench(SCALES[a.scale], a.cache, profile=a.profile, workers=a.workers)
     print(markdown(r))
     if a.record:
         record_markdown(r)

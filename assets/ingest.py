@@ -34,7 +34,6 @@ import datetime as dt
 import hashlib
 import json
 import os
-import re
 import shutil
 import uuid
 from dataclasses import dataclass, field
@@ -49,8 +48,10 @@ import sqlalchemy as sa
 from assets.common import OWNERS, table_schema
 from kongchuo import masking
 from kongchuo.excel import sha256_file
-from kongchuo.normalize import MAIN_DATE_COLUMN, normalize_frame, parse_flags
-from kongchuo.readers import CHUNK_ROWS, IngestError, detect_encoding, open_source_file
+from kongchuo.normalize import parse_flags
+from kongchuo.parsing import (PARALLEL_MIN_BYTES, ParsedFile, ParseJob, is_infrastructure_error, parse_all,
+                              safe_error)
+from kongchuo.readers import CHUNK_ROWS, IngestError, detect_encoding
 from kongchuo.settings import SOURCES
 from kongchuo.sources import SPECS
 from pipelines.partitions import TIMEZONE, monthly_partitions
@@ -117,32 +118,6 @@ def _now() -> dt.datetime:
     return dt.datetime.now(ZoneInfo(TIMEZONE)).replace(tzinfo=None)
 
 
-_LONG_DIGITS = re.compile(r"[0-9０-９]{6,}[0-9Xx]?")
-
-
-def safe_error(name: str, exc: BaseException) -> str:
-    """A file error as a loggable message: ours are already safe; others lose quoted values and long numbers."""
-    if isinstance(exc, IngestError):
-        return str(exc)
-    text = str(exc).split("\n")[0][:300]
-    text = re.sub(r"'[^']*'|\"[^\"]*\"", "'…'", text)
-    text = _LONG_DIGITS.sub(lambda m: masking.mask_id(m.group(0)), text)
-    return f"{name}: row ?, column ?: the file could not be loaded ({type(exc).__name__}: {text})"
-
-
-def _is_infrastructure_error(exc: BaseException) -> bool:
-    if isinstance(exc, (sa.exc.OperationalError, sa.exc.InterfaceError, MemoryError)):
-        return True
-    if isinstance(exc, OSError) and not isinstance(exc, UnicodeError):
-        return True
-    try:
-        import duckdb
-
-        return isinstance(exc, (duckdb.IOException, duckdb.TransactionException))
-    except ImportError:  # pragma: no cover
-        return False
-
-
 # --- loading ----------------------------------------------------------------------------------------
 
 def known_shas(warehouse: WarehouseResource, source: str) -> dict[str, str]:
@@ -168,31 +143,21 @@ def _insert_files_row(conn: sa.Connection, row: dict[str, Any]) -> None:
     )
 
 
-def load_file(warehouse: WarehouseResource, source: str, raw_path: Path, name: str, sha: str, run_id: str | None,
-              chunk_rows: int = CHUNK_ROWS) -> FileOutcome:
-    """Parse the raw copy and load it with its raw.files row in one transaction; raises on any problem."""
-    spec = SPECS[source]
-    opened = open_source_file(raw_path, spec, name)
-    table = f"staged.{source}"
-    date_col = MAIN_DATE_COLUMN.get(source)
-    rows, lo, hi = 0, None, None
+def load_parsed(warehouse: WarehouseResource, parsed: ParsedFile, run_id: str | None) -> FileOutcome:
+    """Load a parsed file's parts with its raw.files row in one transaction; raises on any problem."""
+    job = parsed.job
+    rows = 0
     with warehouse.begin() as conn:
-        for cells in opened.chunks(chunk_rows):
-            frame = normalize_frame(spec, cells.assign(file_sha=sha))
-            warehouse.insert_frame(conn, table, frame)
-            rows += len(frame)
-            if date_col:
-                dates = frame[date_col].dropna()
-                if len(dates):
-                    lo = min(lo, dates.min()) if lo else dates.min()
-                    hi = max(hi, dates.max()) if hi else dates.max()
+        for table in parsed.tables():
+            warehouse.insert_frame(conn, f"staged.{job.source}", table)
+            rows += table.num_rows
         _insert_files_row(conn, _files_row(
-            file_sha=sha, source=source, original_name=name, raw_path=str(raw_path),
-            size_bytes=raw_path.stat().st_size, encoding=opened.encoding or "xlsx", row_count=rows,
-            status="ingested", min_date=lo, max_date=hi, run_id=run_id,
-            header_map=json.dumps(opened.header_map, ensure_ascii=False),
+            file_sha=job.sha, source=job.source, original_name=job.name, raw_path=str(job.raw_path),
+            size_bytes=job.raw_path.stat().st_size, encoding=parsed.encoding, row_count=rows,
+            status="ingested", min_date=parsed.min_date, max_date=parsed.max_date, run_id=run_id,
+            header_map=json.dumps(parsed.header_map, ensure_ascii=False),
         ))
-    return FileOutcome(name, sha, "ingested", rows, ignored_columns=opened.ignored_columns)
+    return FileOutcome(job.name, job.sha, "ingested", rows, ignored_columns=parsed.ignored_columns)
 
 
 def quarantine_file(home: KongchuoHome, warehouse: WarehouseResource, source: str, landed: Path, raw_path: Path,
@@ -215,34 +180,63 @@ def quarantine_file(home: KongchuoHome, warehouse: WarehouseResource, source: st
 
 
 def ingest_source(home: KongchuoHome, warehouse: WarehouseResource, source: str, run_id: str | None = None,
-                  log: Any = None, chunk_rows: int = CHUNK_ROWS) -> list[FileOutcome]:
-    """Ingest every new file of ``landing/<source>``; returns one outcome per landing file."""
+                  log: Any = None, chunk_rows: int = CHUNK_ROWS, workers: int | None = None,
+                  parallel_min_bytes: int = PARALLEL_MIN_BYTES) -> list[FileOutcome]:
+    """Ingest every new file of ``landing/<source>``; returns one outcome per landing file (landing order).
+
+    New files are parsed by ``workers`` processes (default ``home.ingest_workers``) when they are large
+    together (:mod:`kongchuo.parsing`); this process loads them one by one, in landing order.
+    """
     warehouse.ensure_layout()
     seen = known_shas(warehouse, source)
-    outcomes: list[FileOutcome] = []
+    scratch = home.root / ".ingest_scratch" / uuid.uuid4().hex
+    outcomes: dict[str, FileOutcome] = {}
+    order: list[tuple[Path, str]] = []
+    jobs: list[ParseJob] = []
     for landed in landing_files(home, source):
         sha = file_sha256(landed)
-        if sha in seen:
-            outcomes.append(FileOutcome(landed.name, sha, "skipped", error=f"already {seen[sha]}"))
+        order.append((landed, sha))
+        if sha in seen or any(j.sha == sha for j in jobs):
             continue
         raw_path = home.raw / source / f"{sha}{landed.suffix.lower()}"
         if not raw_path.exists():
             copy_atomic(landed, raw_path)
-        try:
-            outcome = load_file(warehouse, source, raw_path, landed.name, sha, run_id, chunk_rows)
-            if log:
-                log.info(f"{source}: ingested {landed.name} ({outcome.rows} rows, sha256 {sha[:12]})")
-        except Exception as exc:  # noqa: BLE001 - every file problem sends the file to quarantine
-            if _is_infrastructure_error(exc):
-                raise
-            error = safe_error(landed.name, exc)
-            outcome = quarantine_file(home, warehouse, source, landed, raw_path, sha, error, run_id)
-            if log:
-                log.error(f"{source}: quarantined {error}")
-        seen[sha] = outcome.status
-        outcomes.append(outcome)
+        jobs.append(ParseJob(source, raw_path, landed.name, sha, scratch / sha, chunk_rows))
+    landed_by_sha = {sha: landed for landed, sha in reversed(order)}  # first landing file of each hash
+    try:
+        for parsed in parse_all(jobs, home.ingest_workers if workers is None else workers, parallel_min_bytes):
+            job = parsed.job
+            try:
+                if parsed.error:
+                    if parsed.infrastructure:
+                        raise OSError(parsed.error)
+                    raise IngestError(parsed.error)
+                outcome = load_parsed(warehouse, parsed, run_id)
+                if log:
+                    log.info(f"{source}: ingested {job.name} ({outcome.rows} rows, sha256 {job.sha[:12]})")
+            except Exception as exc:  # noqa: BLE001 - every file problem sends the file to quarantine
+                if is_infrastructure_error(exc):
+                    raise
+                error = safe_error(job.name, exc)
+                outcome = quarantine_file(home, warehouse, source, landed_by_sha[job.sha], job.raw_path, job.sha,
+                                          error, run_id)
+                if log:
+                    log.error(f"{source}: quarantined {error}")
+            finally:
+                parsed.discard()
+            outcomes[job.sha] = outcome
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)
+    result: list[FileOutcome] = []
+    for landed, sha in order:
+        first = outcomes.get(sha)
+        if first is not None and landed_by_sha[sha] == landed:
+            result.append(first)
+        else:
+            status = first.status if first is not None else seen[sha]
+            result.append(FileOutcome(landed.name, sha, "skipped", error=f"already {status}"))
     refresh_current(warehouse, [source])
-    return outcomes
+    return result
 
 
 # --- metadata ---------------------------------------------------------------------------------------
@@ -356,6 +350,27 @@ def read_reference(path: Path, table: str) -> pd.DataFrame:
     return frame.reset_index(drop=True)
 
 
+CALENDAR_FILE = "school_calendar.csv"
+
+
+def read_calendar(path: Path) -> pd.DataFrame:
+    """``school_calendar.csv``: one row per school day, ``date`` (ISO) and optional ``school_code`` (empty: every
+    school without rows of its own). Loaded into ``staged.school_calendar``."""
+    frame = pd.read_csv(path, dtype=str, keep_default_na=False, encoding=detect_encoding(path))
+    frame.columns = [str(c).replace("\ufeff", "").strip() for c in frame.columns]
+    if "date" not in frame.columns:
+        raise dg.Failure(f"{path.name}: row 1 (header): required column 'date' missing")
+    frame = frame.apply(lambda s: s.str.strip())
+    frame = frame[(frame != "").any(axis=1)]
+    dates = pd.to_datetime(frame["date"], format="%Y-%m-%d", errors="coerce")
+    if dates.isna().any():
+        row = int(dates.isna().to_numpy().nonzero()[0][0]) + 2
+        raise dg.Failure(f"{path.name}: row {row}, column 'date': not an ISO date (YYYY-MM-DD)")
+    codes = frame["school_code"] if "school_code" in frame.columns else pd.Series("", index=frame.index)
+    out = pd.DataFrame({"date": dates.dt.date.to_numpy(), "school_code": codes.replace("", None).to_numpy()})
+    return out.drop_duplicates().reset_index(drop=True)
+
+
 @dg.asset(
     pool=WAREHOUSE_POOL,
     key=dg.AssetKey(["staged", "reference"]),
@@ -370,7 +385,9 @@ def staged_reference(context: dg.AssetExecutionContext, home: KongchuoHome,
     """参考数据：乡镇与学校名录（townships.csv、schools.csv），教育局自己的文件优先于项目自带的文件。
 
     Reference data: townships and schools. The bureau's own files under KONGCHUO_HOME/reference win over
-    the bundled ones; every run replaces all rows of staged.townships and staged.schools.
+    the bundled ones; every run replaces all rows of staged.townships and staged.schools. The school calendar
+    (reference/school_calendar.csv → staged.school_calendar) is optional in rollcall mode and required when
+    the attendance mode is absence_only (school days come from it).
     """
     warehouse.ensure_layout()
     frames, origins = {}, {}
@@ -381,12 +398,20 @@ def staged_reference(context: dg.AssetExecutionContext, home: KongchuoHome,
                              f"nor bundled)")
         frames[table] = read_reference(path, table)
         origins[table] = str(path)
+    calendar = home.reference(CALENDAR_FILE)
+    if calendar.exists():
+        frames["school_calendar"], origins["school_calendar"] = read_calendar(calendar), str(calendar)
+    elif home.attendance_mode == "absence_only":
+        raise dg.Failure(f"reference file {CALENDAR_FILE} not found under {home.root / 'reference'}: attendance mode "
+                         f"absence_only takes the school days from it (columns date, optional school_code)")
+    else:
+        frames["school_calendar"] = pd.DataFrame({"date": [], "school_code": []})
     with warehouse.begin() as conn:
         for table, frame in frames.items():
             conn.execute(sa.text(f"DELETE FROM staged.{table}"))
             warehouse.insert_frame(conn, f"staged.{table}", frame)
     context.log.info(", ".join(f"{t}: {len(f)} rows from {origins[t]}" for t, f in frames.items()))
-    shas = {t: file_sha256(Path(origins[t])) for t in frames}
+    shas = {t: file_sha256(Path(origins[t])) for t in origins}
     version = dg.DataVersion(hashlib.sha256(json.dumps(sorted(shas.items())).encode()).hexdigest())
     return dg.MaterializeResult(data_version=version, metadata={
         "period": context.partition_key,
@@ -395,6 +420,9 @@ def staged_reference(context: dg.AssetExecutionContext, home: KongchuoHome,
         "dagster/row_count": sum(len(f) for f in frames.values()),
         "townships_rows": len(frames["townships"]),
         "schools_rows": len(frames["schools"]),
+        "school_calendar_rows": len(frames["school_calendar"]),
+        "school_calendar_file": origins.get("school_calendar", "(none)"),
+        "attendance_mode": home.attendance_mode,
         "townships_file": dg.MetadataValue.path(origins["townships"]),
         "schools_file": dg.MetadataValue.path(origins["schools"]),
         "dagster/column_schema": table_schema("staged.schools"),

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any, Iterator, Sequence
 
 import pandas as pd
+import pyarrow as pa
 import sqlalchemy as sa
 from dagster import ConfigurableResource, InitResourceContext
 from pydantic import PrivateAttr
@@ -134,11 +135,14 @@ class WarehouseResource(ConfigurableResource):
             for stmt in stmts:
                 conn.execute(sa.text(stmt), params or {})
 
-    def insert_frame(self, conn: sa.Connection, table: str, df: pd.DataFrame) -> None:
-        """Bulk-append ``df`` (columns named as the table's) inside the caller's transaction."""
-        if df.empty:
+    def insert_frame(self, conn: sa.Connection, table: str, df: pd.DataFrame | pa.Table) -> None:
+        """Bulk-append ``df`` (a DataFrame or an Arrow table, columns named as the table's) inside the caller's
+        transaction. DuckDB scans either in place; PostgreSQL gets the rows through COPY."""
+        if len(df) == 0:
             return
-        cols = ", ".join(f'"{c}"' for c in df.columns)
+        cols = ", ".join(f'"{c}"' for c in (df.column_names if isinstance(df, pa.Table) else df.columns))
+        if isinstance(df, pa.Table) and not self.is_duckdb:
+            df = df.to_pandas()  # the pandas metadata written with the table restores the nullable dtypes
         if self.is_duckdb:
             raw = conn.connection.driver_connection
             raw.register("_kongchuo_frame", df)

@@ -105,7 +105,11 @@ def r5_fix_list(context: dg.AssetExecutionContext, home: KongchuoHome,
     townships = warehouse.query_df(
         "SELECT t.township_code, t.township_name, t.district_code FROM staged.townships t ORDER BY t.township_code")
     folder = home.reports(period)
-    district = district_name(current_district(warehouse))
+    region = current_district(warehouse)
+    district = district_name(region)
+    # several counties (a prefecture or province code, xxxx00): township names repeat across counties
+    # (城关镇 ...), so workbooks are named with the county too: 魏都区城关街道
+    county_of = dict(zip(townships["township_code"], townships["district_code"])) if region.endswith("00") else {}
     label = month_label(period)
     written: dict[str, str] = {}
     unplaced = 0
@@ -117,6 +121,8 @@ def r5_fix_list(context: dg.AssetExecutionContext, home: KongchuoHome,
     for town in sorted(set(rows["township_code"]) if len(rows) else set()):
         town_rows = rows[rows["township_code"] == town]
         town_name = str(town_rows["township_name"].iloc[0])
+        if town in county_of:
+            town_name = district_name(str(county_of[town])) + town_name
         sheets, used = [], set()
         for school, sr in town_rows.groupby("school_code", sort=True, dropna=False):
             school_name = str(sr["school_name"].iloc[0])

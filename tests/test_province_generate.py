@@ -173,6 +173,13 @@ def test_province_run_succeeds_with_prefecture_titles(province_run):
     assert o.success, f"{o.error} skipped={o.skipped} failed={o.failed_checks}"
     reports = sorted(p.name for p in (province_run["home"] / "reports" / "2026-03").glob("*.xlsx"))
     assert reports and all(name.startswith("许昌市_") for name in reports), reports
+    # township names repeat across counties: the R5 workbooks carry the county, one per township with findings
+    fix_lists = [n for n in reports if "人籍不一致整改清单_" in n]
+    assert fix_lists and all(n.split("_")[-1].startswith(("魏都区", "鄢陵县")) for n in fix_lists), fix_lists
+    from assets.fix_list import fix_list_rows
+
+    rows = fix_list_rows(province_run["warehouse"], "2026-03")
+    assert len(fix_lists) == rows["township_code"].nunique()
 
 
 @pytest.mark.parametrize("rule", ["SD1", "SD2", "SD3", "SD4", "SD5"])

@@ -6,8 +6,7 @@ A single :func:`kongchuo.generate.generate` call cannot make 15M students: ID nu
 date + 3-digit sequence (at most ~3.6M children per region code over ten birth years), and one call holds
 the whole district in memory (1M students ≈ 3.5 GB). So a province is generated as one county per region
 code, each by ``generate(county, n, county_seed(seed, county), ...)`` in a worker process of its own
-(``ProcessPoolExecutor(max_workers=workers)``, a fresh process per county, so peak memory ≈ ``workers`` ×
-one county), into ``out/.chunks/<county>/``, and then merged into the district layout:
+(``ProcessPoolExecutor(max_workers=workers)``, forked, so peak memory ≈ ``workers`` × one county), into ``out/.chunks/<county>/``, and then merged into the district layout:
 
 - ``out/landing/<source>/<county>_<file name>``: every landing file of every county, hard-linked (copied
   where links are impossible) from its chunk, so the merge costs no disk and no time and can be repeated;
@@ -151,8 +150,8 @@ def _generate_county(folder: str, params: dict) -> dict:
     t0 = time.perf_counter()
     generate(params["county"], params["students"], params["seed"], dt.date.fromisoformat(params["start"]),
              dt.date.fromisoformat(params["end"]), path, attendance=params["attendance"])
-    done = {"params": params, "seconds": round(time.perf_counter() - t0, 1),
-            "peak_rss_mib": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)}
+    done = {"params": params, "seconds": round(time.perf_counter() - t0, 1), "pid": os.getpid(),
+            "peak_rss_mib": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)}  # so far
     fd, tmp = tempfile.mkstemp(prefix=".marker-", dir=path)
     with os.fdopen(fd, "w", encoding="utf-8") as fh:
         json.dump(done, fh, indent=1)
@@ -177,16 +176,18 @@ def generate_chunks(counties: list[str], sizes: list[int], seed: int, start: dt.
             todo.append((str(folder), params))
     if not todo:
         return done
-    # a fresh process per county (spawn: max_tasks_per_child needs it): its memory goes back to the OS
-    ctx = multiprocessing.get_context("spawn")
-    pool = ProcessPoolExecutor(max_workers=max(1, int(workers)), mp_context=ctx, max_tasks_per_child=1)
+    # fork, not spawn: spawn re-imports the caller's __main__ and breaks scripts without a main guard (and a
+    # fresh process per county, max_tasks_per_child=1, needs spawn). A worker does its counties one after
+    # another, so its peak is one county's (the big numpy arrays go back to the OS between counties).
+    ctx = multiprocessing.get_context("fork" if "fork" in multiprocessing.get_all_start_methods() else "spawn")
+    pool = ProcessPoolExecutor(max_workers=max(1, min(int(workers), len(todo))), mp_context=ctx)
     try:
         futures = {pool.submit(_generate_county, folder, params): params["county"] for folder, params in todo}
         for future in as_completed(futures):
             county = futures[future]
             done[county] = marker = future.result()
             log(f"province: county {county} generated ({marker['params']['students']:,} students) in "
-                f"{marker['seconds']:.1f} s, worker peak RSS {marker['peak_rss_mib']:,} MiB "
+                f"{marker['seconds']:.1f} s, worker peak RSS so far {marker['peak_rss_mib']:,} MiB "
                 f"({len(done)}/{len(counties)})")
     except BaseException:
         pool.shutdown(wait=True, cancel_futures=True)

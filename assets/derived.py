@@ -8,9 +8,10 @@ SQL of :mod:`assets.rules`; nothing is pulled into Python but counts and a maske
 import dagster as dg
 
 from assets.common import OWNERS, period_params, table_metadata
-from assets.rules import OUT_OF_SCHOOL_SQL, ROSTER_SQL, SUSPECTED_DROPOUTS_SQL, RuleConfig
+from assets.rules import OUT_OF_SCHOOL_SQL, ROSTER_SQL, SUSPECTED_DROPOUTS_SQL, RuleConfig, mode_params
 from pipelines.partitions import monthly_partitions, period_of
 from pipelines.pools import WAREHOUSE_POOL
+from pipelines.resources import KongchuoHome
 from warehouse.resource import WarehouseResource
 
 STAGED = {name: dg.AssetKey(["staged", name]) for name in
@@ -24,30 +25,38 @@ _COMMON = dict(group_name="derived", owners=OWNERS, partitions_def=monthly_parti
 
 @dg.asset(pool=WAREHOUSE_POOL, key=ROSTER, deps=[STAGED["registry"], STAGED["attendance"], STAGED["reference"]], code_version="1",
           **_COMMON)
-def roster(context: dg.AssetExecutionContext, warehouse: WarehouseResource, config: RuleConfig) -> dg.MaterializeResult:
+def roster(context: dg.AssetExecutionContext, warehouse: WarehouseResource, home: KongchuoHome,
+           config: RuleConfig) -> dg.MaterializeResult:
     """人籍比对名册 Roster: one row per current registry record with what the period's roll call says
-    (school days, present/unexcused/leave days, longest unexcused run, last day seen)."""
+    (school days, present/unexcused/leave days, longest unexcused run, last day seen). In absence_only
+    attendance mode the school days come from the school calendar and an active record's days without an
+    absence row count as present."""
     period = period_of(context)
-    n = warehouse.replace_period("derived.roster", period, ROSTER_SQL, {**period_params(period), **config.params()})
-    context.log.info(f"roster {period}: {n} registry records")
-    return dg.MaterializeResult(metadata=table_metadata(
-        warehouse, "derived.roster", period, "person_key, school_code, status, attendance_days, unexcused_days"))
+    n = warehouse.replace_period("derived.roster", period, ROSTER_SQL,
+                                 {**period_params(period), **config.params(), **mode_params(home.attendance_mode)})
+    context.log.info(f"roster {period}: {n} registry records (attendance mode {home.attendance_mode})")
+    meta = table_metadata(
+        warehouse, "derived.roster", period, "person_key, school_code, status, attendance_days, unexcused_days")
+    meta["attendance_mode"] = home.attendance_mode
+    return dg.MaterializeResult(metadata=meta)
 
 
 @dg.asset(pool=WAREHOUSE_POOL, key=SUSPECTED, deps=[ROSTER, STAGED["exemptions"], STAGED["home_teaching"], STAGED["census"]],
           code_version="1", **_COMMON)
-def suspected_dropouts(context: dg.AssetExecutionContext, warehouse: WarehouseResource,
+def suspected_dropouts(context: dg.AssetExecutionContext, warehouse: WarehouseResource, home: KongchuoHome,
                        config: RuleConfig) -> dg.MaterializeResult:
     """疑似辍学学生 Suspected dropouts: one row per child with the rules that fired (SD1–SD5), after the
-    exclusions (exemption in force, home teaching, death, over age)."""
+    exclusions (exemption in force, home teaching, death, over age). SD5 is not evaluated in absence_only
+    attendance mode."""
     period = period_of(context)
     warehouse.replace_period("derived.suspected_dropouts", period, SUSPECTED_DROPOUTS_SQL,
-                             {**period_params(period), **config.params()})
+                             {**period_params(period), **config.params(), **mode_params(home.attendance_mode)})
     by_rule = warehouse.query_df(
         "SELECT rules, count(*) AS n FROM derived.suspected_dropouts WHERE period = :p GROUP BY rules ORDER BY rules",
         {"p": period})
     meta = table_metadata(warehouse, "derived.suspected_dropouts", period, "person_key, school_code, rules")
     meta["by_rules"] = dg.MetadataValue.md(by_rule.to_markdown(index=False) if len(by_rule) else "(none)")
+    meta["attendance_mode"] = home.attendance_mode
     return dg.MaterializeResult(metadata=meta)
 
 

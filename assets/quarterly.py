@@ -32,9 +32,10 @@ import sqlalchemy as sa
 from assets.common import OWNERS, table_schema
 from assets.derived import STAGED
 from assets.report_files import source_files_metadata
-from assets.rules import OUT_OF_SCHOOL_SQL, ROSTER_SQL, SUSPECTED_DROPOUTS_SQL, RuleConfig, age_sql
+from assets.rules import OUT_OF_SCHOOL_SQL, ROSTER_SQL, SUSPECTED_DROPOUTS_SQL, RuleConfig, age_sql, mode_params
 from kongchuo.masking import preview_markdown
 from pipelines.partitions import period_bounds, period_of, quarterly_partitions, school_year_reference_date
+from pipelines.resources import KongchuoHome
 from warehouse.resource import WarehouseResource
 
 QUARTERLY_SUSPECTED = dg.AssetKey(["derived", "quarterly_suspected"])
@@ -136,14 +137,16 @@ def quarter_params(warehouse: WarehouseResource, quarter: str, config: RuleConfi
             "end": cutoff, "ref_date": school_year_reference_date(cutoff), "last_month": months[-1][0]}
 
 
-def write_quarterly_suspected(warehouse: WarehouseResource, quarter: str, config: RuleConfig) -> dict[str, Any]:
+def write_quarterly_suspected(warehouse: WarehouseResource, quarter: str, config: RuleConfig,
+                              attendance_mode: str = "rollcall") -> dict[str, Any]:
     cutoff = quarter_cutoff(warehouse, quarter)
     months = quarter_months(quarter, cutoff) if cutoff else []
     with warehouse.begin() as conn:
         conn.execute(sa.text("DELETE FROM derived.quarterly_suspected WHERE period = :p"), {"p": quarter})
         for month, m_start, m_end in months:
             conn.execute(sa.text(f"INSERT INTO derived.quarterly_suspected {QUARTERLY_INSERT_SQL}"), {
-                **config.params(), "quarter": quarter, "period": month, "start": m_start, "end": m_end,
+                **config.params(), **mode_params(attendance_mode), "quarter": quarter, "period": month,
+                "start": m_start, "end": m_end,
                 "ref_date": school_year_reference_date(m_start)})
     return {"cutoff": cutoff.isoformat() if cutoff else None, "months": [m for m, _, _ in months]}
 
@@ -152,12 +155,12 @@ def write_quarterly_suspected(warehouse: WarehouseResource, quarter: str, config
                                          STAGED["home_teaching"], STAGED["census"], STAGED["reference"]],
           group_name=GROUP, owners=OWNERS, partitions_def=quarterly_partitions, kinds={"duckdb", "sql"},
           code_version="1")
-def quarterly_suspected(context: dg.AssetExecutionContext, warehouse: WarehouseResource,
+def quarterly_suspected(context: dg.AssetExecutionContext, warehouse: WarehouseResource, home: KongchuoHome,
                         config: RuleConfig) -> dg.MaterializeResult:
     """季度疑似辍学 Quarterly suspected dropouts: every month of the quarter up to the cut-off (25th of the
     last month, or the last roll-call date if earlier) in which a child was flagged (SD1–SD5), with stage."""
     quarter = period_of(context)
-    info = write_quarterly_suspected(warehouse, quarter, config)
+    info = write_quarterly_suspected(warehouse, quarter, config, home.attendance_mode)
     n = int(warehouse.scalar("SELECT count(DISTINCT person_key) FROM derived.quarterly_suspected WHERE period = :p",
                              {"p": quarter}))
     sample = warehouse.query_df("SELECT month, person_key, school_code, stage, rules FROM derived.quarterly_suspected "

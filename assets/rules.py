@@ -2,13 +2,26 @@
 
 Portable SQL (DuckDB and PostgreSQL). Every query takes the bind parameters ``:period`` (text),
 ``:start`` and ``:end`` (the period's first and last day) and ``:ref_date`` (school-age reference date),
-plus the thresholds of :class:`RuleConfig`.
+plus the thresholds of :class:`RuleConfig` and ``:absence_only`` (0 or 1, :func:`mode_params` of the
+attendance mode, ``KongchuoHome.attendance_mode``).
+
+Attendance modes (one query per rule; the mode-dependent parts are guarded by ``:absence_only``):
+- ``rollcall`` (default): one row per student per school day. A school's school days are the dates on which
+  it has rows; "no row in the period" is SD5/DQ05.
+- ``absence_only`` (province scale): only rows whose status is not ``present``. A school's school days come
+  from ``staged.school_calendar`` (its own rows, else the rows without ``school_code``); an ACTIVE record is
+  on the roll every school day, so its present days = school days − its absence rows, and a child with no
+  rows was present. SD1 counts runs over the school-day numbers of the calendar; SD2 = absent (any
+  non-present status) on every one of the term's first ``term_start_days`` school days; SD5 and DQ05 are not
+  evaluated (nothing says "never seen"). Records that are not active get no implied days: their rows only
+  (SD3's "last seen" is the person's last attendance row, i.e. the last absence row).
 
 Semantics (the synthetic generator plants exactly these):
 - A registry record's key is ``coalesce(student_no, id_number)``; a person's key is
   ``coalesce(id_number, student_no)``. Attendance rows match a record at the same school by
   ``student_no`` when the row has one, else by ``id_number``.
-- School days of a school are the dates on which it has roll-call rows (make-up Saturdays included).
+- School days of a school are the dates on which it has roll-call rows (make-up Saturdays included);
+  in absence_only mode the dates of the school calendar.
 - SD1: on one record, ≥ ``consecutive_days`` unexcused school days in a row within the period, or
   ≥ ``monthly_days`` unexcused days in the period.
 - SD2: the period holds the first school day of a term; the person has roll-call rows in the period but
@@ -19,6 +32,7 @@ Semantics (the synthetic generator plants exactly these):
   period's last day (or the person was never seen).
 - SD4: a record says dropped out (辍学).
 - SD5: the person has an active record and no roll-call row at all in the period (DQ05 at person level).
+  Not evaluated in absence_only mode (a child without rows was present).
 - Excluded from all SD rules: deferral/suspension approved and in force during the period, home-taught
   children (any 送教上门 visit in the school year up to the period end), deceased (registry or census),
   and persons older than ``max_age`` full years on the period's last day.
@@ -45,6 +59,16 @@ class RuleConfig(Config):
 
     def params(self) -> dict[str, int]:
         return self.model_dump()
+
+
+ATTENDANCE_MODES = ("rollcall", "absence_only")
+
+
+def mode_params(mode: str) -> dict[str, int]:
+    """The bind parameter ``:absence_only`` of the rule SQL for an attendance mode."""
+    if mode not in ATTENDANCE_MODES:
+        raise ValueError(f"attendance mode must be one of {', '.join(ATTENDANCE_MODES)}, not {mode!r}")
+    return {"absence_only": int(mode == "absence_only")}
 
 
 def age_sql(birth: str, on: str) -> str:
@@ -82,10 +106,23 @@ ROSTER_SQL = f"""
         FROM staged.registry_current r LEFT JOIN staged.schools s ON s.school_code = r.school_code
     ),
     {_MATCHED_ATTENDANCE},
+    calendar_days AS (  -- absence_only: a school's own calendar rows, else the calendar rows without school_code
+        SELECT s.school_code, c.date
+        FROM (SELECT school_code FROM staged.schools UNION SELECT school_code FROM reg WHERE school_code IS NOT NULL) s
+        JOIN staged.school_calendar c ON c.school_code = s.school_code
+        WHERE :absence_only = 1 AND c.date <= :end AND c.date > CAST(:ref_date AS DATE)
+        UNION
+        SELECT s.school_code, c.date
+        FROM (SELECT school_code FROM staged.schools UNION SELECT school_code FROM reg WHERE school_code IS NOT NULL) s
+        CROSS JOIN staged.school_calendar c
+        WHERE :absence_only = 1 AND c.school_code IS NULL AND c.date <= :end AND c.date > CAST(:ref_date AS DATE)
+          AND NOT EXISTS (SELECT 1 FROM staged.school_calendar o WHERE o.school_code = s.school_code)
+    ),
     school_days AS (
         SELECT school_code, date,
                ROW_NUMBER() OVER (PARTITION BY school_code ORDER BY date) AS day_no
-        FROM (SELECT DISTINCT school_code, date FROM att) d
+        FROM (SELECT DISTINCT school_code, date FROM att WHERE :absence_only = 0
+              UNION ALL SELECT school_code, date FROM calendar_days) d
     ),
     term_start AS (
         SELECT school_code, min(date) AS first_day
@@ -126,26 +163,65 @@ ROSTER_SQL = f"""
     ),
     seen AS (SELECT record_key, max(date) AS last_seen FROM matched GROUP BY record_key),
     term_presence AS (
-        SELECT m.record_key, sum(CASE WHEN m.status = 'present' THEN 1 ELSE 0 END) AS term_days_present
+        SELECT m.record_key, sum(CASE WHEN m.status = 'present' THEN 1 ELSE 0 END) AS term_days_present,
+               count(*) AS term_rows
         FROM matched m JOIN term_days t ON t.school_code = m.school_code AND t.date = m.date
         GROUP BY m.record_key
     ),
     period_days AS (
-        SELECT school_code, count(*) AS school_days FROM school_days
-        WHERE date BETWEEN :start AND :end GROUP BY school_code
+        SELECT school_code, count(*) AS school_days, min(day_no) AS first_no, max(day_no) AS last_no
+        FROM school_days WHERE date BETWEEN :start AND :end GROUP BY school_code
+    ),
+    -- absence_only: what an active record's implied presence needs (empty in rollcall mode)
+    term_len AS (SELECT school_code, count(*) AS term_days FROM term_days WHERE :absence_only = 1 GROUP BY school_code),
+    school_last AS (SELECT school_code, max(date) AS last_day FROM school_days WHERE :absence_only = 1
+                    GROUP BY school_code),
+    absent_runs AS (  -- runs of consecutive school days with a non-present row
+        SELECT record_key, school_code, min(day_no) AS run_first, max(day_no) AS run_last
+        FROM (SELECT record_key, school_code, day_no,
+                     day_no - ROW_NUMBER() OVER (PARTITION BY record_key, school_code ORDER BY day_no) AS grp
+              FROM (SELECT DISTINCT record_key, school_code, day_no FROM in_period
+                    WHERE :absence_only = 1 AND status <> 'present') x) y
+        GROUP BY record_key, school_code, grp
+    ),
+    presence_edges AS (  -- first / last present school-day number when the period starts / ends with absences
+        SELECT a.record_key, a.school_code,
+               max(CASE WHEN a.run_first = p.first_no THEN a.run_last + 1 END) AS first_no,
+               min(CASE WHEN a.run_last = p.last_no THEN a.run_first - 1 END) AS last_no
+        FROM absent_runs a JOIN period_days p ON p.school_code = a.school_code
+        GROUP BY a.record_key, a.school_code
+    ),
+    roster AS (
+        SELECT r.*, (:absence_only = 1 AND r.status = {ACTIVE}) AS implied,
+               p.school_days, p.first_no, p.last_no
+        FROM reg r LEFT JOIN period_days p ON p.school_code = r.school_code
     )
     SELECT :period AS period, r.person_key, r.id_number, r.student_no, r.school_code, r.township_code, r.grade,
-           r.birth_date, r.status, coalesce(p.school_days, 0) AS school_days,
-           coalesce(s.attendance_days, 0) AS attendance_days, coalesce(s.present_days, 0) AS present_days,
+           r.birth_date, r.status, coalesce(r.school_days, 0) AS school_days,
+           CASE WHEN r.implied THEN coalesce(r.school_days, 0)
+                ELSE coalesce(s.attendance_days, 0) END AS attendance_days,
+           CASE WHEN r.implied THEN coalesce(r.school_days, 0) - coalesce(s.attendance_days - s.present_days, 0)
+                ELSE coalesce(s.present_days, 0) END AS present_days,
            coalesce(s.unexcused_days, 0) AS unexcused_days, coalesce(s.leave_days, 0) AS leave_days,
            coalesce(lr.max_unexcused_run, 0) AS max_unexcused_run,
-           s.first_present, s.last_present, seen.last_seen, tp.term_days_present
-    FROM reg r
+           CASE WHEN r.implied THEN fp.date ELSE s.first_present END AS first_present,
+           CASE WHEN r.implied THEN lp.date ELSE s.last_present END AS last_present,
+           CASE WHEN r.implied AND (seen.last_seen IS NULL OR sl.last_day > seen.last_seen) THEN sl.last_day
+                ELSE seen.last_seen END AS last_seen,
+           CASE WHEN r.implied THEN tl.term_days - coalesce(tp.term_rows - tp.term_days_present, 0)
+                ELSE tp.term_days_present END AS term_days_present
+    FROM roster r
     LEFT JOIN stats s ON s.record_key = r.record_key
     LEFT JOIN longest lr ON lr.record_key = r.record_key
     LEFT JOIN seen ON seen.record_key = r.record_key
     LEFT JOIN term_presence tp ON tp.record_key = r.record_key
-    LEFT JOIN period_days p ON p.school_code = r.school_code
+    LEFT JOIN term_len tl ON r.implied AND tl.school_code = r.school_code
+    LEFT JOIN school_last sl ON r.implied AND sl.school_code = r.school_code
+    LEFT JOIN presence_edges pe ON r.implied AND pe.record_key = r.record_key AND pe.school_code = r.school_code
+    LEFT JOIN school_days fp ON r.implied AND fp.school_code = r.school_code
+                             AND fp.day_no = coalesce(pe.first_no, r.first_no) AND fp.date >= :start
+    LEFT JOIN school_days lp ON r.implied AND lp.school_code = r.school_code
+                             AND lp.day_no = coalesce(pe.last_no, r.last_no) AND lp.date >= :start
 """
 
 # Persons excluded from every SD rule in the period, with the reason.
@@ -182,7 +258,7 @@ SUSPECTED_DROPOUTS_SQL = f"""
         SELECT person_key, school_code, 'SD4' FROM ro WHERE status = 'dropped_out'
         UNION ALL
         SELECT ro.person_key, ro.school_code, 'SD5' FROM ro JOIN person p ON p.person_key = ro.person_key
-            WHERE ro.status = {ACTIVE} AND p.attendance_days = 0
+            WHERE ro.status = {ACTIVE} AND p.attendance_days = 0 AND :absence_only = 0
     ),
     kept AS (
         SELECT f.* FROM fired f

@@ -24,6 +24,7 @@ from checks.names import (
 from kongchuo import idnumber
 from pipelines.partitions import period_bounds, period_of, school_year_reference_date
 from pipelines.pools import WAREHOUSE_POOL
+from pipelines.resources import KongchuoHome
 from warehouse.resource import WarehouseResource
 
 STAGED = {s: dg.AssetKey(["staged", s]) for s in ("registry", "attendance", "census")}
@@ -264,35 +265,48 @@ def _dq09(source: str):
 
 # --- DQ05 / DQ06 / DQ10: period-based, on the roster ------------------------------------------------------
 
+NOT_APPLICABLE = "not applicable in absence_only mode"
+
+
 @_check(ROSTER, DQ05_REGISTERED_ABSENT,
-        "DQ05 在读学籍本期无任何考勤（人在籍不在校、空挂学籍）。警告，列出，供辍学规则使用。",
+        "DQ05 在读学籍本期无任何考勤（人在籍不在校、空挂学籍）。警告，列出，供辍学规则使用。仅缺勤考勤模式（absence_only）下不适用（无记录即出勤），直接通过。",
         "DQ05 active registry record with no attendance in the period (registered but absent). Warning, listed; "
-        "feeds the dropout rules.", blocking=True)  # WARN never blocks; blocking=True makes reports wait for it
-def dq05_registered_absent(context: dg.AssetCheckExecutionContext, warehouse: WarehouseResource) -> dg.AssetCheckResult:
+        "feeds the dropout rules. Not applicable in absence_only attendance mode (a child without rows was "
+        "present): passes with metadata saying so.", blocking=True)  # WARN never blocks; blocking=True makes reports wait for it
+def dq05_registered_absent(context: dg.AssetCheckExecutionContext, warehouse: WarehouseResource,
+                           home: KongchuoHome) -> dg.AssetCheckResult:
     fnd.ensure_tables(warehouse)
     p = _params(context)
+    if home.attendance_mode == "absence_only":
+        return _result(context, warehouse, p, asset=ROSTER, name=DQ05_REGISTERED_ABSENT, source="registry",
+                       findings=pd.DataFrame(columns=["record_key", "school_code", "file_sha", "row_no", "detail"]),
+                       error=False, extra={"attendance_mode": home.attendance_mode, "applicable": NOT_APPLICABLE})
     return _result(context, warehouse, p, asset=ROSTER, name=DQ05_REGISTERED_ABSENT, source="registry",
-                   findings=_query(warehouse, rules.DQ05_SQL, p), error=False)
+                   findings=_query(warehouse, rules.DQ05_SQL, p), error=False,
+                   extra={"attendance_mode": home.attendance_mode})
 
 
 @_check(ROSTER, DQ06_PRESENT_UNREGISTERED,
         "DQ06 有考勤但在该校无在读学籍（在校无籍）。警告，列出。",
         "DQ06 attendance for a person with no active registry record at that school (present but unregistered). "
-        "Warning, listed.", blocking=True)  # WARN never blocks; blocking=True makes reports wait for it
-def dq06_present_unregistered(context: dg.AssetCheckExecutionContext,
-                              warehouse: WarehouseResource) -> dg.AssetCheckResult:
+        "Warning, listed. In absence_only attendance mode: absence rows for such a person.",
+        blocking=True)  # WARN never blocks; blocking=True makes reports wait for it
+def dq06_present_unregistered(context: dg.AssetCheckExecutionContext, warehouse: WarehouseResource,
+                              home: KongchuoHome) -> dg.AssetCheckResult:
     fnd.ensure_tables(warehouse)
     p = _params(context)
     return _result(context, warehouse, p, asset=ROSTER, name=DQ06_PRESENT_UNREGISTERED, source="attendance",
-                   findings=_query(warehouse, rules.DQ06_SQL, p), error=False)
+                   findings=_query(warehouse, rules.DQ06_SQL, p), error=False,
+                   extra={"attendance_mode": home.attendance_mode})
 
 
 @_check(ROSTER, DQ10_EXTRACT_COVERS_PERIOD,
         "DQ10 数据覆盖所报告的期间（有当期学籍，考勤覆盖至期末）。错误（阻断下游）。",
         "DQ10 the extracts cover the period being reported (a current registry; roll call up to the period's end, "
-        "school holidays excepted). Error (blocking).", blocking=True)
-def dq10_extract_covers_period(context: dg.AssetCheckExecutionContext,
-                               warehouse: WarehouseResource) -> dg.AssetCheckResult:
+        "school holidays excepted; in absence_only attendance mode the school calendar up to the period's end and "
+        "absence rows up to its last school day). Error (blocking).", blocking=True)
+def dq10_extract_covers_period(context: dg.AssetCheckExecutionContext, warehouse: WarehouseResource,
+                               home: KongchuoHome) -> dg.AssetCheckResult:
     fnd.ensure_tables(warehouse)
     p = _params(context)
     problems: list[dict[str, Any]] = []
@@ -302,7 +316,34 @@ def dq10_extract_covers_period(context: dg.AssetCheckExecutionContext,
     cov = _query(warehouse, rules.COVERAGE_SQL, p).iloc[0]
     month = p["start"].month
     n = int(cov["n"] or 0)
-    if n == 0 and month not in (7, 8):
+    absence_only = home.attendance_mode == "absence_only"
+    extra_meta: dict[str, Any] = {"attendance_mode": home.attendance_mode}
+    if absence_only:
+        # The days come from the calendar: it must reach the period's end; absence rows must reach its last
+        # school day (with thousands of children on the roll somebody is absent every day).
+        cal = _query(warehouse, rules.CALENDAR_COVERAGE_SQL, p).iloc[0]
+        days = int(cal["n"] or 0)
+        extra_meta.update(calendar_school_days=days, calendar_last_day=str(cal["last_day"]))
+        if days == 0 and month not in (7, 8):
+            problems.append({"source": "attendance",
+                             "detail": f"校历本期无上课日 school calendar has no school day in {p['period']}"})
+        elif days and month not in rules.HOLIDAY_MONTHS:
+            cal_last = pd.Timestamp(cal["last_day"]).date()
+            gap = (p["end"] - cal_last).days
+            if gap > rules.COVERAGE_GAP_DAYS:
+                problems.append({"source": "attendance", "detail": f"校历只到 {cal_last}，距期末 {gap} 天 school "
+                                                                   f"calendar ends {gap} days before {p['end']}"})
+            elif n == 0:
+                problems.append({"source": "attendance",
+                                 "detail": f"本期无缺勤记录 no absence rows in {p['period']}"})
+            else:
+                last = pd.Timestamp(cov["last_day"]).date()
+                gap = (cal_last - last).days
+                if gap > rules.COVERAGE_GAP_DAYS:
+                    problems.append({"source": "attendance",
+                                     "detail": f"缺勤记录只到 {last}，距最后上课日 {gap} 天 absence rows end {gap} "
+                                               f"days before the last school day {cal_last}"})
+    elif n == 0 and month not in (7, 8):
         problems.append({"source": "attendance", "detail": f"本期无考勤数据 no roll-call rows in {p['period']}"})
     elif n and month not in rules.HOLIDAY_MONTHS:
         last = pd.Timestamp(cov["last_day"]).date()
@@ -318,7 +359,7 @@ def dq10_extract_covers_period(context: dg.AssetCheckExecutionContext,
     meta = {"check_id": "DQ10", "period": p["period"], "registry_rows": registry_rows, "roll_call_rows": n,
             "first_roll_call": str(cov["first_day"]), "last_roll_call": str(cov["last_day"]),
             "problems": dg.MetadataValue.md("\n".join(f"- {r.source}: {r.detail}" for r in found.itertuples())
-                                            or "(none)")}
+                                            or "(none)"), **extra_meta}
     if not found.empty:
         context.log.warning(f"{DQ10_EXTRACT_COVERS_PERIOD} [DQ10] {p['period']}: {len(found)} problem(s)")
     return dg.AssetCheckResult(asset_key=ROSTER, check_name=DQ10_EXTRACT_COVERS_PERIOD, passed=found.empty,

@@ -174,6 +174,8 @@ DQ05_SQL = f"""
                              AND seen.school_code = r.school_code)
 """
 
+# DQ06 reads every attendance row of the period: in absence_only mode these are the absence rows (a child
+# without rows is present, which says nothing about registration, so only absence rows can be checked).
 DQ06_SQL = f"""
     WITH {_ATT_PERSON},
     unregistered AS (  -- filter before grouping: the anti-join is cheap, count(DISTINCT) over all roll call is not
@@ -240,4 +242,10 @@ COVERAGE_SQL = """
     SELECT min(date) AS first_day, max(date) AS last_day, count(DISTINCT school_code) AS schools,
            count(*) AS n
     FROM staged.attendance_current WHERE date BETWEEN :start AND :end
+"""
+
+# DQ10 in absence_only mode: the school calendar's school days in the period (the roll call cannot show them).
+CALENDAR_COVERAGE_SQL = """
+    SELECT min(date) AS first_day, max(date) AS last_day, count(DISTINCT date) AS n
+    FROM staged.school_calendar WHERE date BETWEEN :start AND :end
 """

@@ -35,10 +35,10 @@ from dagster_celery import celery_executor
 
 from assets.common import OWNERS, period_params, table_schema
 from assets.derived import STAGED
-from assets.rules import ROSTER_SQL, RuleConfig
+from assets.rules import ROSTER_SQL, RuleConfig, mode_params
 from pipelines.partitions import monthly_partitions
 from pipelines.pools import WAREHOUSE_POOL
-from pipelines.resources import build_resources
+from pipelines.resources import KongchuoHome, build_resources
 from warehouse.resource import WarehouseResource
 
 TOWNSHIP_ROSTER = dg.AssetKey(["township", "roster"])
@@ -93,12 +93,13 @@ _COMMON = dict(group_name="township", owners=OWNERS, partitions_def=month_townsh
 
 @dg.asset(pool=WAREHOUSE_POOL, key=TOWNSHIP_ROSTER, deps=[STAGED["registry"], STAGED["attendance"], STAGED["reference"]],
           code_version="1", **_COMMON)
-def township_roster(context: dg.AssetExecutionContext, warehouse: WarehouseResource,
+def township_roster(context: dg.AssetExecutionContext, warehouse: WarehouseResource, home: KongchuoHome,
                     config: RuleConfig) -> dg.MaterializeResult:
     """乡镇名册 The roster rule for the registry records of one township and month (same SQL as derived/roster)."""
     period, township = _keys(context)
     n = _replace(warehouse, ROSTER_TABLE, TOWNSHIP_ROSTER_SQL,
-                 {**period_params(period), **config.params(), "township": township})
+                 {**period_params(period), **config.params(), **mode_params(home.attendance_mode),
+                  "township": township})
     context.log.info(f"township roster {period} {township}: {n} registry records")
     return dg.MaterializeResult(metadata={"dagster/row_count": n, "dagster/table_name": ROSTER_TABLE,
                                           "dagster/column_schema": table_schema("derived.roster"),

@@ -55,6 +55,8 @@ TABLES: dict[str, str] = {
         school_code TEXT NOT NULL, school_name TEXT NOT NULL, township_code TEXT NOT NULL, stage TEXT NOT NULL,
         is_rural BOOLEAN NOT NULL
     """,
+    # School days (reference/school_calendar.csv); school_code NULL = every school without rows of its own.
+    "staged.school_calendar": "date DATE NOT NULL, school_code TEXT",
     # One row per current registry record and period: what the roll call says about it.
     "derived.roster": """
         period TEXT NOT NULL, person_key TEXT NOT NULL, id_number TEXT, student_no TEXT, school_code TEXT,

@@ -107,14 +107,20 @@ class Meta:
     files: list[dict] = field(default_factory=list)
     case_counts: dict[str, int] = field(default_factory=dict)
     rates: dict[str, float] = field(default_factory=dict)
+    attendance: str = "rollcall"  # or "absence_only"; written to meta.json only when not the default
 
     def to_json(self) -> str:
-        return json.dumps(dataclasses.asdict(self), ensure_ascii=False, indent=1, sort_keys=True)
+        data = dataclasses.asdict(self)
+        if data["attendance"] == "rollcall":  # rollcall meta.json stays byte-identical to earlier versions
+            del data["attendance"]
+        return json.dumps(data, ensure_ascii=False, indent=1, sort_keys=True)
 
 
 # ------------------------------------------------------------------------------------------------ helpers
 
 NOATT = ("SD4", "SD5", "HT", "EX_EXEMPT", "EX_EXPIRED", "EX_DEATH", "EX_GRADUATED", "EX_AGE")
+ATTENDANCE_MODES = ("rollcall", "absence_only")
+CALENDAR_FILE = "school_calendar.csv"
 ACTIVE, SUSP, OUT, DROP, GRAD, DEAD = "active", "suspended", "transferred_out", "dropped_out", "graduated", "deceased"
 P, SICK, PERS, UNEX, NOROW = 0, 1, 2, 3, -1
 GT_COLUMNS = ["case", "period", "person_key", "record_key", "id_number", "student_no", "school_code",
@@ -237,8 +243,9 @@ def generate(district: str, students: int, seed: int, start: dt.date, end: dt.da
 
 def _generate(district: str, students: int, seed: int, start: dt.date, end: dt.date, out: Path,
               rates: Rates | None = None, attendance: str = "rollcall") -> Meta:
-    if attendance != "rollcall":
-        raise ValueError("only attendance='rollcall' (one row per student per school day) is implemented")
+    if attendance not in ATTENDANCE_MODES:
+        raise ValueError(f"attendance must be one of {', '.join(ATTENDANCE_MODES)}, not {attendance!r}")
+    absence_only = attendance == "absence_only"
     if district not in refmod.DISTRICTS:
         raise ValueError(f"no reference data for district {district}; known: {', '.join(refmod.DISTRICTS)}")
     if isinstance(start, str):
@@ -543,7 +550,9 @@ def _generate(district: str, students: int, seed: int, start: dt.date, end: dt.d
     n_chunks = 1 + k_id + k_sn
     chunk_key = np.array(["student_no"] + ["id_number"] * k_id + ["student_no"] * k_sn)
 
-    att = np.flatnonzero(~np.isin(plant, NOATT))
+    # absence-only: planted SD5 children are on the roll and absent unexcused on every school day (below)
+    noatt = tuple(x for x in NOATT if not (absence_only and x == "SD5"))
+    att = np.flatnonzero(~np.isin(plant, noatt))
     e_school = school[att].copy()
     recv_mask = plant[att] == "SD3_RECEIVED"
     e_school[recv_mask] = alt[att][recv_mask]
@@ -661,6 +670,12 @@ def _generate(district: str, students: int, seed: int, start: dt.date, end: dt.d
             for e in sel:
                 plan_month[int(e)] = p
 
+    if absence_only:
+        e5all = ents("SD5")
+        if len(e5all):
+            codes[e5all] = UNEX
+        codes[codes == P] = NOROW  # only the non-present rows are delivered (and exist for the truth)
+
     _tick("rollcall")
     # ---------------------------------------------------------------- exemptions, home teaching, casework
     ex_rows = []
@@ -769,13 +784,15 @@ def _generate(district: str, students: int, seed: int, start: dt.date, end: dt.d
         visits=visits, case=case, codes=codes, e_pid=e_pid, e_code=e_code, e_key=e_key, e_pkey=e_pkey,
         e_keytype=e_keytype, pkey_all=pkey_all, true_id=true_id, plant_all=np.concatenate([plant, ex["plant"].to_numpy(dtype=object)]),
         ref_schools=set(allschools["school_code"]), ref_towns=set(towns["township_code"]),
-        st_sno=student_no, st_town=rec_town,
+        st_sno=student_no, st_town=rec_town, absence_only=absence_only,
     )
     from .truth import ground_truth  # noqa: PLC0415
 
     gt = ground_truth(world)
     planted_sd1 = set(pkey_all[e_pid[e1]]) if len(e1) else set()
     got_sd1 = set(gt.loc[gt["case"] == "SD1", "person_key"])
+    if absence_only:  # planted SD5 children are absent unexcused every school day: SD1 unless excluded
+        got_sd1 -= set(pkey_all[picks["SD5"]])
     if planted_sd1 != got_sd1:
         raise RuntimeError(f"SD1 construction broken: planted {len(planted_sd1)}, found {len(got_sd1)}")
 
@@ -799,13 +816,18 @@ def _generate(district: str, students: int, seed: int, start: dt.date, end: dt.d
     rs = allschools.copy()
     rs["is_rural"] = rs["is_rural"].map({True: "true", False: "false"})
     rs.sort_values("school_code").to_csv(refdir / "schools.csv", index=False, lineterminator="\n")
+    if absence_only:  # the district's school days over the generated range (every school: no school_code)
+        pd.DataFrame({"date": [d.isoformat() for d in days]}).to_csv(
+            refdir / CALENDAR_FILE, index=False, lineterminator="\n", encoding="utf-8")
+        files.append({"source": "reference", "path": f"reference/{CALENDAR_FILE}", "format": "csv-utf8",
+                      "encoding": "utf-8", "rows": D, "periods": periods})
     gt.to_csv(out / "ground_truth.csv", index=False, lineterminator="\n")
     meta = Meta(
         district=district, district_name=info["city"] + info["name"], students=N, seed=int(seed),
         start=start.isoformat(), end=end.isoformat(), reference_date=ref.isoformat(), periods=periods,
         term_first_days={t: days[a].isoformat() for t, (a, b) in terms.items()}, school_days=D, schools=S,
         files=files, case_counts={k: int(v) for k, v in gt["case"].value_counts().sort_index().items()},
-        rates=dataclasses.asdict(rates),
+        rates=dataclasses.asdict(rates), attendance=attendance,
     )
     (out / "meta.json").write_text(meta.to_json() + "\n", encoding="utf-8")
     _tick("write rest")

@@ -27,6 +27,8 @@ def ground_truth(w: dict) -> pd.DataFrame:
     reg, cen, exem, visits, case = w["reg"], w["cen"], w["exem"], w["visits"], w["case"]
     e_pid, e_code, e_key, e_pkey, e_keytype = w["e_pid"], w["e_code"], w["e_key"], w["e_pkey"], w["e_keytype"]
     ref = w["ref"]
+    # absence-only: ``codes`` holds only the delivered (non-present) rows; a day without a row is present
+    absence_only = bool(w.get("absence_only", False))
     out: list[pd.DataFrame] = []
 
     def emit(case_id: str, period: str, df: pd.DataFrame, detail="") -> None:
@@ -123,7 +125,10 @@ def ground_truth(w: dict) -> pd.DataFrame:
     # ----- SD2: rows in the first 10 school days of the term, none present, person has an active record
     for t, (a, b) in w["terms"].items():
         blk = codes[:, a:min(a + 10, b + 1)]
-        hit = (blk >= 0).any(axis=1) & ~(blk == P).any(axis=1) & is_active_pid[e_pid]
+        if absence_only:  # absent (any non-present status) on every one of those days
+            hit = (blk >= 0).all(axis=1) & (blk != P).all(axis=1) & is_active_pid[e_pid]
+        else:
+            hit = (blk >= 0).any(axis=1) & ~(blk == P).any(axis=1) & is_active_pid[e_pid]
         period = str(days64[a])[:7]
         if period in periods:
             df = ent[hit].copy()
@@ -171,12 +176,13 @@ def ground_truth(w: dict) -> pd.DataFrame:
     unreg_e = ~np.isin(e_pk, act_pk)
     for p in periods:
         emit_rule("SD4", p, drops.assign(detail="registry status 辍学"))
-        df = first_act[~person_rows[p][fa_pid]].copy()
-        df["detail"] = "no attendance in month"
-        emit_rule("SD5", p, df)
-        have_pk = np.unique(e_pk[rows_pm[p]])
-        miss = ~np.isin(act["pk_int"].to_numpy(), have_pk)
-        emit("DQ05", p, act[miss].assign(detail="active record, no attendance at its school"))
+        if not absence_only:  # SD5/DQ05 ("no roll-call row") cannot be seen in absence-only attendance
+            df = first_act[~person_rows[p][fa_pid]].copy()
+            df["detail"] = "no attendance in month"
+            emit_rule("SD5", p, df)
+            have_pk = np.unique(e_pk[rows_pm[p]])
+            miss = ~np.isin(act["pk_int"].to_numpy(), have_pk)
+            emit("DQ05", p, act[miss].assign(detail="active record, no attendance at its school"))
         nrows = (codes[:, msl[p]] >= 0).sum(axis=1)
         d6 = ent[rows_pm[p] & unreg_e].copy()
         d6["detail"] = [f"{n} attendance rows" for n in nrows[d6["eid"].to_numpy()]]

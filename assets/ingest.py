@@ -410,7 +410,7 @@ def staged_reference(context: dg.AssetExecutionContext, home: KongchuoHome,
         for table, frame in frames.items():
             conn.execute(sa.text(f"DELETE FROM staged.{table}"))
             warehouse.insert_frame(conn, f"staged.{table}", frame)
-    context.log.info(", ".join(f"{t}: {len(f)} rows from {origins[t]}" for t, f in frames.items()))
+    context.log.info(", ".join(f"{t}: {len(f)} rows from {origins.get(t, '(no file)')}" for t, f in frames.items()))
     shas = {t: file_sha256(Path(origins[t])) for t in origins}
     version = dg.DataVersion(hashlib.sha256(json.dumps(sorted(shas.items())).encode()).hexdigest())
     return dg.MaterializeResult(data_version=version, metadata={

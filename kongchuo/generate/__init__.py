@@ -9,9 +9,16 @@
 - ``out/ground_truth.csv`` and ``out/meta.json`` (every file with its format, encoding, alias set, date style,
   rows and periods; case counts).
 
+``attendance="absence_only"`` (province scale: a month of roll call for 15M students is 315M rows) writes the
+same attendance files (names, chunks, columns, formats, header aliases, status spellings) holding only the
+rows whose status is not ``present`` (sick_leave, personal_leave, unexcused), plus
+``out/reference/school_calendar.csv`` (UTF-8, one column ``date``, ISO: the district's school days over the
+generated range from ``calendar``; the pipeline also accepts an optional ``school_code`` column), and
+``"attendance": "absence_only"`` in meta.json. Rollcall output is unchanged (byte-identical).
+
 Same arguments give byte-identical files. CLI: ``python -m kongchuo.generate --district 411003 --students
 100000 --seed 7 --start 2026-03-02 --end 2026-06-30 --out DIR [--rate DQ08=0.01]``. ``start`` and ``end`` must
-lie in one school year.
+lie in one school year. ``--attendance absence_only`` selects the absence-only mode.
 
 Ground truth semantics (the pipeline implements exactly these)
 ---------------------------------------------------------------
@@ -70,6 +77,24 @@ registry birth_date). An EXPIRED exemption does not exclude.
 - ``HT_NONCOMPLIANT`` (period): home-taught child with fewer than 2 visits of >= 3 class hours in the month.
 - ``EXCLUDED``: besides the excluded hits above, informational rows for planted children no rule fires for
   (graduated, registry 休学 with exemption, registry 死亡, received transfers).
+
+Absence-only mode: what the pipeline can detect (``attendance="absence_only"``)
+-------------------------------------------------------------------------------
+The truth is computed from the rows that are written: *a child with no row on a school day was present*.
+*School days* = the dates of ``reference/school_calendar.csv``. Every rule above applies to the written
+(absence) rows with these differences:
+
+- Planted ``SD5`` children (active, no attendance in the whole range) are written as absent ``unexcused`` on
+  every school day: in the truth they are ``SD1`` every month (and ``SD2`` in the term's first month, and any
+  exclusion that applies), never ``SD5``.
+- ``SD5`` and ``DQ05`` do not exist (nothing says "never seen"). Other planted children without attendance
+  (home-taught, exempted, expired exemptions, over-age, deceased, the second ``DQ04`` record, ``SD5_MONTH``
+  months) simply have no rows: present.
+- ``SD2``: a person with an active record, whose (key, school) is absent (any non-present status) on every one
+  of the term's first 10 school days.
+- ``SD1``: unchanged (a day without a row is present and breaks a run).
+- ``SD3``: unchanged wording: "roll-call row" = attendance row, i.e. the person's last absence row.
+- ``DQ06``: rows (absence rows) whose (person, school) has no active record; detail = row count.
 """
 
 from __future__ import annotations

@@ -1,5 +1,5 @@
 """``python -m kongchuo.generate --district 411003 --students 100000 --seed 7 --start 2026-03-02
---end 2026-06-30 --out DIR [--rate DQ08=0.01 ...]``"""
+--end 2026-06-30 --out DIR [--rate DQ08=0.01 ...] [--attendance absence_only]``"""
 
 from __future__ import annotations
 
@@ -23,7 +23,9 @@ def build_parser(parser: argparse.ArgumentParser | None = None) -> argparse.Argu
     p.add_argument("--out", type=Path, required=True)
     p.add_argument("--rate", action="append", default=[], metavar="CASE=RATE",
                    help="override an anomaly or background rate, e.g. DQ08=0.01 (repeatable)")
-    p.add_argument("--attendance", default="rollcall", choices=["rollcall"])
+    p.add_argument("--attendance", default="rollcall", choices=["rollcall", "absence_only"],
+                   help="rollcall: one row per student per school day; absence_only: only non-present rows, "
+                        "plus reference/school_calendar.csv")
     return p
 
 

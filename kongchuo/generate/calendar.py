@@ -5,7 +5,9 @@ New Year, Qingming, Labour Day, Dragon Boat, Mid-Autumn, National Day), plus the
 days (调休补班) that schools also keep, minus the winter and summer breaks. The tables below cover the
 school years 2024-25 to 2026-27; dates were taken from the published schedules where known and
 otherwise estimated from the lunar calendar. Bureaus' real calendars differ by a day here and there, which
-does not matter: the pipeline takes school days from the roll-call rows, not from this table.
+does not matter: in rollcall mode the pipeline takes school days from the roll-call rows, not from this table;
+in absence-only mode the generator writes these days as ``reference/school_calendar.csv``, the pipeline's
+source of school days.
 """
 
 from __future__ import annotations

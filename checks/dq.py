@@ -107,8 +107,25 @@ def _iter_chunks(warehouse: WarehouseResource, sql: str, params: dict[str, Any])
 
 # --- DQ01 / DQ02: ID numbers (Python, kongchuo.idnumber, chunked) -----------------------------------------
 
+_ID_FINDINGS: dict[tuple, tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]] = {}
+
+
 def _id_findings(warehouse: WarehouseResource, p: dict[str, Any]) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
-    """(DQ01 findings, DQ02 findings, per-file totals) over the current registry, chunk by chunk."""
+    """(DQ01 findings, DQ02 findings, per-file totals) over the current registry.
+
+    DQ01 and DQ02 read the same ID numbers: the first of the two checks in a run computes both, the second
+    takes them from here (same run, same period, same warehouse; a run in several processes computes twice).
+    Only the last run's result is kept; the frames hold the findings, not the registry."""
+    key = (p["run_id"], p["period"], warehouse.url)
+    if key not in _ID_FINDINGS:
+        _ID_FINDINGS.clear()
+        _ID_FINDINGS[key] = _compute_id_findings(warehouse, p)
+    f1, f2, per_file = _ID_FINDINGS[key]
+    return f1.copy(), f2.copy(), per_file.copy()
+
+
+def _compute_id_findings(warehouse: WarehouseResource, p: dict[str, Any]
+                         ) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
     bad1, bad2, totals = [], [], []
     for chunk in _iter_chunks(warehouse, rules.ID_ROWS_SQL, p):
         why = idnumber.problem_series(chunk["id_number"])

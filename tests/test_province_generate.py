@@ -52,7 +52,7 @@ def test_files_of_every_county_with_unique_names(tiny):
     assert meta["district"] == "411000" and meta["district_name"] == "许昌市"
     assert [c["county"] for c in meta["counties"]] == COUNTIES
     assert meta["students"] == 900 and sum(c["students"] for c in meta["counties"]) == 900
-    paths = [f["path"] for f in meta["files"]]
+    paths = [f["path"] for f in meta["files"] if f["path"].startswith("landing/")]
     assert len(paths) == len(set(paths))
     on_disk = sorted(str(p.relative_to(tiny)) for p in (tiny / "landing").rglob("*") if p.is_file())
     assert on_disk == sorted(paths)
@@ -60,7 +60,8 @@ def test_files_of_every_county_with_unique_names(tiny):
         names = [Path(p).name for p in paths if Path(p).parts[1] == source]
         assert {n[:6] for n in names} == set(COUNTIES), source
     for f in meta["files"]:
-        assert Path(f["path"]).name.startswith(f["county"] + "_")
+        if f["path"].startswith("landing/"):
+            assert Path(f["path"]).name.startswith(f["county"] + "_")
     for name in ("townships.csv", "schools.csv"):
         assert (tiny / "reference" / name).exists()
     towns = pd.read_csv(tiny / "reference" / "townships.csv", dtype=str)
@@ -195,4 +196,63 @@ def test_province_suspected_dropouts_match_ground_truth(province_run, rule):
         assert want, f"the generator planted no {rule} case"
         counties = {k[:6] for _, k in want if k[:6].isdigit()}
         assert counties == {"411002", "411024"}, f"{rule} planted in {sorted(counties)}"
+    assert_same(rule, got, want)
+
+
+# ---------------------------------------------------------------------------------- absence-only (province bench mode)
+
+@pytest.fixture(scope="module")
+def absence_run(tmp_path_factory):
+    import dagster as dg
+
+    from district_run import install_district, kongchuo_env
+    from kongchuo.settings import default_warehouse_url
+    from pipelines.definitions import defs
+    from pipelines.jobs import monthly_job
+    from pipelines.resources import KongchuoHome
+    from pipelines.run import run_period
+    from warehouse.resource import WarehouseResource
+
+    root = tmp_path_factory.mktemp("province-absence")
+    generated, home = root / "generated", root / "home"
+    province.generate_province(["411002", "411024"], 1200, 17, START, END, generated, attendance="absence_only",
+                               workers=2)
+    install_district(generated, home)
+    warehouse = WarehouseResource(url=default_warehouse_url(home))
+    run_defs = dg.Definitions(
+        assets=list(defs.assets), asset_checks=list(defs.asset_checks), jobs=[monthly_job],
+        resources={"home": KongchuoHome(path=str(home), attendance_mode="absence_only"), "warehouse": warehouse})
+    with kongchuo_env(home):
+        outcome = run_period("2026-03", instance=dg.DagsterInstance.ephemeral(), defs=run_defs)
+    truth = pd.read_csv(generated / "ground_truth.csv", dtype=str, keep_default_na=False)
+    return {"generated": generated, "outcome": outcome, "truth": truth, "warehouse": warehouse}
+
+
+def test_absence_only_province_has_one_school_calendar(absence_run):
+    generated = absence_run["generated"]
+    merged = pd.read_csv(generated / "reference" / "school_calendar.csv", dtype=str, keep_default_na=False)
+    one = pd.read_csv(generated / province.CHUNKS / "411002" / "reference" / "school_calendar.csv", dtype=str,
+                      keep_default_na=False)
+    assert len(one) > 0 and not merged.duplicated().any()
+    assert set(merged.columns) == set(one.columns)
+    if "school_code" not in one.columns or not one["school_code"].any():  # one calendar for every school
+        assert len(merged) == len(one.drop_duplicates())
+    meta = json.loads((generated / "meta.json").read_text(encoding="utf-8"))
+    listed = [f for f in meta["files"] if f["path"] == "reference/school_calendar.csv"]
+    assert len(listed) == 1 and listed[0]["rows"] == len(merged)
+
+
+@pytest.mark.parametrize("rule", ["SD1", "SD2", "SD3", "SD4"])
+def test_absence_only_province_suspected_dropouts_match_ground_truth(absence_run, rule):
+    from district_run import assert_same
+
+    o = absence_run["outcome"]
+    assert o.success, f"{o.error} skipped={o.skipped} failed={o.failed_checks}"
+    df = absence_run["warehouse"].query_df("SELECT period, person_key, rules FROM derived.suspected_dropouts")
+    got = {(p, k) for p, k, rules in df.itertuples(index=False) if rule in rules.split(",")}
+    t = absence_run["truth"]
+    t = t[(t["case"] == rule) & (t["period"] == "2026-03")]
+    want = set(zip(t["period"], t["person_key"]))
+    if rule in ("SD1", "SD4"):
+        assert want, f"the generator planted no {rule} case"
     assert_same(rule, got, want)

@@ -240,6 +240,7 @@ def merge(counties: list[str], out: Path, attendance: str) -> ProvinceMeta:
     for name in ("ground_truth.csv", "meta.json"):
         (out / name).unlink(missing_ok=True)
     files: list[dict] = []
+    reference_files: dict[str, dict] = {}  # files outside landing/ (reference/school_calendar.csv): merged, once
     summaries: list[dict] = []
     metas = []
     for county, chunk in zip(counties, chunks):
@@ -247,7 +248,10 @@ def merge(counties: list[str], out: Path, attendance: str) -> ProvinceMeta:
         metas.append(meta)
         listed = {}
         for f in meta["files"]:
-            listed[f["path"]] = f
+            if Path(f["path"]).parts[0] == "landing":
+                listed[f["path"]] = f
+            else:
+                reference_files.setdefault(f["path"], dict(f))
         on_disk = sorted(str(p.relative_to(chunk)) for p in (chunk / "landing").rglob("*") if p.is_file())
         for rel in sorted(set(on_disk) | set(listed)):
             parts = Path(rel).parts
@@ -262,6 +266,10 @@ def merge(counties: list[str], out: Path, attendance: str) -> ProvinceMeta:
                           "students": meta["students"], "schools": meta["schools"], "files": len(on_disk),
                           "case_counts": meta["case_counts"]})
     _merge_reference(chunks, out / "reference")
+    for rel, entry in sorted(reference_files.items()):
+        with open(out / rel, "rb") as fh:
+            entry["rows"] = max(0, sum(1 for _ in fh) - 1)
+        files.append(entry)
     _merge_truth(chunks, out / "ground_truth.csv")
     first = metas[0]
     for key in ("start", "end", "reference_date", "periods", "term_first_days", "school_days"):

@@ -256,3 +256,17 @@ def test_absence_only_province_suspected_dropouts_match_ground_truth(absence_run
     if rule in ("SD1", "SD4"):
         assert want, f"the generator planted no {rule} case"
     assert_same(rule, got, want)
+
+
+def test_bench_generates_a_county_chunked_scale_once(tmp_path):
+    from kongchuo import bench
+
+    scale = bench.Scale("mini-province", 600, "2026-05-01", "2026-05-31", counties=2)
+    data, took = bench.ensure_data(scale, root=tmp_path, log=lambda *_: None, workers=2)
+    assert took is not None
+    meta = json.loads((data / "meta.json").read_text(encoding="utf-8"))
+    assert [c["county"] for c in meta["counties"]] == ["411002", "411024"] and meta["students"] == 600
+    assert bench.input_files(data) and all(p.name[:6] in {"411002", "411024"} for p in bench.input_files(data))
+    assert bench.ensure_data(scale, root=tmp_path, log=lambda *_: None)[1] is None  # cached
+    assert "counties" not in bench.params_of(bench.SCALES["district"])  # district caches stay valid
+    assert bench.SCALES["province"].counties == 15

@@ -213,11 +213,19 @@ def _cell(ref: str, v: Any, style: int) -> str:
 
 
 def _row(parts: list[str], r: int, values: Iterable[Any], style: int) -> None:
-    parts.append(f'<row r="{r}">')
     rs = str(r)
+    parts.append(f'<row r="{rs}">')
+    append, cols, ncols, illegal = parts.append, _COLS, len(_COLS), _XML_ILLEGAL.search
     for i, v in enumerate(values):
-        parts.append(_cell(_col(i) + rs, v, style))
-    parts.append("</row>")
+        ref = (cols[i] if i < ncols else _col_letter(i)) + rs
+        # the common case inline (most cells are short strings): no leading/trailing space, nothing to drop
+        if type(v) is str and v and not v[0].isspace() and not v[-1].isspace() and len(v) <= 32767 \
+                and not illegal(v):
+            append(f'<c r="{ref}" s="{style}" t="inlineStr"><is><t>'
+                   f'{v.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")}</t></is></c>')
+        else:
+            append(_cell(ref, v, style))
+    append("</row>")
 
 
 def sheet_xml(sheet: Sheet, first: bool = False) -> str:

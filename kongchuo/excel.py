@@ -280,7 +280,9 @@ def _entry(zf: zipfile.ZipFile, name: str, data: str | bytes) -> None:
     info = zipfile.ZipInfo(name, date_time=_FIXED_TIME)
     info.compress_type = zipfile.ZIP_DEFLATED
     info.external_attr = 0o600 << 16
-    zf.writestr(info, data.encode("utf-8") if isinstance(data, str) else data)
+    # Level 1: a third of the default's time (R3 at province scale: 21 s of 60 s were deflate) for files
+    # ~15% larger.
+    zf.writestr(info, data.encode("utf-8") if isinstance(data, str) else data, compresslevel=1)
 
 
 def _write_xlsx(target: str, sheets: Iterable[Sheet]) -> None:

@@ -29,10 +29,10 @@ def normalize(raw: object) -> str | None:
 
 
 def normalize_series(raw: pd.Series) -> pd.Series:
-    from kongchuo.normalize import fold_fullwidth
+    from kongchuo.normalize import drop_whitespace, fold_fullwidth
 
     s = fold_fullwidth(raw.astype("string"), _FULLWIDTH, "[０-９ＸｘＧＪＬｇｊｌ]")
-    s = s.str.replace(r"\s+", "", regex=True).str.upper()
+    s = drop_whitespace(s).str.upper()
     return s.where(s.str.len() > 0)
 
 

@@ -37,6 +37,11 @@ class WarehouseResource(ConfigurableResource):
     # DuckDB's buffer pool (cached pages, sorts, hash tables; spills to <warehouse>.duckdb.tmp beyond it). Its
     # own default is 80% of RAM, so a province-size run held ~4 GB of cache during ingestion alone.
     duckdb_memory_limit: str = "3GB"
+    # DuckDB checkpoints the write-ahead log into the database file whenever it passes this size. At its
+    # default (16MB) loading a county's registry (1M rows in 12 files) spent 5.0 of 10.1 s in commits, the
+    # same rows rewritten by one checkpoint after another; at 1GB the commits take 1.3 s and one checkpoint
+    # ~0.9 s. A crash replays at most this much log on the next open.
+    duckdb_checkpoint_threshold: str = "1GB"
 
     _engine: sa.Engine | None = PrivateAttr(default=None)
     _layout_ready: bool = PrivateAttr(default=False)
@@ -53,7 +58,9 @@ class WarehouseResource(ConfigurableResource):
                 if path and path != ":memory:":
                     Path(path).parent.mkdir(parents=True, exist_ok=True)
                 self._engine = sa.create_engine(self.url, poolclass=SingletonThreadPool,
-                                                connect_args={"config": {"memory_limit": self.duckdb_memory_limit}})
+                                                connect_args={"config": {
+                                                    "memory_limit": self.duckdb_memory_limit,
+                                                    "checkpoint_threshold": self.duckdb_checkpoint_threshold}})
                 event.listen(self._engine, "do_connect", self._connect_waiting_for_lock)
             else:
                 self._engine = sa.create_engine(self.url, pool_size=2, max_overflow=2, pool_pre_ping=True)

@@ -103,9 +103,26 @@ def source_files_metadata(warehouse: WarehouseResource, period: str) -> dict[str
     }
 
 
+_SOURCE_FILES: dict[tuple, pd.DataFrame] = {}
+
+
 def source_files(warehouse: WarehouseResource, period_end: dt.date) -> pd.DataFrame:
     """The ingested files a period's outputs are built from: the current registry and census snapshots and
-    every event file whose dates start on or before the period end."""
+    every event file whose dates start on or before the period end.
+
+    About 20 assets of a run ask for the same list, and finding the snapshot files scans the current
+    registry and census (2 s at province size, 15M records): the answer is kept while ``raw.files`` is
+    unchanged (the current tables only change when ingestion adds to raw.files)."""
+    state = tuple(warehouse.query_df(
+        "SELECT count(*) AS n, max(ingested_at) AS last FROM raw.files").iloc[0].tolist())
+    key = (warehouse.url, period_end, state)
+    if key not in _SOURCE_FILES:
+        _SOURCE_FILES.clear()
+        _SOURCE_FILES[key] = _query_source_files(warehouse, period_end)
+    return _SOURCE_FILES[key].copy()
+
+
+def _query_source_files(warehouse: WarehouseResource, period_end: dt.date) -> pd.DataFrame:
     return warehouse.query_df(
         """
         SELECT DISTINCT f.source, f.original_name, f.file_sha FROM raw.files f

@@ -103,7 +103,10 @@ FLAGGED_SQL = f"""
     WITH {_ATTENDANCE_FILE.strip()},
     reg_file AS (
         SELECT coalesce(id_number, student_no) AS person_key, school_code, min(file_sha) AS file_sha
-        FROM staged.registry_current GROUP BY coalesce(id_number, student_no), school_code
+        FROM staged.registry_current
+        WHERE coalesce(id_number, student_no) IN (SELECT person_key FROM derived.suspected_dropouts
+                                                  WHERE period = :period)
+        GROUP BY coalesce(id_number, student_no), school_code
     )
     SELECT sd.person_key, sd.id_number, sd.student_no, sd.school_code, sd.township_code, sd.rules,
            af.file_sha AS attendance_sha, rf.file_sha AS registry_sha
@@ -200,6 +203,7 @@ PEOPLE_SQL = f"""
                row_number() OVER (PARTITION BY coalesce(r.id_number, r.student_no)
                                   ORDER BY CASE WHEN r.status = 'active' THEN 0 ELSE 1 END, r.school_code) AS rn
         FROM staged.registry_current r LEFT JOIN staged.schools s ON s.school_code = r.school_code
+        WHERE coalesce(r.id_number, r.student_no) IN (SELECT person_key FROM cand)  -- before the window
     )
     SELECT c.person_key, r.id_number, r.student_no, r.school_code, r.township_code
     FROM cand c LEFT JOIN reg r ON r.person_key = c.person_key AND r.rn = 1

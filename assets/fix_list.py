@@ -7,6 +7,8 @@ Nothing personal goes to Dagster metadata or logs — only file paths (township 
 
 
 import re
+from collections import Counter
+from itertools import groupby
 
 import dagster as dg
 import pandas as pd
@@ -118,23 +120,29 @@ def r5_fix_list(context: dg.AssetExecutionContext, home: KongchuoHome,
         rows = rows.assign(township_code=rows["township_code"].fillna("unknown"),
                            township_name=rows["township_name"].fillna("未知乡镇"),
                            school_name=rows["school_name"].fillna(rows["school_code"].fillna("未知学校")))
-    for town in sorted(set(rows["township_code"]) if len(rows) else set()):
-        town_rows = rows[rows["township_code"] == town]
-        town_name = str(town_rows["township_name"].iloc[0])
+    # One pass over all findings, grouped in Python: per-school pandas groups (itertuples, value_counts) cost
+    # ~2 ms a school, 36 s for a province's ~15k schools.
+    ordered = (rows.sort_values(["township_code", "school_code"], kind="stable", na_position="last")
+               if len(rows) else rows)
+    for town, town_iter in groupby(ordered.itertuples(index=False), key=lambda r: r.township_code):
+        town_rows = list(town_iter)
+        town_name = str(town_rows[0].township_name)
         if town in county_of:
             town_name = district_name(str(county_of[town])) + town_name
         sheets, used = [], set()
-        for school, sr in town_rows.groupby("school_code", sort=True, dropna=False):
-            school_name = str(sr["school_name"].iloc[0])
+        for school, school_iter in groupby(town_rows, key=lambda r: r.school_code if isinstance(r.school_code, str)
+                                           else None):
+            sr = list(school_iter)
+            school_name = str(sr[0].school_name)
             body = []
-            for i, r in enumerate(sr.itertuples(index=False), start=1):
+            for i, r in enumerate(sr, start=1):
                 body.append([
                     i, r.check_id, CHECK_LABELS.get(r.check_id, r.check_id), EXPLANATIONS.get(r.check_id, ""),
                     r.student_no or "", r.id_number or "", r.name or "",
                     "" if pd.isna(r.grade) else int(r.grade), r.class_name or "",
                     REGISTRY_STATUS_LABEL.get(r.status, "") if isinstance(r.status, str) else "",
                     r.detail or "", r.original_name or "", "" if pd.isna(r.row_no) else int(r.row_no)])
-            by_check = sr["check_id"].value_counts().sort_index()
+            by_check = sorted(Counter(r.check_id for r in sr).items())
             sheets.append(Sheet(
                 name=_safe_sheet_name(school_name, used),
                 title=f"{district}{label}人籍不一致整改清单（{school_name}）",
@@ -142,7 +150,7 @@ def r5_fix_list(context: dg.AssetExecutionContext, home: KongchuoHome,
                                 "说明：本表含学生身份证件号和姓名，仅供学校核实整改，请妥善保管，不得外传。"],
                 headers=HEADERS, rows=body, widths=WIDTHS,
                 totals=["合计", f"{len(body)} 条"] + [""] * 2 + [
-                    "；".join(f"{CHECK_LABELS.get(k, k)} {v} 条" for k, v in by_check.items())] + [""] * 8,
+                    "；".join(f"{CHECK_LABELS.get(k, k)} {v} 条" for k, v in by_check)] + [""] * 8,
                 footer_lines=["填表人：　　　　审核人：　　　　填报日期：　　　　"],
             ))
         path = folder / f"{_safe_file_part(district)}_{label}{FILE_SUFFIX}{_safe_file_part(town_name)}.xlsx"

@@ -7,7 +7,7 @@ import dagster as dg
 from assets.common import OWNERS, period_params
 from assets.derived import OUT_OF_SCHOOL, ROSTER, STAGED, SUSPECTED
 from assets.report_files import cell_counts, current_district, replace_cells, report_metadata, report_path
-from kongchuo.districts import district_name, month_label
+from kongchuo.districts import district_name, is_multi_county, month_label, region_prefix
 from kongchuo.excel import Sheet, write_workbook
 from pipelines.partitions import monthly_partitions, period_of
 from pipelines.pools import WAREHOUSE_POOL
@@ -68,14 +68,19 @@ def r1_rows(warehouse: WarehouseResource, period: str, district: str) -> tuple[l
     '未入学适龄儿童' row per township, and the totals row."""
     counts = cell_counts(warehouse, period, REPORT_ID)
     keys = [k for k, _ in COLUMNS]
+    # The district's schools; for a prefecture or province run every school of its counties, with the
+    # county before the township name (township names repeat across counties: 城关镇 ...).
     schools = warehouse.query_df(
-        """SELECT t.township_code, t.township_name, s.school_code, s.school_name
+        """SELECT t.township_code, t.township_name, t.district_code, s.school_code, s.school_name
            FROM staged.schools s JOIN staged.townships t ON t.township_code = s.township_code
-           WHERE t.district_code = :d
-           ORDER BY t.township_code, s.school_code""", {"d": district})
+           WHERE t.district_code LIKE :prefix
+           ORDER BY t.township_code, s.school_code""", {"prefix": region_prefix(district) + "%"})
+    qualify = is_multi_county(district)
     rows: list[list] = []
     for township_code, group in schools.groupby("township_code", sort=True):
         township_name = group["township_name"].iloc[0]
+        if qualify:
+            township_name = district_name(str(group["district_code"].iloc[0])) + township_name
         for s in group.itertuples(index=False):
             rows.append([township_name, s.school_name, s.school_code, *_values(counts, s.school_code, keys)])
         rows.append([township_name, "（户籍比对：未入学适龄儿童）", "",

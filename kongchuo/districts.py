@@ -37,6 +37,20 @@ def common_region(codes: list[str] | set[str]) -> str:
     return ""
 
 
+def region_prefix(code: str) -> str:
+    """The leading digits every county code of a region shares: ``410000`` -> ``41``, ``411000`` -> ``4110``;
+    a county code is its own prefix (county codes never end in ``00``)."""
+    code = str(code)
+    while len(code) > 2 and code.endswith("00"):
+        code = code[:-2]
+    return code
+
+
+def is_multi_county(code: str) -> bool:
+    """A prefecture or province code (``xxxx00``): reports over several counties."""
+    return region_prefix(code) != str(code)
+
+
 def month_label(period: str) -> str:
     """'2026-10' -> '2026年10月'; '2026-Q4' -> '2026年第四季度'."""
     if "Q" in period:

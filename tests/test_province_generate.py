@@ -185,6 +185,30 @@ def test_province_run_succeeds_with_prefecture_titles(province_run):
     assert len(fix_lists) == rows["township_code"].nunique()
 
 
+def test_province_monthly_report_lists_every_county(province_run):
+    """R1 over two counties: every school of both counties, townships named with their county, and the
+    suspected-dropout column adds up to the warehouse's count (read back with calamine)."""
+    from python_calamine import CalamineWorkbook
+
+    from assets.report_r1 import COLUMNS
+
+    wh = province_run["warehouse"]
+    path = next((province_run["home"] / "reports" / "2026-03").glob("许昌市_*控辍保学月报.xlsx"))
+    rows = CalamineWorkbook.from_path(str(path)).get_sheet_by_index(0).to_python()
+    header = next(i for i, r in enumerate(rows) if r[0] == "乡镇（街道）")
+    body = [r for r in rows[header + 1:] if r[0] and r[0] != "合计" and not str(r[0]).endswith("：")]
+    school_codes = {str(r[2]) for r in body if r[2]}
+    expected = set(wh.query_df(
+        "SELECT s.school_code FROM staged.schools s JOIN staged.townships t ON t.township_code = s.township_code "
+        "WHERE t.district_code IN ('411002', '411024')")["school_code"])
+    assert school_codes == expected
+    assert {str(r[0])[:3] for r in body} == {"魏都区", "鄢陵县"}
+    col = 3 + [k for k, _ in COLUMNS].index("suspected")
+    total = next(r for r in rows if r[0] == "合计")
+    suspected = wh.scalar("SELECT count(*) FROM derived.suspected_dropouts WHERE period = '2026-03'")
+    assert suspected > 0 and int(total[col]) == sum(int(r[col] or 0) for r in body) == suspected
+
+
 @pytest.mark.parametrize("rule", ["SD1", "SD2", "SD3", "SD4", "SD5"])
 def test_province_suspected_dropouts_match_ground_truth(province_run, rule):
     from district_run import assert_same

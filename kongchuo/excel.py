@@ -31,12 +31,14 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import io
 import math
 import numbers
 import os
 import re
 import tempfile
 import zipfile
+import zlib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Iterable, Sequence
@@ -213,6 +215,7 @@ def _cell(ref: str, v: Any, style: int) -> str:
 
 
 def _row(parts: list[str], r: int, values: Iterable[Any], style: int) -> None:
+    """One ``<row>``, every cell checked for characters XML cannot hold (the careful path, see sheet_xml)."""
     rs = str(r)
     parts.append(f'<row r="{rs}">')
     append, cols, ncols, illegal = parts.append, _COLS, len(_COLS), _XML_ILLEGAL.search
@@ -228,33 +231,108 @@ def _row(parts: list[str], r: int, values: Iterable[Any], style: int) -> None:
     append("</row>")
 
 
-def sheet_xml(sheet: Sheet, first: bool = False) -> str:
-    """The worksheet part of one Sheet (same layout as :func:`_write_sheet_openpyxl`)."""
-    ncols = sheet.column_count
+def _row_fast(parts: list[str], r: int, values: Sequence[Any], style: int) -> None:
+    """:func:`_row` without the per-cell check for characters XML cannot hold: the caller checks the finished
+    sheet once (a cell holding one comes out with it, the sheet is then redone with :func:`_row`). Same output
+    as :func:`_row` for every sheet without such characters."""
+    if type(values) is not list and type(values) is not tuple:
+        values = list(values)
+    if len(values) > len(_COLS):
+        _row(parts, r, values, style)
+        return
+    rs = str(r)
+    plain = f'" s="{style}">'
+    inline = f'" s="{style}" t="inlineStr"><is><t>'
+    append = parts.append
+    append(f'<row r="{rs}">')
+    for col, v in zip(_COLS, values):
+        t = type(v)
+        if t is str:
+            # str.strip() returns the string itself when there is no leading or trailing white space
+            if v and v.strip() is v and len(v) <= 32767:
+                if "&" in v or "<" in v or ">" in v:
+                    v = v.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+                append(f'<c r="{col}{rs}{inline}{v}</t></is></c>')
+                continue
+        elif t is int:
+            append(f'<c r="{col}{rs}{plain}<v>{v}</v></c>')
+            continue
+        append(_cell(col + rs, v, style))
+    append("</row>")
+
+
+# Rows that repeat across the sheets of a workbook (a table's header row, the footer lines) at the same row
+# number are rendered once: key (row, style, values).
+_ROW_CACHE: dict[tuple, str] = {}
+_COLS_CACHE: dict[tuple, str] = {}
+
+
+def _cached_row(r: int, values: Sequence[Any], style: int) -> str:
+    """The rendered row, from the cache when all its values are str (1, 1.0 and True are equal keys)."""
+    values = tuple(values)
+    key = (r, style, values) if all(type(v) is str for v in values) else None
+    hit = _ROW_CACHE.get(key) if key is not None else None
+    if hit is None:
+        parts: list[str] = []
+        _row(parts, r, values, style)
+        hit = "".join(parts)
+        if key is not None:
+            if len(_ROW_CACHE) >= 4096:
+                _ROW_CACHE.clear()
+            _ROW_CACHE[key] = hit
+    return hit
+
+
+def _sheet_data(sheet: Sheet, row: Callable[[list[str], int, Sequence[Any], int], None]) -> tuple[str, int]:
+    """The rows of ``<sheetData>`` and the last row number."""
     parts: list[str] = []
     r = 1
-    _row(parts, r, [sheet.title], TITLE)
+    row(parts, r, [sheet.title], TITLE)
     for line in sheet.subtitle_lines:
         r += 1
-        _row(parts, r, [line], LINE)
+        row(parts, r, [line], LINE)
     for extra in sheet.header_rows:
         r += 1
-        _row(parts, r, extra, HEADER)
+        parts.append(_cached_row(r, extra, HEADER))
     r += 1
-    _row(parts, r, sheet.headers, HEADER)
+    parts.append(_cached_row(r, sheet.headers, HEADER))
     for values in sheet.rows:
         r += 1
-        _row(parts, r, values, BODY)
+        row(parts, r, values, BODY)
     if sheet.totals is not None:
         r += 1
-        _row(parts, r, sheet.totals, TOTAL)
+        row(parts, r, sheet.totals, TOTAL)
     for line in sheet.footer_lines:
         r += 1
-        _row(parts, r, [line], LINE)
+        parts.append(_cached_row(r, [line], LINE))
+    return "".join(parts), r
+
+
+def _cols_xml(widths: list[float]) -> str:
+    key = tuple(widths)
+    hit = _COLS_CACHE.get(key)
+    if hit is None:
+        cols = "".join(f'<col min="{i}" max="{i}" width="{w:g}" customWidth="1"/>'
+                       for i, w in enumerate(widths, start=1))
+        hit = f"<cols>{cols}</cols>" if cols else ""
+        if len(_COLS_CACHE) >= 256:
+            _COLS_CACHE.clear()
+        _COLS_CACHE[key] = hit
+    return hit
+
+
+def sheet_xml(sheet: Sheet, first: bool = False) -> str:
+    """The worksheet part of one Sheet (same layout as :func:`_write_sheet_openpyxl`).
+
+    The rows are rendered without looking for characters XML cannot hold (C0 controls, U+FFFE/U+FFFF), and
+    the finished rows are checked once: ``str.isprintable`` (fast, true for nearly every sheet) rules them
+    out, else the regex decides and a sheet holding one is rendered again cell by cell, dropping them."""
+    data, r = _sheet_data(sheet, _row_fast)
+    if not data.isprintable() and _XML_ILLEGAL.search(data):
+        data, r = _sheet_data(sheet, _row)
+    ncols = sheet.column_count
     widest = max([ncols, 1, len(sheet.totals or ()), *(len(v) for v in sheet.rows)])
     top = sheet.first_data_row
-    cols = "".join(f'<col min="{i}" max="{i}" width="{w:g}" customWidth="1"/>'
-                   for i, w in enumerate(sheet.column_widths(), start=1))
     selected = ' tabSelected="1"' if first else ""
     merge = (f'<mergeCells count="1"><mergeCell ref="A1:{_col(ncols - 1)}1"/></mergeCells>' if ncols > 1 else "")
     return (
@@ -265,8 +343,8 @@ def sheet_xml(sheet: Sheet, first: bool = False) -> str:
         f'<pane ySplit="{top - 1}" topLeftCell="A{top}" activePane="bottomLeft" state="frozen"/>'
         f'<selection pane="bottomLeft" activeCell="A{top}" sqref="A{top}"/></sheetView></sheetViews>'
         '<sheetFormatPr baseColWidth="8" defaultRowHeight="15"/>'
-        + (f"<cols>{cols}</cols>" if cols else "")
-        + f'<sheetData>{"".join(parts)}</sheetData>{merge}'
+        + _cols_xml(sheet.column_widths())
+        + f'<sheetData>{data}</sheetData>{merge}'
         '<pageMargins left="0.75" right="0.75" top="1" bottom="1" header="0.5" footer="0.5"/>'
         '<pageSetup paperSize="9" orientation="landscape" fitToWidth="1" fitToHeight="0"/>'
         '</worksheet>')
@@ -282,13 +360,45 @@ def _entry(zf: zipfile.ZipFile, name: str, data: str | bytes) -> None:
     info.external_attr = 0o600 << 16
     # Level 1: a third of the default's time (R3 at province scale: 21 s of 60 s were deflate) for files
     # ~15% larger.
-    zf.writestr(info, data.encode("utf-8") if isinstance(data, str) else data, compresslevel=1)
+    data = data.encode("utf-8") if isinstance(data, str) else data
+    if not _entry_direct(zf, info, data):
+        zf.writestr(info, data, compresslevel=1)
+
+
+def _entry_direct(zf: zipfile.ZipFile, info: zipfile.ZipInfo, data: bytes) -> bool:
+    """What ``zf.writestr(info, data, compresslevel=1)`` writes to a seekable archive (same bytes, see
+    tests/test_excel.py), with the entry compressed and its header written once: writestr writes the header,
+    streams the data, seeks back to fill in the sizes and CRC and seeks forward again (~15% of writing an R3
+    sheet). False (nothing written) where that does not apply: a large entry (ZIP64), or an archive that is
+    not seekable or not plainly in write mode."""
+    if (not zf._seekable or zf._writing or zf.mode != "w" or not zf.fp
+            or len(data) * 1.05 > zipfile.ZIP64_LIMIT):
+        return False
+    compressor = zlib.compressobj(1, zlib.DEFLATED, -15)
+    body = compressor.compress(data) + compressor.flush()
+    info._compresslevel = 1
+    info.flag_bits = 0
+    info.file_size, info.compress_size, info.CRC = len(data), len(body), zlib.crc32(data)
+    fp = zf.fp
+    fp.seek(zf.start_dir)
+    info.header_offset = fp.tell()
+    zf._writecheck(info)
+    zf._didModify = True
+    fp.write(info.FileHeader(False))
+    fp.write(body)
+    zf.start_dir = fp.tell()
+    zf.filelist.append(info)
+    zf.NameToInfo[info.filename] = info
+    return True
 
 
 def _write_xlsx(target: str, sheets: Iterable[Sheet]) -> None:
     names: list[tuple[str, int]] = []  # (sheet name, header rows to repeat on every printed page)
     taken: set[str] = set()
-    with zipfile.ZipFile(target, "w", zipfile.ZIP_DEFLATED) as zf:
+    # The archive is assembled in memory (the size of the finished file: ~31 MB for a county's 17,000 R3
+    # sheets) and written in one go: seeking in a file flushes its buffer.
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as zf:
         for sheet in sheets:
             names.append((safe_sheet_name(sheet.name, taken), sheet.first_data_row - 1))
             _entry(zf, f"xl/worksheets/sheet{len(names)}.xml", sheet_xml(sheet, first=len(names) == 1))
@@ -339,6 +449,8 @@ def _write_xlsx(target: str, sheets: Iterable[Sheet]) -> None:
                '<Override PartName="/docProps/core.xml" ContentType="application/vnd.openxmlformats-package.core-properties+xml"/>'
                f'<Override PartName="/docProps/app.xml" ContentType="{_CT}.extended-properties+xml"/>'
                f"{overrides}</Types>")
+    with open(target, "wb") as fh:
+        fh.write(buf.getbuffer())
 
 
 def write_workbook(path: Path, sheets: Iterable[Sheet]) -> str:

@@ -141,3 +141,76 @@ def test_fast_writer_output_converts_to_pdf(tmp_path: Path):
     pdf = tmp_path / "fast.pdf"
     assert proc.returncode == 0 and pdf.exists() and pdf.stat().st_size > 1000, proc.stderr[-500:]
     assert pdf.read_bytes().startswith(b"%PDF")
+
+
+def _careful_xml(sheet: Sheet, first: bool = False) -> str:
+    """sheet_xml as it was: every row rendered by the careful path (each cell checked for characters XML cannot
+    hold), no cached rows."""
+    import kongchuo.excel as X
+
+    fast, cached = X._row_fast, X._cached_row
+
+    def uncached(r, values, style):
+        parts: list[str] = []
+        X._row(parts, r, values, style)
+        return "".join(parts)
+
+    X._row_fast, X._cached_row = X._row, uncached
+    try:
+        return X.sheet_xml(sheet, first=first)
+    finally:
+        X._row_fast, X._cached_row = fast, cached
+
+
+def test_sheet_xml_fast_path_is_the_careful_rendering():
+    """The fast rows (no per-cell check for characters XML cannot hold, one check per sheet), the cached
+    header/footer rows and the cached column widths give exactly the careful rendering."""
+    from kongchuo.excel import sheet_xml
+
+    tricky = ["\x01控制符", "a\x0bb", "\ufffe", "trailing ", " leading", "\u3000全角空格", "多行\n第二行", "x" * 40000,
+              "<&>", "", None, 0, -3, 10**20, 1.5, float("inf"), True, False, dt.date(2026, 5, 3),
+              dt.datetime(2026, 5, 3, 8, 0, 0)]
+    sheets = [*_sheets(12),
+              Sheet(name="ill", title="标题\x02", subtitle_lines=["副\x1f标题"], headers=["h\x00", "b"],
+                    rows=[tricky, ["ok", "\x07"]], totals=["合计", 1], footer_lines=["填表人\x03"]),
+              Sheet(name="types", title="t", header_rows=[[1, "x"]], headers=[True, "x"], rows=[tricky],
+                    footer_lines=["a"]),
+              Sheet(name="types2", title="t", header_rows=[[True, "x"]], headers=[1.0, "x"], rows=[[1, 2]],
+                    footer_lines=["a"], widths=[10, 10.0]),
+              Sheet(name="wide", title="w", headers=[f"c{i}" for i in range(800)], rows=[list(range(800)), ("a",)])]
+    for i, sheet in enumerate(sheets):
+        assert sheet_xml(sheet, first=i == 0) == _careful_xml(sheet, first=i == 0), sheet.name
+    assert "\x01" not in sheet_xml(sheets[-4]) and "控制符" in sheet_xml(sheets[-4])
+
+
+def test_zip_entries_are_what_writestr_writes(tmp_path: Path):
+    """_entry writes an entry directly (header written once) where zipfile.writestr would seek back to fill in
+    the sizes: the archive's bytes are the same."""
+    import io
+    import zipfile
+
+    from kongchuo.excel import _FIXED_TIME, _entry
+
+    def writestr(zf, name, data):
+        info = zipfile.ZipInfo(name, date_time=_FIXED_TIME)
+        info.compress_type = zipfile.ZIP_DEFLATED
+        info.external_attr = 0o600 << 16
+        zf.writestr(info, data.encode("utf-8") if isinstance(data, str) else data, compresslevel=1)
+
+    parts = [("xl/worksheets/sheet1.xml", "<x>一生一表</x>" * 5000), ("empty.xml", ""), ("b.bin", bytes(range(256)) * 9),
+             ("docProps/app.xml", b"<Properties/>")]
+    archives = []
+    for write in (writestr, _entry):
+        buf = io.BytesIO()
+        with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as zf:
+            for name, data in parts:
+                write(zf, name, data)
+        archives.append(buf.getvalue())
+        path = tmp_path / f"{write.__name__}.zip"
+        with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as zf:  # and on a file
+            for name, data in parts:
+                write(zf, name, data)
+        archives.append(path.read_bytes())
+    assert archives[0] == archives[1] == archives[2] == archives[3]
+    with zipfile.ZipFile(io.BytesIO(archives[3])) as zf:
+        assert zf.testzip() is None and zf.read("xl/worksheets/sheet1.xml") == parts[0][1].encode("utf-8")

@@ -118,3 +118,32 @@ def test_r3_single_county_keeps_the_usual_name(warehouse, resources, kongchuo_ho
     assert dg.materialize([r3_one_student_one_form], partition_key=PERIOD, resources=resources).success
     folder = kongchuo_home / "reports" / PERIOD
     assert {p.name for p in folder.glob("*.xlsx")} == {f"建安区_{LABEL}_一生一表.xlsx"}
+
+
+def test_r3_worker_processes_write_the_same_bytes(warehouse, resources, kongchuo_home: Path, monkeypatch):
+    """With several counties and many cases the workbooks are written by worker processes (spawned; the rows
+    go to them as Arrow tables) while the asset queries the next county: same files, byte for byte, as
+    written in the asset's process."""
+    import assets.report_r3 as r3
+
+    _build(warehouse)
+    folder = kongchuo_home / "reports" / PERIOD
+    assert dg.materialize([r3.r3_one_student_one_form], partition_key=PERIOD, resources=resources).success
+    here = {p.name: p.read_bytes() for p in folder.glob("*一生一表.xlsx")}
+    assert len(here) == 2
+
+    used: list[int] = []
+    write_counties = r3._write_counties
+
+    def spy(jobs, workers):
+        used.append(workers)
+        return write_counties(jobs, workers)
+
+    monkeypatch.setattr(r3, "PARALLEL_MIN_CASES", 0)
+    monkeypatch.setattr(r3, "_write_counties", spy)
+    for p in folder.glob("*一生一表.xlsx"):
+        p.unlink()
+    assert dg.materialize([r3.r3_one_student_one_form], partition_key=PERIOD, resources=resources).success
+    assert used and used[0] >= 1
+    assert {p.name: p.read_bytes() for p in folder.glob("*一生一表.xlsx")} == here
+    assert not list(folder.glob(".partial-*"))

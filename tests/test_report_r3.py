@@ -147,3 +147,29 @@ def test_r3_worker_processes_write_the_same_bytes(warehouse, resources, kongchuo
     assert used and used[0] >= 1
     assert {p.name: p.read_bytes() for p in folder.glob("*一生一表.xlsx")} == here
     assert not list(folder.glob(".partial-*"))
+
+
+def test_r3_workers_do_not_rerun_an_unguarded_script(tmp_path: Path):
+    """Spawned workers run the parent's __main__ script again unless it is hidden from them: a profiling script
+    without an ``if __name__ == "__main__":`` guard would materialise R3 again in each worker (and wait there
+    for the warehouse lock). The script below runs once."""
+    import subprocess
+    import sys
+
+    script = tmp_path / "unguarded.py"
+    script.write_text(f"""
+import sys
+sys.path.insert(0, {str(Path(__file__).resolve().parents[1])!r})
+print("SCRIPT RAN", flush=True)
+import assets.report_r3 as r3
+from assets.ledger import EVENT_LABELS, STATE_LABELS
+from kongchuo.one_form import CASE_COLUMNS, EVENT_COLUMNS
+cases, history = {{c: [] for c in CASE_COLUMNS}}, {{c: [] for c in EVENT_COLUMNS}}
+jobs = [(str({str(tmp_path)!r}) + f"/c{{i}}.xlsx", "某县", "2026-06", STATE_LABELS, EVENT_LABELS, cases, history)
+        for i in range(3)]
+print("RESULTS", len(r3._write_counties(iter(jobs), 2)), flush=True)
+""", encoding="utf-8")
+    proc = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert proc.stdout.count("SCRIPT RAN") == 1 and "RESULTS 3" in proc.stdout
+    assert len(list(tmp_path.glob("c*.xlsx"))) == 3

@@ -7,9 +7,9 @@ stamps), so a report's SHA-256 in the manifest changes only when its content doe
 Two writers for the one :class:`Sheet` layout:
 
 - :func:`write_workbook` (every report uses it) streams the XLSX parts itself: each sheet's XML is built as
-  one string from the Sheet, deflated straight into the zip, and the workbook parts (sheet list, print
-  titles, content types) are written last, so the sheets can come from an iterator and only one is in
-  memory at a time. styles.xml is fixed: the six cell styles a Sheet needs (title, sub-title/footer line,
+  one string from the Sheet and deflated into the archive (assembled in memory: the size of the finished
+  file, written in one go), and the workbook parts (sheet list, print titles, content types) are written
+  last, so the sheets can come from an iterator and only one sheet's XML is in memory at a time. styles.xml is fixed: the six cell styles a Sheet needs (title, sub-title/footer line,
   header with borders, body with borders, totals with borders; plus date variants) have fixed ids.
 - :func:`write_workbook_openpyxl` is the reference: openpyxl write-only mode, the layout as it was written
   before. A test writes the same Sheets with both and compares every cell value and merged range (read back
@@ -368,9 +368,10 @@ def _entry(zf: zipfile.ZipFile, name: str, data: str | bytes) -> None:
 def _entry_direct(zf: zipfile.ZipFile, info: zipfile.ZipInfo, data: bytes) -> bool:
     """What ``zf.writestr(info, data, compresslevel=1)`` writes to a seekable archive (same bytes, see
     tests/test_excel.py), with the entry compressed and its header written once: writestr writes the header,
-    streams the data, seeks back to fill in the sizes and CRC and seeks forward again (~15% of writing an R3
-    sheet). False (nothing written) where that does not apply: a large entry (ZIP64), or an archive that is
-    not seekable or not plainly in write mode."""
+    streams the data, seeks back to fill in the sizes and CRC and seeks forward again (with the archive in
+    memory: 0.68 s instead of 0.82 s for a county's 17,000 R3 sheets). Relies on zipfile internals
+    (Python 3.11); the test pins the bytes. False (nothing written) where it does not apply: a large entry
+    (ZIP64), or an archive that is not seekable or not plainly in write mode."""
     if (not zf._seekable or zf._writing or zf.mode != "w" or not zf.fp
             or len(data) * 1.05 > zipfile.ZIP64_LIMIT):
         return False

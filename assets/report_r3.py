@@ -132,8 +132,8 @@ def _columns(conn: sa.Connection, is_duckdb: bool, sql: str, params: dict):
 
 def _workers(open_cases: int, workbooks: int) -> int:
     """Worker processes for the workbooks: none for one workbook or a few cases, else up to two."""
-    if workbooks < 2 or open_cases < PARALLEL_MIN_CASES:
-        return 0
+    if workbooks < 2 or open_cases < PARALLEL_MIN_CASES or multiprocessing.current_process().daemon:
+        return 0  # (a daemonic process may not start processes)
     return max(0, min(2, os.cpu_count() or 1, workbooks))
 
 

@@ -30,6 +30,7 @@ whose COPY inside a transaction goes to disk.
 """
 
 
+import contextlib
 import datetime as dt
 import hashlib
 import json
@@ -227,6 +228,8 @@ def ingest_source(home: KongchuoHome, warehouse: WarehouseResource, source: str,
             outcomes[job.sha] = outcome
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
+        with contextlib.suppress(OSError):  # the parent too, unless another run is using it
+            scratch.parent.rmdir()
     result: list[FileOutcome] = []
     for landed, sha in order:
         first = outcomes.get(sha)

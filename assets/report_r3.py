@@ -17,14 +17,11 @@ county; memory holds a few counties' Arrow tables and, in each worker, one count
 """
 
 import contextlib
-import multiprocessing
 import os
 import re
-import sys
 import warnings
 from collections import deque
-from concurrent.futures import Future, ProcessPoolExecutor
-from pathlib import Path
+from concurrent.futures import Future
 from typing import Iterable, Iterator
 
 import dagster as dg
@@ -37,6 +34,7 @@ from assets.ledger import CASE_EVENTS, EVENT_LABELS, STATE_LABELS, state_as_of_s
 from assets.report_files import current_district, replace_cells, report_metadata, source_files_metadata
 from kongchuo.districts import district_name, month_label
 from kongchuo.one_form import CASE_COLUMNS, EVENT_COLUMNS, write_county
+from kongchuo.workers import can_start_workers, main_script_hidden, spawn_executor
 from pipelines.partitions import monthly_partitions, period_of
 from pipelines.pools import WAREHOUSE_POOL
 from pipelines.resources import KongchuoHome
@@ -132,27 +130,9 @@ def _columns(conn: sa.Connection, is_duckdb: bool, sql: str, params: dict):
 
 def _workers(open_cases: int, workbooks: int) -> int:
     """Worker processes for the workbooks: none for one workbook or a few cases, else up to two."""
-    if workbooks < 2 or open_cases < PARALLEL_MIN_CASES or multiprocessing.current_process().daemon:
+    if workbooks < 2 or open_cases < PARALLEL_MIN_CASES or not can_start_workers():
         return 0  # (a daemonic process may not start processes)
     return max(0, min(2, os.cpu_count() or 1, workbooks))
-
-
-@contextlib.contextmanager
-def _main_script_hidden() -> Iterator[None]:
-    """While workers start: a spawned worker runs the parent's ``__main__`` script again (to find functions
-    defined there) unless it cannot see the script's path. The workers need nothing from it (their function
-    is in kongchuo.one_form), and a script without an ``if __name__ == "__main__":`` guard that materialises
-    R3 would run again in each worker and wait there for the warehouse lock this process holds."""
-    main = sys.modules.get("__main__")
-    path = getattr(main, "__file__", None)
-    if path is None or getattr(main, "__spec__", None) is not None:  # run with -m: imported by name
-        yield
-        return
-    del main.__file__
-    try:
-        yield
-    finally:
-        main.__file__ = path
 
 
 def _write_counties(jobs: Iterable[tuple], workers: int) -> list[tuple[str, int]]:
@@ -164,10 +144,10 @@ def _write_counties(jobs: Iterable[tuple], workers: int) -> list[tuple[str, int]
         return [write_county(*job) for job in jobs]
     results: list[tuple[str, int]] = []
     pending: deque[Future] = deque()
-    with ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("spawn")) as pool:
+    with spawn_executor(workers) as pool:
         try:
             for job in jobs:
-                with _main_script_hidden():  # workers are started in submit()
+                with main_script_hidden():  # workers are started in submit()
                     pending.append(pool.submit(write_county, *job))
                 while len(pending) > workers:
                     results.append(pending.popleft().result())

@@ -1,5 +1,6 @@
 """Parsing landed files into normalised Arrow parts, in this process or in worker processes.
 
+Workers: :mod:`kongchuo.workers` (spawned; in-process in a daemonic process such as a Celery worker).
 Reading and normalising a file (:mod:`kongchuo.readers`, :mod:`kongchuo.normalize`) is single-threaded
 Python and pandas: ~8 µs a row for the registry, ~1 µs for roll call. Loading the result into the warehouse
 is ~0.4 µs a row. So ingestion parses files in parallel worker processes (``spawn``: the parent holds
@@ -15,11 +16,10 @@ machine's (disk full, out of memory), which decides between quarantine and a fai
 
 from __future__ import annotations
 
-import multiprocessing
 import os
 import re
 import shutil
-from concurrent.futures import Future, ProcessPoolExecutor
+from concurrent.futures import Future
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterator
@@ -31,6 +31,7 @@ from kongchuo import masking
 from kongchuo.normalize import MAIN_DATE_COLUMN, normalize_frame
 from kongchuo.readers import CHUNK_ROWS, IngestError, open_source_file
 from kongchuo.sources import SPECS
+from kongchuo.workers import can_start_workers, main_script_hidden, spawn_executor
 
 # Below this many bytes of new files, starting worker processes (~1 s of imports each) costs more than it saves.
 PARALLEL_MIN_BYTES = 32 << 20
@@ -137,13 +138,13 @@ def parse_all(jobs: list[ParseJob], workers: int, min_bytes: int = PARALLEL_MIN_
     In-process when ``workers`` < 2, when there is only one file, or when the files are small together.
     """
     total = sum(j.raw_path.stat().st_size for j in jobs)
-    if workers < 2 or len(jobs) < 2 or total < min_bytes:
+    if workers < 2 or len(jobs) < 2 or total < min_bytes or not can_start_workers():
         for job in jobs:
             yield parse_file(job)
         return
-    with ProcessPoolExecutor(max_workers=min(workers, len(jobs)),
-                             mp_context=multiprocessing.get_context("spawn")) as pool:
-        futures: list[Future[ParsedFile]] = [pool.submit(parse_file, job) for job in jobs]
+    with spawn_executor(min(workers, len(jobs))) as pool:
+        with main_script_hidden():  # workers start in submit()
+            futures: list[Future[ParsedFile]] = [pool.submit(parse_file, job) for job in jobs]
         try:
             for future in futures:
                 yield future.result()

@@ -61,3 +61,32 @@ def test_bad_file_in_a_worker_is_quarantined(tmp_path: Path) -> None:
     assert all(o.status == "ingested" for n, o in by_name.items() if n != "0_bad.csv")
     loaded = warehouse.scalar("SELECT count(DISTINCT file_sha) FROM staged.registry")
     assert loaded == len(outcomes) - 1
+
+
+def test_parse_workers_do_not_rerun_an_unguarded_script(tmp_path: Path) -> None:
+    """A script without an ``if __name__ == "__main__":`` guard that ingests with workers runs once
+    (kongchuo.workers hides it from the spawned workers) and loads every file."""
+    import subprocess
+    import sys
+
+    script = tmp_path / "unguarded.py"
+    script.write_text(f"""
+import sys
+sys.path.insert(0, {str(settings.REPO_ROOT)!r})
+print("SCRIPT RAN", flush=True)
+from pathlib import Path
+import shutil
+from assets.ingest import ingest_source
+from pipelines.resources import KongchuoHome
+from warehouse.resource import WarehouseResource
+root = Path({str(tmp_path)!r}) / "home"
+shutil.copytree({str(SAMPLE / "registry")!r}, root / "landing" / "registry")
+out = ingest_source(KongchuoHome(path=str(root)), WarehouseResource(url=f"duckdb:///{{root}}/warehouse.duckdb"),
+                    "registry", workers=2, parallel_min_bytes=0)
+print("INGESTED", sum(o.status == "ingested" for o in out), len(out), flush=True)
+""", encoding="utf-8")
+    proc = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert proc.stdout.count("SCRIPT RAN") == 1
+    files = len(list((SAMPLE / "registry").iterdir()))
+    assert f"INGESTED {files} {files}" in proc.stdout

@@ -36,6 +36,7 @@ import hashlib
 import json
 import os
 import shutil
+import time
 import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -119,6 +120,22 @@ def _now() -> dt.datetime:
     return dt.datetime.now(ZoneInfo(TIMEZONE)).replace(tzinfo=None)
 
 
+SCRATCH_DIR = ".ingest_scratch"  # parsed parts of files being loaded; removed when the ingest ends
+STALE_SCRATCH_SECONDS = 6 * 3600
+
+
+def remove_stale_scratch(folder: Path, older_than: float = STALE_SCRATCH_SECONDS) -> list[str]:
+    """Parts left by an ingest that was killed (SIGKILL, power loss): removed once they are older than any
+    ingest could be, so a concurrent ingest's parts are never touched."""
+    removed = []
+    for sub in folder.glob("*") if folder.is_dir() else []:
+        with contextlib.suppress(OSError):
+            if sub.is_dir() and time.time() - sub.stat().st_mtime > older_than:
+                shutil.rmtree(sub, ignore_errors=True)
+                removed.append(sub.name)
+    return removed
+
+
 # --- loading ----------------------------------------------------------------------------------------
 
 def known_shas(warehouse: WarehouseResource, source: str) -> dict[str, str]:
@@ -190,7 +207,8 @@ def ingest_source(home: KongchuoHome, warehouse: WarehouseResource, source: str,
     """
     warehouse.ensure_layout()
     seen = known_shas(warehouse, source)
-    scratch = home.root / ".ingest_scratch" / uuid.uuid4().hex
+    scratch = home.root / SCRATCH_DIR / uuid.uuid4().hex
+    remove_stale_scratch(home.root / SCRATCH_DIR)
     outcomes: dict[str, FileOutcome] = {}
     order: list[tuple[Path, str]] = []
     jobs: list[ParseJob] = []

@@ -90,3 +90,22 @@ print("INGESTED", sum(o.status == "ingested" for o in out), len(out), flush=True
     assert proc.stdout.count("SCRIPT RAN") == 1
     files = len(list((SAMPLE / "registry").iterdir()))
     assert f"INGESTED {files} {files}" in proc.stdout
+
+
+def test_parts_left_by_a_killed_ingest_are_removed_later(tmp_path: Path) -> None:
+    import os
+    import time
+
+    from assets.ingest import SCRATCH_DIR, STALE_SCRATCH_SECONDS
+
+    home, warehouse = _home(tmp_path / "home")
+    scratch = tmp_path / "home" / SCRATCH_DIR
+    old, recent = scratch / "old-run", scratch / "running"
+    for folder in (old, recent):
+        (folder / "sha").mkdir(parents=True)
+        (folder / "sha" / "part-00000.arrow").write_bytes(b"x")
+    past = time.time() - STALE_SCRATCH_SECONDS - 60
+    os.utime(old, (past, past))
+    ingest_source(home, warehouse, "registry", workers=1)
+    assert not old.exists()
+    assert (recent / "sha" / "part-00000.arrow").exists()  # another ingest may still be using it

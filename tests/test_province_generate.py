@@ -296,3 +296,29 @@ def test_bench_generates_a_county_chunked_scale_once(tmp_path):
     assert bench.ensure_data(scale, root=tmp_path, log=lambda *_: None)[1] is None  # cached
     assert "counties" not in bench.params_of(bench.SCALES["district"])  # district caches stay valid
     assert bench.SCALES["province"].counties == 15
+
+
+def test_generation_workers_do_not_rerun_an_unguarded_script(tmp_path):
+    """County workers are spawned (forking a process that runs threads crashed a child): a script without a
+    main guard that generates a province still runs once."""
+    import subprocess
+    import sys
+
+    from kongchuo import settings
+
+    out = tmp_path / "out"
+    script = tmp_path / "unguarded.py"
+    script.write_text(f"""
+import sys, datetime as dt
+sys.path.insert(0, {str(settings.REPO_ROOT)!r})
+print("SCRIPT RAN", flush=True)
+from pathlib import Path
+from kongchuo.generate import province
+province.generate_province(["411002", "411024"], 200, 5, dt.date(2026, 3, 2), dt.date(2026, 3, 31),
+                           Path({str(out)!r}), attendance="rollcall", workers=2)
+print("GENERATED", flush=True)
+""", encoding="utf-8")
+    proc = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert proc.stdout.count("SCRIPT RAN") == 1 and "GENERATED" in proc.stdout
+    assert (out / "ground_truth.csv").exists() and (out / "meta.json").exists()

@@ -6,7 +6,7 @@ A single :func:`kongchuo.generate.generate` call cannot make 15M students: ID nu
 date + 3-digit sequence (at most ~3.6M children per region code over ten birth years), and one call holds
 the whole district in memory (1M students ≈ 3.5 GB). So a province is generated as one county per region
 code, each by ``generate(county, n, county_seed(seed, county), ...)`` in a worker process of its own
-(``ProcessPoolExecutor(max_workers=workers)``, forked, so peak memory ≈ ``workers`` × one county), into ``out/.chunks/<county>/``, and then merged into the district layout:
+(``kongchuo.workers.spawn_executor(workers)``, so peak memory ≈ ``workers`` × one county), into ``out/.chunks/<county>/``, and then merged into the district layout:
 
 - ``out/landing/<source>/<county>_<file name>``: every landing file of every county, hard-linked (copied
   where links are impossible) from its chunk, so the merge costs no disk and no time and can be repeated;
@@ -39,15 +39,16 @@ import dataclasses
 import datetime as dt
 import hashlib
 import json
-import multiprocessing
 import os
 import shutil
 import tempfile
 import time
-from concurrent.futures import ProcessPoolExecutor, as_completed
+from concurrent.futures import as_completed
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
+
+from kongchuo.workers import main_script_hidden, spawn_executor
 
 # Henan: 许昌市 (5, without the bundled 建安区 411003, whose migrant origins are its neighbours), 漯河市 (3),
 # 周口市 (7). School codes use county[:2] + county[3:], unique over this list.
@@ -176,13 +177,14 @@ def generate_chunks(counties: list[str], sizes: list[int], seed: int, start: dt.
             todo.append((str(folder), params))
     if not todo:
         return done
-    # fork, not spawn: spawn re-imports the caller's __main__ and breaks scripts without a main guard (and a
-    # fresh process per county, max_tasks_per_child=1, needs spawn). A worker does its counties one after
-    # another, so its peak is one county's (the big numpy arrays go back to the OS between counties).
-    ctx = multiprocessing.get_context("fork" if "fork" in multiprocessing.get_all_start_methods() else "spawn")
-    pool = ProcessPoolExecutor(max_workers=max(1, min(int(workers), len(todo))), mp_context=ctx)
+    # spawn (kongchuo.workers): fork from a process that already runs threads (pyarrow, DuckDB, a test
+    # runner's) crashed the forked child in the garbage collector. The caller's script is hidden from the
+    # workers while they start, so a script without a main guard is not re-run. A worker does its counties
+    # one after another, so its peak is one county's (the big numpy arrays go back to the OS between counties).
+    pool = spawn_executor(max(1, min(int(workers), len(todo))))
     try:
-        futures = {pool.submit(_generate_county, folder, params): params["county"] for folder, params in todo}
+        with main_script_hidden():  # workers start in submit()
+            futures = {pool.submit(_generate_county, folder, params): params["county"] for folder, params in todo}
         for future in as_completed(futures):
             county = futures[future]
             done[county] = marker = future.result()

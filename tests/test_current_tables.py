@@ -1,0 +1,75 @@
+"""The current tables merged in file by file (incremental refresh) equal a rebuild from every staged row:
+later files win, re-sent rows supersede, a record without a school code is one key (as in the window)."""
+
+from __future__ import annotations
+
+import csv
+import io
+import shutil
+from pathlib import Path
+
+import pandas as pd
+
+from assets.ingest import ingest_source
+from kongchuo import settings
+from kongchuo.readers import open_source_file
+from kongchuo.sources import SPECS
+from pipelines.resources import KongchuoHome
+from warehouse.layout import staged_columns
+from warehouse.resource import WarehouseResource
+from warehouse.views import CURRENT_VIEWS, FILES_TABLE, current_select_sql, refresh_current
+
+SAMPLE = settings.REPO_ROOT / "data" / "sample" / "landing"
+
+
+def _rows(warehouse: WarehouseResource, sql: str, view: str) -> pd.DataFrame:
+    cols = [*staged_columns(CURRENT_VIEWS[view][0]), "person_key"]
+    frame = warehouse.query_df(f"SELECT {', '.join(cols)} FROM ({sql}) t").astype(str)
+    return frame.sort_values(cols).reset_index(drop=True)
+
+
+def _resend_with_blank_school(source_file: Path, target: Path, rows: int) -> None:
+    """The first ``rows`` data rows of a CSV again (a correction re-sent later), the first one without school."""
+    opened = open_source_file(source_file, SPECS["registry"])
+    text = source_file.read_text(encoding=opened.encoding)
+    records = list(csv.reader(io.StringIO(text), delimiter=opened.delimiter))
+    head, body = records[: opened.header_row], records[opened.header_row: opened.header_row + rows]
+    body[0][opened.positions["school_code"]] = ""
+    out = io.StringIO()
+    csv.writer(out, delimiter=opened.delimiter, lineterminator="\n").writerows(head + body)
+    target.write_text(out.getvalue(), encoding="utf-8")
+
+
+def test_incremental_refresh_equals_full_rebuild(tmp_path: Path) -> None:
+    root = tmp_path / "home"
+    home = KongchuoHome(path=str(root))
+    warehouse = WarehouseResource(url=f"duckdb:///{root / 'warehouse.duckdb'}")
+    landing = root / "landing" / "registry"
+    landing.mkdir(parents=True)
+    files = sorted((SAMPLE / "registry").iterdir())
+    csvs = [f for f in files if f.suffix == ".csv"]
+    for i, f in enumerate(files):  # one file per ingest: every refresh after the first merges one file in
+        shutil.copy(f, landing / f.name)
+        if i == 1:  # a file re-sent twice with its first record moved to "no school", then corrected
+            _resend_with_blank_school(csvs[0], landing / "zz_resend_1.csv", 40)
+        ingest_source(home, warehouse, "registry", workers=1)
+    # re-sent again, longer, still without a school for the first record: (person, no school) is one key
+    _resend_with_blank_school(csvs[0], landing / "zz_resend_2.csv", 60)
+    ingest_source(home, warehouse, "registry", workers=1)
+
+    view = "staged.registry_current"
+    incremental = _rows(warehouse, f"SELECT * FROM {view}", view)
+    full = _rows(warehouse, current_select_sql(view), view)
+    pd.testing.assert_frame_equal(incremental, full)
+    # the re-sent file superseded earlier rows: every key appears once, and the latest file holds them
+    keys = warehouse.scalar(f"SELECT count(*) FROM (SELECT DISTINCT person_key, school_code FROM {view}) k")
+    assert keys == len(incremental) > 0
+    ingested = warehouse.scalar("SELECT count(*) FROM raw.files WHERE source = 'registry' AND status = 'ingested'")
+    assert ingested == len(files) + 2
+    assert warehouse.scalar(f"SELECT count(*) FROM {FILES_TABLE} WHERE view_name = :v", {"v": view}) == ingested
+    latest = warehouse.scalar("SELECT file_sha FROM raw.files WHERE original_name = 'zz_resend_2.csv'")
+    resent = warehouse.scalar(f"SELECT count(*) FROM {view} WHERE file_sha = :f", {"f": latest})
+    assert resent == warehouse.scalar("SELECT count(*) FROM staged.registry WHERE file_sha = :f", {"f": latest})
+
+    refresh_current(warehouse, ["registry"], full=True)  # the rebuild gives the same table
+    pd.testing.assert_frame_equal(_rows(warehouse, f"SELECT * FROM {view}", view), full)

@@ -96,21 +96,21 @@ def safe_sheet_name(name: str, taken: set[str]) -> str:
     return title
 
 
-def _col_letter(i: int) -> str:
-    """0-based column index -> 'A', 'B', ..., 'AA'."""
-    s = ""
-    i += 1
-    while i:
-        i, r = divmod(i - 1, 26)
-        s = chr(65 + r) + s
-    return s
+def column_letter(index: int) -> str:
+    """0 → 'A', 25 → 'Z', 26 → 'AA' (how Excel names columns; also used in ingest error messages)."""
+    letters = ""
+    index += 1
+    while index:
+        index, rem = divmod(index - 1, 26)
+        letters = chr(65 + rem) + letters
+    return letters
 
 
-_COLS = [_col_letter(i) for i in range(702)]  # A .. ZZ
+_COLS = [column_letter(i) for i in range(702)]  # A .. ZZ
 
 
 def _col(i: int) -> str:
-    return _COLS[i] if i < len(_COLS) else _col_letter(i)
+    return _COLS[i] if i < len(_COLS) else column_letter(i)
 
 
 # ---------------------------------------------------------------------------------------------------------
@@ -220,7 +220,7 @@ def _row(parts: list[str], r: int, values: Iterable[Any], style: int) -> None:
     parts.append(f'<row r="{rs}">')
     append, cols, ncols, illegal = parts.append, _COLS, len(_COLS), _XML_ILLEGAL.search
     for i, v in enumerate(values):
-        ref = (cols[i] if i < ncols else _col_letter(i)) + rs
+        ref = (cols[i] if i < ncols else column_letter(i)) + rs
         # the common case inline (most cells are short strings): no leading/trailing space, nothing to drop
         if type(v) is str and v and not v[0].isspace() and not v[-1].isspace() and len(v) <= 32767 \
                 and not illegal(v):

@@ -33,6 +33,7 @@ from typing import Iterator
 
 import pandas as pd
 
+from kongchuo.excel import column_letter
 from kongchuo.sources import SourceSpec, normalize_header
 
 HEADER_SCAN_ROWS = 10
@@ -49,16 +50,6 @@ csv.field_size_limit(2**31 - 1)  # header sniffing must reach the over-long cell
 
 class IngestError(Exception):
     """A file-level problem that sends the whole file to quarantine. The message is safe to log."""
-
-
-def column_letter(index: int) -> str:
-    """0 → 'A', 25 → 'Z', 26 → 'AA' (how Excel names columns)."""
-    letters = ""
-    index += 1
-    while index:
-        index, rem = divmod(index - 1, 26)
-        letters = chr(65 + rem) + letters
-    return letters
 
 
 @dataclass

@@ -10,6 +10,7 @@ import datetime as dt
 import hashlib
 import json
 import os
+import re
 import tempfile
 import time
 from pathlib import Path
@@ -49,6 +50,11 @@ def current_district(warehouse: WarehouseResource) -> str:
         if region:
             return region
     return str(counts["code"].iloc[0])
+
+
+def file_part(name: str) -> str:
+    """A name (district, township) made safe as part of a file name."""
+    return re.sub(r'[\\/:*?"<>|\s]', "_", str(name))
 
 
 def report_path(home: KongchuoHome, warehouse: WarehouseResource, period: str, title: str) -> Path:

@@ -18,7 +18,6 @@ county; memory holds a few counties' Arrow tables and, in each worker, one count
 
 import contextlib
 import os
-import re
 import warnings
 from collections import deque
 from concurrent.futures import Future
@@ -31,7 +30,8 @@ import sqlalchemy as sa
 from assets.common import OWNERS
 from assets.derived import STAGED
 from assets.ledger import CASE_EVENTS, EVENT_LABELS, STATE_LABELS, state_as_of_sql
-from assets.report_files import current_district, replace_cells, report_metadata, source_files_metadata
+from assets.report_files import (current_district, file_part, replace_cells, report_metadata,
+                                  source_files_metadata)
 from kongchuo.districts import district_name, month_label
 from kongchuo.one_form import CASE_COLUMNS, EVENT_COLUMNS, write_county
 from kongchuo.workers import can_start_workers, main_script_hidden, spawn_executor
@@ -159,9 +159,6 @@ def _write_counties(jobs: Iterable[tuple], workers: int) -> list[tuple[str, int]
     return results
 
 
-def _file_part(name: str) -> str:
-    return re.sub(r'[\\/:*?"<>|\s]', "_", str(name))
-
 
 @dg.asset(pool=WAREHOUSE_POOL, key=R3, deps=[CASE_EVENTS, STAGED["registry"], STAGED["census"], STAGED["reference"]],
           group_name="reports", owners=OWNERS, partitions_def=monthly_partitions, kinds={"excel"},
@@ -192,7 +189,7 @@ def r3_one_student_one_form(context: dg.AssetExecutionContext, home: KongchuoHom
         if set(counties) <= {home_district}:  # one county (or no open case): one workbook, the usual name
             targets = [(home_district, folder / f"{district_name(home_district)}_{label}_{TITLE}.xlsx")]
         else:
-            targets = [(c, folder / f"{_file_part(district_name(c))}_{label}_{TITLE}.xlsx") for c in counties]
+            targets = [(c, folder / f"{file_part(district_name(c))}_{label}_{TITLE}.xlsx") for c in counties]
 
         def jobs() -> Iterator[tuple]:
             for county, path in targets:

@@ -211,17 +211,18 @@ def ingest_source(home: KongchuoHome, warehouse: WarehouseResource, source: str,
     remove_stale_scratch(home.root / SCRATCH_DIR)
     outcomes: dict[str, FileOutcome] = {}
     order: list[tuple[Path, str]] = []
+    first_landed: dict[str, Path] = {}  # new hash -> the landing file that is parsed (later copies are skipped)
     jobs: list[ParseJob] = []
     for landed in landing_files(home, source):
         sha = file_sha256(landed)
         order.append((landed, sha))
-        if sha in seen or any(j.sha == sha for j in jobs):
+        if sha in seen or sha in first_landed:
             continue
+        first_landed[sha] = landed
         raw_path = home.raw / source / f"{sha}{landed.suffix.lower()}"
         if not raw_path.exists():
             copy_atomic(landed, raw_path)
         jobs.append(ParseJob(source, raw_path, landed.name, sha, scratch / sha, chunk_rows))
-    landed_by_sha = {sha: landed for landed, sha in reversed(order)}  # first landing file of each hash
     try:
         for parsed in parse_all(jobs, home.ingest_workers if workers is None else workers, parallel_min_bytes):
             job = parsed.job
@@ -237,7 +238,7 @@ def ingest_source(home: KongchuoHome, warehouse: WarehouseResource, source: str,
                 if is_infrastructure_error(exc):
                     raise
                 error = safe_error(job.name, exc)
-                outcome = quarantine_file(home, warehouse, source, landed_by_sha[job.sha], job.raw_path, job.sha,
+                outcome = quarantine_file(home, warehouse, source, first_landed[job.sha], job.raw_path, job.sha,
                                           error, run_id)
                 if log:
                     log.error(f"{source}: quarantined {error}")
@@ -251,7 +252,7 @@ def ingest_source(home: KongchuoHome, warehouse: WarehouseResource, source: str,
     result: list[FileOutcome] = []
     for landed, sha in order:
         first = outcomes.get(sha)
-        if first is not None and landed_by_sha[sha] == landed:
+        if first is not None and first_landed[sha] == landed:
             result.append(first)
         else:
             status = first.status if first is not None else seen[sha]

@@ -148,20 +148,27 @@ def test_counties_that_would_share_ids_or_school_codes_are_refused(tmp_path):
 
 # ---------------------------------------------------------------------------------- through the pipeline
 
+def _two_counties_installed(tmp_path_factory, name: str, seed: int, attendance: str):
+    """Two counties (1,200 students each) generated and installed as a KONGCHUO_HOME: (generated, home, truth)."""
+    from district_run import install_district
+
+    root = tmp_path_factory.mktemp(name)
+    generated, home = root / "generated", root / "home"
+    province.generate_province(["411002", "411024"], 1200, seed, START, END, generated, attendance=attendance,
+                               workers=2)
+    install_district(generated, home)
+    return generated, home, pd.read_csv(generated / "ground_truth.csv", dtype=str, keep_default_na=False)
+
+
 @pytest.fixture(scope="module")
 def province_run(tmp_path_factory):
     import dagster as dg
 
-    from district_run import install_district, run_periods
+    from district_run import run_periods
 
-    root = tmp_path_factory.mktemp("province-run")
-    generated, home = root / "generated", root / "home"
-    province.generate_province(["411002", "411024"], 1200, 13, START, END, generated, attendance="rollcall",
-                               workers=2)
-    install_district(generated, home)
+    generated, home, truth = _two_counties_installed(tmp_path_factory, "province-run", 13, "rollcall")
     instance = dg.DagsterInstance.ephemeral()
     outcomes = run_periods(home, ("2026-03",), instance)
-    truth = pd.read_csv(generated / "ground_truth.csv", dtype=str, keep_default_na=False)
     from kongchuo.settings import default_warehouse_url
     from warehouse.resource import WarehouseResource
 
@@ -231,7 +238,7 @@ def test_province_suspected_dropouts_match_ground_truth(province_run, rule):
 def absence_run(tmp_path_factory):
     import dagster as dg
 
-    from district_run import install_district, kongchuo_env
+    from district_run import kongchuo_env
     from kongchuo.settings import default_warehouse_url
     from pipelines.definitions import defs
     from pipelines.jobs import monthly_job
@@ -239,18 +246,13 @@ def absence_run(tmp_path_factory):
     from pipelines.run import run_period
     from warehouse.resource import WarehouseResource
 
-    root = tmp_path_factory.mktemp("province-absence")
-    generated, home = root / "generated", root / "home"
-    province.generate_province(["411002", "411024"], 1200, 17, START, END, generated, attendance="absence_only",
-                               workers=2)
-    install_district(generated, home)
+    generated, home, truth = _two_counties_installed(tmp_path_factory, "province-absence", 17, "absence_only")
     warehouse = WarehouseResource(url=default_warehouse_url(home))
     run_defs = dg.Definitions(
         assets=list(defs.assets), asset_checks=list(defs.asset_checks), jobs=[monthly_job],
         resources={"home": KongchuoHome(path=str(home), attendance_mode="absence_only"), "warehouse": warehouse})
     with kongchuo_env(home):
         outcome = run_period("2026-03", instance=dg.DagsterInstance.ephemeral(), defs=run_defs)
-    truth = pd.read_csv(generated / "ground_truth.csv", dtype=str, keep_default_na=False)
     return {"generated": generated, "outcome": outcome, "truth": truth, "warehouse": warehouse}
 
 

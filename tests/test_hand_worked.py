@@ -37,7 +37,7 @@ EXPECTED = [
     ("anchor_p1",               "在读 P1 g4, present every school day, census 在户",                                          "",         "",     "",   ""),
     ("anchor_p2",               "在读 P2 g3, present every school day, census 在户",                                          "",         "",     "",   ""),
     ("anchor_m1",               "在读 M1 g8, present every school day, not in census",                                        "",         "",     "",   ""),
-    ("anchor_p3",               "在读 P3 g5, present every school day",                                                       "",         "",     "",   ""),
+    ("anchor_p3",               "在读 P3 g5, present every school day, census 外出 (enrolled: nothing to verify)",            "",         "",     "",   ""),
     ("sd1_weekend",             "旷课 Fri 09-18, Mon 09-21, Tue 09-22: 3 consecutive school days across a weekend",            "SD1",      "",     "",   ""),
     ("sd1_pairs_broken",        "旷课 09-15,16 then 09-21,22, 病假 09-23, 旷课 09-24: runs of 2, 5 days in all",               "",         "",     "",   ""),
     ("sd1_ten_days",            "October 旷课 2 on / 1 present ×5: exactly 10 unexcused days, never 3 in a row",               "",         "SD1",  "",   ""),
@@ -52,9 +52,10 @@ EXPECTED = [
     ("sd3_received",            "转出 at P2 and 转入 at P3 (present there every day), census 在户",                            "",         "",     "",   ""),
     ("sd4_dropped",             "辍学 at M1 g8, no roll call, census 在户 (has a registry record: not 失学)",                   "SD4",      "SD4",  "",   ""),
     ("sd5_gone_in_october",     "在读 P3 g3, present all September, no roll-call row in October",                             "",         "SD5",  "",   ""),
+    ("all_unexcused_october",   "present all September, every October day 旷课: SD1's business, not SD5 (it has rows)",       "",         "SD1",  "",   ""),
     ("sd6_not_enrolled",        "毕业 from P1 g6, no other record, census 在户: 30 days after 09-01 is 10-01",                  "",         "SD6",  "",   ""),
     ("sd6_enrolled",            "毕业 from P1 g6 and 在读 M1 g7, present every day at M1",                                     "",         "",     "",   ""),
-    ("grade9_graduate",         "毕业 from M1 g9, aged 15, no roll call",                                                     "",         "",     "",   ""),
+    ("grade9_graduate",         "毕业 from M1 g9, aged 15, no roll call, census 在户 (has a record: not 失学)",               "",         "",     "",   ""),
     ("grade9_graduate_absent",  "毕业 from M1 g9, yet M1's September roll call marks every day 旷课",                         "",         "",     "",   ""),
     ("suspension_in_force",     "在读 P2 g3, no roll call, 休学 2026-06-20..2027-01-31 (in force at both cut-offs)",          "",         "",     "",   ""),
     ("suspension_ends_oct15",   "在读 P2 g4, no roll call, 休学 2026-03-01..2026-10-15 (in force 09-30, expired by 10-31)",   "",         "SD5",  "",   ""),
@@ -68,6 +69,7 @@ EXPECTED = [
     ("g_number_roll_by_id",     "registry ID cell blank, 学籍号 G+ID, roll call rows carry the ID only, present daily",        "",         "",     "",   ""),
     ("g_number_typo_id",        "registry ID cell has a wrong check digit, 学籍号 G+ID, present daily, census 在户",           "",         "",     "",   ""),
     ("other_school",            "在读 at P1 but present every day at P2 (rows at P2 only)",                                   "",         "",     "",   ""),
+    ("two_active_records",      "在读 at P1 and at P3 (重复学籍), present every day at P3 only",                               "",         "",     "",   ""),
     ("oos_resident",            "census 在户, aged 10, no registry record",                                                   "",         "",     OOS,  OOS),
     ("oos_away",                "census 外出, aged 12, no registry record",                                                   "",         "",     AWAY, AWAY),
     ("census_age5",             "census 在户, born 2020-09-01: 5 on 08-31 (6 the day after)",                                 "",         "",     "",   ""),
@@ -90,6 +92,9 @@ EXPECTED_LATE_START = [
     ("late_no_rows",             "在读 P1 g2, no roll-call row in October",                                  "SD5",  ""),
     ("late_oos_resident",        "census 在户, aged 8, no registry record",                                  "",     OOS),
 ]
+
+_LABELS = [row[0] for row in EXPECTED]
+_LATE_LABELS = [row[0] for row in EXPECTED_LATE_START]
 
 
 @dataclass
@@ -247,32 +252,32 @@ def test_runs_succeeded(district, late_start):
             assert outcome.success, f"{period}: {outcome.error} skipped={outcome.skipped} failed={outcome.failed_checks}"
 
 
-@pytest.mark.parametrize("label,want", [(row[0], row[2]) for row in EXPECTED])
+@pytest.mark.parametrize("label,want", [(row[0], row[2]) for row in EXPECTED], ids=_LABELS)
 def test_suspected_2026_09(district, label, want):
     _check_suspected(label, cases.DISTRICT_CHILDREN, district, SEP, want)
 
 
-@pytest.mark.parametrize("label,want", [(row[0], row[3]) for row in EXPECTED])
+@pytest.mark.parametrize("label,want", [(row[0], row[3]) for row in EXPECTED], ids=_LABELS)
 def test_suspected_2026_10(district, label, want):
     _check_suspected(label, cases.DISTRICT_CHILDREN, district, OCT, want)
 
 
-@pytest.mark.parametrize("label,want", [(row[0], row[4]) for row in EXPECTED])
+@pytest.mark.parametrize("label,want", [(row[0], row[4]) for row in EXPECTED], ids=_LABELS)
 def test_out_of_school_2026_09(district, label, want):
     _check_oos(label, cases.DISTRICT_CHILDREN, district, SEP, want)
 
 
-@pytest.mark.parametrize("label,want", [(row[0], row[5]) for row in EXPECTED])
+@pytest.mark.parametrize("label,want", [(row[0], row[5]) for row in EXPECTED], ids=_LABELS)
 def test_out_of_school_2026_10(district, label, want):
     _check_oos(label, cases.DISTRICT_CHILDREN, district, OCT, want)
 
 
-@pytest.mark.parametrize("label,want", [(row[0], row[2]) for row in EXPECTED_LATE_START])
+@pytest.mark.parametrize("label,want", [(row[0], row[2]) for row in EXPECTED_LATE_START], ids=_LATE_LABELS)
 def test_late_start_suspected_2026_10(late_start, label, want):
     _check_suspected(label, cases.LATE_START_CHILDREN, late_start, OCT, want)
 
 
-@pytest.mark.parametrize("label,want", [(row[0], row[3]) for row in EXPECTED_LATE_START])
+@pytest.mark.parametrize("label,want", [(row[0], row[3]) for row in EXPECTED_LATE_START], ids=_LATE_LABELS)
 def test_late_start_out_of_school_2026_10(late_start, label, want):
     _check_oos(label, cases.LATE_START_CHILDREN, late_start, OCT, want)
 

@@ -7,10 +7,11 @@ child; this module only builds inputs.
 
 Calendar (reference/school_calendar.csv, rows without a school code, so it applies to every school): the
 autumn term starts Tuesday 2026-09-01; school days are the weekdays of September and October 2026 except the
-National Day holiday 10-01 … 10-07. Roll-call patterns are written week by week, separated by spaces:
+National Day holiday 10-01 … 10-07, plus the make-up Saturday 10-10 (调休上课). Roll-call patterns are written
+week by week, separated by spaces:
 
     September: "PPPP PPPPP PPPPP PPPPP PPP"   Tue 1–Fri 4 | 7–11 | 14–18 | 21–25 | Mon 28–Wed 30  (22 days)
-    October:   "PP PPPPP PPPPP PPPPP"         Thu 8–Fri 9 | 12–16 | 19–23 | 26–30                 (17 days)
+    October:   "PPP PPPPP PPPPP PPPPP"        Thu 8–Sat 10 | 12–16 | 19–23 | 26–30                (18 days)
 
 Letters: P 出勤 present, U 旷课 unexcused, S 病假 sick leave, L 事假 personal leave, - no roll-call row that
 day. A month given as None has no rows at all. The term's first 10 school days are 09-01 … 09-14.
@@ -45,15 +46,17 @@ SCHOOLS = (P1, P2, M1, P3)
 
 TERM_START = D(2026, 9, 1)
 NATIONAL_DAY = (D(2026, 10, 1), D(2026, 10, 7))
+MAKE_UP_SATURDAY = D(2026, 10, 10)
 MONTHS = {"2026-09": (D(2026, 9, 1), D(2026, 9, 30)), "2026-10": (D(2026, 10, 1), D(2026, 10, 31))}
-ALL_PRESENT = {"2026-09": "PPPP PPPPP PPPPP PPPPP PPP", "2026-10": "PP PPPPP PPPPP PPPPP"}
+ALL_PRESENT = {"2026-09": "PPPP PPPPP PPPPP PPPPP PPP", "2026-10": "PPP PPPPP PPPPP PPPPP"}
 STATUS = {"P": "出勤", "U": "旷课", "S": "病假", "L": "事假"}
 
 
 def school_days(period: str) -> list[dt.date]:
     start, end = MONTHS[period]
     days = (start + dt.timedelta(n) for n in range((end - start).days + 1))
-    return [d for d in days if d.weekday() < 5 and not NATIONAL_DAY[0] <= d <= NATIONAL_DAY[1]]
+    return [d for d in days
+            if d == MAKE_UP_SATURDAY or (d.weekday() < 5 and not NATIONAL_DAY[0] <= d <= NATIONAL_DAY[1])]
 
 
 def week_sizes(period: str) -> list[int]:
@@ -162,11 +165,13 @@ _DISTRICT = [
     pupil("anchor_p3", D(2016, 7, 9), "女", P3, 5, census="外出", township="411003002"),
     pupil("sd1_weekend", D(2016, 2, 14), "男", P1, 5, sep="PPPP PPPPP PPPPU UUPPP PPP"),
     pupil("sd1_pairs_broken", D(2017, 6, 1), "女", P1, 4, sep="PPPP PPPPP PUUPP UUSUP PPP"),
-    pupil("sd1_ten_days", D(2015, 1, 23), "男", P2, 6, oct="UU PUUPU UPUUP UUPPP"),
-    pupil("sd1_nine_days", D(2015, 3, 30), "女", P2, 6, oct="UU PUUPU UPUUP UPPPP"),
-    pupil("sd1_month_end", D(2014, 8, 8), "男", M1, 7, sep="PPPP PPPPP PPPPP PPPPP PUU", oct="UP PPPPP PPPPP PPPPP"),
+    pupil("sd1_ten_days", D(2015, 1, 23), "男", P2, 6, oct="UUP UUPUU PUUPU UPPPP"),
+    pupil("sd1_nine_days", D(2015, 3, 30), "女", P2, 6, oct="UUP UUPUU PUUPU PPPPP"),
+    pupil("sd1_month_end", D(2014, 8, 8), "男", M1, 7, sep="PPPP PPPPP PPPPP PPPPP PUU", oct="UPP PPPPP PPPPP PPPPP"),
     pupil("sd1_reached_in_sept", D(2014, 5, 5), "女", M1, 7, sep="PPPP PPPPP PPPPP PPPPP UUU",
-          oct="UP PPPPP PPPPP PPPPP"),
+          oct="UPP PPPPP PPPPP PPPPP"),
+    pupil("sd1_makeup_saturday", D(2013, 9, 9), "男", M1, 7, oct="PUU UPPPP PPPPP PPPPP"),
+    pupil("sd1_present_on_saturday", D(2013, 3, 13), "女", M1, 8, oct="PUP UPPPP PPPPP PPPPP"),
     pupil("sd2_rows_from_day11", D(2019, 3, 3), "男", P1, 2, sep="---- ----- -PPPP PPPPP PPP"),
     pupil("sd2_rows_no_presence", D(2019, 6, 16), "女", P1, 2, sep="UUSU USUUS UPPPP PPPPP PPP"),
     pupil("sd2_present_day10", D(2018, 1, 10), "男", P2, 3, sep="UUUU UUUUU PPPPP PPPPP PPP"),
@@ -176,7 +181,7 @@ _DISTRICT = [
           census="在户", township="411003002"),
     Child("sd4_dropped", D(2012, 12, 12), "男", (Record(M1, 8, "辍学"),), NO_ROLL, census="在户"),
     pupil("sd5_gone_in_october", D(2017, 9, 19), "女", P3, 3, oct=None),
-    pupil("all_unexcused_october", D(2015, 2, 25), "男", P3, 6, oct="UU UUUUU UUUUU UUUUU"),
+    pupil("all_unexcused_october", D(2015, 2, 25), "男", P3, 6, oct="UUU UUUUU UUUUU UUUUU"),
     Child("sd6_not_enrolled", D(2014, 2, 2), "男", (Record(P1, 6, "毕业"),), NO_ROLL, census="在户"),
     Child("sd6_enrolled", D(2014, 7, 7), "女", (Record(P1, 6, "毕业"), Record(M1, 7, "在读")), (present(M1),)),
     Child("grade9_graduate", D(2011, 3, 15), "男", (Record(M1, 9, "毕业"),), NO_ROLL, census="在户"),
@@ -192,7 +197,7 @@ _DISTRICT = [
     pupil("deceased_census", D(2013, 10, 1), "男", M1, 7, sep=None, oct=None, census="死亡"),
     pupil("turns16_in_october", D(2010, 10, 15), "女", M1, 9, oct=None),
     pupil("aged16_before_term", D(2010, 5, 1), "男", M1, 9, sep=None, oct=None),
-    pupil("leave_all_october", D(2017, 1, 1), "女", P3, 4, oct="SS LLLLL SSSSS LLLLL"),
+    pupil("leave_all_october", D(2017, 1, 1), "女", P3, 4, oct="SSS LLLLL SSSSS LLLLL"),
     Child("g_number_blank_id", D(2016, 6, 30), "男", (Record(P1, 5, "在读", "blank"),),
           (present(P1, "student_no"),), census="在户"),
     Child("g_number_roll_by_id", D(2017, 8, 8), "女", (Record(P2, 4, "在读", "blank"),), (present(P2, "id"),)),
@@ -213,11 +218,11 @@ _DISTRICT = [
 ]
 
 # A bureau whose first month on the system is October: the calendar still says the term began 09-01, the roll
-# call delivered starts 10-08. Only 2026-10 is run. The first 10 school days of October are 10-08 … 10-21.
+# call delivered starts 10-08. Only 2026-10 is run. The first 10 school days of October are 10-08 … 10-20.
 _LATE_START = [
     pupil("late_anchor", D(2017, 2, 2), "男", P1, 4, sep=None),
-    pupil("late_leave_first10", D(2018, 3, 3), "女", P1, 3, sep=None, oct="SS SSLLL SSSPP PPPPP"),
-    pupil("late_unexcused_first10", D(2016, 4, 4), "男", P1, 5, sep=None, oct="UU UUUUU UUUPP PPPPP"),
+    pupil("late_leave_first10", D(2018, 3, 3), "女", P1, 3, sep=None, oct="SSS SSLLL SSPPP PPPPP"),
+    pupil("late_unexcused_first10", D(2016, 4, 4), "男", P1, 5, sep=None, oct="UUU UUUUU UUPPP PPPPP"),
     pupil("late_no_rows", D(2019, 5, 5), "女", P1, 2, sep=None, oct=None),
     Child("late_oos_resident", D(2018, 6, 6), "男", census="在户"),
 ]

@@ -1,4 +1,4 @@
-"""Hand-worked ground truth: ~50 children built by hand (tests/hand_worked_cases.py), run through the REAL
+"""Hand-worked ground truth: 54 children built by hand (tests/hand_worked_cases.py), run through the REAL
 monthly job (Dagster, DuckDB), and the exact outcome of every rule for every child, worked out from
 shared/DESIGN.md alone (never from the code's output). tests/HAND_WORKED.md tells the same table in prose.
 
@@ -44,6 +44,8 @@ EXPECTED = [
     ("sd1_nine_days",           "October like sd1_ten_days but 9 unexcused days, never 3 in a row",                            "",         "",     "",   ""),
     ("sd1_month_end",           "旷课 09-29, 09-30, 10-08 (over month end and National Day): reaches 3 in October",           "",         "SD1",  "",   ""),
     ("sd1_reached_in_sept",     "旷课 09-28, 29, 30 and 10-08: reaches 3 on 09-30, October only continues it",                "SD1",      "",     "",   ""),
+    ("sd1_makeup_saturday",     "旷课 Fri 10-09, make-up Sat 10-10, Mon 10-12: 3 consecutive school days",                    "",         "SD1",  "",   ""),
+    ("sd1_present_on_saturday", "旷课 Fri 10-09 and Mon 10-12, present on make-up Sat 10-10: runs of 1",                      "",         "",     "",   ""),
     ("sd2_rows_from_day11",     "在读 P1 g2, no roll-call row on days 1-10 (09-01..09-14), present from 09-15",              "SD2",      "",     "",   ""),
     ("sd2_rows_no_presence",    "rows on days 1-10 all 旷课/病假 (7 旷课, runs of 2), present from day 11",                    "SD2",      "",     "",   ""),
     ("sd2_present_day10",       "旷课 days 1-9, present on day 10 (09-14) and after: a 9-day run, not SD2",                   "SD1",      "",     "",   ""),
@@ -88,7 +90,7 @@ EXPECTED_LATE_START = [
     # label                      story                                                                       SD 10   失学 10
     ("late_anchor",              "在读 P1 g4, present every October school day",                             "",     ""),
     ("late_leave_first10",       "病假/事假 on October's first 10 school days, present after",               "",     ""),
-    ("late_unexcused_first10",   "旷课 on October's first 10 school days (10-08..10-21), present after",      "SD1",  ""),
+    ("late_unexcused_first10",   "旷课 on October's first 10 school days (10-08..10-20), present after",      "SD1",  ""),
     ("late_no_rows",             "在读 P1 g2, no roll-call row in October",                                  "SD5",  ""),
     ("late_oos_resident",        "census 在户, aged 8, no registry record",                                  "",     OOS),
 ]
@@ -225,6 +227,13 @@ def test_hand_built_ids_are_valid_and_carry_the_birth_date():
     assert len(set(ids)) == len(ids)
 
 
+def test_failure_messages_mask_the_id():
+    child = cases.DISTRICT_CHILDREN[0]
+    message = _mismatch("suspected_dropouts.rules", child.label, child, SEP, "SD1", "SD1,SD5", ["a remark"])
+    assert child.id_number not in message and child.id_number[6:14] not in message and child.name not in message
+    assert mask_id(child.id_number) in message
+
+
 def test_schools_and_townships_are_in_the_bundled_reference():
     import csv
 
@@ -239,9 +248,10 @@ def test_schools_and_townships_are_in_the_bundled_reference():
 
 
 def test_calendar_weeks_and_first_ten_school_days():
-    assert cases.week_sizes(SEP) == [4, 5, 5, 5, 3] and cases.week_sizes(OCT) == [2, 5, 5, 5]
+    assert cases.week_sizes(SEP) == [4, 5, 5, 5, 3] and cases.week_sizes(OCT) == [3, 5, 5, 5]
     assert cases.school_days(SEP)[9] == dt.date(2026, 9, 14)
-    assert cases.school_days(OCT)[:1] == [dt.date(2026, 10, 8)] and cases.school_days(OCT)[9] == dt.date(2026, 10, 21)
+    assert cases.school_days(OCT)[:3] == [dt.date(2026, 10, 8), dt.date(2026, 10, 9), dt.date(2026, 10, 10)]
+    assert cases.school_days(OCT)[9] == dt.date(2026, 10, 20) and len(cases.school_days(OCT)) == 18
 
 
 # --- the real runs ---------------------------------------------------------------------------------------

@@ -1,4 +1,4 @@
-"""Hand-worked ground truth: 54 children built by hand (tests/hand_worked_cases.py), run through the REAL
+"""Hand-worked ground truth: 53 children built by hand (tests/hand_worked_cases.py), run through the REAL
 monthly job (Dagster, DuckDB), and the exact outcome of every rule for every child, worked out from
 shared/DESIGN.md alone (never from the code's output). tests/HAND_WORKED.md tells the same table in prose.
 

@@ -260,6 +260,7 @@ def test_runs_succeeded(district, late_start):
     for derived in (district, late_start):
         for period, outcome in derived.outcomes.items():
             assert outcome.success, f"{period}: {outcome.error} skipped={outcome.skipped} failed={outcome.failed_checks}"
+            assert {"derived/suspected_dropouts", "derived/out_of_school"} <= set(outcome.materialized), period
 
 
 @pytest.mark.parametrize("label,want", [(row[0], row[2]) for row in EXPECTED], ids=_LABELS)

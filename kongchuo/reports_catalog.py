@@ -33,3 +33,19 @@ REPORT_PURPOSES: dict[str, str] = {
 def report_name(report_id: str) -> str:
     """'R4' -> '劝返无效上报名单'."""
     return REPORT_NAMES[report_id]
+
+
+# For the portal (portal/catalog.py): the kinds it lists, with the same names; R5S is one school's sheet of an
+# R5 workbook, cut out on download.
+PORTAL_KIND_LABELS: dict[str, str] = {
+    **{k: REPORT_NAMES[k] for k in ("R1", "R2", "R3", "R4", "R5")},
+    "R5S": f"{REPORT_NAMES['R5']}（本校）",
+    "R6": REPORT_NAMES["R6"],
+    "other": "其他",
+}
+
+
+def kind_of_file(file_name: str) -> str:
+    """The report id of a report file named ``<地区>_<期间>_<名称>[_<乡镇>].xlsx`` ('other' when none)."""
+    by_name = {name: report_id for report_id, name in REPORT_NAMES.items()}
+    return next((by_name[part] for part in file_name.removesuffix(".xlsx").split("_") if part in by_name), "other")

@@ -239,9 +239,17 @@ def row_heights(sheet: Sheet) -> dict[int, float]:
         heights[r] = _height(lines_needed(line, total_width))
     heights.update(_header_heights(sheet, widths))
     cols = range(len(widths)) if sheet.wrap_columns is None else [c for c in sheet.wrap_columns if c < len(widths)]
+    # a str of at most (width - padding) / 2 characters fits one line whatever they are: only longer ones are measured
+    limits = [(c, (widths[c] - CELL_PADDING) / 2) for c in cols]
     r = sheet.first_data_row
     for values in sheet.rows:
-        n = max([lines_needed(values[c], widths[c]) for c in cols if c < len(values)] or [1])
+        n, size = 1, len(values)
+        for c, limit in limits:
+            if c < size:
+                v = values[c]
+                if type(v) is str and len(v) <= limit and "\n" not in v:
+                    continue
+                n = max(n, lines_needed(v, widths[c]))
         if n > 1:
             heights[r] = _height(n)
         r += 1
@@ -256,8 +264,27 @@ def row_heights(sheet: Sheet) -> dict[int, float]:
     return heights
 
 
+_HEADER_CACHE: dict[tuple, list[float]] = {}
+
+
 def _header_heights(sheet: Sheet, widths: list[float]) -> dict[int, float]:
-    """Heights of the header rows: each cell's text within its merged width; a label spanning several rows
+    """Heights of the header rows (the same for every sheet of a kind: computed once per header and widths)."""
+    key = (tuple(sheet.headers), tuple(tuple(r) for r in sheet.header_rows), tuple(widths))
+    try:
+        hit = _HEADER_CACHE.get(key)
+    except TypeError:  # an unhashable header value
+        key, hit = None, None
+    if hit is None:
+        hit = _header_line_heights(sheet, widths)
+        if key is not None:
+            if len(_HEADER_CACHE) >= 256:
+                _HEADER_CACHE.clear()
+            _HEADER_CACHE[key] = hit
+    return dict(zip(header_row_numbers(sheet), hit))
+
+
+def _header_line_heights(sheet: Sheet, widths: list[float]) -> list[float]:
+    """Each header row's height: each cell's text within its merged width; a label spanning several rows
     may use their lines together (the last row it spans grows when they are too few)."""
     grid = _header_grid(sheet)
     rows = list(header_row_numbers(sheet))
@@ -278,7 +305,7 @@ def _header_heights(sheet: Sheet, widths: list[float]) -> dict[int, float]:
         have = sum(lines[i:j + 1])
         if n > have:
             lines[j] += n - have
-    return {r: n * LINE_POINTS + ROW_PADDING for r, n in zip(rows, lines)}
+    return [n * LINE_POINTS + ROW_PADDING for n in lines]
 
 
 def page_breaks(sheet: Sheet, heights: dict[int, float]) -> list[int]:

@@ -1,4 +1,4 @@
-"""R4 上报联控联保工作组名单 Escalation list: children with 3 or more persuasion attempts without return,
+"""R4 劝返无效上报名单 Escalation list: children with 3 or more persuasion attempts without return,
 as the ledger stands at the end of the month (cases in state ``escalated``)."""
 
 import dagster as dg

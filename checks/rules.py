@@ -116,7 +116,7 @@ def dq03_sql(source: str) -> str:
 QUARANTINED_SQL = """
     SELECT CAST(NULL AS TEXT) AS record_key, CAST(NULL AS TEXT) AS school_code, file_sha,
            CAST(NULL AS INTEGER) AS row_no,
-           '文件 ' || original_name || ' 已隔离 quarantined: ' || coalesce(error, '') AS detail
+           '文件 ' || original_name || ' 已隔离：' || coalesce(error, '') AS detail
     FROM raw.files WHERE source = :source AND status = 'quarantined' AND run_id = :run_id
 """
 

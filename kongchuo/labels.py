@@ -55,6 +55,10 @@ CHECK_LABELS: dict[str, str] = {"DQ01": "身份证件号无效", "DQ02": "出生
                                 "DQ03": "必填项缺失或无法识别", "DQ04": "重复学籍", "DQ05": "人在籍不在校",
                                 "DQ06": "在校无籍", "DQ07": "年龄年级不符", "DQ08": "代码不在参考数据中",
                                 "DQ09": "数据量异常变化", "DQ10": "数据未覆盖统计期间"}
+# Why an ID number is invalid (kongchuo.idnumber.problem_series), for DQ01 finding texts.
+ID_PROBLEM_LABELS: dict[str, str] = {"missing": "缺失", "length": "不是18位", "chars": "含非法字符",
+                                     "check_digit": "校验码错误", "birth_date": "出生日期无效",
+                                     "region": "行政区划代码无效"}
 CHECK_EXPLANATIONS: dict[str, str] = {
     "DQ04": "同一身份证件号在两所及以上学校有在读学籍（重复学籍），请核实并注销多余学籍",
     "DQ05": "有在读学籍但本月在本校无任何考勤记录（人在籍不在校、空挂学籍），请核实学生去向：在校的补录考勤，"

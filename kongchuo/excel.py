@@ -597,9 +597,10 @@ def sheet_xml(sheet: Sheet, first: bool = False) -> str:
         '<sheetFormatPr baseColWidth="8" defaultRowHeight="15"/>'
         + _cols_xml(sheet.column_widths())
         + f'<sheetData>{data}</sheetData>{merge}'
-        '<pageMargins left="0.75" right="0.75" top="1" bottom="1" header="0.5" footer="0.5"/>'
+        f'<pageMargins left="{MARGIN_LR_IN}" right="{MARGIN_LR_IN}" top="{MARGIN_TB_IN}" bottom="{MARGIN_TB_IN}" '
+        f'header="{MARGIN_HF_IN}" footer="{MARGIN_HF_IN}"/>'
         '<pageSetup paperSize="9" orientation="landscape" fitToWidth="1" fitToHeight="0"/>'
-        '</worksheet>')
+        f'{row_breaks}</worksheet>')
 
 
 _FIXED_TIME = (2000, 1, 1, 0, 0, 0)

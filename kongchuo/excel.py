@@ -1,5 +1,11 @@
 """One way to write a print-ready report workbook: title, header, rows, totals, A4 landscape, atomic save.
 
+Print layout (both writers, from the Sheet alone: :func:`merge_ranges`, :func:`row_heights`, :func:`page_breaks`):
+title, sub-title and footer lines merged across the table; two-level headers merged (a group label over its
+columns, a single label over both rows); every cell wraps its text and each row is as high as its text needs
+(a CJK character ≈ 2 column units); fitted to the page width; header rows repeated on every page; manual page
+breaks so the totals row and the footer lines never start a page without the last data row.
+
 Files are written to a temporary name in the same folder and renamed into place, so a half-written report
 is never visible under its final name. The same sheets give the same bytes (fixed zip times and document
 stamps), so a report's SHA-256 in the manifest changes only when its content does.

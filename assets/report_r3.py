@@ -98,12 +98,19 @@ COUNTY_CASES_SQL = (
     + f" FROM {_CASES_TABLE} c JOIN {_PEOPLE_TABLE} p ON p.person_key = c.person_key"
     " WHERE c.county = :county ORDER BY c.township_code, c.school_code, c.person_key")
 
-# Each event with the name of the file that caused it (raw.files knows the landing names by hash).
-_EVENT_SELECT = ", ".join("f.name AS source_file" if col == "source_file" else "e." + col for col in EVENT_COLUMNS)
+# Each event with the name of the file that caused it (raw.files knows the landing names by hash) and, for a
+# persuasion record, its row in that file (the casework row of the same child, date and file).
+_SOURCE_FILE = "f.name || coalesce(' 第' || CAST(c.row_no AS TEXT) || '行', '') AS source_file"
+_EVENT_SELECT = ", ".join(_SOURCE_FILE if col == "source_file" else "e." + col for col in EVENT_COLUMNS)
 HISTORY_SQL = f"""
     SELECT {_EVENT_SELECT} FROM ledger.case_events e
     LEFT JOIN (SELECT file_sha, min(original_name) AS name FROM raw.files GROUP BY file_sha) f
            ON f.file_sha = e.source_file_sha
+    LEFT JOIN (SELECT id_number, attempt_date, file_sha, min(row_no) AS row_no FROM staged.casework
+               WHERE id_number IN (SELECT person_key FROM {_CASES_TABLE} WHERE county = :county)
+               GROUP BY id_number, attempt_date, file_sha) c
+           ON e.source = 'casework' AND c.id_number = e.person_key AND c.attempt_date = e.event_date
+              AND c.file_sha = e.source_file_sha
     WHERE e.created_for_period <= :period
       AND e.person_key IN (SELECT person_key FROM {_CASES_TABLE} WHERE county = :county)
     ORDER BY e.person_key, e.created_for_period, e.event_seq

@@ -193,18 +193,36 @@ def test_r3_one_sheet_per_open_case_with_history(run):
         {"p": MONTH})
     per_person = dict(zip(events["person_key"], events["n"]))
     ids = set(open_cases["id_number"].dropna())
-    checked = 0
-    for sheet in sheets[1:6]:
+    checked = attempts = 0
+    for sheet in sheets[1:]:
         raw = _read(path, sheet)
-        history, _ = _table_no_totals(raw)
+        history, header = _table_no_totals(raw)
         # full ID allowed in R3: the sheet names its child's ID, and holds the whole history of the case
         sheet_ids = set(ID18.findall(" ".join(map(str, raw.iloc[:6, 0].fillna(""))))) & ids
         if len(sheet_ids) != 1:
             continue
         (person,) = [k for k in open_cases["person_key"] if k in sheet_ids]
         assert len(history) == per_person[person], sheet
+        attempts += _assert_history_in_chinese(history, header)
         checked += 1
-    assert checked > 0
+    assert checked > 0 and attempts > 0
+
+
+def _assert_history_in_chinese(history: pd.DataFrame, header: pd.Series) -> int:
+    """Sources in Chinese, source files by landing name (persuasion records with their row), no English code;
+    the number of persuasion rows."""
+    from kongchuo.labels import SOURCE_LABELS
+
+    col = {str(v): i for i, v in enumerate(header)}
+    sources = set(history.iloc[:, col["来源"]].fillna(""))
+    assert sources <= {*SOURCE_LABELS.values(), ""}, sources
+    files = history.iloc[:, col["来源文件"]].fillna("").astype(str)
+    assert all(re.search(r"\.(csv|xlsx|xls)( 第\d+行)?$", f) for f in files if f), "source files by name"
+    attempts = history.iloc[:, col["事项"]] == "劝返"
+    assert all(re.search(r"第\d+行$", f) for f in files[attempts]), "a persuasion record names its row"
+    text = " ".join(str(v) for v in history.fillna("").to_numpy().ravel())
+    assert not re.search(r"\b(visit|phone|joint|legal_notice|attendance|registry|casework|census)\b", text)
+    return int(attempts.sum())
 
 
 def _table_no_totals(raw: pd.DataFrame):

@@ -303,3 +303,21 @@ def test_logs_and_metadata_never_carry_full_ids(run):
             leaked |= set(ID18.findall(text)) & ids
     assert len(ids) > 0
     assert_same("full IDs in logs or metadata", leaked, set())
+
+
+def test_labels_translate_codes_and_name_the_issuing_unit(tmp_path):
+    from kongchuo.labels import grade_label, issuing_unit, period_label, rules_text, translate
+    from kongchuo.reports_catalog import REPORT_NAMES, kind_of_file
+
+    assert translate("visit，五女店镇政府，厌学") == "上门，五女店镇政府，厌学"
+    assert translate("legal_notice") == "司法文书" and translate("joint") == "联合劝返"
+    assert translate("规则 SD1,SD5") == "规则：SD1 连续或累计旷课、SD5 空挂学籍"
+    assert rules_text("SD6") == "SD6 小升初未升学"
+    assert [grade_label(g) for g in (1, "7", 9.0, None)] == ["一年级", "七年级", "九年级", ""]
+    assert period_label("2026-06") == "2026年06月" and period_label("2026-Q2") == "2026年第二季度"
+    assert issuing_unit("411003") == "建安区教育体育局" and issuing_unit("411002") == "魏都区教育局"
+    own = tmp_path / "districts.csv"
+    own.write_text("district_code,district_name,issuing_unit\n411002,魏都区,许昌市魏都区教育局\n", encoding="utf-8")
+    assert issuing_unit("411002", own) == "许昌市魏都区教育局" and issuing_unit("411003", own) == "建安区教育局"
+    for report_id, name in REPORT_NAMES.items():
+        assert kind_of_file(f"建安区_2026年06月_{name}.xlsx") == report_id

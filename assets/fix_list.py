@@ -19,6 +19,8 @@ from checks.names import CHECK_NAMES, FIX_LIST_CHECK_IDS
 from assets.report_files import current_district, file_part, source_files_metadata
 from kongchuo.districts import district_name, month_label
 from kongchuo.excel import Sheet, write_workbook
+from kongchuo.labels import CHECK_EXPLANATIONS, CHECK_LABELS as LABELS_OF_CHECKS, grade_label
+from kongchuo.reports_catalog import REPORT_NAMES
 from kongchuo.sources import REGISTRY_STATUS_LABEL
 from pipelines.partitions import monthly_partitions, period_of
 from pipelines.pools import WAREHOUSE_POOL
@@ -26,20 +28,17 @@ from pipelines.resources import KongchuoHome
 from warehouse.resource import WarehouseResource
 
 R5 = dg.AssetKey(["reports", "r5_fix_list"])
-REPORT_TITLE = "人籍不一致整改清单"
+REPORT_TITLE = REPORT_NAMES["R5"]
 FILE_SUFFIX = f"_{REPORT_TITLE}_"
 
-EXPLANATIONS: dict[str, str] = {
-    "DQ04": "同一身份证件号在两所及以上学校有在读学籍（重复学籍），请核实并注销多余学籍",
-    "DQ05": "有在读学籍但本月无任何考勤记录（人在籍不在校、空挂学籍），请核实学生去向：在校的补录考勤，"
-            "不在校的按转学或辍学程序办理",
-    "DQ06": "本月在本校有考勤记录但无在读学籍（在校无籍），请核实身份并办理学籍注册或转入手续",
-    "DQ07": "年龄与所在年级不符（8月31日周岁减年级不在5至8之间），请核实出生日期、身份证件号或年级",
-}
-CHECK_LABELS = {"DQ04": "重复学籍", "DQ05": "人在籍不在校", "DQ06": "在校无籍", "DQ07": "年龄年级不符"}
+EXPLANATIONS: dict[str, str] = {k: CHECK_EXPLANATIONS[k] for k in FIX_LIST_CHECK_IDS}
+CHECK_LABELS = {k: LABELS_OF_CHECKS[k] for k in FIX_LIST_CHECK_IDS}
 HEADERS = ("序号", "检查项", "问题类型", "问题说明及整改要求", "全国学籍号", "身份证件号", "姓名", "年级", "班级",
            "学籍状态", "核查详情", "来源文件", "行号")
-WIDTHS = (6, 8, 12, 48, 22, 22, 10, 6, 10, 8, 40, 30, 6)
+WIDTHS = (6, 8, 14, 40, 22, 22, 10, 8, 10, 10, 34, 28, 8)
+WRAP_COLUMNS = (2, 3, 6, 8, 10, 11)
+LEGEND = ("说明：检查项代码 " + "；".join(f"{k} {LABELS_OF_CHECKS[k]}" for k in FIX_LIST_CHECK_IDS)
+          + "。“来源文件”“行号”指出问题记录所在的上报文件及其行。")
 
 # Each finding joined to the record it names: the registry record at that school, else any registry record
 # with the key, else the census child with that ID (DQ06: present but unregistered).
@@ -136,19 +135,19 @@ def r5_fix_list(context: dg.AssetExecutionContext, home: KongchuoHome,
                 body.append([
                     i, r.check_id, CHECK_LABELS.get(r.check_id, r.check_id), EXPLANATIONS.get(r.check_id, ""),
                     r.student_no or "", r.id_number or "", r.name or "",
-                    "" if pd.isna(r.grade) else int(r.grade), r.class_name or "",
+                    "" if pd.isna(r.grade) else grade_label(int(r.grade)), r.class_name or "",
                     REGISTRY_STATUS_LABEL.get(r.status, "") if isinstance(r.status, str) else "",
                     r.detail or "", r.original_name or "", "" if pd.isna(r.row_no) else int(r.row_no)])
             by_check = sorted(Counter(r.check_id for r in sr).items())
             sheets.append(Sheet(
                 name=_safe_sheet_name(school_name, used),
-                title=f"{district}{label}人籍不一致整改清单（{school_name}）",
-                subtitle_lines=[f"乡镇：{town_name}　学校标识码：{school}　期间：{period}",
+                title=f"{district}{label}{REPORT_TITLE}（{school_name}）",
+                subtitle_lines=[f"乡镇：{town_name}　学校标识码：{school}　统计期间：{label}",
                                 "说明：本表含学生身份证件号和姓名，仅供学校核实整改，请妥善保管，不得外传。"],
-                headers=HEADERS, rows=body, widths=WIDTHS,
+                headers=HEADERS, rows=body, widths=WIDTHS, wrap_columns=WRAP_COLUMNS,
                 totals=["合计", f"{len(body)} 条"] + [""] * 2 + [
                     "；".join(f"{CHECK_LABELS.get(k, k)} {v} 条" for k, v in by_check)] + [""] * 8,
-                footer_lines=["填表人：　　　　审核人：　　　　填报日期：　　　　"],
+                footer_lines=["填表人：　　　　审核人：　　　　填报日期：　　　　", LEGEND],
             ))
         path = folder / f"{file_part(district)}_{label}{FILE_SUFFIX}{file_part(town_name)}.xlsx"
         written[str(path)] = write_workbook(path, sheets)

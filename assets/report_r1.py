@@ -7,8 +7,11 @@ import dagster as dg
 from assets.common import OWNERS, period_params
 from assets.derived import OUT_OF_SCHOOL, ROSTER, STAGED, SUSPECTED
 from assets.report_files import cell_counts, current_district, replace_cells, report_metadata, report_path
+from assets.ledger import CASE_EVENTS, state_as_of_sql
 from kongchuo.districts import district_name, is_multi_county, month_label, region_prefix
 from kongchuo.excel import Sheet, write_workbook
+from kongchuo.labels import RULE_NAMES, RULE_ORDER, issuing_unit, rule_legend
+from kongchuo.reports_catalog import REPORT_NAMES
 from pipelines.partitions import monthly_partitions, period_of
 from pipelines.pools import WAREHOUSE_POOL
 from pipelines.resources import KongchuoHome
@@ -17,23 +20,33 @@ from warehouse.resource import WarehouseResource
 R1 = dg.AssetKey(["reports", "r1_monthly"])
 REPORT_ID = "R1"
 
-# (column key, Chinese header) in report order; every key is a column_key of reports.cells.
+# (column key, Chinese header) in report order; every key is a column_key of reports.cells. The rule columns
+# count each child once, under the first rule that fired in RULE_ORDER, so they add up to 'suspected'.
 COLUMNS: tuple[tuple[str, str], ...] = (
     ("enrolled", "在籍学生数"),
-    ("suspected", "疑似辍学人数"),
-    ("SD1", "其中：连续或累计旷课"),
-    ("SD2", "其中：开学未返校"),
-    ("SD3", "其中：转出未接收"),
-    ("SD4", "其中：学籍辍学"),
-    ("SD5", "其中：空挂学籍(本月无考勤)"),
+    ("suspected", "合计"),
+    *((rule, f"{RULE_NAMES[rule]}({rule})") for rule in RULE_ORDER),
+    ("confirmed", "确认辍学"),
+    ("persuading", "劝返中"),
+    ("escalated", "已上报联控联保工作组"),
     ("attempts", "本月劝返人次"),
     ("returned", "本月劝返复学人数"),
     ("out_of_school", "失学儿童人数"),
     ("verify_elsewhere", "外出待核实人数"),
 )
+# Group headers above the columns (first column of each group).
+GROUPS: dict[str, str] = {"suspected": "疑似辍学人数（每人按首个触发规则计一次）", "confirmed": "辍学案件（截至月末）",
+                          "attempts": "本月劝返工作", "out_of_school": "户籍比对"}
+RULE_KEYS = RULE_ORDER
 OOS_ROW_PREFIX = "township:"
+SUBTOTAL, TOTAL = "小计", "合计"
+LEAD = ("乡镇（街道）", "学校名称", "学校标识码")
 
-CELLS_SQL = """
+_FIRST_RULE = "CASE " + " ".join(f"WHEN ',' || rules || ',' LIKE '%,{r},%' THEN '{r}'" for r in RULE_ORDER) + " END"
+# A case's row: its school, else its township's out-of-school row.
+_CASE_ROW = "coalesce(school_code, 'township:' || township_code, 'unknown')"
+
+CELLS_SQL = f"""
     WITH sd AS (SELECT * FROM derived.suspected_dropouts WHERE period = :period),
     person_school AS (SELECT person_key, min(school_code) AS school_code FROM derived.roster
                       WHERE period = :period GROUP BY person_key),
@@ -43,15 +56,14 @@ CELLS_SQL = """
         LEFT JOIN sd ON sd.person_key = c.id_number
         LEFT JOIN person_school ps ON ps.person_key = c.id_number
         WHERE c.attempt_date BETWEEN :start AND :end
-    )
+    ),
+    cases AS ({state_as_of_sql(before=False)})
     SELECT :period, :report, school_code, 'enrolled', coalesce(student_no, id_number) FROM derived.roster
         WHERE period = :period AND status = 'active'
     UNION ALL SELECT :period, :report, school_code, 'suspected', person_key FROM sd
-    UNION ALL SELECT :period, :report, school_code, 'SD1', person_key FROM sd WHERE rules LIKE '%SD1%'
-    UNION ALL SELECT :period, :report, school_code, 'SD2', person_key FROM sd WHERE rules LIKE '%SD2%'
-    UNION ALL SELECT :period, :report, school_code, 'SD3', person_key FROM sd WHERE rules LIKE '%SD3%'
-    UNION ALL SELECT :period, :report, school_code, 'SD4', person_key FROM sd WHERE rules LIKE '%SD4%'
-    UNION ALL SELECT :period, :report, school_code, 'SD5', person_key FROM sd WHERE rules LIKE '%SD5%'
+    UNION ALL SELECT :period, :report, school_code, {_FIRST_RULE}, person_key FROM sd WHERE {_FIRST_RULE} IS NOT NULL
+    UNION ALL SELECT :period, :report, {_CASE_ROW}, state, person_key FROM cases
+        WHERE state IN ('confirmed', 'persuading', 'escalated')
     UNION ALL SELECT :period, :report, school_code, 'attempts', id_number || '@' || CAST(attempt_date AS TEXT)
         FROM attempts
     UNION ALL SELECT DISTINCT :period, :report, school_code, 'returned', id_number FROM attempts
@@ -64,8 +76,8 @@ CELLS_SQL = """
 
 
 def r1_rows(warehouse: WarehouseResource, period: str, district: str) -> tuple[list[list], list]:
-    """Rows (township, school, school code, counts...) for every reference school plus one
-    '未入学适龄儿童' row per township, and the totals row."""
+    """Rows per township: its schools, its out-of-school row ('未入学适龄儿童'), then its 小计; and the 合计 row
+    (the sum of the 小计 rows)."""
     counts = cell_counts(warehouse, period, REPORT_ID)
     keys = [k for k, _ in COLUMNS]
     # The district's schools; for a prefecture or province run every school of its counties, with the
@@ -77,16 +89,36 @@ def r1_rows(warehouse: WarehouseResource, period: str, district: str) -> tuple[l
            ORDER BY t.township_code, s.school_code""", {"prefix": region_prefix(district) + "%"})
     qualify = is_multi_county(district)
     rows: list[list] = []
+    subtotals: list[list] = []
     for township_code, group in schools.groupby("township_code", sort=True):
         township_name = group["township_name"].iloc[0]
         if qualify:
             township_name = district_name(str(group["district_code"].iloc[0])) + township_name
-        for s in group.itertuples(index=False):
-            rows.append([township_name, s.school_name, s.school_code, *_values(counts, s.school_code, keys)])
-        rows.append([township_name, "（户籍比对：未入学适龄儿童）", "",
-                     *_values(counts, OOS_ROW_PREFIX + township_code, keys)])
-    totals = ["合计", "", "", *[sum(r[3 + i] for r in rows) for i in range(len(keys))]]
+        town = _township_rows(township_name, township_code, group, counts, keys)
+        subtotal = [township_name, SUBTOTAL, "", *_column_sums(town, len(keys))]
+        rows += [*town, subtotal]
+        subtotals.append(subtotal)
+    unknown = _values(counts, "unknown", keys)
+    if any(unknown):  # cases whose school and township are not known: shown, so the totals add up
+        row = ["（学校不详）", "", "", *unknown]
+        rows.append(row)
+        subtotals.append(row)
+    totals = [TOTAL, "", "", *_column_sums(subtotals, len(keys))]
     return rows, totals
+
+
+def _township_rows(township_name: str, township_code: str, group, counts, keys: list[str]) -> list[list]:
+    """Every school of the township (零报告: a school with nothing to report is listed with zeros), then its
+    out-of-school row."""
+    rows = [[township_name, s.school_name, s.school_code, *_values(counts, s.school_code, keys)]
+            for s in group.itertuples(index=False)]
+    rows.append([township_name, "（户籍比对：未入学适龄儿童）", "",
+                 *_values(counts, OOS_ROW_PREFIX + township_code, keys)])
+    return rows
+
+
+def _column_sums(rows: list[list], n: int) -> list[int]:
+    return [sum(r[3 + i] for r in rows) for i in range(n)]
 
 
 def _values(counts, row_key: str, keys: list[str]) -> list[int]:
@@ -96,28 +128,44 @@ def _values(counts, row_key: str, keys: list[str]) -> list[int]:
     return [int(row[k]) if k in row.index else 0 for k in keys]
 
 
-@dg.asset(pool=WAREHOUSE_POOL, key=R1, deps=[ROSTER, SUSPECTED, OUT_OF_SCHOOL, STAGED["casework"], STAGED["reference"]],
+def r1_sheet(district: str, period: str, unit: str, rows: list[list], totals: list) -> Sheet:
+    """The 月报 sheet: two-level header (groups over the rule, case, persuasion and census columns), 说明."""
+    label = month_label(period)
+    rules = "；".join(rule_legend(RULE_ORDER))
+    return Sheet(
+        name="月报",
+        title=f"{district}{label}{REPORT_NAMES[REPORT_ID]}",
+        subtitle_lines=[f"填报单位：{unit}（盖章）    统计期间：{label}    单位：人、人次"],
+        header_rows=[[*LEAD, COLUMNS[0][1], *[GROUPS.get(key, "") for key, _ in COLUMNS[1:]]]],
+        headers=["", "", "", "", *[label_ for _, label_ in COLUMNS[1:]]],
+        rows=rows, totals=totals,
+        footer_lines=[
+            "填表人：                审核人：                填报日期：",
+            f"说明：1. 疑似辍学的每名学生只计入首个触发的规则（顺序 {'、'.join(RULE_ORDER)}），各规则列之和等于合计。"
+            f"规则：{rules}。",
+            "2. 辍学案件按台账截至月末的状态计：确认辍学（尚未开展劝返）、劝返中、已上报联控联保工作组（劝返3次及以上仍未返校）。"
+            "3. 实行零报告：本月无任何情况的学校也逐校列出。",
+        ],
+        widths=[14, 30, 12, 10, 8, *[10] * len(RULE_ORDER), 10, 10, 12, 10, 10, 10, 10],
+    )
+
+
+@dg.asset(pool=WAREHOUSE_POOL, key=R1, deps=[ROSTER, SUSPECTED, OUT_OF_SCHOOL, CASE_EVENTS, STAGED["casework"], STAGED["reference"]],
           group_name="reports", owners=OWNERS, partitions_def=monthly_partitions, kinds={"excel", "openpyxl"},
-          code_version="1")
+          code_version="2")
 def r1_monthly(context: dg.AssetExecutionContext, home: KongchuoHome,
                warehouse: WarehouseResource) -> dg.MaterializeResult:
-    """R1 控辍保学月报 Monthly report: out-of-school children, suspected dropouts by rule and persuasion work,
-    township × school, with totals; due the 20th of the following month."""
+    """R1 控辍保学月报 Monthly report: out-of-school children, suspected dropouts by first rule, dropout cases
+    (confirmed, in persuasion, escalated) and persuasion work, township × school with township subtotals and
+    totals; due the 20th of the following month."""
     period = period_of(context)
     replace_cells(warehouse, period, REPORT_ID, CELLS_SQL, period_params(period))
     district_code = current_district(warehouse)
     rows, totals = r1_rows(warehouse, period, district_code)
     district = district_name(district_code)
-    path = report_path(home, warehouse, period, "控辍保学月报")
-    sha = write_workbook(path, [Sheet(
-        name="月报",
-        title=f"{district}{month_label(period)}控辍保学月报",
-        subtitle_lines=[f"统计期间：{month_label(period)}    单位：人、人次"],
-        headers=["乡镇（街道）", "学校名称", "学校标识码", *[label for _, label in COLUMNS]],
-        rows=rows, totals=totals,
-        footer_lines=["填表人：", "审核人：", "填报日期："],
-        widths=[14, 30, 14, *[12] * len(COLUMNS)],
-    )])
+    path = report_path(home, warehouse, period, REPORT_NAMES[REPORT_ID])
+    unit = issuing_unit(district_code, home.reference("districts.csv"))
+    sha = write_workbook(path, [r1_sheet(district, period, unit, rows, totals)])
     meta = report_metadata(path, sha, len(rows), warehouse, period)
     meta.update({f"total_{k}": int(v) for (k, _), v in zip(COLUMNS, totals[3:])})
     return dg.MaterializeResult(metadata=meta)

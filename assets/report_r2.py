@@ -18,6 +18,8 @@ from assets.quarterly import QUARTERLY_SUSPECTED, TOWNSHIP_PEOPLE_SQL, TOWNSHIP_
 from assets.report_files import cell_counts, current_district, replace_cells, report_metadata, report_path
 from assets.rules import RuleConfig
 from kongchuo.districts import district_name, month_label
+from kongchuo.labels import issuing_unit
+from kongchuo.reports_catalog import REPORT_NAMES
 from kongchuo.excel import Sheet, write_workbook
 from pipelines.partitions import period_of, quarterly_partitions
 from pipelines.pools import WAREHOUSE_POOL
@@ -26,7 +28,7 @@ from warehouse.resource import WarehouseResource
 
 R2 = dg.AssetKey(["reports", "quarterly", "r2_statistics"])
 REPORT_ID = "R2"
-TITLE = "控辍保学排查整改工作情况统计表"
+TITLE = REPORT_NAMES[REPORT_ID]
 ROW_PREFIX = "township:"
 
 PRIORITY = (("poverty", "脱贫家庭/建档立卡"), ("left_behind", "留守儿童"), ("migrant", "流动/随迁子女"),
@@ -141,12 +143,14 @@ def r2_statistics(context: dg.AssetExecutionContext, home: KongchuoHome, warehou
         replace_cells(warehouse, quarter, REPORT_ID, CELLS_SQL, params)
         cutoff_text = params["end"].isoformat()
     rows, totals = r2_rows(warehouse, quarter)
-    district = district_name(current_district(warehouse))
+    district_code = current_district(warehouse)
+    district = district_name(district_code)
+    unit = issuing_unit(district_code, home.reference("districts.csv"))
     path = report_path(home, warehouse, quarter, TITLE)
     sha = write_workbook(path, [Sheet(
         name="统计表",
         title=f"{district}{month_label(quarter)}{TITLE}",
-        subtitle_lines=[f"填报单位：{district}教育局（盖章）    统计截止日期：{cutoff_text}    单位：人、%"],
+        subtitle_lines=[f"填报单位：{unit}（盖章）    统计截止日期：{cutoff_text}    单位：人、%"],
         header_rows=[["乡镇（街道）", *[group for _, _, group in COLUMNS], "备注"]],
         headers=["", *[label for _, label, _ in COLUMNS], ""],
         rows=rows, totals=totals,

@@ -33,6 +33,7 @@ from assets.ledger import CASE_EVENTS, EVENT_LABELS, STATE_LABELS, state_as_of_s
 from assets.report_files import (current_district, file_part, replace_cells, report_metadata,
                                   source_files_metadata)
 from kongchuo.districts import district_name, month_label
+from kongchuo.reports_catalog import REPORT_NAMES
 from kongchuo.one_form import CASE_COLUMNS, EVENT_COLUMNS, write_county
 from kongchuo.workers import can_start_workers, main_script_hidden, spawn_executor
 from pipelines.partitions import monthly_partitions, period_of
@@ -42,7 +43,7 @@ from warehouse.resource import WarehouseResource
 
 R3 = dg.AssetKey(["reports", "r3_one_student_one_form"])
 REPORT_ID = "R3"
-TITLE = "一生一表"
+TITLE = REPORT_NAMES[REPORT_ID]
 
 OPEN_CASES_SQL = f"""
     SELECT * FROM ({state_as_of_sql(before=False)}) s WHERE s.state <> 'closed'
@@ -97,8 +98,19 @@ COUNTY_CASES_SQL = (
     + f" FROM {_CASES_TABLE} c JOIN {_PEOPLE_TABLE} p ON p.person_key = c.person_key"
     " WHERE c.county = :county ORDER BY c.township_code, c.school_code, c.person_key")
 
+# Each event with the name of the file that caused it (raw.files knows the landing names by hash) and, for a
+# persuasion record, its row in that file (the casework row of the same child, date and file).
+_SOURCE_FILE = "f.name || coalesce(' 第' || CAST(c.row_no AS TEXT) || '行', '') AS source_file"
+_EVENT_SELECT = ", ".join(_SOURCE_FILE if col == "source_file" else "e." + col for col in EVENT_COLUMNS)
 HISTORY_SQL = f"""
-    SELECT {", ".join("e." + col for col in EVENT_COLUMNS)} FROM ledger.case_events e
+    SELECT {_EVENT_SELECT} FROM ledger.case_events e
+    LEFT JOIN (SELECT file_sha, min(original_name) AS name FROM raw.files GROUP BY file_sha) f
+           ON f.file_sha = e.source_file_sha
+    LEFT JOIN (SELECT id_number, attempt_date, file_sha, min(row_no) AS row_no FROM staged.casework
+               WHERE id_number IN (SELECT person_key FROM {_CASES_TABLE} WHERE county = :county)
+               GROUP BY id_number, attempt_date, file_sha) c
+           ON e.source = 'casework' AND c.id_number = e.person_key AND c.attempt_date = e.event_date
+              AND c.file_sha = e.source_file_sha
     WHERE e.created_for_period <= :period
       AND e.person_key IN (SELECT person_key FROM {_CASES_TABLE} WHERE county = :county)
     ORDER BY e.person_key, e.created_for_period, e.event_seq

@@ -1,4 +1,4 @@
-"""R4 上报联控联保工作组名单 Escalation list: children with 3 or more persuasion attempts without return,
+"""R4 劝返无效上报名单 Escalation list: children with 3 or more persuasion attempts without return,
 as the ledger stands at the end of the month (cases in state ``escalated``)."""
 
 import dagster as dg
@@ -9,6 +9,8 @@ from assets.ledger import CASE_EVENTS, state_as_of_sql
 from assets.report_files import cell_counts, current_district, replace_cells, report_metadata, report_path
 from assets.report_r3 import PERSON_SQL, _text
 from kongchuo.districts import district_name, month_label
+from kongchuo.labels import grade_label, issuing_unit
+from kongchuo.reports_catalog import REPORT_NAMES
 from kongchuo.excel import Sheet, write_workbook
 from kongchuo.masking import mask_id
 from pipelines.partitions import monthly_partitions, period_bounds, period_of
@@ -18,7 +20,7 @@ from warehouse.resource import WarehouseResource
 
 R4 = dg.AssetKey(["reports", "r4_escalations"])
 REPORT_ID = "R4"
-TITLE = "劝返无效上报名单"
+TITLE = REPORT_NAMES[REPORT_ID]
 
 ESCALATED_SQL = f"SELECT * FROM ({state_as_of_sql(before=False)}) s WHERE s.state = 'escalated'"
 
@@ -65,22 +67,27 @@ def r4_escalations(context: dg.AssetExecutionContext, home: KongchuoHome,
         d = detail.loc[p.person_key] if p.person_key in detail.index else None
         r = reasons.loc[p.person_key] if p.person_key in reasons.index else None
         rows.append([i, _text(p.township_name), _text(p.school_name), _text(p.name), mask_id(p.id_number),
-                     _text(p.grade), int(attempts[p.person_key]),
+                     grade_label(p.grade), int(attempts[p.person_key]),
                      _text(d["first_attempt"]) if d is not None else "", _text(d["last_attempt"]) if d is not None else "",
                      _text(d["escalated_on"]) if d is not None else "",
                      _text(r["dropout_reason"]) if r is not None else "", _text(r["unit"]) if r is not None else ""])
     counts = cell_counts(warehouse, period, REPORT_ID)
     total = int(counts["escalated"].sum()) if not counts.empty else 0
-    district = district_name(current_district(warehouse))
+    district_code = current_district(warehouse)
+    district = district_name(district_code)
+    unit = issuing_unit(district_code, home.reference("districts.csv"))
     path = report_path(home, warehouse, period, TITLE)
     sha = write_workbook(path, [Sheet(
-        name="上报名单", title=f"{district}{month_label(period)}劝返无效学生上报联控联保工作组名单",
-        subtitle_lines=[f"统计期间：截至{month_label(period)}末    标准：劝返3次及以上仍未返校    单位：人、次"],
+        name="上报名单", title=f"{district}{month_label(period)}{TITLE}",
+        subtitle_lines=[f"填报单位：{unit}（盖章）    统计期间：截至{month_label(period)}末    "
+                        f"报送：联控联保工作组    标准：劝返3次及以上仍未返校    单位：人、次"],
         headers=["序号", "乡镇（街道）", "学校", "姓名", "身份证件号", "年级", "劝返次数", "首次劝返日期",
                  "最近劝返日期", "上报日期", "辍学原因", "劝返单位"],
         rows=rows, totals=["合计", "", "", total, "", "", sum(r[6] for r in rows), "", "", "", "", ""],
-        footer_lines=["填表人：                审核人：                填报日期："],
-        widths=[6, 14, 28, 10, 22, 6, 9, 13, 13, 12, 14, 18],
+        footer_lines=["填表人：                审核人：                填报日期：",
+                      "说明：名单为截至月末台账中已上报联控联保工作组、尚未销号的学生；劝返次数含各种方式（上门、电话、联合劝返、"
+                      "司法文书）；辍学原因、劝返单位取自劝返记录。"],
+        widths=[6, 16, 28, 10, 22, 8, 10, 13, 13, 12, 14, 18], wrap_columns=(1, 2, 3, 10, 11),
     )])
     meta = report_metadata(path, sha, len(rows), warehouse, period)
     meta["escalated"] = total

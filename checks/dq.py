@@ -22,6 +22,7 @@ from checks.names import (
     DQ10_EXTRACT_COVERS_PERIOD,
 )
 from kongchuo import idnumber
+from kongchuo.labels import ID_PROBLEM_LABELS, period_label
 from pipelines.partitions import period_bounds, period_of, school_year_reference_date
 from pipelines.pools import WAREHOUSE_POOL
 from pipelines.resources import KongchuoHome
@@ -133,7 +134,8 @@ def _compute_id_findings(warehouse: WarehouseResource, p: dict[str, Any]
         totals.append(chunk.assign(bad=invalid).groupby("file_sha", as_index=False).agg(
             rows=("bad", "size"), bad=("bad", "sum")))
         b1 = chunk.loc[invalid, ["record_key", "school_code", "file_sha", "row_no"]].copy()
-        b1["detail"] = "身份证件号无效 invalid ID number (GB 11643-1999): " + why[invalid].astype(str).to_numpy()
+        b1["detail"] = "身份证件号无效（GB 11643-1999）：" + why[invalid].astype(str).map(ID_PROBLEM_LABELS).fillna(
+            "无效").to_numpy()
         bad1.append(b1)
         valid = chunk.loc[~invalid]
         if len(valid):
@@ -146,8 +148,8 @@ def _compute_id_findings(warehouse: WarehouseResource, p: dict[str, Any]
             sel = birth_bad | gender_bad
             b2 = valid.loc[sel, ["record_key", "school_code", "file_sha", "row_no"]].copy()
             b2["detail"] = [
-                "出生日期/性别与身份证件号不符 " + "/".join(x for x, on in (("birth_date", b), ("gender", g)) if on)
-                + " disagree with the ID number" for b, g in zip(birth_bad[sel], gender_bad[sel])]
+                "、".join(x for x, on in (("出生日期", b), ("性别", g)) if on) + "与身份证件号不符"
+                for b, g in zip(birth_bad[sel], gender_bad[sel])]
             bad2.append(b2)
     cols = ["record_key", "school_code", "file_sha", "row_no", "detail"]
     f1 = pd.concat(bad1, ignore_index=True) if bad1 else pd.DataFrame(columns=cols)
@@ -270,8 +272,7 @@ def _dq09(source: str):
                                      gx_suites.dq09_expectations(previous, rules.ROW_COUNT_CHANGE))
             change = (count - previous) / previous if previous else (0.0 if count == 0 else 1.0)
             if abs(change) > rules.ROW_COUNT_CHANGE:
-                found = pd.DataFrame([{"detail": f"行数变化 row count {previous} → {count} ({change:+.1%}) "
-                                                 f"vs the previous period"}])
+                found = pd.DataFrame([{"detail": f"记录数由上期 {previous} 条变为 {count} 条（{change:+.1%}）"}])
         extra = {"previous_row_count": -1 if previous is None else previous}
         return _result(context, warehouse, p, asset=STAGED[source], name=DQ09_ROW_COUNT_CHANGE, source=source,
                        findings=found, error=False, extra=extra, row_count=count, gx=gx, passed=found.empty)
@@ -329,7 +330,7 @@ def dq10_extract_covers_period(context: dg.AssetCheckExecutionContext, warehouse
     problems: list[dict[str, Any]] = []
     registry_rows = int(warehouse.scalar("SELECT count(*) FROM staged.registry_current") or 0)
     if registry_rows == 0:
-        problems.append({"source": "registry", "detail": "无当期学籍数据 no current registry extract"})
+        problems.append({"source": "registry", "detail": "无当期学籍数据"})
     cov = _query(warehouse, rules.COVERAGE_SQL, p).iloc[0]
     month = p["start"].month
     n = int(cov["n"] or 0)
@@ -343,31 +344,29 @@ def dq10_extract_covers_period(context: dg.AssetCheckExecutionContext, warehouse
         extra_meta.update(calendar_school_days=days, calendar_last_day=str(cal["last_day"]))
         if days == 0 and month not in (7, 8):
             problems.append({"source": "attendance",
-                             "detail": f"校历本期无上课日 school calendar has no school day in {p['period']}"})
+                             "detail": f"校历{period_label(p['period'])}无上课日"})
         elif days and month not in rules.HOLIDAY_MONTHS:
             cal_last = pd.Timestamp(cal["last_day"]).date()
             gap = (p["end"] - cal_last).days
             if gap > rules.COVERAGE_GAP_DAYS:
-                problems.append({"source": "attendance", "detail": f"校历只到 {cal_last}，距期末 {gap} 天 school "
-                                                                   f"calendar ends {gap} days before {p['end']}"})
+                problems.append({"source": "attendance", "detail": f"校历只到 {cal_last}，距期末 {p['end']} 还有 {gap} 天"})
             elif n == 0:
                 problems.append({"source": "attendance",
-                                 "detail": f"本期无缺勤记录 no absence rows in {p['period']}"})
+                                 "detail": f"{period_label(p['period'])}无缺勤记录"})
             else:
                 last = pd.Timestamp(cov["last_day"]).date()
                 gap = (cal_last - last).days
                 if gap > rules.COVERAGE_GAP_DAYS:
                     problems.append({"source": "attendance",
-                                     "detail": f"缺勤记录只到 {last}，距最后上课日 {gap} 天 absence rows end {gap} "
-                                               f"days before the last school day {cal_last}"})
+                                     "detail": f"缺勤记录只到 {last}，距最后上课日 {cal_last} 还有 {gap} 天"})
     elif n == 0 and month not in (7, 8):
-        problems.append({"source": "attendance", "detail": f"本期无考勤数据 no roll-call rows in {p['period']}"})
+        problems.append({"source": "attendance", "detail": f"{period_label(p['period'])}无考勤数据"})
     elif n and month not in rules.HOLIDAY_MONTHS:
         last = pd.Timestamp(cov["last_day"]).date()
         gap = (p["end"] - last).days
         if gap > rules.COVERAGE_GAP_DAYS:
             problems.append({"source": "attendance",
-                             "detail": f"考勤只到 {last}，距期末 {gap} 天 roll call ends {gap} days before {p['end']}"})
+                             "detail": f"考勤只到 {last}，距期末 {p['end']} 还有 {gap} 天"})
     found = pd.DataFrame(problems, columns=["source", "detail"])
     for source in ("registry", "attendance"):
         fnd.write_findings(warehouse, run_id=p["run_id"], period=p["period"], check_id="DQ10", source=source,

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from kongchuo.labels import grade_label_sql, period_label_sql
 from kongchuo.sources import SPECS
 from warehouse.layout import staged_columns
 
@@ -115,7 +116,7 @@ def dq03_sql(source: str) -> str:
 QUARANTINED_SQL = """
     SELECT CAST(NULL AS TEXT) AS record_key, CAST(NULL AS TEXT) AS school_code, file_sha,
            CAST(NULL AS INTEGER) AS row_no,
-           '文件 ' || original_name || ' 已隔离 quarantined: ' || coalesce(error, '') AS detail
+           '文件 ' || original_name || ' 已隔离：' || coalesce(error, '') AS detail
     FROM raw.files WHERE source = :source AND status = 'quarantined' AND run_id = :run_id
 """
 
@@ -136,11 +137,11 @@ DQ04_SQL = """
     multi AS (SELECT person_key FROM reg GROUP BY person_key HAVING count(*) > 1),
     dup AS (  -- DISTINCT aggregates only over the few persons with several records (27 s -> 3 s on 15M)
         SELECT person_key, count(*) AS n, count(DISTINCT school_code) AS schools,
-               string_agg(DISTINCT school_code, ',' ORDER BY school_code) AS school_list
+               string_agg(DISTINCT school_code, '、' ORDER BY school_code) AS school_list
         FROM reg WHERE person_key IN (SELECT person_key FROM multi) GROUP BY person_key
     )
     SELECT r.record_key, r.school_code, r.file_sha, r.row_no,
-           '同一人有 ' || CAST(d.n AS TEXT) || ' 条在读学籍 active records at schools ' || d.school_list AS detail
+           '同一人有 ' || CAST(d.n AS TEXT) || ' 条在读学籍（学校标识码：' || d.school_list || '）' AS detail
     FROM reg r JOIN dup d ON d.person_key = r.person_key
 """
 
@@ -170,8 +171,7 @@ DQ05_SQL = f"""
     WITH {_ATT_PERSON},
     seen AS (SELECT DISTINCT person_key, school_code FROM att)
     SELECT coalesce(r.student_no, r.id_number) AS record_key, r.school_code, r.file_sha, r.row_no,
-           '在读学籍本期在本校无任何考勤 active record, no roll-call row of the person at the school in '
-           || :period AS detail
+           '在读学籍，' || {period_label_sql(':period')} || '在本校无任何考勤记录' AS detail
     FROM staged.registry_current r
     WHERE r.status = 'active' AND NOT EXISTS (
         SELECT 1 FROM seen WHERE seen.person_key = coalesce(r.id_number, r.student_no)
@@ -193,8 +193,8 @@ DQ06_SQL = f"""
         FROM unregistered GROUP BY record_key, person_key, school_code
     )
     SELECT record_key, school_code, file_sha, row_no,
-           '有考勤但本校无在读学籍 ' || CAST(n AS TEXT) || ' roll-call row(s) on ' || CAST(days AS TEXT)
-           || ' day(s), no active record of the person at the school' AS detail
+           '在本校有考勤记录 ' || CAST(n AS TEXT) || ' 条（' || CAST(days AS TEXT)
+           || ' 天），但本人在本校无在读学籍' AS detail
     FROM rows_ t
 """
 
@@ -210,19 +210,19 @@ DQ07_SQL = f"""
         WHERE t.status = 'active' AND t.birth_date IS NOT NULL AND t.grade IS NOT NULL
     )
     SELECT record_key, school_code, file_sha, row_no,
-           '年龄与年级不符 age ' || CAST(age AS TEXT) || ' in grade ' || CAST(grade AS TEXT)
-           || ' (age - grade = ' || CAST(age - grade AS TEXT) || ', expected {AGE_GRADE_MIN}..{AGE_GRADE_MAX})' AS detail
+           '8月31日周岁 ' || CAST(age AS TEXT) || ' 岁，就读' || {grade_label_sql('grade')}
+           || '（周岁减年级为 ' || CAST(age - grade AS TEXT) || '，应在{AGE_GRADE_MIN}至{AGE_GRADE_MAX}之间）' AS detail
     FROM reg WHERE age - grade NOT BETWEEN {AGE_GRADE_MIN} AND {AGE_GRADE_MAX}
 """
 
 DQ08_SQL = """
     SELECT coalesce(t.student_no, t.id_number) AS record_key, t.school_code, t.file_sha, t.row_no,
-           '学校标识码不在参考数据中 unknown school_code ' || t.school_code AS detail
+           '学校标识码 ' || t.school_code || ' 不在参考数据（学校名录）中' AS detail
     FROM staged.registry_current t
     WHERE t.school_code IS NOT NULL AND NOT EXISTS (SELECT 1 FROM staged.schools s WHERE s.school_code = t.school_code)
     UNION ALL
     SELECT coalesce(t.student_no, t.id_number) AS record_key, t.school_code, t.file_sha, t.row_no,
-           '乡镇代码不在参考数据中 unknown township_code ' || t.township_code AS detail
+           '乡镇代码 ' || t.township_code || ' 不在参考数据（乡镇名录）中' AS detail
     FROM staged.registry_current t
     WHERE t.township_code IS NOT NULL
       AND NOT EXISTS (SELECT 1 FROM staged.townships w WHERE w.township_code = t.township_code)

@@ -1,5 +1,11 @@
 """One way to write a print-ready report workbook: title, header, rows, totals, A4 landscape, atomic save.
 
+Print layout (both writers, from the Sheet alone: :func:`merge_ranges`, :func:`row_heights`, :func:`page_breaks`):
+title, sub-title and footer lines merged across the table; two-level headers merged (a group label over its
+columns, a single label over both rows); every cell wraps its text and each row is as high as its text needs
+(a CJK character ≈ 2 column units); fitted to the page width; header rows repeated on every page; manual page
+breaks so the totals row and the footer lines never start a page without the last data row.
+
 Files are written to a temporary name in the same folder and renamed into place, so a half-written report
 is never visible under its final name. The same sheets give the same bytes (fixed zip times and document
 stamps), so a report's SHA-256 in the manifest changes only when its content does.
@@ -60,6 +66,8 @@ class Sheet:
     footer_lines: Sequence[str] = ()
     widths: Sequence[float] | None = None
     header_rows: Sequence[Sequence[Any]] = field(default_factory=list)  # extra header rows above `headers`
+    # Body columns whose text may need several lines (row heights are computed from them); None: every column.
+    wrap_columns: Sequence[int] | None = None
 
     @property
     def first_data_row(self) -> int:
@@ -114,16 +122,240 @@ def _col(i: int) -> str:
 
 
 # ---------------------------------------------------------------------------------------------------------
+# Print layout (both writers): merged ranges, row heights that fit their text, page breaks.
+#
+# Widths are Excel's column units (about one Latin digit). A CJK character of the 10-point report font is
+# about two units wide: :func:`text_units` counts 2 for a character of three UTF-8 bytes (CJK, full-width
+# punctuation), 1 for ASCII. A cell holds ``width - CELL_PADDING`` units on a line.
+
+CELL_PADDING = 1.0
+LINE_POINTS = 13.5          # one line of 10-point text
+TITLE_LINE_POINTS = 22.0    # one line of the 16-point title
+ROW_PADDING = 3.0           # points added to a row of several lines
+DEFAULT_ROW_POINTS = 15.0   # rows without a height of their own (sheetFormatPr defaultRowHeight)
+# A4 landscape (842 × 595 pt) less the margins below; the estimate keeps a safety margin so the printer's own
+# breaks never come before ours.
+MARGIN_LR_IN, MARGIN_TB_IN, MARGIN_HF_IN = 0.4, 0.6, 0.3
+PRINT_WIDTH_PT = 842 - 2 * 72 * MARGIN_LR_IN
+PRINT_HEIGHT_PT = (595 - 2 * 72 * MARGIN_TB_IN) * 0.9
+
+
+def text_units(value: Any) -> float:
+    """Estimated width of one line of text in column units (CJK character ≈ 2, ASCII ≈ 1)."""
+    s = value if type(value) is str else _display(value)
+    return (len(s.encode("utf-8")) + len(s)) / 2
+
+
+def _display(value: Any) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "TRUE" if value else "FALSE"
+    if isinstance(value, dt.datetime):
+        return value.strftime("%Y-%m-%d %H:%M:%S")
+    if isinstance(value, dt.date):
+        return value.isoformat()
+    if isinstance(value, float):
+        return f"{value:.10g}"
+    return str(value)
+
+
+def lines_needed(value: Any, width: float) -> int:
+    """Lines a wrapped cell of ``width`` units needs for ``value``."""
+    if value is None or value == "":
+        return 1
+    usable = max(1.0, width - CELL_PADDING)
+    if type(value) is str:
+        if len(value) * 2 <= usable and "\n" not in value:
+            return 1  # the common case: short text
+        return sum(max(1, math.ceil(text_units(part) / usable)) for part in value.split("\n"))
+    return max(1, math.ceil(text_units(value) / usable))
+
+
+def _height(lines: int, line_points: float = LINE_POINTS) -> float:
+    return DEFAULT_ROW_POINTS if lines <= 1 and line_points == LINE_POINTS else lines * line_points + ROW_PADDING
+
+
+def header_row_numbers(sheet: Sheet) -> range:
+    """1-based rows of the table header (extra header rows and the header row)."""
+    first = 2 + len(sheet.subtitle_lines)
+    return range(first, first + len(sheet.header_rows) + 1)
+
+
+def _header_grid(sheet: Sheet) -> list[list[Any]]:
+    ncols = sheet.column_count
+    return [list(r) + [""] * (ncols - len(r)) for r in [*sheet.header_rows, sheet.headers]]
+
+
+def header_merges(sheet: Sheet) -> list[tuple[int, int, int, int]]:
+    """Merged header cells (first row, first column, last row, last column; rows 1-based, columns 0-based).
+
+    Header rows read top-down: a label with empty cells below it spans those rows (乡镇（街道） over both
+    rows of a two-level header); a group label followed by empty cells to its right, over labelled columns,
+    spans them (疑似辍学人数 over 小学 | 初中 | 合计)."""
+    grid = _header_grid(sheet)
+    if len(grid) < 2:
+        return []
+    top = header_row_numbers(sheet).start
+    merges = []
+    covered: set[tuple[int, int]] = set()
+    for i, row in enumerate(grid[:-1]):
+        for c, label in enumerate(row):
+            if label in ("", None) or (i, c) in covered:
+                continue
+            below = i
+            while below + 1 < len(grid) and grid[below + 1][c] in ("", None):
+                below += 1
+            right = c
+            if below == i:
+                while right + 1 < len(row) and row[right + 1] in ("", None) and (i, right + 1) not in covered:
+                    right += 1
+            if below > i or right > c:
+                merges.append((top + i, c, top + below, right))
+                covered.update((rr, cc) for rr in range(i, below + 1) for cc in range(c, right + 1))
+    return merges
+
+
+def line_rows(sheet: Sheet) -> list[int]:
+    """Rows of the title, the sub-title lines and the footer lines: each is merged across the table."""
+    first_footer = sheet.first_data_row + len(sheet.rows) + (1 if sheet.totals is not None else 0)
+    return [1, *range(2, 2 + len(sheet.subtitle_lines)),
+            *range(first_footer, first_footer + len(sheet.footer_lines))]
+
+
+def merge_ranges(sheet: Sheet) -> list[tuple[int, int, int, int]]:
+    """Every merged range of a sheet: title, sub-title and footer lines across the table, header groups."""
+    ncols = sheet.column_count
+    lines = [(r, 0, r, ncols - 1) for r in line_rows(sheet)] if ncols > 1 else []
+    return [*lines[:1 + len(sheet.subtitle_lines)], *header_merges(sheet), *lines[1 + len(sheet.subtitle_lines):]]
+
+
+def _ref(r1: int, c1: int, r2: int, c2: int) -> str:
+    return f"{_col(c1)}{r1}:{_col(c2)}{r2}"
+
+
+def row_heights(sheet: Sheet) -> dict[int, float]:
+    """Row heights (points) that fit each row's text: title, lines, header rows, and body rows (of the
+    ``wrap_columns``) whose text needs more than one line. Rows not listed keep the default height."""
+    widths = sheet.column_widths()
+    widths += [DEFAULT_COLUMN_WIDTH] * (sheet.column_count - len(widths))
+    total_width = sum(widths)
+    heights: dict[int, float] = {1: _height(lines_needed(sheet.title, total_width / 1.6), TITLE_LINE_POINTS)}
+    for r, line in zip(range(2, 2 + len(sheet.subtitle_lines)), sheet.subtitle_lines):
+        heights[r] = _height(lines_needed(line, total_width))
+    heights.update(_header_heights(sheet, widths))
+    cols = range(len(widths)) if sheet.wrap_columns is None else [c for c in sheet.wrap_columns if c < len(widths)]
+    # a str of at most (width - padding) / 2 characters fits one line whatever they are: only longer ones are measured
+    limits = [(c, (widths[c] - CELL_PADDING) / 2) for c in cols]
+    r = sheet.first_data_row
+    for values in sheet.rows:
+        n, size = 1, len(values)
+        for c, limit in limits:
+            if c < size:
+                v = values[c]
+                if type(v) is str and len(v) <= limit and "\n" not in v:
+                    continue
+                n = max(n, lines_needed(v, widths[c]))
+        if n > 1:
+            heights[r] = _height(n)
+        r += 1
+    if sheet.totals is not None:
+        n = max([lines_needed(v, widths[c]) for c, v in enumerate(sheet.totals) if c < len(widths)] or [1])
+        if n > 1:
+            heights[r] = _height(n)
+        r += 1
+    for line in sheet.footer_lines:
+        heights[r] = _height(lines_needed(line, total_width))
+        r += 1
+    return heights
+
+
+_HEADER_CACHE: dict[tuple, list[float]] = {}
+
+
+def _header_heights(sheet: Sheet, widths: list[float]) -> dict[int, float]:
+    """Heights of the header rows (the same for every sheet of a kind: computed once per header and widths)."""
+    key = (tuple(sheet.headers), tuple(tuple(r) for r in sheet.header_rows), tuple(widths))
+    try:
+        hit = _HEADER_CACHE.get(key)
+    except TypeError:  # an unhashable header value
+        key, hit = None, None
+    if hit is None:
+        hit = _header_line_heights(sheet, widths)
+        if key is not None:
+            if len(_HEADER_CACHE) >= 256:
+                _HEADER_CACHE.clear()
+            _HEADER_CACHE[key] = hit
+    return dict(zip(header_row_numbers(sheet), hit))
+
+
+def _header_line_heights(sheet: Sheet, widths: list[float]) -> list[float]:
+    """Each header row's height: each cell's text within its merged width; a label spanning several rows
+    may use their lines together (the last row it spans grows when they are too few)."""
+    grid = _header_grid(sheet)
+    rows = list(header_row_numbers(sheet))
+    merges = {(r1, c1): (r2, c2) for r1, c1, r2, c2 in header_merges(sheet)}
+    lines = [1] * len(rows)
+    spanning = []
+    for i, row in enumerate(grid):
+        for c, label in enumerate(row):
+            if label in ("", None):
+                continue
+            r2, c2 = merges.get((rows[i], c), (rows[i], c))
+            n = lines_needed(label, sum(widths[c:c2 + 1]))
+            if r2 == rows[i]:
+                lines[i] = max(lines[i], n)
+            else:
+                spanning.append((i, rows.index(r2), n))
+    for i, j, n in spanning:
+        have = sum(lines[i:j + 1])
+        if n > have:
+            lines[j] += n - have
+    return [n * LINE_POINTS + ROW_PADDING for n in lines]
+
+
+def page_breaks(sheet: Sheet, heights: dict[int, float]) -> list[int]:
+    """Rows after which a printed page ends (manual breaks), or [] when the sheet fits one page.
+
+    Pages are filled with rows (the header rows repeat on each); a break never leaves the totals row or the
+    footer lines (合计, 填表人) alone at the top of a page: it moves up so the last data row goes with them."""
+    widths = sheet.column_widths()
+    printed_width = sum((w * 7 + 5) * 0.75 for w in widths) or 1.0
+    page = PRINT_HEIGHT_PT / min(1.0, PRINT_WIDTH_PT / printed_width)
+    top = sheet.first_data_row
+    header = sum(heights.get(r, DEFAULT_ROW_POINTS) for r in range(1, top))
+    last = top + len(sheet.rows) + (1 if sheet.totals is not None else 0) + len(sheet.footer_lines) - 1
+    if header + sum(heights.get(r, DEFAULT_ROW_POINTS) for r in range(top, last + 1)) <= page:
+        return []
+    glued_from = top + len(sheet.rows)  # totals and footer rows: never the first row of a page
+    breaks, used, r = [], header, top
+    while r <= last:
+        h = heights.get(r, DEFAULT_ROW_POINTS)
+        if used + h > page and r > (breaks[-1] + 1 if breaks else top):
+            start = r
+            if start >= glued_from:
+                start = max(glued_from - 1, (breaks[-1] + 2) if breaks else top + 1)
+            breaks.append(start - 1)
+            used = header + sum(heights.get(x, DEFAULT_ROW_POINTS) for x in range(start, r))
+        used += h
+        r += 1
+    return breaks
+
+
+DEFAULT_COLUMN_WIDTH = 8.0
+
+
+# ---------------------------------------------------------------------------------------------------------
 # The streaming writer
 
 # Cell styles: fixed xf ids in the fixed styles.xml below. Each has a date and a date-time variant.
 TITLE, LINE, HEADER, BODY, TOTAL = 1, 2, 3, 4, 5
-_STYLES = (  # (font id, border id, alignment) of xf 1..5
-    (1, 0, '<alignment horizontal="center" vertical="center"/>'),
-    (2, 0, ""),
+_STYLES = (  # (font id, border id, alignment) of xf 1..5; every text wraps inside its (merged) cell
+    (1, 0, '<alignment horizontal="center" vertical="center" wrapText="1"/>'),
+    (2, 0, '<alignment vertical="center" wrapText="1"/>'),
     (3, 1, '<alignment horizontal="center" vertical="center" wrapText="1"/>'),
-    (2, 1, ""),
-    (3, 1, ""),
+    (2, 1, '<alignment vertical="center" wrapText="1"/>'),
+    (3, 1, '<alignment vertical="center" wrapText="1"/>'),
 )
 _DATE_FMT, _DATETIME_FMT = 164, 165
 
@@ -283,28 +515,48 @@ def _cached_row(r: int, values: Sequence[Any], style: int) -> str:
     return hit
 
 
-def _sheet_data(sheet: Sheet, row: Callable[[list[str], int, Sequence[Any], int], None]) -> tuple[str, int]:
-    """The rows of ``<sheetData>`` and the last row number."""
+def _sheet_data(sheet: Sheet, row: Callable[[list[str], int, Sequence[Any], int], None],
+                heights: dict[int, float] | None = None) -> tuple[str, int]:
+    """The rows of ``<sheetData>`` and the last row number; rows in ``heights`` get that height."""
     parts: list[str] = []
+    heights = heights or {}
+
+    def sized(start: int, r: int) -> None:  # the row just rendered at parts[start] gets its height
+        if r in heights:
+            parts[start] = parts[start].replace(f'<row r="{r}">', f'<row r="{r}" ht="{heights[r]:g}" customHeight="1">', 1)
+
     r = 1
     row(parts, r, [sheet.title], TITLE)
+    sized(0, r)
     for line in sheet.subtitle_lines:
         r += 1
+        start = len(parts)
         row(parts, r, [line], LINE)
+        sized(start, r)
     for extra in sheet.header_rows:
         r += 1
         parts.append(_cached_row(r, extra, HEADER))
+        sized(len(parts) - 1, r)
     r += 1
     parts.append(_cached_row(r, sheet.headers, HEADER))
+    sized(len(parts) - 1, r)
     for values in sheet.rows:
         r += 1
-        row(parts, r, values, BODY)
+        if r in heights:
+            start = len(parts)
+            row(parts, r, values, BODY)
+            sized(start, r)
+        else:
+            row(parts, r, values, BODY)
     if sheet.totals is not None:
         r += 1
+        start = len(parts)
         row(parts, r, sheet.totals, TOTAL)
+        sized(start, r)
     for line in sheet.footer_lines:
         r += 1
         parts.append(_cached_row(r, [line], LINE))
+        sized(len(parts) - 1, r)
     return "".join(parts), r
 
 
@@ -327,14 +579,20 @@ def sheet_xml(sheet: Sheet, first: bool = False) -> str:
     The rows are rendered without looking for characters XML cannot hold (C0 controls, U+FFFE/U+FFFF), and
     the finished rows are checked once: ``str.isprintable`` (fast, true for nearly every sheet) rules them
     out, else the regex decides and a sheet holding one is rendered again cell by cell, dropping them."""
-    data, r = _sheet_data(sheet, _row_fast)
+    heights = row_heights(sheet)
+    data, r = _sheet_data(sheet, _row_fast, heights)
     if not data.isprintable() and _XML_ILLEGAL.search(data):
-        data, r = _sheet_data(sheet, _row)
+        data, r = _sheet_data(sheet, _row, heights)
     ncols = sheet.column_count
     widest = max([ncols, 1, len(sheet.totals or ()), *(len(v) for v in sheet.rows)])
     top = sheet.first_data_row
     selected = ' tabSelected="1"' if first else ""
-    merge = (f'<mergeCells count="1"><mergeCell ref="A1:{_col(ncols - 1)}1"/></mergeCells>' if ncols > 1 else "")
+    ranges = merge_ranges(sheet)
+    merge = (f'<mergeCells count="{len(ranges)}">'
+             + "".join(f'<mergeCell ref="{_ref(*m)}"/>' for m in ranges) + "</mergeCells>") if ranges else ""
+    breaks = page_breaks(sheet, heights)
+    row_breaks = (f'<rowBreaks count="{len(breaks)}" manualBreakCount="{len(breaks)}">'
+                  + "".join(f'<brk id="{b}" max="16383" man="1"/>' for b in breaks) + "</rowBreaks>") if breaks else ""
     return (
         f'{_DECL}<worksheet xmlns="{_NS}" xmlns:r="{_REL_NS}">'
         '<sheetPr><outlinePr summaryBelow="1" summaryRight="1"/><pageSetUpPr fitToPage="1"/></sheetPr>'
@@ -345,9 +603,10 @@ def sheet_xml(sheet: Sheet, first: bool = False) -> str:
         '<sheetFormatPr baseColWidth="8" defaultRowHeight="15"/>'
         + _cols_xml(sheet.column_widths())
         + f'<sheetData>{data}</sheetData>{merge}'
-        '<pageMargins left="0.75" right="0.75" top="1" bottom="1" header="0.5" footer="0.5"/>'
+        f'<pageMargins left="{MARGIN_LR_IN}" right="{MARGIN_LR_IN}" top="{MARGIN_TB_IN}" bottom="{MARGIN_TB_IN}" '
+        f'header="{MARGIN_HF_IN}" footer="{MARGIN_HF_IN}"/>'
         '<pageSetup paperSize="9" orientation="landscape" fitToWidth="1" fitToHeight="0"/>'
-        '</worksheet>')
+        f'{row_breaks}</worksheet>')
 
 
 _FIXED_TIME = (2000, 1, 1, 0, 0, 0)
@@ -465,7 +724,7 @@ def write_workbook(path: Path, sheets: Iterable[Sheet]) -> str:
 
 
 def _openpyxl_cell(ws, value: Any, *, bold: bool = False, size: int = 10, border: bool = True,
-                   center: bool = False, wrap: bool = True):
+                   center: bool = False):
     """A styled write-only cell. Assigning Font/Border/Alignment objects looks each up in the workbook's style
     tables (~15 µs a cell); the style ids are per workbook, so they are resolved once per workbook and style,
     and each cell gets a copy of the resolved style array."""
@@ -474,7 +733,7 @@ def _openpyxl_cell(ws, value: Any, *, bold: bool = False, size: int = 10, border
     from openpyxl.styles.cell_style import StyleArray
 
     c = WriteOnlyCell(ws, value=value)
-    key = (bold, size, border, center, wrap)
+    key = (bold, size, border, center)
     styles = ws.parent.__dict__.setdefault("_kongchuo_styles", {})
     resolved = styles.get(key)
     if resolved is None:
@@ -482,8 +741,7 @@ def _openpyxl_cell(ws, value: Any, *, bold: bool = False, size: int = 10, border
         if border:
             thin = Side(style="thin")
             c.border = Border(left=thin, right=thin, top=thin, bottom=thin)
-        if center:
-            c.alignment = Alignment(horizontal="center", vertical="center", wrap_text=wrap)
+        c.alignment = Alignment(horizontal="center" if center else None, vertical="center", wrap_text=True)
         styles[key] = StyleArray(c._style)
     else:
         c._style = StyleArray(resolved)
@@ -509,10 +767,19 @@ def _write_sheet_openpyxl(wb, sheet: Sheet, taken: set[str]) -> None:
     ws.page_setup.fitToHeight = 0
     ws.sheet_properties.pageSetUpPr.fitToPage = True
     ws.print_title_rows = f"1:{sheet.first_data_row - 1}"
-    if sheet.column_count > 1:
-        ws.merged_cells.add(f"A1:{get_column_letter(sheet.column_count)}1")
+    for m in merge_ranges(sheet):
+        ws.merged_cells.add(_ref(*m))
+    heights = row_heights(sheet)
+    for r, h in heights.items():
+        ws.row_dimensions[r].height = h
+    ws.page_margins.left = ws.page_margins.right = MARGIN_LR_IN
+    ws.page_margins.top = ws.page_margins.bottom = MARGIN_TB_IN
+    ws.page_margins.header = ws.page_margins.footer = MARGIN_HF_IN
+    from openpyxl.worksheet.pagebreak import Break
+    for b in page_breaks(sheet, heights):
+        ws.row_breaks.append(Break(id=b))
     cell = _openpyxl_cell
-    ws.append([cell(ws, sheet.title, bold=True, size=16, border=False, center=True, wrap=False)])
+    ws.append([cell(ws, sheet.title, bold=True, size=16, border=False, center=True)])
     for line in sheet.subtitle_lines:
         ws.append([cell(ws, line, border=False)])
     for extra in sheet.header_rows:

@@ -20,6 +20,8 @@ from typing import Any, Iterator, Mapping, Sequence
 
 from kongchuo.districts import month_label
 from kongchuo.excel import Sheet, write_workbook
+from kongchuo.labels import RULE_ORDER, grade_label, rule_legend, source_label, translate
+from kongchuo.reports_catalog import REPORT_NAMES
 from kongchuo.sources import REGISTRY_STATUS_LABEL
 
 # Columns the sheets read: the asset selects exactly these.
@@ -28,15 +30,18 @@ CASE_COLUMNS = ("person_key", "state", "attempt_count", "id_number", "student_no
                 "guardian_name", "guardian_phone", "is_poverty_family", "is_left_behind", "is_migrant",
                 "is_disabled", "is_in_difficulty")
 EVENT_COLUMNS = ("person_key", "created_for_period", "event_date", "event_type", "from_state", "to_state", "reason",
-                 "evidence", "attempt_count", "source", "source_file_sha")
+                 "evidence", "attempt_count", "source", "source_file")  # source_file: the landing file's name
 
 _GENDER = {"M": "男", "F": "女"}
 HEADERS = ["序号", "所属期间", "日期", "事项", "原状态", "新状态", "原因/结果", "依据", "劝返次数", "来源",
-           "来源文件(SHA-256)"]
-WIDTHS = [6, 10, 12, 16, 16, 16, 30, 36, 9, 12, 16]
+           "来源文件"]
+WIDTHS = [6, 12, 12, 12, 12, 12, 26, 30, 10, 10, 26]
+WRAP_COLUMNS = (3, 4, 5, 6, 7, 9, 10)  # the others hold numbers, periods and dates that fit their width
 FOOTER = ["填表人：                审核人：                填报日期："]
 INDEX_HEADERS = ["序号", "乡镇（街道）", "学校", "姓名", "身份证件号", "当前状态", "劝返次数", "工作表"]
-INDEX_WIDTHS = [6, 14, 30, 10, 22, 18, 9, 14]
+INDEX_WIDTHS = [6, 16, 30, 10, 22, 20, 10, 14]
+LEGEND = ["说明：案件状态依次为疑似辍学、确认辍学、劝返中、已报联控联保工作组（劝返3次及以上仍未返校）、已返校、已销号。"
+          "疑似辍学规则：" + "；".join(rule_legend(RULE_ORDER)) + "。"]
 _FLAGS = (("is_poverty_family", "脱贫家庭/建档立卡"), ("is_left_behind", "留守儿童"), ("is_migrant", "随迁子女"),
           ("is_disabled", "残疾"), ("is_in_difficulty", "困境儿童"))
 _SHEET_UNSAFE = str.maketrans("", "", "\\[]:*?/'")  # dropped from the child's name in the sheet name
@@ -75,10 +80,10 @@ def county_sheets(district: str, period: str, state_labels: Mapping[str, str], e
         index_rows.append([i, _text(row[13]), _text(row[9]), name, _text(row[3]),
                            state_labels.get(row[1], row[1]), int(row[2]), sheet])
     index = Sheet(
-        name="目录", title=f"{district}{label}控辍保学一生一表（在册案件 {len(index_rows)} 件）",
+        name="目录", title=f"{district}{label}控辍保学{REPORT_NAMES['R3']}（在册案件 {len(index_rows)} 件）",
         subtitle_lines=[f"统计期间：{label}    单位：人"], headers=INDEX_HEADERS,
         rows=index_rows, totals=["合计", "", "", len(index_rows), "", "", "", ""],
-        footer_lines=FOOTER, widths=INDEX_WIDTHS,
+        footer_lines=[*FOOTER, *LEGEND], widths=INDEX_WIDTHS,
     )
 
     def sheets() -> Iterator[Sheet]:
@@ -92,11 +97,11 @@ def county_sheets(district: str, period: str, state_labels: Mapping[str, str], e
 def _case_sheet(district: str, label: str, state_labels: Mapping[str, str], event_labels: Mapping[str, str],
                 sheet: str, name: str, p: Sequence[Any], events: Sequence[tuple]) -> Sheet:
     st = state_labels
-    rows = [[j, cfp, "" if day is None else str(day), event_labels.get(kind, kind),
+    rows = [[j, "" if cfp is None else month_label(cfp), "" if day is None else str(day), event_labels.get(kind, kind),
              st.get(before, "" if before is None else before), st.get(after, after),
-             "" if reason is None else reason, "" if evidence is None else evidence, int(attempts),
-             "" if source is None else source, "" if sha is None else sha[:12]]
-            for j, (_, cfp, day, kind, before, after, reason, evidence, attempts, source, sha)
+             translate(reason), translate(evidence), int(attempts), source_label(source),
+             "" if file is None else file]
+            for j, (_, cfp, day, kind, before, after, reason, evidence, attempts, source, file)
             in enumerate(events, start=1)]
     status = _text(p[12])
     flags = "、".join(text for (_, text), v in zip(_FLAGS, p[17:22]) if v is not None and v) or "无"
@@ -107,14 +112,14 @@ def _case_sheet(district: str, label: str, state_labels: Mapping[str, str], even
             f"出生日期：{_text(p[7])}    身份证件号：{_text(p[3])}    "
             f"全国学籍号：{_text(p[4])}",
             f"乡镇（街道）：{_text(p[13])}    村（社区）：{_text(p[14])}    "
-            f"学校：{_text(p[9])}（{_text(p[8])}）    年级：{_text(p[10])}    "
+            f"学校：{_text(p[9])}（{_text(p[8])}）    年级：{grade_label(p[10])}    "
             f"班级：{_text(p[11])}    学籍状态：{REGISTRY_STATUS_LABEL.get(status, status)}",
             f"监护人：{_text(p[15])}    联系电话：{_text(p[16])}    "
             f"重点群体：{flags}",
             f"当前状态：{st.get(p[1], p[1])}    累计劝返次数：{int(p[2])}    "
             f"统计期间：{label}",
         ],
-        headers=HEADERS, rows=rows, footer_lines=FOOTER, widths=WIDTHS,
+        headers=HEADERS, rows=rows, footer_lines=FOOTER, widths=WIDTHS, wrap_columns=WRAP_COLUMNS,
     )
 
 

@@ -160,7 +160,9 @@ def _report_lineage() -> None:
         "school_code": [*_d(SUSPECTED, "school_code"), *_d(ROSTER, "school_code"), *_d(REF, "school_code")],
         "enrolled": _d(ROSTER, "student_no id_number school_code status"),
         "suspected": sd,
-        **{rule: [*sd, *_d(SUSPECTED, "rules")] for rule in ("SD1", "SD2", "SD3", "SD4", "SD5")},
+        **{rule: [*sd, *_d(SUSPECTED, "rules")] for rule in ("SD1", "SD2", "SD3", "SD4", "SD5", "SD6")},
+        **{state: _d(CASE_EVENTS, "person_key school_code township_code to_state")
+           for state in ("confirmed", "persuading", "escalated")},
         "attempts": [*_d(CASE, "id_number attempt_date"), *_d(ROSTER, "school_code")],
         "returned": [*_d(CASE, "id_number attempt_date result"), *_d(ROSTER, "school_code")],
         "out_of_school": _d(OUT_OF_SCHOOL, "id_number township_code verify_elsewhere"),

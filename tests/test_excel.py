@@ -5,6 +5,7 @@ bytes, atomic replacement, and a PDF from LibreOffice."""
 from __future__ import annotations
 
 import datetime as dt
+import math
 import shutil
 import subprocess
 from pathlib import Path
@@ -50,7 +51,7 @@ def _values(path: Path) -> dict[str, tuple[list, list]]:
     out = {}
     for name in book.sheet_names:
         sheet = book.get_sheet_by_name(name)
-        out[name] = (sheet.to_python(), sheet.merged_cell_ranges)
+        out[name] = (sheet.to_python(), sorted(sheet.merged_cell_ranges))
     return out
 
 
@@ -66,8 +67,11 @@ def test_fast_writer_matches_openpyxl_reference(tmp_path: Path):
     names = list(got)
     assert names[0] == "目录" and all(len(n) <= 31 and not set(n) & set("\\/*?:[]") for n in names)
     assert len({n.lower() for n in names}) == len(names)
-    # the title is merged across the table; the awkward sheet's values came through as written
-    assert want["目录"][1] == [((0, 0), (0, 7))]
+    # the title, sub-title and footer lines are merged across the table; the awkward sheet's two-level header
+    # is merged (分组 over two columns, 数值 over two columns); its values came through as written
+    assert want["目录"][1] == [((0, 0), (0, 7)), ((1, 0), (1, 7)), ((34, 0), (34, 7))]
+    assert got[names[1]][1] == [((r, 0), (r, 3)) for r in range(4)] + [((4, 0), (4, 1)), ((4, 2), (4, 3)),
+                                                                        ((12, 0), (12, 3))]
     awkward = got[names[1]][0]
     assert awkward[1][0] == "  leading and trailing spaces  " and awkward[2][0] == "多行\n第二行"
     assert awkward[5][:2] == ["文本", "空"] and awkward[6][0] == "<tag>&amp;" and awkward[7][0] == "N/A"
@@ -85,15 +89,20 @@ def test_fast_writer_print_layout_matches_openpyxl(tmp_path: Path):
     from openpyxl import load_workbook
 
     fast, ref = tmp_path / "fast.xlsx", tmp_path / "ref.xlsx"
-    write_workbook(fast, _sheets(3))
-    write_workbook_openpyxl(ref, _sheets(3))
+    write_workbook(fast, _sheets(60))  # an index of 60 rows: more than a printed page
+    write_workbook_openpyxl(ref, _sheets(60))
     books = [load_workbook(fast), load_workbook(ref)]
+    index = books[0].worksheets[0]
+    assert index.row_breaks.brk and all(b.id < index.max_row - 2 for b in index.row_breaks.brk)
 
     def layout(ws):
         cells = [ws.cell(row=r, column=1) for r in range(1, ws.max_row + 1)]
         return (ws.title, ws.freeze_panes, ws.print_title_rows, ws.page_setup.orientation, ws.page_setup.paperSize,
                 ws.page_setup.fitToWidth, ws.page_setup.fitToHeight, ws.sheet_properties.pageSetUpPr.fitToPage,
                 {k: d.width for k, d in ws.column_dimensions.items() if d.customWidth},
+                {r: d.height for r, d in ws.row_dimensions.items() if d.height},
+                sorted(str(m) for m in ws.merged_cells.ranges), [b.id for b in ws.row_breaks.brk],
+                (ws.page_margins.left, ws.page_margins.top),
                 [(c.font.name, c.font.b, c.font.sz, c.border.left.style, c.border.bottom.style,
                   c.alignment.horizontal, bool(c.alignment.wrap_text), c.is_date) for c in cells])
 
@@ -214,3 +223,22 @@ def test_zip_entries_are_what_writestr_writes(tmp_path: Path):
     assert archives[0] == archives[1] == archives[2] == archives[3]
     with zipfile.ZipFile(io.BytesIO(archives[3])) as zf:
         assert zf.testzip() is None and zf.read("xl/worksheets/sheet1.xml") == parts[0][1].encode("utf-8")
+
+
+def test_header_merges_and_row_heights():
+    """Two-level headers: a label with nothing below spans both rows, a group label spans the empty cells to
+    its right; rows grow with their text (a CJK character ≈ 2 column units), short rows keep the default."""
+    from kongchuo.excel import DEFAULT_ROW_POINTS, header_merges, lines_needed, row_heights, text_units
+
+    sheet = Sheet(name="s", title="标题", subtitle_lines=["副标题"],
+                  header_rows=[["乡镇（街道）", "疑似辍学人数", "", "", "备注"]],
+                  headers=["", "小学", "初中", "合计", ""],
+                  rows=[["某镇", 1, 2, 3, "短"], ["某镇", 0, 0, 0, "很长的备注" * 6]], widths=[14, 8, 8, 8, 12])
+    top = 3
+    assert header_merges(sheet) == [(top, 0, top + 1, 0), (top, 1, top, 3), (top, 4, top + 1, 4)]
+    assert text_units("学籍") == 4 and text_units("SD1") == 3 and text_units(12345) == 5
+    assert lines_needed("很长的备注" * 6, 12) == math.ceil(60 / 11)
+    heights = row_heights(sheet)
+    first = sheet.first_data_row
+    assert first not in heights and heights[first + 1] > 5 * DEFAULT_ROW_POINTS
+    assert heights[top] >= DEFAULT_ROW_POINTS and heights[top + 1] >= DEFAULT_ROW_POINTS

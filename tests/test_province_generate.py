@@ -203,7 +203,8 @@ def test_province_monthly_report_lists_every_county(province_run):
     path = next((province_run["home"] / "reports" / "2026-03").glob("许昌市_*控辍保学月报.xlsx"))
     rows = CalamineWorkbook.from_path(str(path)).get_sheet_by_index(0).to_python()
     header = next(i for i, r in enumerate(rows) if r[0] == "乡镇（街道）")
-    body = [r for r in rows[header + 1:] if r[0] and r[0] != "合计" and not str(r[0]).endswith("：")]
+    end = next(i for i, r in enumerate(rows) if r[0] == "合计")  # below it: 填表人 and the 说明 block
+    body = [r for r in rows[header + 1:end] if r[0] and r[1] != "小计"]  # 小计: township subtotals
     school_codes = {str(r[2]) for r in body if r[2]}
     expected = set(wh.query_df(
         "SELECT s.school_code FROM staged.schools s JOIN staged.townships t ON t.township_code = s.township_code "

@@ -49,25 +49,84 @@ def _scalar(run, sql: str, **params) -> int:
     return int(run.warehouse.scalar(sql, params) or 0)
 
 
-@pytest.mark.parametrize("period", MONTHS)
-def test_r1_totals_equal_warehouse_counts(run, period):
+def _r1(path) -> tuple[list[str], pd.DataFrame, pd.Series]:
+    """R1 read back with calamine: (column keys, body rows incl. 小计 rows, 合计 row); the two-level header is
+    the row starting 乡镇（街道） and the label row below it."""
     from assets.report_r1 import COLUMNS
 
-    labels = [label for _, label in COLUMNS]
-    _, totals = _table(_file(run, period, "控辍保学月报"), labels)
-    raw = _read(_file(run, period, "控辍保学月报"))
-    header = next(list(map(str, row)) for _, row in raw.iterrows() if set(labels) <= set(map(str, row.dropna())))
-    total = {key: int(totals.iloc[header.index(label)]) for key, label in COLUMNS}
+    raw = _read(path)
+    top = next(i for i in range(len(raw)) if str(raw.iloc[i, 0]) == "乡镇（街道）")
+    total = next(i for i in range(top + 2, len(raw)) if str(raw.iloc[i, 0]) == "合计")
+    labels = [str(v) for v in raw.iloc[top + 1, 4:4 + len(COLUMNS) - 1]]
+    assert labels == [label for _, label in COLUMNS[1:]]
+    assert str(raw.iloc[top, 3]) == COLUMNS[0][1]
+    keys = [k for k, _ in COLUMNS]
+    return keys, raw.iloc[top + 2:total].reset_index(drop=True), raw.iloc[total]
+
+
+def _first_rule(rules: set[str]) -> str:
+    from kongchuo.labels import RULE_ORDER
+
+    return next(r for r in RULE_ORDER if r in rules)
+
+
+@pytest.mark.parametrize("period", MONTHS)
+def test_r1_totals_equal_warehouse_counts(run, period):
+    from assets.ledger import state_as_of_sql
+    from kongchuo.labels import RULE_ORDER
+
+    keys, _, totals = _r1(_file(run, period, "控辍保学月报"))
+    total = {key: int(totals.iloc[3 + i]) for i, key in enumerate(keys)}
     sd = "SELECT count(*) FROM derived.suspected_dropouts WHERE period = :p"
-    assert total["suspected"] == _scalar(run, sd, p=period)
-    for rule in ("SD1", "SD2", "SD3", "SD4", "SD5"):
-        assert total[rule] == _scalar(run, sd + f" AND rules LIKE '%{rule}%'", p=period), rule
-        assert total[rule] == len({k for p, k in run.truth_pairs(rule) if p == period}), rule
+    assert total["suspected"] == _scalar(run, sd, p=period) > 0
+    # each child once, under the first rule that fired (SD4, SD3, SD6, SD2, SD1, SD5), from the ground truth
+    fired: dict[str, set[str]] = {}
+    for rule in RULE_ORDER:
+        for p, person in run.truth_pairs(rule):
+            if p == period:
+                fired.setdefault(person, set()).add(rule)
+    first = [_first_rule(rules) for rules in fired.values()]
+    for rule in RULE_ORDER:
+        assert total[rule] == first.count(rule), rule
+    assert sum(total[r] for r in RULE_ORDER) == total["suspected"] == len(fired)
+    states = run.warehouse.query_df(f"SELECT state, count(*) AS n FROM ({state_as_of_sql(before=False)}) s "
+                                    "GROUP BY state", {"period": period})
+    n_state = dict(zip(states["state"], states["n"]))
+    for state in ("confirmed", "persuading", "escalated"):
+        assert total[state] == int(n_state.get(state, 0)), state
+    assert total["escalated"] == len({k for p, k in run.truth_pairs("ESC") if p == period})
     oos = "SELECT count(*) FROM derived.out_of_school WHERE period = :p AND "
     assert total["out_of_school"] == _scalar(run, oos + "NOT verify_elsewhere", p=period)
     assert total["verify_elsewhere"] == _scalar(run, oos + "verify_elsewhere", p=period)
     assert total["enrolled"] == _scalar(
         run, "SELECT count(*) FROM derived.roster WHERE period = :p AND status = 'active'", p=period)
+
+
+@pytest.mark.parametrize("period", MONTHS)
+def test_r1_breakdown_adds_up_and_subtotals_add_up(run, period):
+    """Read back with calamine: on every row the rule columns add up to the suspected total; every township's
+    小计 is the sum of its rows; 合计 is the sum of the 小计 rows; every school of the district is listed."""
+    from assets.report_r1 import SUBTOTAL
+    from kongchuo.labels import RULE_ORDER
+
+    keys, body, totals = _r1(_file(run, period, "控辍保学月报"))
+    counts = body.iloc[:, 3:3 + len(keys)].astype(int).to_numpy()
+    suspected, rules = keys.index("suspected"), [keys.index(r) for r in RULE_ORDER]
+    assert (counts[:, rules].sum(axis=1) == counts[:, suspected]).all()
+    subtotal_rows, town_start = [], 0
+    for i in range(len(body)):
+        if str(body.iloc[i, 1]) == SUBTOTAL:
+            assert set(body.iloc[town_start:i, 0]) == {body.iloc[i, 0]}
+            assert (counts[town_start:i].sum(axis=0) == counts[i]).all(), body.iloc[i, 0]
+            subtotal_rows.append(i)
+            town_start = i + 1
+    towns = _scalar(run, "SELECT count(DISTINCT township_code) FROM staged.townships WHERE district_code = '411003'")
+    assert len(subtotal_rows) == towns and town_start == len(body)
+    assert (counts[subtotal_rows].sum(axis=0) == totals.iloc[3:3 + len(keys)].astype(int).to_numpy()).all()
+    schools = {str(v) for v in body.iloc[:, 2] if str(v) not in ("", "nan")}
+    assert schools == set(run.warehouse.query_df(
+        "SELECT s.school_code FROM staged.schools s JOIN staged.townships t USING (township_code) "
+        "WHERE t.district_code = '411003'")["school_code"])
 
 
 def test_r2_totals_equal_warehouse_counts_and_cells(run):
@@ -134,18 +193,36 @@ def test_r3_one_sheet_per_open_case_with_history(run):
         {"p": MONTH})
     per_person = dict(zip(events["person_key"], events["n"]))
     ids = set(open_cases["id_number"].dropna())
-    checked = 0
-    for sheet in sheets[1:6]:
+    checked = attempts = 0
+    for sheet in sheets[1:]:
         raw = _read(path, sheet)
-        history, _ = _table_no_totals(raw)
+        history, header = _table_no_totals(raw)
         # full ID allowed in R3: the sheet names its child's ID, and holds the whole history of the case
         sheet_ids = set(ID18.findall(" ".join(map(str, raw.iloc[:6, 0].fillna(""))))) & ids
         if len(sheet_ids) != 1:
             continue
         (person,) = [k for k in open_cases["person_key"] if k in sheet_ids]
         assert len(history) == per_person[person], sheet
+        attempts += _assert_history_in_chinese(history, header)
         checked += 1
-    assert checked > 0
+    assert checked > 0 and attempts > 0
+
+
+def _assert_history_in_chinese(history: pd.DataFrame, header: pd.Series) -> int:
+    """Sources in Chinese, source files by landing name (persuasion records with their row), no English code;
+    the number of persuasion rows."""
+    from kongchuo.labels import SOURCE_LABELS
+
+    col = {str(v): i for i, v in enumerate(header)}
+    sources = set(history.iloc[:, col["来源"]].fillna(""))
+    assert sources <= {*SOURCE_LABELS.values(), ""}, sources
+    files = history.iloc[:, col["来源文件"]].fillna("").astype(str)
+    assert all(re.search(r"\.(csv|xlsx|xls)( 第\d+行)?$", f) for f in files if f), "source files by name"
+    attempts = history.iloc[:, col["事项"]] == "劝返"
+    assert all(re.search(r"第\d+行$", f) for f in files[attempts]), "a persuasion record names its row"
+    text = " ".join(str(v) for v in history.fillna("").to_numpy().ravel())
+    assert not re.search(r"\b(visit|phone|joint|legal_notice|attendance|registry|casework|census)\b", text)
+    return int(attempts.sum())
 
 
 def _table_no_totals(raw: pd.DataFrame):
@@ -226,3 +303,21 @@ def test_logs_and_metadata_never_carry_full_ids(run):
             leaked |= set(ID18.findall(text)) & ids
     assert len(ids) > 0
     assert_same("full IDs in logs or metadata", leaked, set())
+
+
+def test_labels_translate_codes_and_name_the_issuing_unit(tmp_path):
+    from kongchuo.labels import grade_label, issuing_unit, period_label, rules_text, translate
+    from kongchuo.reports_catalog import REPORT_NAMES, kind_of_file
+
+    assert translate("visit，五女店镇政府，厌学") == "上门，五女店镇政府，厌学"
+    assert translate("legal_notice") == "司法文书" and translate("joint") == "联合劝返"
+    assert translate("规则 SD1,SD5") == "规则：SD1 连续或累计旷课、SD5 空挂学籍"
+    assert rules_text("SD6") == "SD6 小升初未升学"
+    assert [grade_label(g) for g in (1, "7", 9.0, None)] == ["一年级", "七年级", "九年级", ""]
+    assert period_label("2026-06") == "2026年06月" and period_label("2026-Q2") == "2026年第二季度"
+    assert issuing_unit("411003") == "建安区教育体育局" and issuing_unit("411002") == "魏都区教育局"
+    own = tmp_path / "districts.csv"
+    own.write_text("district_code,district_name,issuing_unit\n411002,魏都区,许昌市魏都区教育局\n", encoding="utf-8")
+    assert issuing_unit("411002", own) == "许昌市魏都区教育局" and issuing_unit("411003", own) == "建安区教育局"
+    for report_id, name in REPORT_NAMES.items():
+        assert kind_of_file(f"建安区_2026年06月_{name}.xlsx") == report_id

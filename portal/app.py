@@ -7,6 +7,7 @@ environment (``KONGCHUO_HOME``, ``KONGCHUO_WAREHOUSE_URL``, ``KONGCHUO_PORTAL_*`
 from __future__ import annotations
 
 import hashlib
+import ipaddress
 import logging
 import os
 import time
@@ -17,15 +18,16 @@ from typing import Callable
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
-from starlette.responses import HTMLResponse, PlainTextResponse, RedirectResponse, Response, StreamingResponse
+from starlette.responses import PlainTextResponse, RedirectResponse, Response, StreamingResponse
 from starlette.routing import Route
 from starlette.templating import Jinja2Templates
 
 from portal.audit import AuditLog, AuditUnavailable
 from portal.auth import COOKIE, CSRF_FIELD, LoginLimiter, Sessions, SessionState, csrf_ok
-from portal.catalog import (KIND_LABELS, Catalogue, Report, listed_for, may_access, open_report, period_key,
-                            period_label, school_extract, sha256_stream)
+from portal.catalog import (KIND_LABELS, Catalogue, listed_for, may_access, open_report, period_key, period_label,
+                            sha256_stream, strays_for)
 from portal.config import PortalConfig
+from portal.scope import ReferenceCache
 from portal.users import User, UserStore, UsersFileError, verify_password
 
 log = logging.getLogger("portal")
@@ -41,8 +43,40 @@ SECURITY_HEADERS = {
 }
 
 
-def _client(request: Request) -> str:
-    return request.client.host if request.client else ""
+Network = ipaddress.IPv4Network | ipaddress.IPv6Network
+
+
+def _networks(specs: tuple[str, ...]) -> tuple[Network, ...]:
+    return tuple(ipaddress.ip_network(s, strict=False) for s in specs)
+
+
+def _is_in(address: str, networks: tuple[Network, ...]) -> bool:
+    try:
+        ip = ipaddress.ip_address(address)
+    except ValueError:
+        return False
+    return any(ip in n for n in networks)
+
+
+def _is_ip(text: str) -> bool:
+    try:
+        ipaddress.ip_address(text)
+    except ValueError:
+        return False
+    return True
+
+
+def client_address(request: Request, proxies: tuple[Network, ...]) -> str:
+    """The address that counts for rate limits and the audit: the peer, unless the peer is a configured proxy;
+    then the nearest X-Forwarded-For hop that is not itself a proxy (hops further left are client-controlled)."""
+    peer = request.client.host if request.client else ""
+    if not proxies or not _is_in(peer, proxies):
+        return peer
+    hops = [h.strip() for v in request.headers.getlist("x-forwarded-for") for h in v.split(",") if h.strip()]
+    for hop in reversed(hops):
+        if not _is_in(hop, proxies):
+            return hop if _is_ip(hop) else peer
+    return peer
 
 
 def _audit_name(username: str, known: bool) -> str:
@@ -58,11 +92,17 @@ def _content_disposition(name: str, fallback: str) -> str:
 
 def create_app(config: PortalConfig | None = None, clock: Callable[[], float] = time.time) -> Starlette:
     config = config or PortalConfig.from_env()
-    users = UserStore(config.users_path)
-    sessions = Sessions(config.secret, config.session_minutes * 60, config.session_max_hours * 3600, clock)
+    reference = ReferenceCache(config.home)
+    users = UserStore(config.users_path, reference)
+    sessions = Sessions(config.secret, config.session_minutes * 60, config.session_max_hours * 3600, clock,
+                        revoked_path=config.revoked_sessions)
     limiter = LoginLimiter(config.login_max_failures, config.login_window_seconds, clock)
-    catalogue = Catalogue(config.reports_root, config.secret)
+    catalogue = Catalogue(config.reports_root, config.secret, lambda code: reference.get().school_name(code))
     audit = AuditLog(config.warehouse_url, config.audit_spool)
+    proxies = _networks(config.trusted_proxies)
+
+    def _client(request: Request) -> str:
+        return client_address(request, proxies)
 
     def set_cookie(response: Response, data: dict) -> Response:
         response.set_cookie(COOKIE, sessions.dumps(data), max_age=config.session_max_hours * 3600, httponly=True,
@@ -90,6 +130,12 @@ def create_app(config: PortalConfig | None = None, clock: Callable[[], float] = 
     def page(request: Request, name: str, context: dict, status: int = 200) -> Response:
         return finish(TEMPLATES.TemplateResponse(request, name, {"kind_labels": KIND_LABELS, **context},
                                                  status_code=status))
+
+    def error_page(request: Request, status: int, message: str, user: User | None = None) -> Response:
+        """403/404/401 in the portal's layout, with a way back."""
+        titles = {401: "请先登录", 403: "无权访问", 404: "报表不存在", 409: "报表正在更新", 503: "暂停服务"}
+        return page(request, "error.html", {"user": user, "status": status, "heading": titles.get(status, "请求无效"),
+                                            "message": message}, status)
 
     def login_page(request: Request, message: str = "", status: int = 200) -> Response:
         data = sessions.new_anonymous()
@@ -127,12 +173,14 @@ def create_app(config: PortalConfig | None = None, clock: Callable[[], float] = 
 
         if state.status not in ("anonymous", "ok") or not csrf_ok(state.csrf, form.get(CSRF_FIELD)):
             return await refuse("csrf", "页面已过期，请重新登录", 403)
-        if limiter.blocked(client, username):
+        token = limiter.attempt(client, username)  # counted as a failure until the password proves good
+        if token is None:
             return await refuse("rate_limited", "登录失败次数过多，请稍后再试", 429)
         if not username or not await run_in_threadpool(verify_password, user, password):
-            limiter.failed(client, username)
             return await refuse("bad_credentials", "用户名或密码错误", 401)
-        limiter.succeeded(client, username)
+        limiter.succeeded(client, username, token)
+        if user.scope_error:
+            return await refuse("unresolved_scope", "账号的学校或乡镇无法确定，请联系区教育局管理员核对账号配置", 403)
         try:
             await run_in_threadpool(audit.record, username=user.username, role=user.role, action="login",
                                     result="success", client=client)
@@ -145,7 +193,10 @@ def create_app(config: PortalConfig | None = None, clock: Callable[[], float] = 
         form = await request.form()
         state, user = current(request)
         if user is None or not csrf_ok(state.csrf, form.get(CSRF_FIELD)):
-            return finish(PlainTextResponse("请求无效", status_code=403))
+            await _try_audit(username=user.username if user else (state.username or "-"),
+                             role=user.role if user else None, action="logout", result="refused",
+                             reason="csrf" if user else "not_logged_in", client=_client(request))
+            return error_page(request, 403, "退出请求无效（页面已过期），请返回报表目录后重试。", user)
         sessions.revoke(state.data)
         try:
             await run_in_threadpool(audit.record, username=user.username, role=user.role, action="logout",
@@ -160,15 +211,20 @@ def create_app(config: PortalConfig | None = None, clock: Callable[[], float] = 
         state, user = current(request)
         if user is None:
             return finish(RedirectResponse("/login", status_code=303))
-        entries = listed_for(user, await run_in_threadpool(catalogue.scan))
+        everything, strays = await run_in_threadpool(catalogue.scan_all)
+        entries = listed_for(user, everything)
         periods = sorted({r.period for r in entries}, key=period_key, reverse=True)
         kinds = [k for k in KIND_LABELS if any(r.kind == k for r in entries)]
         period = request.query_params.get("period", "")
         kind = request.query_params.get("kind", "")
-        shown = [r for r in entries if (not period or r.period == period) and (not kind or r.kind == kind)]
+        query = request.query_params.get("q", "").strip()[:50]
+        shown = [r for r in entries if (not period or r.period == period) and (not kind or r.kind == kind)
+                 and r.matches(query)]
+        shown = [await run_in_threadpool(catalogue.sized, r) for r in shown]  # R5S: the extract's size
         response = page(request, "catalogue.html", {
             "user": user, "csrf": state.csrf, "reports": shown, "periods": periods, "kinds": kinds,
-            "period": period, "kind": kind, "period_label": period_label,
+            "period": period, "kind": kind, "q": query, "period_label": period_label,
+            "strays": [s for s in strays_for(user, strays) if not period or s.period == period],
             "session_minutes": config.session_minutes,
         })
         return set_cookie(response, sessions.touch(state.data))
@@ -181,26 +237,33 @@ def create_app(config: PortalConfig | None = None, clock: Callable[[], float] = 
             reason = {"expired": "session_expired", "invalid": "bad_session"}.get(state.status, "not_logged_in")
             await _try_audit(username=state.username or "-", action="download", result="refused",
                              report_id=report_id[:64], reason=reason, client=client)
-            return finish(HTMLResponse('<p>请先<a href="/login">登录</a>。</p>', status_code=401))
+            return error_page(request, 401, "登录已过期或尚未登录。")
         report = await run_in_threadpool(catalogue.get, report_id)
         if report is None:
             await _try_audit(username=user.username, role=user.role, action="download", result="refused",
                              report_id=report_id[:64], reason="unknown_id", client=client)
-            return finish(PlainTextResponse("报表不存在", status_code=404))
+            return error_page(request, 404, "没有这份报表，或它已被新版本替代。请回到报表目录重新选择。", user)
         if not may_access(user, report):
             await _try_audit(username=user.username, role=user.role, action="download", result="refused",
                              report_id=report.id, file=report.audit_file, reason="forbidden", client=client)
-            return finish(PlainTextResponse("无权访问该报表", status_code=403))
+            return error_page(request, 403, "您的账号无权下载这份报表。", user)
         try:
             fh = await run_in_threadpool(open_report, report)
         except OSError:
-            return finish(PlainTextResponse("报表不存在", status_code=404))
+            return error_page(request, 404, "报表文件已不存在，请回到报表目录重新选择。", user)
         try:
-            sha = await run_in_threadpool(sha256_stream, fh)  # the bytes actually served
-            body = await run_in_threadpool(school_extract, fh, report.sheet) if report.sheet else None
+            sha = await run_in_threadpool(sha256_stream, fh)
+            if sha != report.sha256:  # changed since the scan: not the file the manifest vouches for
+                fh.close()
+                await _try_audit(username=user.username, role=user.role, action="download", result="refused",
+                                 report_id=report.id, file=report.audit_file, reason="changed", client=client)
+                return error_page(request, 409, "报表正在更新，请稍后回到报表目录重新下载。", user)
+            body = await run_in_threadpool(catalogue.extract, report, fh) if report.sheet else None
         except Exception:
             fh.close()
             raise
+        if body is not None:
+            sha = hashlib.sha256(body).hexdigest()  # the bytes actually served
         try:
             await run_in_threadpool(audit.record, username=user.username, role=user.role, action="download",
                                     result="allowed", report_id=report.id, file=report.audit_file, sha256=sha,
@@ -213,7 +276,7 @@ def create_app(config: PortalConfig | None = None, clock: Callable[[], float] = 
                    "X-Report-Sha256": sha}
         if body is not None:
             fh.close()
-            return finish(Response(body, media_type=XLSX, headers=headers))
+            return finish(Response(body, media_type=XLSX, headers=headers))  # Content-Length: len(body)
 
         def chunks():
             with fh:
@@ -232,7 +295,11 @@ def create_app(config: PortalConfig | None = None, clock: Callable[[], float] = 
     async def healthz(request: Request) -> Response:
         return PlainTextResponse("ok")
 
-    app = Starlette(routes=[
+    async def not_found(request: Request, exc: Exception) -> Response:
+        _, user = current(request)
+        return error_page(request, 404, "页面不存在。", user)
+
+    app = Starlette(exception_handlers={404: not_found}, routes=[
         Route("/", home),
         Route("/login", login_form, methods=["GET"]),
         Route("/login", login, methods=["POST"]),
@@ -245,6 +312,7 @@ def create_app(config: PortalConfig | None = None, clock: Callable[[], float] = 
     app.state.audit = audit
     app.state.catalogue = catalogue
     app.state.sessions = sessions
+    app.state.users = users
     return app
 
 

@@ -2,21 +2,23 @@
 
 A session is a signed cookie (itsdangerous, HMAC-SHA256 keyed by the portal secret) holding the user name, a
 fingerprint of the user's password hash, a random session id, the CSRF token, the login time and the last-seen
-time. Nothing else is kept on the server, so several uvicorn workers need no shared store. A session ends when
-it is idle longer than ``session_minutes`` (each request slides it), older than ``session_max_hours``, after
-logout (the id is revoked in this process; the idle timeout bounds it elsewhere), or when the user is removed or
-their password changes. Before login an anonymous cookie carries only a CSRF token, so the login form is
+time. A session ends when it is idle longer than ``session_minutes`` (each request slides it), older than
+``session_max_hours``, after logout, or when the user is removed or their password changes. Logged-out session
+ids are appended to ``$KONGCHUO_HOME/portal/revoked-sessions`` (RevocationList), which every worker re-reads
+when it changes, so a logout holds across workers and restarts. Before login an anonymous cookie carries only a CSRF token, so the login form is
 CSRF-protected too. Every POST must send the token of its session (form field ``csrf_token``).
 """
 
 from __future__ import annotations
 
 import hmac
+import os
 import secrets
 import threading
 import time
 from collections import defaultdict, deque
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, Callable
 
 from itsdangerous import BadSignature, URLSafeSerializer
@@ -42,13 +44,13 @@ class SessionState:
 
 
 class Sessions:
-    def __init__(self, secret: bytes, idle_seconds: int, max_seconds: int, clock: Callable[[], float] = time.time):
+    def __init__(self, secret: bytes, idle_seconds: int, max_seconds: int, clock: Callable[[], float] = time.time,
+                 revoked_path: Path | None = None):
         self._ser = URLSafeSerializer(secret, salt="kongchuo-portal-session")
         self.idle_seconds = idle_seconds
         self.max_seconds = max_seconds
         self.clock = clock
-        self._revoked: dict[str, float] = {}
-        self._lock = threading.Lock()
+        self._revoked = RevocationList(revoked_path, max_seconds, clock)
 
     def new_anonymous(self) -> dict[str, Any]:
         return {"anon": 1, "csrf": secrets.token_urlsafe(32), "iat": int(self.clock())}
@@ -78,9 +80,8 @@ class Sessions:
             return SessionState("anonymous", data)
         if not isinstance(data.get("u"), str):
             return SessionState("invalid", {})
-        with self._lock:
-            if data.get("sid") in self._revoked:
-                return SessionState("expired", data)
+        if self._revoked.contains(str(data.get("sid", ""))):
+            return SessionState("expired", data)
         if now - float(data.get("seen", 0)) > self.idle_seconds or now - float(data.get("iat", 0)) > self.max_seconds:
             return SessionState("expired", data)
         return SessionState("ok", data)
@@ -89,12 +90,71 @@ class Sessions:
         return {**data, "seen": int(self.clock())}
 
     def revoke(self, data: dict[str, Any]) -> None:
+        self._revoked.add(str(data.get("sid", "")))
+
+
+class RevocationList:
+    """Revoked session ids, one ``<sid> <unix time>`` line each in a file shared by all workers (in memory
+    only when ``path`` is None). Appends are atomic (O_APPEND, one write); readers re-read the file when its
+    size or time changes. Ids older than the longest session are dropped when the file is compacted."""
+
+    def __init__(self, path: Path | None, max_seconds: int, clock: Callable[[], float] = time.time):
+        self.path = Path(path) if path else None
+        self.max_seconds = max_seconds
+        self.clock = clock
+        self._ids: dict[str, float] = {}
+        self._stamp: tuple[int, int] | None = None
+        self._lock = threading.Lock()
+
+    def add(self, sid: str) -> None:
+        if not sid:
+            return
         now = self.clock()
         with self._lock:
-            self._revoked[data.get("sid", "")] = now
-            for sid, at in list(self._revoked.items()):  # forget ids whose cookies expired anyway
-                if now - at > self.max_seconds:
-                    del self._revoked[sid]
+            self._ids[sid] = now
+            if self.path is None:
+                return
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            fd = os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+            try:
+                os.write(fd, f"{sid} {now:.0f}\n".encode())
+                os.fsync(fd)
+            finally:
+                os.close(fd)
+            self._compact(now)
+
+    def contains(self, sid: str) -> bool:
+        with self._lock:
+            self._reload()
+            return bool(sid) and sid in self._ids
+
+    def _reload(self) -> None:
+        if self.path is None:
+            return
+        try:
+            st = self.path.stat()
+        except FileNotFoundError:
+            return
+        stamp = (st.st_size, st.st_mtime_ns)
+        if stamp == self._stamp:
+            return
+        for line in self.path.read_text(encoding="ascii", errors="ignore").splitlines():
+            parts = line.split()
+            if len(parts) == 2 and parts[1].isdigit():
+                self._ids[parts[0]] = float(parts[1])
+        self._stamp = stamp
+
+    def _compact(self, now: float) -> None:
+        """Rewrite the file without ids whose sessions have ended anyway (at most once it holds 1000 lines)."""
+        self._reload()
+        if len(self._ids) < 1000:
+            return
+        self._ids = {s: t for s, t in self._ids.items() if now - t <= self.max_seconds}
+        tmp = self.path.with_name(f".{self.path.name}.{os.getpid()}.tmp")
+        tmp.write_text("".join(f"{s} {t:.0f}\n" for s, t in self._ids.items()), encoding="ascii")
+        os.chmod(tmp, 0o600)
+        os.replace(tmp, self.path)
+        self._stamp = None
 
 
 def csrf_ok(expected: str | None, given: str | None) -> bool:
@@ -102,7 +162,11 @@ def csrf_ok(expected: str | None, given: str | None) -> bool:
 
 
 class LoginLimiter:
-    """At most ``max_failures`` failed logins per client address and per user name within ``window`` seconds."""
+    """At most ``max_failures`` failed logins per client address and per user name within ``window`` seconds.
+
+    An attempt is counted as a failure *before* the (slow) password check, in the same locked step that checks
+    the limit (:meth:`attempt`), and taken back on success: 40 parallel logins cannot all pass the check
+    while the first verifications are still running."""
 
     def __init__(self, max_failures: int, window: int, clock: Callable[[], float] = time.time):
         self.max_failures = max_failures
@@ -122,12 +186,22 @@ class LoginLimiter:
         with self._lock:
             return any(len(self._recent(k)) >= self.max_failures for k in (f"ip:{client}", f"user:{username}"))
 
-    def failed(self, client: str, username: str) -> None:
+    def attempt(self, client: str, username: str) -> float | None:
+        """Check the limit and count this attempt as a failure, atomically. None: blocked. Otherwise a token
+        for :meth:`succeeded`."""
+        keys = (f"ip:{client}", f"user:{username}")
         with self._lock:
+            if any(len(self._recent(k)) >= self.max_failures for k in keys):
+                return None
             now = self.clock()
-            for k in (f"ip:{client}", f"user:{username}"):
+            for k in keys:
                 self._recent(k).append(now)
+            return now
 
-    def succeeded(self, client: str, username: str) -> None:
+    def succeeded(self, client: str, username: str, token: float) -> None:
+        """A good password: the user's failures are forgiven, the address keeps its others."""
         with self._lock:
             self._fails.pop(f"user:{username}", None)
+            q = self._fails.get(f"ip:{client}")
+            if q is not None and token in q:
+                q.remove(token)

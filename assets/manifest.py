@@ -8,7 +8,6 @@ never serves it (it shows it to district staff as 未登记文件). Each entry c
 for R5, the township code, so the portal scopes by codes and never by words in a file name.
 """
 
-from __future__ import annotations
 
 import json
 import os

@@ -42,7 +42,7 @@ def server(tmp_path):
            "KONGCHUO_PORTAL_SECRET": "browser-test-secret", "PYTHONPATH": str(REPO)}
     env.pop("KONGCHUO_PORTAL_USERS", None)
     log = open(tmp_path / "uvicorn.log", "w")
-    proc = subprocess.Popen([sys.executable, "-m", "uvicorn", "portal.app:app", "--host", "127.0.0.1",
+    proc = subprocess.Popen([sys.executable, "-m", "portal", "--host", "127.0.0.1",
                              "--port", str(port)], cwd=REPO, env=env, stdout=log, stderr=subprocess.STDOUT)
     base = f"http://127.0.0.1:{port}"
     try:

@@ -182,10 +182,6 @@ class LoginLimiter:
             q.popleft()
         return q
 
-    def blocked(self, client: str, username: str) -> bool:
-        with self._lock:
-            return any(len(self._recent(k)) >= self.max_failures for k in (f"ip:{client}", f"user:{username}"))
-
     def attempt(self, client: str, username: str) -> float | None:
         """Check the limit and count this attempt as a failure, atomically. None: blocked. Otherwise a token
         for :meth:`succeeded`."""

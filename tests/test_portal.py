@@ -578,26 +578,50 @@ def test_users_command_hashes_and_validates(tmp_path, monkeypatch):
 
 
 def test_real_pipeline_output(tmp_path):
-    """On the reports of a real run of the graph (the session's generated district): every file is catalogued
-    as current and a district user can download it."""
+    """On the reports of a real run of the graph (the session's generated district): every file the manifest
+    lists is catalogued with the manifest's report id, a district user can download each, and a school user
+    (by code) receives exactly the pupils of its own R5 sheet, read back with calamine."""
+    from python_calamine import CalamineWorkbook
+
     from district_run import district_run
     from portal.app import create_app
+    from portal_server import write_users as write_scoped_users
 
     home = district_run().home
     REAL = district_run().reports("2026-06")
-    users = tmp_path / "users.toml"
-    write_users(users, district=None)
-    config = replace(make_config(home), users_path=users, warehouse_url=f"duckdb:///{tmp_path / 'audit.duckdb'}")
-    app = create_app(config)
     manifest = json.loads((REAL / "manifest.json").read_text(encoding="utf-8"))
+    assert manifest["district_code"] == "411003"
+    assert {m["report"] for m in manifest["reports"]} == {"R1", "R3", "R4", "R5", "R6"}
+    towns = (home / "reference" / "townships.csv").read_text(encoding="utf-8")
+    assert all(m["township_code"] and f"\n{m['township_code']}," in towns
+               for m in manifest["reports"] if m["report"] == "R5")
+    config = replace(make_config(home), users_path=tmp_path / "users.toml",
+                     warehouse_url=f"duckdb:///{tmp_path / 'audit.duckdb'}")
+    app = create_app(config)
     everything = [r for r in app.state.catalogue.scan() if r.period == "2026-06"]
     reports = [r for r in everything if r.sheet is None]
     sheets = [r for r in everything if r.kind == "R5S"]
-    assert sheets and all(re.fullmatch(r"\d{10}", r.school_code or "") for r in sheets)  # codes from headings
-    assert {r.kind for r in reports} >= {"R1", "R3", "R4", "R5", "R6"}
-    assert {r.file for r in reports} == {m["file"] for m in manifest["reports"]}
+    assert sheets and all(re.fullmatch(r"\d{10}", r.school_code or "") for r in sheets)  # codes from defined names
+    assert {r.file: r.kind for r in reports} == {m["file"]: m["report"] for m in manifest["reports"]}
     assert all(r.status == "current" for r in reports)
+    mine = max(sheets, key=lambda r: (r.file, r.sheet))
+    write_scoped_users(config.users_path, {"qu": ("district", {}), "school": ("school", {"school_code": mine.school_code})})
     client = login(app, "qu")
     for r in reports:
         got = client.get(f"/download/{r.id}")
         assert got.status_code == 200 and hashlib.sha256(got.content).hexdigest() == r.sha256
+
+    def ids(book, sheet: str) -> set[str]:
+        cells = book.get_sheet_by_name(sheet).to_python()
+        return {str(v) for row in cells for v in row if re.fullmatch(r"\d{17}[\dXx]", str(v))}
+
+    school = login(app, "school", PASSWORD["school"])
+    listing = school.get("/reports").text
+    assert listing.count("/download/") == 1 and f"/download/{mine.id}" in listing
+    got = school.get(f"/download/{mine.id}")
+    assert got.status_code == 200
+    served = CalamineWorkbook.from_filelike(io.BytesIO(got.content))
+    original = CalamineWorkbook.from_path(str(mine.path))
+    assert served.sheet_names == [mine.sheet]
+    want, got_ids = ids(original, mine.sheet), ids(served, mine.sheet)
+    assert want and len(got_ids ^ want) == 0  # compared as a count: no ID number in the test output

@@ -47,30 +47,35 @@ def recorded_files(meta: dict[str, Any]) -> list[dict[str, Any]]:
     return [{"path": str(path), "sha256": str(sha)}] if path and sha else []
 
 
-def latest_metadata(instance: dg.DagsterInstance, key: dg.AssetKey, period: str) -> dict[str, Any] | None:
-    """Metadata of the latest materialization of ``key`` for ``period`` (None: never materialized)."""
+def latest_materialization(instance: dg.DagsterInstance, key: dg.AssetKey,
+                           period: str) -> tuple[dict[str, Any], str] | None:
+    """(metadata, run id) of the latest materialization of ``key`` for ``period`` (None: never materialized)."""
     result = instance.fetch_materializations(
         dg.AssetRecordsFilter(asset_key=key, asset_partitions=[period]), limit=1)
     if not result.records:
         return None
-    materialization = result.records[0].asset_materialization
-    return dict(materialization.metadata) if materialization else None
+    record = result.records[0]
+    materialization = record.asset_materialization
+    return (dict(materialization.metadata), record.run_id) if materialization else None
 
 
 def written_reports(instance: dg.DagsterInstance, report_keys: Sequence[dg.AssetKey], period: str,
                     folder: Path) -> list[dict[str, Any]]:
-    """Manifest entries: every file the report assets wrote into ``folder`` whose bytes still match."""
+    """Manifest entries: every file the report assets wrote into ``folder`` whose bytes still match, each with
+    the run id that wrote it (``run_id``: kept out of the manifest file, see :func:`write_manifest`)."""
     entries: list[dict[str, Any]] = []
     for key in report_keys:
         report = REPORT_IDS.get(key.path[-1])
-        meta = latest_metadata(instance, key, period) if report else None
-        for f in recorded_files(meta or {}):
+        found = latest_materialization(instance, key, period) if report else None
+        meta, run_id = found or ({}, "")
+        for f in recorded_files(meta):
             path = Path(f["path"])
             if path.parent.resolve() != folder.resolve() or not path.is_file() or path.is_symlink():
                 continue
             if sha256_file(path) != f["sha256"]:  # changed since the run wrote it: not the run's file
                 continue
-            entry = {"file": path.name, "report": report, "sha256": f["sha256"], "bytes": path.stat().st_size}
+            entry = {"file": path.name, "report": report, "sha256": f["sha256"], "bytes": path.stat().st_size,
+                     "run_id": run_id}
             if report == "R5":
                 entry["township_code"] = f.get("township_code")
             entries.append(entry)
@@ -85,7 +90,7 @@ def write_manifest(folder: Path, reports: list[dict[str, Any]], sources: pd.Data
     manifest = {
         "period": folder.name,
         "district_code": district_code,
-        "reports": reports,
+        "reports": [{k: v for k, v in r.items() if k != "run_id"} for r in reports],
         "sources": [{"source": r.source, "file": r.original_name, "sha256": r.file_sha}
                     for r in sources.itertuples(index=False)],
     }
@@ -96,6 +101,25 @@ def write_manifest(folder: Path, reports: list[dict[str, Any]], sources: pd.Data
     target = folder / "manifest.json"
     os.replace(tmp, target)
     return target
+
+
+RUNS_DDL = ("CREATE TABLE IF NOT EXISTS reports.report_runs (period TEXT NOT NULL, report TEXT NOT NULL, "
+            "file TEXT NOT NULL, sha256 TEXT NOT NULL, run_id TEXT NOT NULL, manifest_run_id TEXT NOT NULL)")
+
+
+def record_report_runs(warehouse: WarehouseResource, period: str, reports: list[dict[str, Any]],
+                       manifest_run_id: str) -> None:
+    """``reports.report_runs``: the Dagster run that wrote each listed file (the portal's 追溯 page shows it;
+    the manifest itself carries no run ids, so identical inputs give an identical manifest)."""
+    import sqlalchemy as sa
+
+    with warehouse.begin() as conn:
+        conn.execute(sa.text(RUNS_DDL))
+        conn.execute(sa.text("DELETE FROM reports.report_runs WHERE period = :p"), {"p": period})
+        for r in reports:
+            conn.execute(sa.text("INSERT INTO reports.report_runs VALUES (:period, :report, :file, :sha, :run, :m)"),
+                         {"period": period, "report": r["report"], "file": r["file"], "sha": r["sha256"],
+                          "run": r["run_id"], "m": manifest_run_id})
 
 
 def build_manifest_asset(name: str, report_keys: Sequence[dg.AssetKey],
@@ -111,6 +135,7 @@ def build_manifest_asset(name: str, report_keys: Sequence[dg.AssetKey],
         reports = written_reports(context.instance, report_keys, period, folder)
         sources = source_files(warehouse, period_bounds(period)[1])
         path = write_manifest(folder, reports, sources, current_district(warehouse))
+        record_report_runs(warehouse, period, reports, context.run_id)
         unlisted = sorted(p.name for p in folder.glob("*.xlsx")
                           if not p.name.startswith(".") and p.name not in {r["file"] for r in reports})
         if unlisted:
@@ -120,7 +145,8 @@ def build_manifest_asset(name: str, report_keys: Sequence[dg.AssetKey],
             **source_files_metadata(warehouse, period),
             "path": dg.MetadataValue.path(str(path)),
             "sha256": sha256_file(path),
-            "reports": dg.MetadataValue.json([{k: r[k] for k in ("file", "report", "sha256")} for r in reports]),
+            "reports": dg.MetadataValue.json([{k: r[k] for k in ("file", "report", "sha256", "run_id")}
+                                              for r in reports]),
             "unlisted_files": len(unlisted),
             "source_files": dg.MetadataValue.md(sources[["source", "original_name", "file_sha"]].to_markdown(index=False)
                                                 if len(sources) else "(none)"),

@@ -28,7 +28,8 @@ from portal.catalog import (KIND_LABELS, Catalogue, listed_for, may_access, open
                             sha256_stream, strays_for)
 from portal.config import PortalConfig
 from portal.scope import ReferenceCache
-from portal.users import User, UserStore, UsersFileError, verify_password
+from portal.trace import MAX_ROWS, TraceReader, trace_cell
+from portal.users import TRACE_ROLES, User, UserStore, UsersFileError, verify_password
 
 log = logging.getLogger("portal")
 TEMPLATES = Jinja2Templates(directory=str(Path(__file__).parent / "templates"))
@@ -100,6 +101,7 @@ def create_app(config: PortalConfig | None = None, clock: Callable[[], float] = 
     catalogue = Catalogue(config.reports_root, config.secret, lambda code: reference.get().school_name(code))
     audit = AuditLog(config.warehouse_url, config.audit_spool)
     proxies = _networks(config.trusted_proxies)
+    tracer = TraceReader(config.warehouse_url)
 
     def _client(request: Request) -> str:
         return client_address(request, proxies)
@@ -292,6 +294,83 @@ def create_app(config: PortalConfig | None = None, clock: Callable[[], float] = 
         except AuditUnavailable:
             log.error("audit unavailable; refused download not recorded")
 
+    async def trace_guard(request: Request, what: str) -> tuple[SessionState, User | None, Response | None]:
+        """The signed-in user allowed on 追溯 pages, or the response refusing them (audited)."""
+        state, user = current(request)
+        if user is None:
+            return state, None, finish(RedirectResponse("/login", status_code=303))
+        if user.role not in TRACE_ROLES or user.scope_error:
+            await _try_audit(username=user.username, role=user.role, action="trace", result="refused",
+                             report_id=what, reason="forbidden", client=_client(request))
+            return state, user, error_page(request, 403, "追溯页面仅供审计和区教育局用户使用。", user)
+        return state, user, None
+
+    async def audit_view(user: User, request: Request, what: str, cell: str | None = None) -> Response | None:
+        try:
+            await run_in_threadpool(audit.record, username=user.username, role=user.role, action="trace",
+                                    result="allowed", report_id=what, file=cell, client=_client(request))
+        except AuditUnavailable:
+            return error_page(request, 503, "审计日志不可用，暂停服务。", user)
+        return None
+
+    async def trace(request: Request) -> Response:
+        q = request.query_params
+        report, period = q.get("report", "")[:8], q.get("period", "")[:8]
+        what = f"{report}:{period}" if report else "trace"
+        state, user, refused = await trace_guard(request, what)
+        if refused:
+            return refused
+        try:
+            choices = await run_in_threadpool(tracer.choices)
+            counts = await run_in_threadpool(tracer.counts, report, period) if report else None
+            runs = await run_in_threadpool(tracer.runs, report, period) if report else None
+        except Exception:
+            log.exception("trace: warehouse unavailable")
+            return error_page(request, 503, "数据仓库正忙（流水线正在运行），请稍后再试。", user)
+        blocked = await audit_view(user, request, what)
+        if blocked:
+            return blocked
+        table = None
+        if counts is not None and len(counts):
+            wide = counts.pivot(index="row_key", columns="column_key", values="n").fillna(0).astype(int)
+            table = {"columns": list(wide.columns), "rows": [
+                (row, _row_label(row), [int(v) for v in values]) for row, values in
+                zip(wide.index[:MAX_ROWS], wide.values[:MAX_ROWS])], "more": max(0, len(wide) - MAX_ROWS)}
+        response = page(request, "trace.html", {
+            "user": user, "csrf": state.csrf, "choices": choices.to_dict("records"), "report": report,
+            "period": period, "table": table, "runs": runs.to_dict("records") if runs is not None else [],
+        })
+        return set_cookie(response, sessions.touch(state.data))
+
+    def _row_label(row_key: str) -> str:
+        ref = reference.get()
+        if row_key.startswith("township:"):
+            code = row_key.split(":", 1)[1]
+            name = next((n for c, n, _ in ref.townships if c == code), code)
+            return f"{name}（户籍比对）"
+        return ref.school_name(row_key) or row_key
+
+    async def trace_cell_page(request: Request) -> Response:
+        q = request.query_params
+        report, period = q.get("report", "")[:8], q.get("period", "")[:8]
+        row, column = q.get("row", "")[:64], q.get("column", "")[:64]
+        what = f"{report}:{period}"
+        state, user, refused = await trace_guard(request, what)
+        if refused:
+            return refused
+        try:
+            found = await run_in_threadpool(trace_cell, tracer, report, period, row, column)
+        except Exception:
+            log.exception("trace: warehouse unavailable")
+            return error_page(request, 503, "数据仓库正忙（流水线正在运行），请稍后再试。", user)
+        blocked = await audit_view(user, request, what, f"{row}/{column}")
+        if blocked:
+            return blocked
+        response = page(request, "trace_cell.html", {
+            "user": user, "csrf": state.csrf, "report": report, "period": period, "row": row,
+            "row_label": _row_label(row), "column": column, **found})
+        return set_cookie(response, sessions.touch(state.data))
+
     async def healthz(request: Request) -> Response:
         return PlainTextResponse("ok")
 
@@ -306,6 +385,8 @@ def create_app(config: PortalConfig | None = None, clock: Callable[[], float] = 
         Route("/logout", logout, methods=["POST"]),
         Route("/reports", reports, methods=["GET"]),
         Route("/download/{report_id:path}", download, methods=["GET"]),
+        Route("/trace", trace, methods=["GET"]),
+        Route("/trace/cell", trace_cell_page, methods=["GET"]),
         Route("/healthz", healthz),
     ])
     app.state.config = config

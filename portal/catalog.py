@@ -324,7 +324,8 @@ def _in_district(user, report: Report) -> bool:
 def may_access(user, report: Report) -> bool:
     """By codes only. District staff: everything (of their district, if the user names one). Township staff:
     R1 and R2 (district totals), the R5 workbook of their township code and its school sheets. School staff:
-    the R5 sheet carrying their school code, nothing else. A user whose names did not resolve: nothing."""
+    the R5 sheet carrying their school code, nothing else. Auditors: R1 and R2. A user whose names did not
+    resolve: nothing."""
     if getattr(user, "scope_error", None) or not _in_district(user, report):
         return False
     if user.role == "district":
@@ -336,6 +337,8 @@ def may_access(user, report: Report) -> bool:
                 and report.township_code == user.township_code)
     if user.role == "school":
         return report.kind == "R5S" and bool(user.school_code) and report.school_code == user.school_code
+    if user.role == "auditor":  # read-only: the district totals; cases are traced on the 追溯 pages, masked
+        return report.kind in DISTRICT_TOTALS
     return False
 
 

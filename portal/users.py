@@ -40,7 +40,8 @@ from pathlib import Path
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
 
-ROLES: dict[str, str] = {"district": "区教育局", "township": "乡镇（街道）", "school": "学校"}
+ROLES: dict[str, str] = {"district": "区教育局", "township": "乡镇（街道）", "school": "学校", "auditor": "审计（只读）"}
+TRACE_ROLES = frozenset({"auditor", "district"})  # may open the 追溯 pages (portal/trace.py)
 USERNAME = re.compile(r"^[A-Za-z0-9_.-]{1,64}$")
 MIN_PASSWORD = 10
 

@@ -18,7 +18,8 @@ from argon2 import PasswordHasher
 
 REPO = Path(__file__).resolve().parent.parent
 SECRET = "scope-test-secret"
-PASSWORD = {"district": "district-pass-2026", "township": "township-pass-2026", "school": "school-pass-2026"}
+PASSWORD = {"district": "district-pass-2026", "township": "township-pass-2026", "school": "school-pass-2026",
+            "auditor": "auditor-pass-2026"}
 
 
 def write_users(path: Path, users: dict[str, tuple[str, dict]]) -> None:

@@ -626,3 +626,52 @@ def test_real_pipeline_output(tmp_path):
     assert served.sheet_names == [mine.sheet]
     want, got_ids = ids(original, mine.sheet), ids(served, mine.sheet)
     assert want and len(got_ids ^ want) == 0  # compared as a count: no ID number in the test output
+
+
+def test_trace_pages_for_auditor(tmp_path):
+    """追溯 on a real run's warehouse: from an R1 number to its masked cases, rules, evidence rows, source files
+    (SHA-256, landing time) and the Dagster run that wrote R1; every page view audited; other roles refused."""
+    import shutil
+
+    import dagster as dg
+
+    from assets.report_r1 import R1
+    from district_run import district_run
+    from portal.app import create_app
+    from portal_server import write_users as write_scoped_users
+
+    run = district_run()
+    wh = tmp_path / "warehouse.duckdb"
+    for suffix in ("", ".wal"):
+        if Path(str(run.home / "warehouse.duckdb") + suffix).exists():
+            shutil.copy(str(run.home / "warehouse.duckdb") + suffix, str(wh) + suffix)
+    config = replace(make_config(run.home), users_path=tmp_path / "users.toml", warehouse_url=f"duckdb:///{wh}")
+    write_scoped_users(config.users_path, {"shenji": ("auditor", {}), "qu": ("district", {}),
+                                           "jgc": ("township", {"township": "将官池镇"})})
+    app = create_app(config)
+    auditor = login(app, "shenji", "auditor-pass-2026")
+    r1_run = run.instance.fetch_materializations(
+        dg.AssetRecordsFilter(asset_key=R1, asset_partitions=["2026-06"]), limit=1).records[0].run_id
+
+    page = auditor.get("/trace", params={"report": "R1", "period": "2026-06"})
+    assert page.status_code == 200 and r1_run in page.text
+    links = re.findall(r'<a class="cell" href="(/trace/cell\?[^"]+column=suspected)">(\d+)</a>', page.text)
+    assert links
+    href, shown = max(links, key=lambda l: int(l[1]))
+    cell = auditor.get(href.replace("&amp;", "&"))
+    assert cell.status_code == 200
+    total = int(re.search(r'data-total="(\d+)"', cell.text).group(1))
+    masked = re.findall(r'<td class="masked">([^<]+)</td>', cell.text)
+    assert total == int(shown) == len(masked) and all("*" in m for m in masked)
+    assert not re.search(r"\d{17}[\dXx]", cell.text)  # no full ID number anywhere on the page
+    assert "SD" in cell.text and "第 " in cell.text   # rules and evidence rows (file + row)
+    assert re.search(r'<td class="sha">[0-9a-f]{64}</td>', cell.text) and r1_run in cell.text
+    # Only auditors and district staff trace; every view is audited.
+    township = login(app, "jgc", PASSWORD["township"])
+    assert township.get("/trace").status_code == 403
+    assert login(app, "shenji", "auditor-pass-2026").get("/reports").status_code == 200
+    rows = app.state.audit.rows()
+    traces = rows[rows.action == "trace"]
+    assert list(zip(traces.username, traces.result)) == [("shenji", "allowed"), ("shenji", "allowed"),
+                                                         ("jgc", "refused")]
+    assert traces.iloc[1].file.endswith("/suspected")

@@ -4,7 +4,7 @@ File: ``$KONGCHUO_PORTAL_USERS``, default ``$KONGCHUO_HOME/portal/users.toml``; 
 
     [users.jiangguanchi]
     display_name = "将官池镇中心学校"
-    role = "township"            # district | township | school
+    role = "township"            # district | township | school | auditor (read-only, 追溯 pages)
     township = "将官池镇"
     township_code = "411003107"  # what access goes by; filled in from the name by `add` (reference townships)
     password_hash = "$argon2id$v=19$…"

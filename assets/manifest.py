@@ -48,10 +48,11 @@ def recorded_files(meta: dict[str, Any]) -> list[dict[str, Any]]:
 
 
 def latest_materialization(instance: dg.DagsterInstance, key: dg.AssetKey,
-                           period: str) -> tuple[dict[str, Any], str] | None:
-    """(metadata, run id) of the latest materialization of ``key`` for ``period`` (None: never materialized)."""
+                           partition_key: str) -> tuple[dict[str, Any], str] | None:
+    """(metadata, run id) of the latest materialization of ``key`` for a partition (None: never materialized).
+    The partition key, not the period: a quarter's key is its first day (``2026-04-01``), its period 2026-Q2."""
     result = instance.fetch_materializations(
-        dg.AssetRecordsFilter(asset_key=key, asset_partitions=[period]), limit=1)
+        dg.AssetRecordsFilter(asset_key=key, asset_partitions=[partition_key]), limit=1)
     if not result.records:
         return None
     record = result.records[0]
@@ -59,14 +60,14 @@ def latest_materialization(instance: dg.DagsterInstance, key: dg.AssetKey,
     return (dict(materialization.metadata), record.run_id) if materialization else None
 
 
-def written_reports(instance: dg.DagsterInstance, report_keys: Sequence[dg.AssetKey], period: str,
+def written_reports(instance: dg.DagsterInstance, report_keys: Sequence[dg.AssetKey], partition_key: str,
                     folder: Path) -> list[dict[str, Any]]:
     """Manifest entries: every file the report assets wrote into ``folder`` whose bytes still match, each with
     the run id that wrote it (``run_id``: kept out of the manifest file, see :func:`write_manifest`)."""
     entries: list[dict[str, Any]] = []
     for key in report_keys:
         report = REPORT_IDS.get(key.path[-1])
-        found = latest_materialization(instance, key, period) if report else None
+        found = latest_materialization(instance, key, partition_key) if report else None
         meta, run_id = found or ({}, "")
         for f in recorded_files(meta):
             path = Path(f["path"])
@@ -132,7 +133,7 @@ def build_manifest_asset(name: str, report_keys: Sequence[dg.AssetKey],
         the source files (by content hash) they were built from. Files it did not write are not listed."""
         period = period_of(context)
         folder = home.reports(period)
-        reports = written_reports(context.instance, report_keys, period, folder)
+        reports = written_reports(context.instance, report_keys, context.partition_key, folder)
         sources = source_files(warehouse, period_bounds(period)[1])
         path = write_manifest(folder, reports, sources, current_district(warehouse))
         record_report_runs(warehouse, period, reports, context.run_id)

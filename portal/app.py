@@ -330,8 +330,8 @@ class Portal:
             choices = await run_in_threadpool(self.tracer.choices)
             counts = await run_in_threadpool(self.tracer.counts, report, period) if report else None
             runs = await run_in_threadpool(self.tracer.runs, report, period) if report else None
-        except Exception:
-            log.exception("trace: warehouse unavailable")
+        except Exception as exc:  # SQL errors carry their parameters (ID numbers): log the type only
+            log.error("trace: warehouse unavailable (%s)", type(exc).__name__)
             return self.error_page(request, 503, "数据仓库正忙（流水线正在运行），请稍后再试。", user)
         blocked = await self.audit_view(user, request, what)
         if blocked:
@@ -366,8 +366,8 @@ class Portal:
             return refused
         try:
             found = await run_in_threadpool(trace_cell, self.tracer, report, period, row, column)
-        except Exception:
-            log.exception("trace: warehouse unavailable")
+        except Exception as exc:  # SQL errors carry their parameters (ID numbers): log the type only
+            log.error("trace: warehouse unavailable (%s)", type(exc).__name__)
             return self.error_page(request, 503, "数据仓库正忙（流水线正在运行），请稍后再试。", user)
         blocked = await self.audit_view(user, request, what, f"{row}/{column}")
         if blocked:

@@ -28,6 +28,7 @@ import re
 import stat
 import threading
 import zipfile
+from collections import OrderedDict
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import IO
@@ -39,6 +40,7 @@ from kongchuo.districts import month_label
 TZ = ZoneInfo("Asia/Shanghai")
 PERIOD_RE = re.compile(r"^(\d{4})-(0[1-9]|1[0-2]|Q[1-4])$")
 REPORT_ID_RE = re.compile(r"^[0-9a-f]{32}$")
+MAX_EXTRACTS = 2000  # cached school extracts (a few KB each)
 SCHOOL_CODE_NAME = "KC_SCHOOL_CODE"  # written by assets/fix_list.py (school_code_label)
 _SHEET_NS = "{http://schemas.openxmlformats.org/spreadsheetml/2006/main}"
 
@@ -169,7 +171,7 @@ class Catalogue:
         self.root = Path(reports_root)
         self._id_key = hmac.new(secret, b"kongchuo-portal-report-id", hashlib.sha256).digest()
         self._cache: dict[tuple[str, str], tuple[int, int, object]] = {}
-        self._extracts: dict[tuple[str, str], bytes] = {}
+        self._extracts: OrderedDict[tuple[str, str], bytes] = OrderedDict()  # least recently used dropped first
         self._lock = threading.Lock()
         self._school_names = school_names or (lambda code: None)
 
@@ -271,10 +273,14 @@ class Catalogue:
         key = (report.sha256, report.sheet or "")
         with self._lock:
             hit = self._extracts.get(key)
+            if hit is not None:
+                self._extracts.move_to_end(key)
         if hit is None:
             hit = school_extract(fh, report.sheet or "")
             with self._lock:
                 self._extracts[key] = hit
+                while len(self._extracts) > MAX_EXTRACTS:
+                    self._extracts.popitem(last=False)
         return hit
 
     def sized(self, report: Report) -> Report:

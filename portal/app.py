@@ -102,7 +102,8 @@ class Portal:
         config = self.config
         self.sessions = Sessions(config.secret, config.session_minutes * 60, config.session_max_hours * 3600, clock,
                                  revoked_path=config.revoked_sessions)
-        self.limiter = LoginLimiter(self.config.login_max_failures, self.config.login_window_seconds, self.clock)
+        self.limiter = LoginLimiter(config.login_max_failures, config.login_window_seconds, clock,
+                                    path=config.login_failures)  # shared by all workers
         self.catalogue = Catalogue(config.reports_root, config.secret,
                                    lambda code: self.reference.get().school_name(code))
         self.audit = AuditLog(self.config.warehouse_url, self.config.audit_spool)

@@ -11,15 +11,18 @@ CSRF-protected too. Every POST must send the token of its session (form field ``
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
+import hashlib
 import hmac
+import json
 import os
 import secrets
 import threading
 import time
-from collections import defaultdict, deque
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, Iterator
 
 from itsdangerous import BadSignature, URLSafeSerializer
 
@@ -166,38 +169,78 @@ class LoginLimiter:
 
     An attempt is counted as a failure *before* the (slow) password check, in the same locked step that checks
     the limit (:meth:`attempt`), and taken back on success: 40 parallel logins cannot all pass the check
-    while the first verifications are still running."""
+    while the first verifications are still running. With ``path`` the counts live in that file under an
+    exclusive file lock, so all portal workers share one limit; keys are hashed (a mistyped user name may be a
+    person's name or ID number)."""
 
-    def __init__(self, max_failures: int, window: int, clock: Callable[[], float] = time.time):
+    def __init__(self, max_failures: int, window: int, clock: Callable[[], float] = time.time,
+                 path: Path | None = None):
         self.max_failures = max_failures
         self.window = window
         self.clock = clock
-        self._fails: dict[str, deque[float]] = defaultdict(deque)
+        self.path = Path(path) if path else None
+        self._memory: dict[str, list[float]] = {}
         self._lock = threading.Lock()
 
-    def _recent(self, key: str) -> deque[float]:
-        q = self._fails[key]
+    @contextlib.contextmanager
+    def _counts(self) -> Iterator[dict[str, list[float]]]:
+        """The failure times by key, locked for this process and (with a file) for every worker."""
+        with self._lock:
+            if self.path is None:
+                yield self._memory
+                return
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            fd = os.open(self.path.with_name(self.path.name + ".lock"), os.O_RDWR | os.O_CREAT, 0o600)
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX)
+                counts = self._load()
+                yield counts
+                self._save(counts)
+            finally:
+                os.close(fd)
+
+    def _load(self) -> dict[str, list[float]]:
+        try:
+            data = json.loads(self.path.read_text(encoding="ascii"))
+        except (FileNotFoundError, ValueError):
+            return {}
+        return {k: [float(t) for t in v] for k, v in data.items() if isinstance(v, list)}
+
+    def _save(self, counts: dict[str, list[float]]) -> None:
         cutoff = self.clock() - self.window
-        while q and q[0] < cutoff:
-            q.popleft()
-        return q
+        live = {k: v for k, v in ((k, [t for t in v if t >= cutoff]) for k, v in counts.items()) if v}
+        tmp = self.path.with_name(f".{self.path.name}.{os.getpid()}.tmp")
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w", encoding="ascii") as fh:
+            json.dump(live, fh)
+        os.replace(tmp, self.path)
+
+    def _recent(self, counts: dict[str, list[float]], key: str) -> list[float]:
+        cutoff = self.clock() - self.window
+        counts[key] = [t for t in counts.get(key, []) if t >= cutoff]
+        return counts[key]
+
+    @staticmethod
+    def _keys(client: str, username: str) -> tuple[str, str]:
+        return (hashlib.sha256(f"ip:{client}".encode()).hexdigest()[:24],
+                hashlib.sha256(f"user:{username}".encode()).hexdigest()[:24])
 
     def attempt(self, client: str, username: str) -> float | None:
         """Check the limit and count this attempt as a failure, atomically. None: blocked. Otherwise a token
         for :meth:`succeeded`."""
-        keys = (f"ip:{client}", f"user:{username}")
-        with self._lock:
-            if any(len(self._recent(k)) >= self.max_failures for k in keys):
+        keys = self._keys(client, username)
+        with self._counts() as counts:
+            if any(len(self._recent(counts, k)) >= self.max_failures for k in keys):
                 return None
-            now = self.clock()
+            now = self.clock()  # the token: equal tokens are interchangeable
             for k in keys:
-                self._recent(k).append(now)
+                self._recent(counts, k).append(now)
             return now
 
     def succeeded(self, client: str, username: str, token: float) -> None:
         """A good password: the user's failures are forgiven, the address keeps its others."""
-        with self._lock:
-            self._fails.pop(f"user:{username}", None)
-            q = self._fails.get(f"ip:{client}")
-            if q is not None and token in q:
-                q.remove(token)
+        ip_key, user_key = self._keys(client, username)
+        with self._counts() as counts:
+            counts.pop(user_key, None)
+            if token in counts.get(ip_key, []):
+                counts[ip_key].remove(token)

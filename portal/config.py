@@ -46,6 +46,10 @@ class PortalConfig:
     def revoked_sessions(self) -> Path:
         return self.portal_dir / "revoked-sessions"
 
+    @property
+    def login_failures(self) -> Path:
+        return self.portal_dir / "login-failures.json"
+
     @classmethod
     def from_env(cls, home: Path | None = None) -> "PortalConfig":
         home = (home or kongchuo_home()).resolve()

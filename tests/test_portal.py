@@ -457,10 +457,14 @@ def test_expired_and_forged_sessions(app_clock):
     assert len(refused[(refused.username == "jgc") & (refused.reason == "session_expired")]) >= 2
 
 
-def test_login_rate_limit_and_failures_audited(home):
+def test_login_rate_limit_and_failures_audited(home, tmp_path):
+    import shutil
+
     from portal.app import create_app
 
-    app = create_app(make_config(home, login_max_failures=3, login_window_seconds=60), clock=Clock())
+    own = tmp_path / "home"  # its own failure counts (they live in the home's portal folder)
+    shutil.copytree(home, own, ignore=shutil.ignore_patterns("*.duckdb*", "login-failures*"))
+    app = create_app(make_config(own, login_max_failures=3, login_window_seconds=60), clock=Clock())
     client = client_for(app)
     for _ in range(3):
         token = csrf_of(client.get("/login").text)

@@ -596,6 +596,8 @@ def test_real_pipeline_output(tmp_path):
     manifest = json.loads((REAL / "manifest.json").read_text(encoding="utf-8"))
     assert manifest["district_code"] == "411003"
     assert {m["report"] for m in manifest["reports"]} == {"R1", "R3", "R4", "R5", "R6"}
+    quarter = json.loads((home / "reports" / "2026-Q2" / "manifest.json").read_text(encoding="utf-8"))
+    assert [m["report"] for m in quarter["reports"]] == ["R2"]   # found by the quarter's partition key
     towns = (home / "reference" / "townships.csv").read_text(encoding="utf-8")
     assert all(m["township_code"] and f"\n{m['township_code']}," in towns
                for m in manifest["reports"] if m["report"] == "R5")

@@ -93,6 +93,7 @@ class ReferenceCache:
         self._lock = threading.Lock()
         self._stamp: tuple | None = None
         self._ref = Reference()
+        self.version = 0  # counts reloads, so users resolved against older data are resolved again
 
     def get(self) -> Reference:
         paths = [reference_file(self.home, n) for n in ("townships.csv", "schools.csv")]
@@ -100,4 +101,5 @@ class ReferenceCache:
         with self._lock:
             if stamp != self._stamp:
                 self._ref, self._stamp = Reference.load(self.home), stamp
+                self.version += 1
             return self._ref

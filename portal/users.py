@@ -139,7 +139,7 @@ class UserStore:
         self.path = Path(path)
         self.reference = reference
         self._lock = threading.Lock()
-        self._stamp: tuple[int, int] | None = None
+        self._stamp: tuple[int, int, int] | None = None
         self._users: dict[str, User] = {}
 
     def users(self) -> dict[str, User]:
@@ -149,14 +149,15 @@ class UserStore:
             except FileNotFoundError:
                 self._stamp, self._users = None, {}
                 return {}
-            stamp = (st.st_mtime_ns, st.st_size)
+            ref = self.reference.get() if self.reference is not None else None
+            version = self.reference.version if self.reference is not None else 0
+            stamp = (st.st_mtime_ns, st.st_size, version)  # re-resolved when the reference data changes too
             if stamp != self._stamp:
                 with open(self.path, "rb") as fh:
                     self._users = parse_users(tomllib.load(fh), str(self.path))
-                if self.reference is not None:
+                if ref is not None:
                     from portal.scope import resolve
 
-                    ref = self.reference.get()
                     self._users = {n: resolve(u, ref) for n, u in self._users.items()}
                 self._stamp = stamp
             return self._users

@@ -1,7 +1,8 @@
-"""The portal's web app (Starlette): 登录, the catalogue, downloads by opaque report id, 退出.
+"""The portal's web app (Starlette): 登录, the catalogue, downloads by opaque report id, 追溯, 退出.
 
-Run: ``uvicorn portal.app:app --host 127.0.0.1 --port 8080`` (``make portal``). Configuration from the
-environment (``KONGCHUO_HOME``, ``KONGCHUO_WAREHOUSE_URL``, ``KONGCHUO_PORTAL_*``); see portal/config.py.
+Run: ``python -m portal --host 127.0.0.1 --port 8080`` (``make portal``; plain ``uvicorn portal.app:app`` would
+believe X-Forwarded-For from 127.0.0.1, see portal/__main__.py). Configuration from the environment
+(``KONGCHUO_HOME``, ``KONGCHUO_WAREHOUSE_URL``, ``KONGCHUO_PORTAL_*``); see portal/config.py.
 """
 
 from __future__ import annotations

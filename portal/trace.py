@@ -7,6 +7,7 @@ between page views). Every person appears by masked ID (kongchuo.masking); names
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 import pandas as pd
@@ -16,6 +17,7 @@ from kongchuo.masking import mask_id
 MAX_ROWS = 400        # rows of the count table on one page
 MAX_CASES = 100       # cases listed for one number
 MAX_EVIDENCE = 12     # evidence rows per case and source
+_ID_IN_TEXT = re.compile(r"\d{17}[\dXx]|\d{15}")
 
 SOURCE_LABELS = {"registry": "学籍", "attendance": "考勤", "census": "户籍人口", "casework": "劝返记录",
                  "exemptions": "延缓入学/休学", "home_teaching": "送教上门", "checks": "数据质量检查"}
@@ -137,6 +139,7 @@ def trace_cell(reader: TraceReader, report: str, period: str, row: str, column: 
         cases.append(CaseTrace(masked=mask_id(person), when=key.partition("@")[2], rules=rules.get(person, []),
                                evidence=evidence.to_dict("records") if len(evidence) else []))
     files = reader.files(sorted(shas))
+    files["original_name"] = files["original_name"].map(masked_file_name)
     names = dict(zip(files["file_sha"], files["original_name"]))
     for case in cases:
         for ev in case.evidence:
@@ -145,6 +148,11 @@ def trace_cell(reader: TraceReader, report: str, period: str, row: str, column: 
             ev["note"] = _masked_note(str(ev.get("note") or ""))
     return {"total": len(keys), "cases": cases, "files": files.to_dict("records"),
             "runs": reader.runs(report, period).to_dict("records")}
+
+
+def masked_file_name(name: object) -> str:
+    """A source file's name with any ID number inside it masked (file names are typed by people)."""
+    return _ID_IN_TEXT.sub(lambda m: mask_id(m.group()), str(name or ""))
 
 
 def _masked_note(note: str) -> str:

@@ -681,3 +681,11 @@ def test_trace_pages_for_auditor(tmp_path):
     assert list(zip(traces.username, traces.result)) == [("shenji", "allowed"), ("shenji", "allowed"),
                                                          ("jgc", "refused")]
     assert traces.iloc[1].file.endswith("/suspected")
+    # Every report with drill-down rows of the month opens, and its first number's cases show no full ID.
+    for report in ("R1", "R3", "R4", "R6"):
+        listing = auditor.get("/trace", params={"report": report, "period": "2026-06"})
+        assert listing.status_code == 200
+        first = re.search(r'<a class="cell" href="([^"]+)"', listing.text)
+        if first:
+            page = auditor.get(first.group(1).replace("&amp;", "&"))
+            assert page.status_code == 200 and not re.search(r"\d{17}[\dXx]", page.text)

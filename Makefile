@@ -39,7 +39,7 @@ dev: venv
 portal: venv
 	@test -f "$(KONGCHUO_HOME)/portal/users.toml" || { install -D -m 600 portal/users.example.toml "$(KONGCHUO_HOME)/portal/users.toml"; \
 	  echo "portal: demo users copied to $(KONGCHUO_HOME)/portal/users.toml; replace them before real use (python -m portal.users add ...)"; }
-	$(BIN)/uvicorn portal.app:app --host 127.0.0.1 --port 8080
+	$(BIN)/python -m portal --host 127.0.0.1 --port 8080
 
 ## Time the whole monthly run at SCALE=district|city|province (data generated once into .bench_cache/<scale>/);
 ## RECORD=1 writes the result into BENCHMARKS.md, PROFILE=1 adds a pyinstrument profile next to the data;

@@ -73,15 +73,39 @@ ROWS_SQL = """
 """
 
 
+SCHOOL_CODE_NAME = "KC_SCHOOL_CODE"  # sheet-scoped defined name holding the sheet's school code (portal/catalog.py)
+SHEET_NAME_MAX = 31                  # Excel's limit
+
+
 def _safe_sheet_name(name: str, used: set[str]) -> str:
-    base = re.sub(r"[\[\]:*?/\\]", "_", name)[:31] or "学校"
+    base = re.sub(r"[\[\]:*?/\\]", "_", name)[:SHEET_NAME_MAX] or "学校"
     out, i = base, 2
     while out in used:
         tail = f"_{i}"
-        out, i = base[: 31 - len(tail)] + tail, i + 1
+        out, i = base[: SHEET_NAME_MAX - len(tail)] + tail, i + 1
     used.add(out)
     return out
 
+
+def school_sheet_names(schools: list[tuple[str | None, str]]) -> dict[str | None, str]:
+    """A unique sheet name per (school code, school name) of one workbook. Names that are still the same once
+    cut to 31 characters (…实验学校（东校区） / …（西校区）) end with the school code instead, so each sheet
+    stays recognisable; the portal never goes by these names (see :func:`school_code_label`)."""
+    cut = Counter(re.sub(r"[\[\]:*?/\\]", "_", name)[:SHEET_NAME_MAX] for _, name in schools)
+    used: set[str] = set()
+    out: dict[str | None, str] = {}
+    for code, name in schools:
+        clean = re.sub(r"[\[\]:*?/\\]", "_", name)
+        if cut[clean[:SHEET_NAME_MAX]] > 1 and code:
+            clean = f"{clean[:SHEET_NAME_MAX - len(code) - 1]}_{code}"
+        out[code] = _safe_sheet_name(clean, used)
+    return out
+
+
+def school_code_label(school_code: str | None) -> dict[str, str]:
+    """The sheet's machine-readable school code (a sheet-scoped defined name), by which the portal decides
+    which school receives the sheet."""
+    return {SCHOOL_CODE_NAME: school_code} if school_code else {}
 
 
 def fix_list_rows(warehouse: WarehouseResource, period: str) -> pd.DataFrame:
@@ -110,6 +134,7 @@ def r5_fix_list(context: dg.AssetExecutionContext, home: KongchuoHome,
     county_of = dict(zip(townships["township_code"], townships["district_code"])) if region.endswith("00") else {}
     label = month_label(period)
     written: dict[str, str] = {}
+    township_of: dict[str, str | None] = {}  # file → township code, for the manifest (portal scoping by code)
     unplaced = 0
     if len(rows):
         unplaced = int(rows["township_code"].isna().sum())
@@ -125,7 +150,9 @@ def r5_fix_list(context: dg.AssetExecutionContext, home: KongchuoHome,
         town_name = str(town_rows[0].township_name)
         if town in county_of:
             town_name = district_name(str(county_of[town])) + town_name
-        sheets, used = [], set()
+        sheets = []
+        sheet_names = school_sheet_names(list(dict.fromkeys(
+            (r.school_code if isinstance(r.school_code, str) else None, str(r.school_name)) for r in town_rows)))
         for school, school_iter in groupby(town_rows, key=lambda r: r.school_code if isinstance(r.school_code, str)
                                            else None):
             sr = list(school_iter)
@@ -140,7 +167,7 @@ def r5_fix_list(context: dg.AssetExecutionContext, home: KongchuoHome,
                     r.detail or "", r.original_name or "", "" if pd.isna(r.row_no) else int(r.row_no)])
             by_check = sorted(Counter(r.check_id for r in sr).items())
             sheets.append(Sheet(
-                name=_safe_sheet_name(school_name, used),
+                name=sheet_names[school], defined_names=school_code_label(school),
                 title=f"{district}{label}{REPORT_TITLE}（{school_name}）",
                 subtitle_lines=[f"乡镇：{town_name}　学校标识码：{school}　统计期间：{label}",
                                 "说明：本表含学生身份证件号和姓名，仅供学校核实整改，请妥善保管，不得外传。"],
@@ -151,6 +178,7 @@ def r5_fix_list(context: dg.AssetExecutionContext, home: KongchuoHome,
             ))
         path = folder / f"{file_part(district)}_{label}{FILE_SUFFIX}{file_part(town_name)}.xlsx"
         written[str(path)] = write_workbook(path, sheets)
+        township_of[str(path)] = None if town == "unknown" else str(town)
     # Townships with no finding this time: an older list of the period must not linger.
     for old in folder.glob(f"*{FILE_SUFFIX}*.xlsx") if folder.exists() else []:
         if str(old) not in written:
@@ -159,7 +187,8 @@ def r5_fix_list(context: dg.AssetExecutionContext, home: KongchuoHome,
     context.log.info(f"R5 {period}: {len(rows)} finding(s) in {len(written)} workbook(s)")
     return dg.MaterializeResult(metadata={
         **source_files_metadata(warehouse, period),
-        "files": dg.MetadataValue.json([{"path": p, "sha256": h} for p, h in written.items()]),
+        "files": dg.MetadataValue.json([{"path": p, "sha256": h, "township_code": township_of[p]}
+                                        for p, h in written.items()]),
         "workbooks": len(written),
         "dagster/row_count": int(len(rows)),
         "by_check": dg.MetadataValue.json({CHECK_NAMES.get(k, k): int(v) for k, v in by_check.items()}),

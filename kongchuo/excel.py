@@ -47,7 +47,7 @@ import zipfile
 import zlib
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Iterable, Sequence
+from typing import Any, Callable, Iterable, Mapping, Sequence
 
 FONT = "宋体"
 
@@ -68,6 +68,9 @@ class Sheet:
     header_rows: Sequence[Sequence[Any]] = field(default_factory=list)  # extra header rows above `headers`
     # Body columns whose text may need several lines (row heights are computed from them); None: every column.
     wrap_columns: Sequence[int] | None = None
+    # Sheet-scoped defined names holding a text constant (name → text), e.g. the R5 sheet's school code: a
+    # machine-readable label that survives renaming the sheet and does not depend on the heading's wording.
+    defined_names: Mapping[str, str] = field(default_factory=dict)
 
     @property
     def first_data_row(self) -> int:
@@ -652,8 +655,28 @@ def _entry_direct(zf: zipfile.ZipFile, info: zipfile.ZipInfo, data: bytes) -> bo
     return True
 
 
+_DEFINED_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_.]{0,254}$")
+
+
+def _check_defined_name(name: str) -> str:
+    if not _DEFINED_NAME.match(name) or name.lower().startswith("_xlnm") or re.match(r"^[A-Za-z]{1,3}\d+$", name):
+        raise ValueError(f"not a usable defined name: {name!r}")
+    return name
+
+
+def _text_formula(value: str) -> str:
+    """A text constant as a defined name's formula: ``"2410030069"`` (quotes doubled)."""
+    return '"' + str(value).replace('"', '""') + '"'
+
+
+def _defined_names_xml(names: Mapping[str, str], sheet_index: int) -> str:
+    return "".join(f'<definedName name="{_check_defined_name(n)}" localSheetId="{sheet_index}">'
+                   f"{_text(_text_formula(v))}</definedName>" for n, v in names.items())
+
+
 def _write_xlsx(target: str, sheets: Iterable[Sheet]) -> None:
     names: list[tuple[str, int]] = []  # (sheet name, header rows to repeat on every printed page)
+    labels: list[str] = []  # the sheets' own defined names (<definedName> elements)
     taken: set[str] = set()
     # The archive is assembled in memory (the size of the finished file: ~31 MB for a county's 17,000 R3
     # sheets) and written in one go: seeking in a file flushes its buffer.
@@ -661,6 +684,7 @@ def _write_xlsx(target: str, sheets: Iterable[Sheet]) -> None:
     with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as zf:
         for sheet in sheets:
             names.append((safe_sheet_name(sheet.name, taken), sheet.first_data_row - 1))
+            labels.append(_defined_names_xml(sheet.defined_names, len(names) - 1))
             _entry(zf, f"xl/worksheets/sheet{len(names)}.xml", sheet_xml(sheet, first=len(names) == 1))
         if not names:
             raise ValueError("a workbook needs at least one sheet")
@@ -671,7 +695,7 @@ def _write_xlsx(target: str, sheets: Iterable[Sheet]) -> None:
         titles = "".join(
             f'<definedName name="_xlnm.Print_Titles" localSheetId="{i}">'
             f"{_text(chr(39) + name.replace(chr(39), chr(39) * 2) + chr(39))}!$1:${rows}</definedName>"
-            for i, (name, rows) in enumerate(names))
+            for i, (name, rows) in enumerate(names)) + "".join(labels)
         _entry(zf, "xl/workbook.xml",
                f'{_DECL}<workbook xmlns="{_NS}" xmlns:r="{_REL_NS}"><workbookPr/>'
                '<bookViews><workbookView activeTab="0"/></bookViews>'
@@ -767,6 +791,7 @@ def _write_sheet_openpyxl(wb, sheet: Sheet, taken: set[str]) -> None:
     ws.page_setup.fitToHeight = 0
     ws.sheet_properties.pageSetUpPr.fitToPage = True
     ws.print_title_rows = f"1:{sheet.first_data_row - 1}"
+    _defined_names_openpyxl(ws, sheet.defined_names)
     for m in merge_ranges(sheet):
         ws.merged_cells.add(_ref(*m))
     heights = row_heights(sheet)
@@ -793,6 +818,13 @@ def _write_sheet_openpyxl(wb, sheet: Sheet, taken: set[str]) -> None:
         ws.append([cell(ws, line, border=False)])
     # Finish the sheet now: a write-only sheet holds its temporary file open until it is closed.
     ws.close()
+
+
+def _defined_names_openpyxl(ws, names: Mapping[str, str]) -> None:
+    from openpyxl.workbook.defined_name import DefinedName
+
+    for name, value in names.items():
+        ws.defined_names[_check_defined_name(name)] = DefinedName(name, attr_text=_text_formula(value))
 
 
 def _book():

@@ -6,16 +6,24 @@ own short-lived connection (closed right after, ``WarehouseResource.dispose``) w
 ``$KONGCHUO_HOME/portal/audit-spool.jsonl`` and is moved into the table with the next successful write. In
 production, point ``KONGCHUO_WAREHOUSE_URL`` at PostgreSQL so the portal and the pipeline write concurrently.
 If a row can be written neither to the table nor to the spool, the action is refused (fail closed).
+
+Several portal workers share the spool: each row has a random ``event_id`` and is inserted only when no row
+with that id exists (plus a unique index), so replaying a spool twice adds nothing; reading, replaying,
+appending to and removing the spool happen under one file lock (``audit-spool.lock``), so no worker removes a
+row another worker has just spooled.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import fcntl
 import json
 import logging
 import os
 import threading
 import time
+import uuid
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -28,14 +36,18 @@ TABLE = "portal.audit"
 COLUMNS: tuple[tuple[str, str], ...] = (
     ("occurred_at", "TIMESTAMP NOT NULL"), ("username", "TEXT NOT NULL"), ("role", "TEXT"), ("action", "TEXT NOT NULL"),
     ("report_id", "TEXT"), ("file", "TEXT"), ("sha256", "TEXT"), ("result", "TEXT NOT NULL"), ("reason", "TEXT"),
-    ("client", "TEXT"),
+    ("client", "TEXT"), ("event_id", "TEXT"),
 )
 DDL = (
     "CREATE SCHEMA IF NOT EXISTS portal",
     f"CREATE TABLE IF NOT EXISTS {TABLE} ({', '.join(f'{c} {t}' for c, t in COLUMNS)})",
+    f"ALTER TABLE {TABLE} ADD COLUMN IF NOT EXISTS event_id TEXT",  # tables made before event ids
+    f"CREATE UNIQUE INDEX IF NOT EXISTS audit_event_id ON {TABLE} (event_id)",
 )
+# Idempotent: a row (by event_id) already in the table is not inserted again (spool replayed twice).
 _INSERT = (f"INSERT INTO {TABLE} ({', '.join(c for c, _ in COLUMNS)}) "
-           f"VALUES ({', '.join(':' + c for c, _ in COLUMNS)})")
+           f"SELECT {', '.join(':' + c for c, _ in COLUMNS)} "
+           f"WHERE NOT EXISTS (SELECT 1 FROM {TABLE} WHERE event_id = :event_id)")
 
 
 class AuditUnavailable(RuntimeError):
@@ -58,8 +70,8 @@ class AuditLog:
                reason: str | None = None, client: str | None = None) -> None:
         row = {"occurred_at": dt.datetime.now(dt.timezone.utc).replace(tzinfo=None), "username": username, "role": role,
                "action": action, "report_id": report_id, "file": file, "sha256": sha256, "result": result,
-               "reason": reason, "client": client}
-        with self._lock:
+               "reason": reason, "client": client, "event_id": uuid.uuid4().hex}
+        with self._lock, self._spool_lock():
             pending = self._read_spool()
             for attempt in range(self.retries):
                 try:
@@ -82,6 +94,17 @@ class AuditLog:
             except OSError as exc:
                 raise AuditUnavailable(str(exc)) from exc
 
+    @contextmanager
+    def _spool_lock(self):
+        """Exclusive across processes (portal workers) for reading, replaying and changing the spool."""
+        self.spool.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(self.spool.with_name(self.spool.name + ".lock"), os.O_RDWR | os.O_CREAT, 0o600)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX)
+            yield
+        finally:
+            os.close(fd)  # releases the lock
+
     def _write(self, rows: list[dict[str, Any]]) -> None:
         import sqlalchemy as sa
 
@@ -90,7 +113,8 @@ class AuditLog:
                 if not self._ready:
                     for stmt in DDL:
                         conn.execute(sa.text(stmt))
-                conn.execute(sa.text(_INSERT), rows)
+                for row in rows:  # one by one: NOT EXISTS sees the rows inserted before it
+                    conn.execute(sa.text(_INSERT), {"event_id": None, **row})
             self._ready = True
         finally:
             self._release()

@@ -1,18 +1,17 @@
 """The report catalogue: what is under ``$KONGCHUO_HOME/reports/<period>/``, who may see it, and its status.
 
-Each ``*.xlsx`` in a period folder (``2026-06``, ``2026-Q2``) is one entry; its kind comes from the title part
-of the file name ``<区>_<YYYY年MM月>_<标题>[_<乡镇>].xlsx``. Each sheet of an R5 workbook (one per school) is
-also an entry of kind ``R5S``: the per-school extract that school users download, generated on the fly.
+Only what the pipeline wrote is served: a period folder's ``manifest.json`` (assets/manifest.py) lists each
+file the report assets wrote, with its report id (R1…R6), SHA-256 and, for R5, its township code. A workbook
+is a catalogue entry when the manifest lists it and its bytes still have the listed hash; its kind is the
+manifest's report id, never a word in the file name. Anything else in the folder (a workbook saved there by
+hand, a file changed after the run, a run still in progress) is a stray file (未登记文件): never served,
+shown by name to district staff only. Each sheet of an R5 workbook that carries a school code (its
+sheet-scoped defined name ``KC_SCHOOL_CODE``) is also an entry of kind ``R5S``: the school's own extract,
+generated on the fly; which school receives it goes by that code, never by the sheet name.
 
 Report ids are opaque: the first 32 hex digits of HMAC-SHA256(portal secret, "<period>/<file>#<sheet>").
 They stay the same when a report is rebuilt, cannot be forged or guessed, and are looked up in the
 catalogue; a download never takes a path from the request. Symlinks and partial files are ignored.
-
-Status of an entry (``manifest.json`` is written by the pipeline after every report of the period):
-- ``current`` 当前版本 — the manifest lists the file with this SHA-256;
-- ``stale`` 已被新版本替代 — the manifest lists the file with another SHA-256, or a manifest newer than the
-  file does not list it (left over from an earlier run that no longer produces it);
-- ``pending`` 待登记 — no manifest yet, or the file is newer than the manifest and not in it (a run in progress).
 ``rebuilt`` 补跑重建 marks a file written after the manifest of a later period: an earlier period was re-run,
 so copies downloaded before are out of date.
 """
@@ -28,47 +27,35 @@ import os
 import re
 import stat
 import threading
-from dataclasses import dataclass, field
+import zipfile
+from collections import OrderedDict
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import IO
+from xml.etree import ElementTree
 from zoneinfo import ZoneInfo
 
 from kongchuo.districts import month_label
+from kongchuo.labels import SOURCE_LABELS
+from kongchuo.reports_catalog import PORTAL_KIND_LABELS
 
 TZ = ZoneInfo("Asia/Shanghai")
 PERIOD_RE = re.compile(r"^(\d{4})-(0[1-9]|1[0-2]|Q[1-4])$")
 REPORT_ID_RE = re.compile(r"^[0-9a-f]{32}$")
-SCHOOL_CODE_RE = re.compile(r"学校标识码\s*[：:]\s*(\d{10})")
+MAX_EXTRACTS = 2000  # cached school extracts (a few KB each)
+SCHOOL_CODE_NAME = "KC_SCHOOL_CODE"  # written by assets/fix_list.py (school_code_label)
+_SHEET_NS = "{http://schemas.openxmlformats.org/spreadsheetml/2006/main}"
 
-KIND_LABELS: dict[str, str] = {
-    "R1": "控辍保学月报",
-    "R2": "控辍保学排查整改工作情况统计表（季度）",
-    "R3": "一生一表",
-    "R4": "劝返升级名单",
-    "R5": "人籍不一致整改清单（数据质量）",
-    "R5S": "人籍不一致整改清单（本校）",
-    "R6": "送教上门落实情况",
-    "other": "其他",
-}
+# One Chinese name per report (kongchuo/reports_catalog.py); R5S is one school's sheet of an R5 workbook.
+KIND_LABELS: dict[str, str] = {k: v for k, v in PORTAL_KIND_LABELS.items() if k != "other"}
 KIND_ORDER = {k: i for i, k in enumerate(KIND_LABELS)}
-# First match wins; the title part of the file name decides the kind.
-_KIND_KEYWORDS: tuple[tuple[str, str], ...] = (
-    ("R5", "人籍不一致"), ("R3", "一生一表"), ("R4", "劝返"), ("R6", "送教上门"),
-    ("R2", "统计表"), ("R1", "月报"),
-)
+REPORT_KINDS = frozenset(KIND_LABELS) - {"R5S"}  # report ids a manifest may name
 # R1 and R2 are district totals: township users may read them.
 DISTRICT_TOTALS = frozenset({"R1", "R2"})
 
-STATUS_LABELS = {"current": "当前版本", "stale": "已被新版本替代", "pending": "待登记（生成中）"}
-SOURCE_LABELS = {"registry": "学籍", "attendance": "考勤", "census": "户籍人口", "casework": "劝返记录",
-                 "exemptions": "延缓入学/休学", "home_teaching": "送教上门"}
-
-
-def kind_of(title: str) -> str:
-    for kind, keyword in _KIND_KEYWORDS:
-        if keyword in title:
-            return kind
-    return "other"
+STATUS_LABELS = {"current": "当前版本"}
+STRAY_REASONS = {"unlisted": "未登记文件（不是本系统生成的文件，或生成尚未完成）",
+                 "changed": "内容与清单不符（生成后被改动，或正在重新生成）"}
 
 
 def period_key(period: str) -> tuple[int, int, int]:
@@ -94,14 +81,18 @@ class Report:
     title: str
     township: str | None
     sheet: str | None
-    bytes: int
+    bytes: int | None          # size of what a download serves (an R5S extract: filled in by Catalogue.sized)
     mtime: float
     mtime_ns: int
-    sha256: str
+    sha256: str                # of the file on disk, equal to the manifest's
     status: str
     rebuilt: bool
     manifest_sha256: str | None
     school_code: str | None = None
+    township_code: str | None = None
+    district_code: str | None = None
+    school_name: str | None = None
+    schools: tuple[str, ...] = ()   # R5: the school names of its sheets (catalogue search)
     sources: tuple[dict, ...] = field(default=(), repr=False)
 
     @property
@@ -125,22 +116,57 @@ class Report:
         """The name a download is saved under."""
         if self.sheet is None:
             return self.file
-        return f"{self.file[:-5]}_{self.sheet}.xlsx"
+        return f"{self.file[:-5]}_{self.school_code}.xlsx"
 
     @property
     def audit_file(self) -> str:
         return self.file if self.sheet is None else f"{self.file}#{self.sheet}"
 
+    def matches(self, query: str) -> bool:
+        """Catalogue search by school or township name (also file name and title)."""
+        q = query.strip()
+        words = (self.township or "", self.title, self.file, self.sheet or "", self.school_name or "", *self.schools)
+        return not q or any(q in w for w in words)
+
+
+@dataclass(frozen=True)
+class Stray:
+    """A workbook in a report folder that the manifest does not vouch for: never served."""
+
+    period: str
+    file: str
+    bytes: int
+    mtime: float
+    reason: str
+
+    @property
+    def reason_label(self) -> str:
+        return STRAY_REASONS[self.reason]
+
+    @property
+    def built_at(self) -> str:
+        return dt.datetime.fromtimestamp(self.mtime, TZ).strftime("%Y-%m-%d %H:%M")
+
+
+@dataclass(frozen=True)
+class Manifest:
+    listed: dict[str, dict]          # file → {sha256, report, township_code}
+    mtime: float | None
+    sources: tuple[dict, ...]
+    district_code: str | None
+
 
 class Catalogue:
-    """Scans the reports folder on every call (cheap); file hashes and R5 sheet names are cached per
-    (path, size, mtime)."""
+    """Scans the reports folder on every call (cheap); file hashes, R5 sheet codes and school extracts are
+    cached per file version."""
 
-    def __init__(self, reports_root: Path, secret: bytes):
+    def __init__(self, reports_root: Path, secret: bytes, school_names=None):
         self.root = Path(reports_root)
         self._id_key = hmac.new(secret, b"kongchuo-portal-report-id", hashlib.sha256).digest()
         self._cache: dict[tuple[str, str], tuple[int, int, object]] = {}
+        self._extracts: OrderedDict[tuple[str, str], bytes] = OrderedDict()  # least recently used dropped first
         self._lock = threading.Lock()
+        self._school_names = school_names or (lambda code: None)
 
     def report_id(self, period: str, file: str, sheet: str | None = None) -> str:
         msg = f"{period}/{file}#{sheet or ''}".encode()
@@ -162,30 +188,7 @@ class Catalogue:
         return self._cached("sha", path, st, lambda: _sha256_path(path))
 
     def _sheets(self, path: Path, st: os.stat_result) -> tuple[tuple[str, str | None], ...]:
-        """(sheet name, school code) of each sheet; the code is read from the sheet's heading lines
-        (``学校标识码：2410030069``) when present."""
-        def compute() -> tuple[tuple[str, str | None], ...]:
-            from openpyxl import load_workbook
-
-            try:
-                wb = load_workbook(path, read_only=True)
-            except Exception:  # a broken workbook lists no sheets rather than breaking the catalogue
-                return ()
-            try:
-                out = []
-                for ws in wb.worksheets:
-                    code = None
-                    for row in ws.iter_rows(min_row=1, max_row=4, values_only=True):
-                        m = SCHOOL_CODE_RE.search(" ".join(str(v) for v in row if v is not None))
-                        if m:
-                            code = m.group(1)
-                            break
-                    out.append((ws.title, code))
-                return tuple(out)
-            finally:
-                wb.close()
-
-        return self._cached("sheets", path, st, compute)
+        return self._cached("sheets", path, st, lambda: sheet_school_codes(path))
 
     # ---- the scan
     def _folders(self) -> list[os.DirEntry]:
@@ -196,6 +199,10 @@ class Catalogue:
         return [e for e in entries if PERIOD_RE.match(e.name) and e.is_dir(follow_symlinks=False)]
 
     def scan(self) -> list[Report]:
+        return self.scan_all()[0]
+
+    def scan_all(self) -> tuple[list[Report], list[Stray]]:
+        """(served entries, stray files) of every period folder."""
         folders = sorted(self._folders(), key=lambda e: period_key(e.name))
         manifests = {f.name: _read_manifest(Path(f.path)) for f in folders}
         # Latest manifest time among later periods, for the "rebuilt" flag.
@@ -203,45 +210,46 @@ class Catalogue:
         latest = 0.0
         for f in reversed(folders):
             later_manifest[f.name] = latest
-            mtime = manifests[f.name][1]
-            latest = max(latest, mtime or 0.0)
-
+            latest = max(latest, manifests[f.name].mtime or 0.0)
         reports: list[Report] = []
+        strays: list[Stray] = []
         for folder in folders:
-            period = folder.name
-            listed, manifest_mtime, sources = manifests[period]
-            for entry in os.scandir(folder.path):
-                if entry.name.startswith(".") or not entry.name.endswith(".xlsx"):
-                    continue
-                if not entry.is_file(follow_symlinks=False):
-                    continue
-                path = Path(entry.path)
-                st = entry.stat(follow_symlinks=False)
-                sha = self._sha(path, st)
-                parts = entry.name[:-5].split("_")
-                district, title = (parts[0], parts[2]) if len(parts) >= 3 else ("", entry.name[:-5])
-                township = "_".join(parts[3:]) or None if len(parts) > 3 else None
-                kind = kind_of(title)
-                manifest_sha = listed.get(entry.name)
-                if manifest_sha is not None:
-                    status = "current" if manifest_sha == sha else "stale"
-                elif manifest_mtime is not None and manifest_mtime >= st.st_mtime:
-                    status = "stale"
-                else:
-                    status = "pending"
-                rebuilt = bool(later_manifest[period]) and st.st_mtime > later_manifest[period] + 1.0
-                common = dict(period=period, file=entry.name, path=path, district=district, title=title,
-                              township=township, bytes=st.st_size, mtime=st.st_mtime, mtime_ns=st.st_mtime_ns,
-                              sha256=sha, status=status, rebuilt=rebuilt, manifest_sha256=manifest_sha,
-                              sources=sources)
-                reports.append(Report(id=self.report_id(period, entry.name), kind=kind, sheet=None, **common))
-                if kind == "R5":
-                    for sheet, code in self._sheets(path, st):
-                        reports.append(Report(id=self.report_id(period, entry.name, sheet), kind="R5S",
-                                              sheet=sheet, school_code=code, **common))
+            for entry in _workbooks(folder.path):
+                found = self._entry(folder.name, entry, manifests[folder.name], later_manifest[folder.name])
+                (strays if isinstance(found, Stray) else reports).extend(
+                    [found] if isinstance(found, Stray) else found)
         reports.sort(key=lambda r: (tuple(-x for x in period_key(r.period)), KIND_ORDER[r.kind],
                                     r.township or "", r.file, r.sheet or ""))
-        return reports
+        strays.sort(key=lambda s: (tuple(-x for x in period_key(s.period)), s.file))
+        return reports, strays
+
+    def _entry(self, period: str, entry: os.DirEntry, manifest: Manifest, later: float) -> list[Report] | Stray:
+        path = Path(entry.path)
+        st = entry.stat(follow_symlinks=False)
+        listed = manifest.listed.get(entry.name)
+        if listed is None or listed.get("report") not in REPORT_KINDS:
+            return Stray(period, entry.name, st.st_size, st.st_mtime, "unlisted")
+        sha = self._sha(path, st)
+        if listed.get("sha256") != sha:
+            return Stray(period, entry.name, st.st_size, st.st_mtime, "changed")
+        parts = entry.name[:-5].split("_")
+        district, title = (parts[0], parts[2]) if len(parts) >= 3 else ("", entry.name[:-5])
+        township = "_".join(parts[3:]) or None if len(parts) > 3 else None
+        kind = str(listed["report"])
+        common = dict(period=period, file=entry.name, path=path, district=district, title=title,
+                      township=township, mtime=st.st_mtime, mtime_ns=st.st_mtime_ns, sha256=sha, status="current",
+                      rebuilt=bool(later) and st.st_mtime > later + 1.0, manifest_sha256=sha,
+                      township_code=listed.get("township_code") if kind == "R5" else None,
+                      district_code=manifest.district_code, sources=manifest.sources)
+        if kind != "R5":
+            return [Report(id=self.report_id(period, entry.name), kind=kind, sheet=None, bytes=st.st_size, **common)]
+        sheets = [(sheet, code, self._school_names(code) or sheet) for sheet, code in self._sheets(path, st)]
+        out = [Report(id=self.report_id(period, entry.name), kind="R5", sheet=None, bytes=st.st_size,
+                      schools=tuple(name for _, _, name in sheets), **common)]
+        out += [Report(id=self.report_id(period, entry.name, sheet), kind="R5S", sheet=sheet, bytes=None,
+                       school_code=code, school_name=name, **common)
+                for sheet, code, name in sheets if code]
+        return out
 
     def get(self, report_id: str) -> Report | None:
         if not REPORT_ID_RE.match(report_id or ""):
@@ -251,33 +259,85 @@ class Catalogue:
                 return report
         return None
 
+    # ---- what a download serves
+    def extract(self, report: Report, fh: IO[bytes]) -> bytes:
+        """The school's own sheet of an R5 workbook (``fh``, already checked against the manifest hash);
+        cached per workbook version, so the listed size is the size served."""
+        key = (report.sha256, report.sheet or "")
+        with self._lock:
+            hit = self._extracts.get(key)
+            if hit is not None:
+                self._extracts.move_to_end(key)
+        if hit is None:
+            hit = school_extract(fh, report.sheet or "")
+            with self._lock:
+                self._extracts[key] = hit
+                while len(self._extracts) > MAX_EXTRACTS:
+                    self._extracts.popitem(last=False)
+        return hit
+
+    def sized(self, report: Report) -> Report:
+        """``report`` with ``bytes`` = the size a download of it serves."""
+        if report.bytes is not None:
+            return report
+        with open_report(report) as fh:
+            if sha256_stream(fh) != report.sha256:
+                return report
+            return replace(report, bytes=len(self.extract(report, fh)))
+
+
+def _workbooks(folder: str) -> list[os.DirEntry]:
+    """Regular ``*.xlsx`` files of a folder (no symlinks, no ``.partial-*`` or other dot files)."""
+    return [e for e in os.scandir(folder) if not e.name.startswith(".") and e.name.endswith(".xlsx")
+            and e.is_file(follow_symlinks=False)]
+
+
+def sheet_school_codes(path: Path) -> tuple[tuple[str, str | None], ...]:
+    """(sheet name, school code) of each sheet, the code from the sheet's defined name ``KC_SCHOOL_CODE``
+    (read from xl/workbook.xml; no cell text is consulted). A broken workbook lists no sheets."""
+    try:
+        with zipfile.ZipFile(path) as zf:
+            root = ElementTree.fromstring(zf.read("xl/workbook.xml"))
+    except (OSError, KeyError, zipfile.BadZipFile, ElementTree.ParseError):
+        return ()
+    names = [s.get("name") or "" for s in root.iter(f"{_SHEET_NS}sheet")]
+    codes: dict[int, str] = {}
+    for dn in root.iter(f"{_SHEET_NS}definedName"):
+        local = dn.get("localSheetId")
+        text = (dn.text or "").strip()
+        if dn.get("name") == SCHOOL_CODE_NAME and local is not None and local.isdigit():
+            m = re.fullmatch(r'"(\d{10})"', text)
+            if m:
+                codes[int(local)] = m.group(1)
+    return tuple((name, codes.get(i)) for i, name in enumerate(names))
+
 
 # ---------------------------------------------------------------------------------------------- access
 
-def _school_matches(user, report: Report) -> bool:
-    """A school's sheet: its 10-digit code (from the sheet heading, or in the sheet name) when the user names
-    one, else the sheet name equal to the school name."""
-    sheet = report.sheet
-    if not sheet:
-        return False
-    if user.school_code:
-        return user.school_code == report.school_code or user.school_code in sheet
-    return bool(user.school) and sheet in (user.school, user.school[:31])
+def _in_district(user, report: Report) -> bool:
+    if user.district_code:
+        return report.district_code == user.district_code
+    return not user.district  # a district name that did not resolve: nothing
 
 
 def may_access(user, report: Report) -> bool:
-    """District staff: everything (of their district, if the user names one). Township staff: R1 and R2 (district
-    totals), their township's R5 workbook and its school sheets. School staff: their school's R5 sheet only."""
-    if user.district and report.district != user.district:
+    """By codes only. District staff: everything (of their district, if the user names one). Township staff:
+    R1 and R2 (district totals), the R5 workbook of their township code and its school sheets. School staff:
+    the R5 sheet carrying their school code, nothing else. Auditors: R1 and R2. A user whose names did not
+    resolve: nothing."""
+    if getattr(user, "scope_error", None) or not _in_district(user, report):
         return False
     if user.role == "district":
         return True
     if user.role == "township":
         if report.kind in DISTRICT_TOTALS:
             return True
-        return report.kind in ("R5", "R5S") and report.township == user.township
+        return (report.kind in ("R5", "R5S") and bool(user.township_code)
+                and report.township_code == user.township_code)
     if user.role == "school":
-        return report.kind == "R5S" and report.township == user.township and _school_matches(user, report)
+        return report.kind == "R5S" and bool(user.school_code) and report.school_code == user.school_code
+    if user.role == "auditor":  # read-only: the district totals; cases are traced on the 追溯 pages, masked
+        return report.kind in DISTRICT_TOTALS
     return False
 
 
@@ -292,6 +352,11 @@ def listed_for(user, reports: list[Report]) -> list[Report]:
             continue
         out.append(r)
     return out
+
+
+def strays_for(user, strays: list[Stray]) -> list[Stray]:
+    """Stray files are listed (never served) to district staff only."""
+    return strays if user.role == "district" and not getattr(user, "scope_error", None) else []
 
 
 # ---------------------------------------------------------------------------------------------- files
@@ -336,20 +401,23 @@ def _sha256_path(path: Path) -> str:
         return sha256_stream(fh)
 
 
-def _read_manifest(folder: Path) -> tuple[dict[str, str], float | None, tuple[dict, ...]]:
-    """(file → sha256, manifest mtime, sources) of a period folder; empty when missing or unreadable."""
+def _read_manifest(folder: Path) -> Manifest:
+    """A period folder's manifest; empty (nothing served) when missing or unreadable."""
     path = folder / "manifest.json"
     try:
         st = path.lstat()
         if not stat.S_ISREG(st.st_mode):
-            return {}, None, ()
+            return Manifest({}, None, (), None)
         with open(path, encoding="utf-8") as fh:
             data = json.load(fh)
     except (OSError, ValueError):
-        return {}, None, ()
-    listed = {str(r.get("file")): str(r.get("sha256")) for r in data.get("reports", []) if isinstance(r, dict)}
+        return Manifest({}, None, (), None)
+    listed = {str(r.get("file")): {"sha256": str(r.get("sha256")), "report": r.get("report"),
+                                   "township_code": r.get("township_code")}
+              for r in data.get("reports", []) if isinstance(r, dict)}
     sources = tuple(
         {"source": str(s.get("source", "")), "label": SOURCE_LABELS.get(str(s.get("source")), str(s.get("source", ""))),
          "file": str(s.get("file", "")), "sha256": str(s.get("sha256", ""))}
         for s in data.get("sources", []) if isinstance(s, dict))
-    return listed, st.st_mtime, sources
+    district = data.get("district_code")
+    return Manifest(listed, st.st_mtime, sources, str(district) if district else None)

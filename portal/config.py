@@ -26,6 +26,9 @@ class PortalConfig:
     login_max_failures: int = 5         # per client address and per user name ...
     login_window_seconds: int = 900     # ... within this window, then 429 until it passes
     secure_cookie: bool = False         # set behind HTTPS
+    # Addresses/networks of reverse proxies whose X-Forwarded-For is believed (KONGCHUO_PORTAL_TRUSTED_PROXIES,
+    # comma-separated, e.g. "127.0.0.1,10.0.0.0/8"). Empty: the header is ignored, the peer address counts.
+    trusted_proxies: tuple[str, ...] = ()
 
     @property
     def portal_dir(self) -> Path:
@@ -38,6 +41,14 @@ class PortalConfig:
     @property
     def audit_spool(self) -> Path:
         return self.portal_dir / "audit-spool.jsonl"
+
+    @property
+    def revoked_sessions(self) -> Path:
+        return self.portal_dir / "revoked-sessions"
+
+    @property
+    def login_failures(self) -> Path:
+        return self.portal_dir / "login-failures.json"
 
     @classmethod
     def from_env(cls, home: Path | None = None) -> "PortalConfig":
@@ -53,6 +64,8 @@ class PortalConfig:
             login_max_failures=_int_env("KONGCHUO_PORTAL_LOGIN_MAX_FAILURES", 5),
             login_window_seconds=_int_env("KONGCHUO_PORTAL_LOGIN_WINDOW_SECONDS", 900),
             secure_cookie=os.environ.get("KONGCHUO_PORTAL_SECURE_COOKIE", "") in ("1", "true", "yes"),
+            trusted_proxies=tuple(p.strip() for p in os.environ.get("KONGCHUO_PORTAL_TRUSTED_PROXIES", "").split(",")
+                                  if p.strip()),
         )
 
 

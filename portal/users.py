@@ -4,13 +4,17 @@ File: ``$KONGCHUO_PORTAL_USERS``, default ``$KONGCHUO_HOME/portal/users.toml``; 
 
     [users.jiangguanchi]
     display_name = "将官池镇中心学校"
-    role = "township"            # district | township | school
-    township = "将官池镇"         # as in the R5 file names (…_人籍不一致整改清单_将官池镇.xlsx)
+    role = "township"            # district | township | school | auditor (read-only, 追溯 pages)
+    township = "将官池镇"
+    township_code = "411003107"  # what access goes by; filled in from the name by `add` (reference townships)
     password_hash = "$argon2id$v=19$…"
 
-A ``school`` user also names its school: ``school_code`` (the 10-digit 学校标识码, matched against the code in
-each R5 sheet's heading) or ``school`` (the R5 sheet name, i.e. the school name); the code wins when both are set. ``district`` (e.g. "建安区") optionally limits
-any user to files of that district. The file is re-read when it changes (no restart to add a user).
+Access is decided by codes only (portal/scope.py): a township user by ``township_code`` (the code in the
+manifest entry of each R5 workbook), a school user by ``school_code`` (the 10-digit 学校标识码 each R5 sheet
+carries as its defined name ``KC_SCHOOL_CODE``), ``district_code`` / ``district`` (e.g. "建安区") optionally
+limits any user to the reports of that district. A name given without its code is resolved through the
+reference data when the file is read; a name that matches no code or several is refused, never guessed.
+The file is re-read when it changes (no restart to add a user).
 
 Command line (hashes the password, never echoes it, writes the file with mode 0600)::
 
@@ -36,7 +40,8 @@ from pathlib import Path
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
 
-ROLES: dict[str, str] = {"district": "区教育局", "township": "乡镇（街道）", "school": "学校"}
+ROLES: dict[str, str] = {"district": "区教育局", "township": "乡镇（街道）", "school": "学校", "auditor": "审计（只读）"}
+TRACE_ROLES = frozenset({"auditor", "district"})  # may open the 追溯 pages (portal/trace.py)
 USERNAME = re.compile(r"^[A-Za-z0-9_.-]{1,64}$")
 MIN_PASSWORD = 10
 
@@ -57,6 +62,9 @@ class User:
     township: str | None = None
     school: str | None = None
     school_code: str | None = None
+    township_code: str | None = None
+    district_code: str | None = None
+    scope_error: str | None = None   # a name that matched no code or several (portal/scope.py): refused
 
     @property
     def fingerprint(self) -> str:
@@ -105,26 +113,33 @@ def parse_users(data: dict, source: str = "users.toml") -> dict[str, User]:
             raise UsersFileError(f"{source}: user {name}: role must be one of {', '.join(ROLES)}")
         if not str(entry.get("password_hash", "")).startswith("$argon2"):
             raise UsersFileError(f"{source}: user {name}: password_hash must be an argon2 hash")
-        if role in ("township", "school") and not entry.get("township"):
-            raise UsersFileError(f"{source}: user {name}: a {role} user needs `township`")
+        if role == "township" and not (entry.get("township") or entry.get("township_code")):
+            raise UsersFileError(f"{source}: user {name}: a township user needs `township_code` or `township`")
         if role == "school" and not (entry.get("school") or entry.get("school_code")):
             raise UsersFileError(f"{source}: user {name}: a school user needs `school` or `school_code`")
         users[name] = User(
             username=name, role=role, password_hash=entry["password_hash"],
             display_name=str(entry.get("display_name") or name),
             district=entry.get("district") or None, township=entry.get("township") or None,
-            school=entry.get("school") or None, school_code=str(entry["school_code"]) if entry.get("school_code") else None,
+            school=entry.get("school") or None, school_code=_code(entry, "school_code"),
+            township_code=_code(entry, "township_code"), district_code=_code(entry, "district_code"),
         )
     return users
 
 
-class UserStore:
-    """The users file, re-read when its modification time or size changes."""
+def _code(entry: dict, key: str) -> str | None:
+    return str(entry[key]).strip() if entry.get(key) else None
 
-    def __init__(self, path: Path):
+
+class UserStore:
+    """The users file, re-read when its modification time or size changes. With ``reference`` (a
+    portal.scope.ReferenceCache), names are resolved to codes (portal/scope.py)."""
+
+    def __init__(self, path: Path, reference=None):
         self.path = Path(path)
+        self.reference = reference
         self._lock = threading.Lock()
-        self._stamp: tuple[int, int] | None = None
+        self._stamp: tuple[int, int, int] | None = None
         self._users: dict[str, User] = {}
 
     def users(self) -> dict[str, User]:
@@ -134,10 +149,16 @@ class UserStore:
             except FileNotFoundError:
                 self._stamp, self._users = None, {}
                 return {}
-            stamp = (st.st_mtime_ns, st.st_size)
+            ref = self.reference.get() if self.reference is not None else None
+            version = self.reference.version if self.reference is not None else 0
+            stamp = (st.st_mtime_ns, st.st_size, version)  # re-resolved when the reference data changes too
             if stamp != self._stamp:
                 with open(self.path, "rb") as fh:
                     self._users = parse_users(tomllib.load(fh), str(self.path))
+                if ref is not None:
+                    from portal.scope import resolve
+
+                    self._users = {n: resolve(u, ref) for n, u in self._users.items()}
                 self._stamp = stamp
             return self._users
 
@@ -191,6 +212,24 @@ def _save_doc(path: Path, doc) -> None:
     os.replace(tmp, path)
 
 
+def _scope_fields(args: argparse.Namespace) -> dict[str, str]:
+    """The user's scope as written to the file: names as given plus the codes they resolve to through the
+    reference data; a name that does not resolve to exactly one code is refused (SystemExit)."""
+    from kongchuo.settings import kongchuo_home
+    from portal.scope import Reference, resolve
+
+    given = {k: getattr(args, k) for k in ("district", "township", "school", "school_code", "township_code",
+                                           "district_code") if getattr(args, k)}
+    probe = User(username=args.username, role=args.role, password_hash="", **given)
+    resolved = resolve(probe, Reference.load(kongchuo_home()))
+    if resolved.scope_error:
+        raise SystemExit(resolved.scope_error)
+    for key in ("school_code", "township_code", "district_code"):
+        if getattr(resolved, key):
+            given[key] = getattr(resolved, key)
+    return given
+
+
 def main(argv: list[str] | None = None) -> int:
     import tomlkit
 
@@ -205,7 +244,10 @@ def main(argv: list[str] | None = None) -> int:
     add.add_argument("--district")
     add.add_argument("--township")
     add.add_argument("--school")
-    add.add_argument("--school-code")
+    add.add_argument("--school-code", help="10-digit 学校标识码; without it --school is looked up in the reference "
+                     "schools and the user is refused when the name matches no school or several")
+    add.add_argument("--township-code")
+    add.add_argument("--district-code")
     add.add_argument("--password-stdin", action="store_true", help="read the password from standard input")
     passwd = sub.add_parser("passwd", help="set a user's password")
     passwd.add_argument("username")
@@ -233,10 +275,8 @@ def main(argv: list[str] | None = None) -> int:
         entry = tomlkit.table()
         entry["display_name"] = args.display_name or args.username
         entry["role"] = args.role
-        for key in ("district", "township", "school", "school_code"):
-            value = getattr(args, key)
-            if value:
-                entry[key] = value
+        for key, value in _scope_fields(args).items():
+            entry[key] = value
         entry["password_hash"] = hash_password(_read_password(args))
         users[args.username] = entry
     elif args.command == "passwd":

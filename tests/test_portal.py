@@ -1,8 +1,9 @@
 """Report portal (portal/): access matrix for every role × every report, path traversal, forged ids, CSRF,
 expired sessions, login rate limiting, catalogue status, and the audit trail in portal.audit (real DuckDB).
 
-The report folders are built here with openpyxl (small real workbooks plus manifest.json) so the tests do not
-depend on the pipeline; one test also runs over the pipeline's own output when data/reports/2026-06 exists.
+The report folders are built here (small real workbooks: R5 with the pipeline's writer and its per-sheet school
+codes, the others with openpyxl, plus manifest.json in the pipeline's format) so the tests do not depend on the
+pipeline; one test also runs over the output of a real pipeline run (tests/district_run.py).
 """
 
 from __future__ import annotations
@@ -30,6 +31,8 @@ DISTRICT = "建安区"
 TOWN_A, TOWN_B = "将官池镇", "五女店镇"
 SCHOOL_A1, SCHOOL_A2, SCHOOL_B1 = "将官池镇第一初级中学", "将官池镇中心小学", "五女店镇第一初级中学"
 CODES = {SCHOOL_A1: "4110030001", SCHOOL_A2: "4110030002", SCHOOL_B1: "4110030003"}
+TOWN_CODES = {TOWN_A: "411003901", TOWN_B: "411003902"}
+DISTRICT_CODE = "411003"
 R1_HEADERS = ["乡镇（街道）", "学校名称", "学校标识码", "在籍学生数", "疑似辍学人数", "失学儿童人数"]
 R1_ROWS = [
     [TOWN_A, SCHOOL_A1, "4110030001", 120, 2, 0],
@@ -45,8 +48,8 @@ USERS = {
     "qu": ("district", None, None, None),
     "jgc": ("township", TOWN_A, None, None),
     "wnd": ("township", TOWN_B, None, None),
-    "jgc-yizhong": ("school", TOWN_A, SCHOOL_A1, None),                  # matched by sheet name
-    "jgc-zhongxin": ("school", TOWN_A, None, CODES[SCHOOL_A2]),          # matched by the code in the heading
+    "jgc-yizhong": ("school", TOWN_A, SCHOOL_A1, None),                  # name resolved to its code (reference)
+    "jgc-zhongxin": ("school", TOWN_A, None, CODES[SCHOOL_A2]),          # configured by code
     "wnd-yizhong": ("school", TOWN_B, SCHOOL_B1, CODES[SCHOOL_B1]),
 }
 
@@ -71,10 +74,35 @@ def write_report(path: Path, sheets: dict[str, tuple[str, list, list]], totals: 
     wb.save(path)
 
 
+def write_r5(path: Path, schools: list[str], township: str) -> None:
+    """An R5 workbook as the pipeline writes it: one sheet per school, named and code-labelled by
+    assets/fix_list.py, written by kongchuo.excel.write_workbook."""
+    from assets.fix_list import school_code_label, school_sheet_names
+    from kongchuo.excel import Sheet, write_workbook
+
+    names = school_sheet_names([(CODES[s], s) for s in schools])
+    write_workbook(path, [Sheet(name=names[CODES[s]], title=f"{s}人籍不一致整改清单",
+                                subtitle_lines=[f"乡镇：{township}"], headers=["检查项", "身份证件号", "姓名", "问题"],
+                                rows=fix_list_rows(s), defined_names=school_code_label(CODES[s])) for s in schools])
+
+
+def report_of(path: Path) -> str:
+    title = path.stem.split("_")[2]
+    return next(k for k, word in (("R5", "人籍不一致"), ("R3", "一生一表"), ("R4", "劝返"), ("R6", "送教上门"),
+                                  ("R2", "统计表"), ("R1", "月报")) if word in title)
+
+
 def write_manifest(folder: Path, files: list[Path], sha_override: dict[str, str] | None = None) -> None:
-    reports = [{"file": p.name, "sha256": (sha_override or {}).get(p.name) or hashlib.sha256(p.read_bytes()).hexdigest(),
-                "bytes": p.stat().st_size} for p in files]
-    manifest = {"period": folder.name, "reports": reports, "sources": [
+    """manifest.json as assets/manifest.py writes it: report id, SHA-256, size, R5's township code."""
+    reports = []
+    for p in files:
+        entry = {"file": p.name, "report": report_of(p),
+                 "sha256": (sha_override or {}).get(p.name) or hashlib.sha256(p.read_bytes()).hexdigest(),
+                 "bytes": p.stat().st_size}
+        if entry["report"] == "R5":
+            entry["township_code"] = next(c for t, c in TOWN_CODES.items() if p.stem.endswith(t))
+        reports.append(entry)
+    manifest = {"period": folder.name, "district_code": DISTRICT_CODE, "reports": reports, "sources": [
         {"source": "registry", "file": "学籍_2026春.csv", "sha256": "a" * 64},
         {"source": "attendance", "file": "考勤_2026-06.xlsx", "sha256": "b" * 64}]}
     (folder / "manifest.json").write_text(json.dumps(manifest, ensure_ascii=False), encoding="utf-8")
@@ -91,18 +119,14 @@ def build_reports(home: Path) -> dict[str, Path]:
     june.mkdir(parents=True)
     out["R1"] = june / f"{DISTRICT}_2026年06月_控辍保学月报.xlsx"
     write_report(out["R1"], {"月报": (f"{DISTRICT}2026年06月控辍保学月报", R1_HEADERS, R1_ROWS)}, totals=True)
-    for kind, title in (("R3", "一生一表"), ("R4", "劝返升级名单"), ("R6", "送教上门落实情况")):
+    for kind, title in (("R3", "一生一表"), ("R4", "劝返无效上报名单"), ("R6", "送教上门情况表")):
         out[kind] = june / f"{DISTRICT}_2026年06月_{title}.xlsx"
         write_report(out[kind], {title: (title, ["身份证件号", "姓名"], [["411003********1234", "张*明"]])})
     dq_headers = ["检查项", "身份证件号", "姓名", "问题"]
-    heading = {s: f"乡镇：{TOWN_A if s != SCHOOL_B1 else TOWN_B}\u3000学校标识码：{c}\u3000期间：2026-06"
-               for s, c in CODES.items()}
     out["R5_A"] = june / f"{DISTRICT}_2026年06月_人籍不一致整改清单_{TOWN_A}.xlsx"
-    write_report(out["R5_A"], {s: (f"{s}人籍不一致整改清单", dq_headers, fix_list_rows(s)) for s in (SCHOOL_A1, SCHOOL_A2)},
-                 subtitles=heading)
+    write_r5(out["R5_A"], [SCHOOL_A1, SCHOOL_A2], TOWN_A)
     out["R5_B"] = june / f"{DISTRICT}_2026年06月_人籍不一致整改清单_{TOWN_B}.xlsx"
-    write_report(out["R5_B"], {SCHOOL_B1: (f"{SCHOOL_B1}人籍不一致整改清单", dq_headers, fix_list_rows(SCHOOL_B1))},
-                 subtitles=heading)
+    write_r5(out["R5_B"], [SCHOOL_B1], TOWN_B)
     (june / ".partial-abc.xlsx").write_bytes(b"half written")  # never listed
     write_manifest(june, [out[k] for k in ("R1", "R3", "R4", "R6", "R5_A", "R5_B")])
 
@@ -117,7 +141,7 @@ def build_reports(home: Path) -> dict[str, Path]:
     out["R1_may"] = may / f"{DISTRICT}_2026年05月_控辍保学月报.xlsx"
     write_report(out["R1_may"], {"月报": ("五月", R1_HEADERS, R1_ROWS[:2])}, totals=True)
     out["R5_may_old"] = may / f"{DISTRICT}_2026年05月_人籍不一致整改清单_{TOWN_A}.xlsx"
-    write_report(out["R5_may_old"], {SCHOOL_A1: ("旧", dq_headers, fix_list_rows(SCHOOL_A1))})
+    write_r5(out["R5_may_old"], [SCHOOL_A1], TOWN_A)  # left over: the manifest does not list it
     write_manifest(may, [out["R1_may"]], sha_override={out["R1_may"].name: "0" * 64})
     # Times: May's files and manifest before June's; the leftover R5 older than May's manifest.
     base = time.time() - 3600
@@ -127,7 +151,19 @@ def build_reports(home: Path) -> dict[str, Path]:
     # A symlink to a file outside the reports folder is never catalogued.
     (home / "secret.xlsx").write_bytes(b"not a report")
     (june / f"{DISTRICT}_2026年06月_控辍保学月报_链接.xlsx").symlink_to(home / "secret.xlsx")
+    write_reference(home)
     return out
+
+
+def write_reference(home: Path) -> None:
+    """The bureau's own reference files: the portal resolves users' township and school names through them."""
+    ref = home / "reference"
+    ref.mkdir(exist_ok=True)
+    (ref / "townships.csv").write_text("township_code,township_name,district_code\n" + "".join(
+        f"{c},{t},{DISTRICT_CODE}\n" for t, c in TOWN_CODES.items()), encoding="utf-8")
+    (ref / "schools.csv").write_text("school_code,school_name,township_code,stage,is_rural\n" + "".join(
+        f"{c},{s},{TOWN_CODES[TOWN_B if s == SCHOOL_B1 else TOWN_A]},初中,true\n" for s, c in CODES.items()),
+        encoding="utf-8")
 
 
 def write_users(path: Path, district: str | None = DISTRICT) -> None:
@@ -213,39 +249,48 @@ def expected_status(username: str, report) -> int:
         if report.kind in ("R1", "R2"):
             return 200
         return 200 if report.kind in ("R5", "R5S") and report.township == township else 403
-    if report.kind != "R5S" or report.township != township:
-        return 403
-    # June's sheets carry the code in their heading; May's leftover sheet does not (matched by name only).
-    own = CODES.get(report.sheet) == code if code and report.period == "2026-06" else report.sheet == school
-    return 200 if own else 403
+    # A school user: only the R5 sheet labelled with its school code (configured, or its name's code).
+    return 200 if report.kind == "R5S" and report.school_code == (code or CODES[school]) else 403
 
 
 def test_catalogue_entries_and_status(app_clock, home):
     app, _ = app_clock
-    reports = app.state.catalogue.scan()
-    files = {(r.kind, r.period, r.township, r.sheet): r for r in reports}
-    assert ("R5S", "2026-06", TOWN_A, SCHOOL_A1) in files and ("R5S", "2026-06", TOWN_B, SCHOOL_B1) in files
+    reports, strays = app.state.catalogue.scan_all()
+    files = {(r.kind, r.period, r.township_code, r.school_code): r for r in reports}
+    assert ("R5S", "2026-06", TOWN_CODES[TOWN_A], CODES[SCHOOL_A1]) in files
+    assert ("R5S", "2026-06", TOWN_CODES[TOWN_B], CODES[SCHOOL_B1]) in files
     assert {r.kind for r in reports} == {"R1", "R2", "R3", "R4", "R5", "R5S", "R6"}
     assert not any("链接" in r.file or r.file.startswith(".") for r in reports)  # symlink and partial skipped
-    # Newest period first; quarter right after its last month.
+    # Newest period first; quarter right after its last month. May has nothing the manifest vouches for.
     assert [r.period for r in reports][0] == "2026-Q2"
-    assert [p for p in dict.fromkeys(r.period for r in reports)] == ["2026-Q2", "2026-06", "2026-05"]
-    june = [r for r in reports if r.period == "2026-06"]
-    assert all(r.status == "current" for r in june)
-    may = {r.file: r for r in reports if r.period == "2026-05" and r.kind != "R5S"}
-    assert may[f"{DISTRICT}_2026年05月_控辍保学月报.xlsx"].status == "stale"          # sha differs from manifest
-    assert may[f"{DISTRICT}_2026年05月_人籍不一致整改清单_{TOWN_A}.xlsx"].status == "stale"  # leftover, not listed
+    assert [p for p in dict.fromkeys(r.period for r in reports)] == ["2026-Q2", "2026-06"]
+    assert all(r.status == "current" for r in reports)
+    # Kinds come from the manifest's report ids; R5 sheets are known by their school codes.
+    assert {r.file: r.kind for r in reports if r.sheet is None} == listed_kinds(app)
+    assert {s.file: s.reason for s in strays} == {
+        f"{DISTRICT}_2026年05月_控辍保学月报.xlsx": "changed",                   # sha differs from manifest
+        f"{DISTRICT}_2026年05月_人籍不一致整改清单_{TOWN_A}.xlsx": "unlisted"}  # leftover, not listed
     assert not any(r.rebuilt for r in reports)
     # Ids: 32 hex digits, unique, stable across scans.
     ids = [r.id for r in reports]
     assert len(set(ids)) == len(ids) and all(re.fullmatch(r"[0-9a-f]{32}", i) for i in ids)
     assert ids == [r.id for r in app.state.catalogue.scan()]
-    assert june[0].sources[0]["label"] == "学籍"
+    assert reports[0].sources[0]["label"] == "学籍"
+
+
+def listed_kinds(app) -> dict[str, str]:
+    """file → report id, as the test manifests of June and Q2 list them."""
+    out = {}
+    for period in ("2026-06", "2026-Q2"):
+        manifest = app.state.config.reports_root / period / "manifest.json"
+        out.update({e["file"]: e["report"] for e in json.loads(manifest.read_text(encoding="utf-8"))["reports"]})
+    return out
 
 
 def test_access_matrix(app_clock):
     app, _ = app_clock
-    reports = app.state.catalogue.scan()
+    reports, strays = app.state.catalogue.scan_all()
+    stray_ids = [app.state.catalogue.report_id(s.period, s.file, sheet) for s in strays for sheet in (None, SCHOOL_A1)]
     seen = {200: 0, 403: 0}
     for username in USERS:
         client = login(app, username)
@@ -264,12 +309,16 @@ def test_access_matrix(app_clock):
             assert r.headers["content-type"].startswith("application/vnd.openxmlformats")
             assert "attachment" in r.headers["content-disposition"]
             wb = load_workbook(io.BytesIO(r.content))
+            assert hashlib.sha256(r.content).hexdigest() == r.headers["x-report-sha256"]
             if report.kind == "R5S":
                 assert wb.sheetnames == [report.sheet]  # the school's own sheet, nothing else
                 cells = [c.value for c in wb[report.sheet]["D"] if c.value]
-                assert any(str(v).startswith(report.sheet) for v in cells)
+                assert any(str(v).startswith(report.school_name) for v in cells)
             else:
-                assert hashlib.sha256(r.content).hexdigest() == report.sha256 == r.headers["x-report-sha256"]
+                assert hashlib.sha256(r.content).hexdigest() == report.sha256
+        for stray in stray_ids:  # files the manifest does not vouch for: nobody downloads them
+            r = client.get(f"/download/{stray}")
+            assert r.status_code == 404 and not r.content.startswith(b"PK")
     assert seen[200] > 0 and seen[403] > 0
     rows = audit_rows(app)
     downloads = rows[rows.action == "download"]
@@ -408,10 +457,14 @@ def test_expired_and_forged_sessions(app_clock):
     assert len(refused[(refused.username == "jgc") & (refused.reason == "session_expired")]) >= 2
 
 
-def test_login_rate_limit_and_failures_audited(home):
+def test_login_rate_limit_and_failures_audited(home, tmp_path):
+    import shutil
+
     from portal.app import create_app
 
-    app = create_app(make_config(home, login_max_failures=3, login_window_seconds=60), clock=Clock())
+    own = tmp_path / "home"  # its own failure counts (they live in the home's portal folder)
+    shutil.copytree(home, own, ignore=shutil.ignore_patterns("*.duckdb*", "login-failures*"))
+    app = create_app(make_config(own, login_max_failures=3, login_window_seconds=60), clock=Clock())
     client = client_for(app)
     for _ in range(3):
         token = csrf_of(client.get("/login").text)
@@ -448,24 +501,24 @@ def test_audit_records_logins_and_downloads(app_clock):
     assert rows["occurred_at"].notna().all() and (rows.client == "testclient").all()
 
 
-def test_rebuilt_and_pending_status(tmp_path):
+def test_rebuilt_flag_and_unlisted_files(tmp_path):
     from portal.catalog import Catalogue
 
     home = tmp_path
     paths = build_reports(home)
     cat = Catalogue(home / "reports", b"s")
-    later = (home / "reports" / "2026-06" / "manifest.json").stat().st_mtime
-    os.utime(paths["R1_may"], (later + 60, later + 60))            # May re-run after June's manifest
-    new = home / "reports" / "2026-06" / f"{DISTRICT}_2026年06月_劝返升级名单_补充.xlsx"
-    write_report(new, {"x": ("x", ["a"], [[1]])})
-    os.utime(new, (later + 60, later + 60))                        # newer than the manifest, not listed yet
+    q2_manifest = (home / "reports" / "2026-Q2" / "manifest.json").stat().st_mtime
+    os.utime(paths["R1"], (q2_manifest + 60, q2_manifest + 60))    # June re-run after the quarter's manifest
+    new = home / "reports" / "2026-06" / f"{DISTRICT}_2026年06月_劝返无效上报名单_补充.xlsx"
+    write_report(new, {"x": ("x", ["a"], [[1]])})                   # a run in progress, or saved by hand
     (home / "reports" / "2026-07").mkdir()
     write_report(home / "reports" / "2026-07" / f"{DISTRICT}_2026年07月_控辍保学月报.xlsx", {"x": ("x", ["a"], [[1]])})
-    by_file = {r.file: r for r in cat.scan() if r.sheet is None}
-    assert by_file[paths["R1_may"].name].rebuilt and by_file[paths["R1_may"].name].status == "stale"
-    assert by_file[new.name].status == "pending"
-    assert by_file[f"{DISTRICT}_2026年07月_控辍保学月报.xlsx"].status == "pending"  # no manifest yet
-    assert not by_file[paths["R1"].name].rebuilt
+    reports, strays = cat.scan_all()
+    by_file = {r.file: r for r in reports if r.sheet is None}
+    assert by_file[paths["R1"].name].rebuilt and not by_file[paths["R4"].name].rebuilt
+    assert {s.file: s.reason for s in strays if s.period != "2026-05"} == {
+        new.name: "unlisted", f"{DISTRICT}_2026年07月_控辍保学月报.xlsx": "unlisted"}   # 07: no manifest yet
+    assert not any(r.period == "2026-07" or r.file == new.name for r in reports)
 
 
 def test_audit_spools_while_duckdb_is_locked(tmp_path):
@@ -496,6 +549,8 @@ def test_audit_spools_while_duckdb_is_locked(tmp_path):
 def test_users_command_hashes_and_validates(tmp_path, monkeypatch):
     from portal.users import UserStore, main, verify_password
 
+    write_reference(tmp_path)
+    monkeypatch.setenv("KONGCHUO_HOME", str(tmp_path))
     path = tmp_path / "users.toml"
     monkeypatch.setattr(sys, "stdin", io.StringIO("a-long-password-1\n"))
     assert main(["--file", str(path), "add", "xz", "--role", "school", "--township", TOWN_A,
@@ -503,7 +558,9 @@ def test_users_command_hashes_and_validates(tmp_path, monkeypatch):
     assert oct(path.stat().st_mode & 0o777) == "0o600"
     assert "a-long-password-1" not in path.read_text() and "$argon2id$" in path.read_text()
     user = UserStore(path).get("xz")
-    assert user.role == "school" and user.school == SCHOOL_A1
+    # The school name was resolved to its code through the reference schools and written to the file.
+    assert user.role == "school" and user.school == SCHOOL_A1 and user.school_code == CODES[SCHOOL_A1]
+    assert user.township_code == TOWN_CODES[TOWN_A]
     assert verify_password(user, "a-long-password-1") and not verify_password(user, "a-long-password-2")
     monkeypatch.setattr(sys, "stdin", io.StringIO("short\n"))
     with pytest.raises(SystemExit):
@@ -511,6 +568,10 @@ def test_users_command_hashes_and_validates(tmp_path, monkeypatch):
     with pytest.raises(SystemExit):  # a school user must name its school
         monkeypatch.setattr(sys, "stdin", io.StringIO("a-long-password-1\n"))
         main(["--file", str(path), "add", "bad", "--role", "school", "--township", TOWN_A, "--password-stdin"])
+    with pytest.raises(SystemExit, match="无法对应"):  # a name that is no school of the reference data
+        monkeypatch.setattr(sys, "stdin", io.StringIO("a-long-password-1\n"))
+        main(["--file", str(path), "add", "bad", "--role", "school", "--school", "将官池镇第一初级中学（分校）",
+              "--password-stdin"])
     assert set(UserStore(path).users()) == {"xz"}
     # The shipped example parses and its demo passwords work.
     example = UserStore(REPO / "portal" / "users.example.toml").users()
@@ -521,26 +582,110 @@ def test_users_command_hashes_and_validates(tmp_path, monkeypatch):
 
 
 def test_real_pipeline_output(tmp_path):
-    """On the reports of a real run of the graph (the session's generated district): every file is catalogued
-    as current and a district user can download it."""
+    """On the reports of a real run of the graph (the session's generated district): every file the manifest
+    lists is catalogued with the manifest's report id, a district user can download each, and a school user
+    (by code) receives exactly the pupils of its own R5 sheet, read back with calamine."""
+    from python_calamine import CalamineWorkbook
+
     from district_run import district_run
     from portal.app import create_app
+    from portal_server import write_users as write_scoped_users
 
     home = district_run().home
     REAL = district_run().reports("2026-06")
-    users = tmp_path / "users.toml"
-    write_users(users, district=None)
-    config = replace(make_config(home), users_path=users, warehouse_url=f"duckdb:///{tmp_path / 'audit.duckdb'}")
-    app = create_app(config)
     manifest = json.loads((REAL / "manifest.json").read_text(encoding="utf-8"))
+    assert manifest["district_code"] == "411003"
+    assert {m["report"] for m in manifest["reports"]} == {"R1", "R3", "R4", "R5", "R6"}
+    quarter = json.loads((home / "reports" / "2026-Q2" / "manifest.json").read_text(encoding="utf-8"))
+    assert [m["report"] for m in quarter["reports"]] == ["R2"]   # found by the quarter's partition key
+    towns = (home / "reference" / "townships.csv").read_text(encoding="utf-8")
+    assert all(m["township_code"] and f"\n{m['township_code']}," in towns
+               for m in manifest["reports"] if m["report"] == "R5")
+    config = replace(make_config(home), users_path=tmp_path / "users.toml",
+                     warehouse_url=f"duckdb:///{tmp_path / 'audit.duckdb'}")
+    app = create_app(config)
     everything = [r for r in app.state.catalogue.scan() if r.period == "2026-06"]
     reports = [r for r in everything if r.sheet is None]
     sheets = [r for r in everything if r.kind == "R5S"]
-    assert sheets and all(re.fullmatch(r"\d{10}", r.school_code or "") for r in sheets)  # codes from headings
-    assert {r.kind for r in reports} >= {"R1", "R3", "R4", "R5", "R6"}
-    assert {r.file for r in reports} == {m["file"] for m in manifest["reports"]}
+    assert sheets and all(re.fullmatch(r"\d{10}", r.school_code or "") for r in sheets)  # codes from defined names
+    assert {r.file: r.kind for r in reports} == {m["file"]: m["report"] for m in manifest["reports"]}
     assert all(r.status == "current" for r in reports)
+    mine = max(sheets, key=lambda r: (r.file, r.sheet))
+    write_scoped_users(config.users_path, {"qu": ("district", {}), "school": ("school", {"school_code": mine.school_code})})
     client = login(app, "qu")
     for r in reports:
         got = client.get(f"/download/{r.id}")
         assert got.status_code == 200 and hashlib.sha256(got.content).hexdigest() == r.sha256
+
+    def ids(book, sheet: str) -> set[str]:
+        cells = book.get_sheet_by_name(sheet).to_python()
+        return {str(v) for row in cells for v in row if re.fullmatch(r"\d{17}[\dXx]", str(v))}
+
+    school = login(app, "school", PASSWORD["school"])
+    listing = school.get("/reports").text
+    own = [r for r in app.state.catalogue.scan() if r.kind == "R5S" and r.school_code == mine.school_code]
+    assert listing.count("/download/") == len(own) and f"/download/{mine.id}" in listing  # its sheets, any month
+    got = school.get(f"/download/{mine.id}")
+    assert got.status_code == 200
+    served = CalamineWorkbook.from_filelike(io.BytesIO(got.content))
+    original = CalamineWorkbook.from_path(str(mine.path))
+    assert served.sheet_names == [mine.sheet]
+    want, got_ids = ids(original, mine.sheet), ids(served, mine.sheet)
+    assert want and len(got_ids ^ want) == 0  # compared as a count: no ID number in the test output
+
+
+def test_trace_pages_for_auditor(tmp_path):
+    """追溯 on a real run's warehouse: from an R1 number to its masked cases, rules, evidence rows, source files
+    (SHA-256, landing time) and the Dagster run that wrote R1; every page view audited; other roles refused."""
+    import shutil
+
+    import dagster as dg
+
+    from assets.report_r1 import R1
+    from district_run import district_run
+    from portal.app import create_app
+    from portal_server import write_users as write_scoped_users
+
+    run = district_run()
+    wh = tmp_path / "warehouse.duckdb"
+    for suffix in ("", ".wal"):
+        if Path(str(run.home / "warehouse.duckdb") + suffix).exists():
+            shutil.copy(str(run.home / "warehouse.duckdb") + suffix, str(wh) + suffix)
+    config = replace(make_config(run.home), users_path=tmp_path / "users.toml", warehouse_url=f"duckdb:///{wh}")
+    write_scoped_users(config.users_path, {"shenji": ("auditor", {}), "qu": ("district", {}),
+                                           "jgc": ("township", {"township": "将官池镇"})})
+    app = create_app(config)
+    auditor = login(app, "shenji", "auditor-pass-2026")
+    r1_run = run.instance.fetch_materializations(
+        dg.AssetRecordsFilter(asset_key=R1, asset_partitions=["2026-06"]), limit=1).records[0].run_id
+
+    page = auditor.get("/trace", params={"report": "R1", "period": "2026-06"})
+    assert page.status_code == 200 and r1_run in page.text
+    links = re.findall(r'<a class="cell" href="(/trace/cell\?[^"]+column=suspected)">(\d+)</a>', page.text)
+    assert links
+    href, shown = max(links, key=lambda l: int(l[1]))
+    cell = auditor.get(href.replace("&amp;", "&"))
+    assert cell.status_code == 200
+    total = int(re.search(r'data-total="(\d+)"', cell.text).group(1))
+    masked = re.findall(r'<td class="masked">([^<]+)</td>', cell.text)
+    assert total == int(shown) == len(masked) and all("*" in m for m in masked)
+    assert not re.search(r"\d{17}[\dXx]", cell.text)  # no full ID number anywhere on the page
+    assert "SD" in cell.text and "第 " in cell.text   # rules and evidence rows (file + row)
+    assert re.search(r'<td class="sha">[0-9a-f]{64}</td>', cell.text) and r1_run in cell.text
+    # Only auditors and district staff trace; every view is audited.
+    township = login(app, "jgc", PASSWORD["township"])
+    assert township.get("/trace").status_code == 403
+    assert login(app, "shenji", "auditor-pass-2026").get("/reports").status_code == 200
+    rows = app.state.audit.rows()
+    traces = rows[rows.action == "trace"]
+    assert list(zip(traces.username, traces.result)) == [("shenji", "allowed"), ("shenji", "allowed"),
+                                                         ("jgc", "refused")]
+    assert traces.iloc[1].file.endswith("/suspected")
+    # Every report with drill-down rows of the month opens, and its first number's cases show no full ID.
+    for report in ("R1", "R3", "R4", "R6"):
+        listing = auditor.get("/trace", params={"report": report, "period": "2026-06"})
+        assert listing.status_code == 200
+        first = re.search(r'<a class="cell" href="([^"]+)"', listing.text)
+        if first:
+            page = auditor.get(first.group(1).replace("&amp;", "&"))
+            assert page.status_code == 200 and not re.search(r"\d{17}[\dXx]", page.text)

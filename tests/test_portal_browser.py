@@ -16,7 +16,8 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from test_portal import (DISTRICT, PASSWORD, R1_TOTAL_ENROLLED, TOWN_A, TOWN_B, build_reports, write_users)
+from test_portal import (DISTRICT, PASSWORD, R1_TOTAL_ENROLLED, SCHOOL_A2, TOWN_A, TOWN_B, build_reports,
+                         write_users)
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
@@ -42,7 +43,7 @@ def server(tmp_path):
            "KONGCHUO_PORTAL_SECRET": "browser-test-secret", "PYTHONPATH": str(REPO)}
     env.pop("KONGCHUO_PORTAL_USERS", None)
     log = open(tmp_path / "uvicorn.log", "w")
-    proc = subprocess.Popen([sys.executable, "-m", "uvicorn", "portal.app:app", "--host", "127.0.0.1",
+    proc = subprocess.Popen([sys.executable, "-m", "portal", "--host", "127.0.0.1",
                              "--port", str(port)], cwd=REPO, env=env, stdout=log, stderr=subprocess.STDOUT)
     base = f"http://127.0.0.1:{port}"
     try:
@@ -112,6 +113,8 @@ def test_browser_township_download_and_refusal(server, tmp_path):
             assert r5_href not in page.content()
             response = page.goto(base + r5_href)
             assert response.status == 403 and "无权访问" in page.content()
+            page.click("#back")  # the 403 page is in the portal's layout, with a way back
+            page.wait_for_url(base + "/reports")
             assert ctx.request.get(base + r5_href).status == 403
             ctx.close()
         finally:
@@ -134,3 +137,38 @@ def test_browser_township_download_and_refusal(server, tmp_path):
     assert set(refused.file) == {f"{DISTRICT}_2026年06月_人籍不一致整改清单_{TOWN_A}.xlsx"}
     assert (rows.client == "127.0.0.1").all()
     assert not (home / "portal" / "audit-spool.jsonl").exists()
+
+
+def test_browser_school_sheet_size_and_search(server, tmp_path):
+    """A school user finds its sheet by searching its name; the size the catalogue shows is the size of the
+    file the browser saves, which holds only that school's sheet (read with calamine)."""
+    from playwright.sync_api import sync_playwright
+    from python_calamine import CalamineWorkbook
+
+    base, home, proc = server
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS)
+        try:
+            ctx = browser.new_context(accept_downloads=True)
+            page = ctx.new_page()
+            log_in(page, base, "jgc-zhongxin", PASSWORD["school"])
+            page.fill('input[name="q"]', SCHOOL_A2)
+            page.click('button[type="submit"]:has-text("筛选")')
+            rows = page.locator('tr[data-kind="R5S"]')
+            assert rows.count() == 1
+            shown = int(rows.locator("td.size").get_attribute("data-bytes"))
+            with page.expect_download() as info:
+                rows.locator("a.download").click()
+            saved = tmp_path / "own.xlsx"
+            info.value.save_as(saved)
+            assert saved.stat().st_size == shown
+            book = CalamineWorkbook.from_path(str(saved))
+            assert len(book.sheet_names) == 1
+            cells = [str(v) for row in book.get_sheet_by_name(book.sheet_names[0]).to_python() for v in row]
+            assert any(v.startswith(SCHOOL_A2) for v in cells)
+            page.fill('input[name="q"]', "没有这所学校")
+            page.click('button[type="submit"]:has-text("筛选")')
+            assert page.locator("#empty").count() == 1
+            ctx.close()
+        finally:
+            browser.close()

@@ -546,7 +546,9 @@ def _missing_message(where: str, idx: int, last: int, row: list[str], missing: l
     each found header that is not known."""
     rows = f"第 {idx + 1} 行" if last == idx else f"第 {idx + 1}–{last + 1} 行"
     cells = [(p, c.strip()) for p, c in enumerate(row) if c and c.strip()]
-    span = f"，{column_letter(cells[0][0])}–{column_letter(cells[-1][0])} 列" if cells else "，A 列"
+    first_col, last_col = (cells[0][0], cells[-1][0]) if cells else (0, 0)
+    span = (f"，{column_letter(first_col)} 列" if first_col == last_col
+            else f"，{column_letter(first_col)}–{column_letter(last_col)} 列")
     found = "、".join(f"「{c}」" for _, c in cells) or "（无）"
     what = "（表头）" if found_header else f"（未找到表头：没有一行含两个以上{spec.label}列名）"
     text = f"{where}：{rows}{what}{span}：缺少必填列：{'、'.join(missing)}；找到的表头：{found}"

@@ -166,7 +166,9 @@ def test_bad_input(case: Case, baseline: KongchuoHome, kongchuo_home: Path, ware
     if case.expect == "quarantine":
         assert outcome.status == "quarantined", outcome
         error = outcome.error
-        assert error.startswith(f"{case.name}: "), error
+        # English file-level messages start 'bad.csv: row …'; the Chinese header messages 'bad.csv：第 1 行…' or,
+        # in a workbook, 'bad.xlsx 工作表「Sheet」：第 1 行…'
+        assert error.startswith((f"{case.name}: ", f"{case.name}：", f"{case.name} 工作表「")), error
         for part in case.where:
             assert part in error, (part, error)
         assert "row ?" not in error and "column ?" not in error

@@ -294,7 +294,7 @@ class SourceFile:
             return frame
         lost = id_lost_to_number(frame["id_number"])
         if numeric is not None:
-            lost |= pd.Series(numeric, index=rows).reindex(frame["row_no"].to_numpy()).fillna(False).to_numpy(bool)
+            lost = lost | pd.Series(numeric, index=rows).reindex(frame["row_no"].to_numpy()).fillna(False).to_numpy(bool)
         if not lost.any():
             return frame
         pos = table.positions["id_number"]
@@ -389,8 +389,8 @@ def id_lost_to_number(ids: pd.Series) -> np.ndarray:
     zeros Excel puts after its 15 significant digits and whose check digit is then wrong (a real ID ending in
     000 with a right check digit is kept; see the module docstring)."""
     text = ids.str.strip()
-    sci = text.str.match(_SCIENTIFIC).fillna(False).to_numpy(dtype=bool)
-    cut = text.str.match(_TRUNCATED18).fillna(False).to_numpy(dtype=bool)
+    sci = text.str.match(_SCIENTIFIC).fillna(False).to_numpy(dtype=bool, copy=True)
+    cut = text.str.match(_TRUNCATED18).fillna(False).to_numpy(dtype=bool, copy=True)
     if cut.any():
         from kongchuo.idnumber import check_digit
 

@@ -413,12 +413,10 @@ def _add_row_errors(cells: pd.DataFrame, out: dict[str, pd.Series], column: str,
     if not has.any():
         return
     where = cells.attrs.get("where") or {}
-    place = where.get("file", "")
-    if where.get("sheet") is not None:
-        place += f" 工作表「{where['sheet']}」"
+    place = where.get("file", "") + (f" 工作表「{where['sheet']}」" if where.get("sheet") is not None else " ")
     col = (where.get("columns") or {}).get(column, column)
     rows = out["row_no"][has].astype(str)
-    text = place + " 第 " + rows + " 行 " + col + "：" + problem[has].astype(str)
+    text = place + "第 " + rows + " 行 " + col + "：" + problem[has].astype(str)
     errors = out["row_error"].astype(object).copy()
     old = errors[has]
     errors[has] = np.where(old.notna(), old.astype(str) + "；" + text, text)

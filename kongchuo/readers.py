@@ -228,7 +228,7 @@ class SourceFile:
             # Most cells are text already: only the others go through _cell_text (a call per cell costs ~1 µs).
             values = [r[pos] for r in rows] if pos < width else [r[pos] if pos < len(r) else None for r in rows]
             if pos == table.positions.get("id_number"):
-                lost = np.array([type(v) is float and abs(v) >= 1e15 for v in values], dtype=bool)
+                lost = np.array([type(v) in (float, int) and abs(v) >= 1e15 for v in values], dtype=bool)
             cols[pos] = pd.Series([v if type(v) is str else _cell_text(v) for v in values], dtype="str")
         chunk = pd.DataFrame(cols)
         chunk.index = pd.RangeIndex(first + 1, first + 1 + len(rows))
@@ -265,10 +265,13 @@ class SourceFile:
         return frame.reset_index(drop=True) if len(frame) else None
 
     def _note_rows(self, table: Table, frame: pd.DataFrame, full_row: Callable[[int], list[str]]) -> np.ndarray:
-        """Rows that are no record: blank, or a total/note line (only rows without an ID or student number are
-        looked at, so a pupil's row is never dropped); counted per kind in :attr:`skipped_rows`."""
+        """Rows that are no record: blank, or a total/note line (only rows without an ID or student number, i.e.
+        no digit in those cells, are looked at, so a pupil's row is never dropped); counted per kind in
+        :attr:`skipped_rows`."""
         keys = [c for c in ("id_number", "student_no") if c in frame.columns]
-        keyless = frame[keys].isna().all(axis=1).to_numpy() if keys else np.ones(len(frame), dtype=bool)
+        keyless = np.ones(len(frame), dtype=bool)
+        for key in keys:  # an ID or student number has digits; '小计' written in the ID column is no key
+            keyless &= ~frame[key].str.contains(r"\d", regex=True).fillna(False).to_numpy(dtype=bool)
         drop = np.zeros(len(frame), dtype=bool)
         if not keyless.any():
             return drop
@@ -301,7 +304,7 @@ class SourceFile:
         frame = frame.copy()
         frame["row_error"] = frame["row_error"].astype(object)
         frame.loc[lost, "row_error"] = [
-            f"{table.where(self.name)} 第 {r} 行 {column_letter(pos)} 列（{self._label_at(table, pos)}）：{ID_AS_NUMBER}"
+            f"{row_place(self.name, table.sheet, r)} {column_letter(pos)} 列（{self._label_at(table, pos)}）：{ID_AS_NUMBER}"
             for r in frame.loc[lost, "row_no"]]
         frame["id_number_lost"] = lost
         return frame
@@ -348,6 +351,11 @@ class SourceFile:
         if not quoted:
             return label or ""
         return f" ('{label}')" if label else ""
+
+
+def row_place(name: str, sheet: str | None, row: object) -> str:
+    """'学籍.xls 工作表「七年级」第 12 行' or '学籍.csv 第 12 行'."""
+    return f"{name} 工作表「{sheet}」第 {row} 行" if sheet is not None else f"{name} 第 {row} 行"
 
 
 BLANK_ROW = "空行"

@@ -158,3 +158,170 @@ def test_xls_end_to_end(kongchuo_home: Path, resources, dagster_instance, wareho
     # the row whose ID was lost stays its own record (keyed by its student number), never merged
     current = warehouse.scalar("SELECT count(*) FROM staged.registry_current")
     assert current == 5
+
+
+# --- .xlsx: several visible sheets and a very hidden one, decorated headers, national names ---------------
+
+XLSX_HEADER = ["个人标识码", "身份证件类型", "身份证件号\n(必填)", "姓名★", "＊性别", "出生日期（必填）", "学校标识码（必填）",
+               "年级", "班级（选填）", "学籍状态", "是否进城务工人员随迁子女", "是否残疾", "户口所在地", "入学年月"]
+
+
+def xlsx_row(i: int, id_cell: Any = None, status: str = "在读") -> list:
+    return [f"G{IDS[i]}", "居民身份证", IDS[i] if id_cell is None else id_cell, NAMES[i], 1 if i % 2 == 0 else 2,
+            "20110101", SCHOOL, "初一", "1班", status, "是" if i == 10 else "否", "非残疾" if i != 11 else "残疾",
+            "411003", "201709"]
+
+
+def registry_xlsx() -> bytes:
+    class1 = [["建安区第一中学七年级（1）班学生名册（2026年秋季学期，按全国中小学生学籍信息管理系统导出格式整理）"],
+              ["填报单位（盖章）：", "", "建安区第一中学"], ["填报日期：2026年9月"], XLSX_HEADER,
+              xlsx_row(10), xlsx_row(11), xlsx_row(12, id_cell="4.11003E+17"),
+              ["总计", "", "", "3"], ["复核人：", "", "", "", "说明：无"]]
+    class2 = [XLSX_HEADER, xlsx_row(13), xlsx_row(14, status="转出"), [], xlsx_row(15)]
+    old = [XLSX_HEADER, xlsx_row(16), xlsx_row(17)]
+    return xlsx_bytes([("七（1）班", class1, "visible"), ("七（2）班", class2, "visible"),
+                       ("2025春", old, "veryHidden")])
+
+
+def test_xlsx_sheets_decorated_headers_and_national_names(tmp_path: Path) -> None:
+    frame, opened = read(write(tmp_path, "学籍_一中.xlsx", registry_xlsx()), "registry")
+    assert [t.sheet for t in opened.tables] == ["七（1）班", "七（2）班"]
+    assert opened.skipped_sheets == [("2025春", "隐藏工作表 hidden sheet")]
+    assert dict(opened.skipped_rows) == {"总计": 1, "复核人": 1, "空行": 1}
+    assert opened.tables[0].header_row == 4 and "身份证件类型" in opened.tables[0].ignored_columns
+    assert frame["row_no"].tolist() == [5, 6, 7, 2, 3, 5]
+    assert frame["student_no"].tolist() == [f"G{IDS[i]}" for i in (10, 11, 12, 13, 14, 15)]
+    assert frame["gender"].tolist() == ["M", "F", "M", "F", "M", "F"]
+    assert frame["is_migrant"].tolist() == [True] + [False] * 5
+    assert frame["is_disabled"].tolist() == [False, True, False, False, False, False]
+    assert frame["enrolled_on"].astype(str).unique().tolist() == ["2017-09-01"]
+    assert frame["hukou_region_code"].unique().tolist() == ["411003"]
+    assert frame["status"].tolist() == ["active"] * 4 + ["transferred_out", "active"]
+    sci = frame.iloc[2]
+    assert pd.isna(sci["id_number"]) and sci["id_number_raw"] == "4.11003E+17"
+    assert sci["row_error"] == f"学籍_一中.xlsx 工作表「七（1）班」第 7 行 C 列（身份证件号\n(必填)）：{ID_AS_NUMBER}"
+
+
+@pytest.mark.parametrize("decorated,plain", [
+    ("★姓名", "姓名"), ("姓名★", "姓名"), ("*学籍状态", "学籍状态"), ("学籍状态＊", "学籍状态"),
+    ("出生\n日期", "出生日期"), ("出生日期（必填）", "出生日期"), ("班级(选填)", "班级"), ("　学 校 标 识 码　", "学校标识码"),
+    ("村（社区）", "村(社区)"), ("身份证件号\r\n（必填）★", "身份证件号"),
+])
+def test_header_decorations(decorated: str, plain: str) -> None:
+    assert normalize_header(decorated) == normalize_header(plain)
+    assert SPECS["registry"].alias_map.get(normalize_header(decorated)) == SPECS["registry"].alias_map.get(
+        normalize_header(plain)) or SPECS["census"].alias_map.get(normalize_header(decorated))
+
+
+def test_aux_student_no_is_never_student_no() -> None:
+    registry = SPECS["registry"].alias_map
+    assert registry[normalize_header("学籍辅号")] == "aux_student_no"
+    assert registry[normalize_header("个人标识码")] == "student_no"
+    assert normalize_header("学籍辅号") not in SPECS["attendance"].alias_map
+
+
+def test_csv_ids_from_excel_numbers(tmp_path: Path) -> None:
+    """A CSV saved from a sheet whose ID column was a number: 4.11003E+17, or 18 digits ending 000."""
+    cut = IDS[20][:15] + "000"
+    assert idnumber.check_digit(cut[:17]) != "0"  # so the check digit proves the tail is lost
+    rows = [["全国学籍号", "身份证号", "姓名", "性别", "出生日期", "学校标识码", "年级", "学籍状态"],
+            [f"G{IDS[20]}", "4.11003E+17", NAMES[0], "男", "2011-01-01", SCHOOL, "1", "在读"],
+            [f"G{IDS[21]}", cut, NAMES[1], "女", "2011-01-01", SCHOOL, "1", "在读"],
+            [f"G{IDS[22]}", IDS[22], NAMES[2], "男", "2011-01-01", SCHOOL, "1", "在读"]]
+    path = write_extract(tmp_path / "学籍.csv", rows)
+    frame, _ = read(path, "registry")
+    assert frame["id_number"].isna().tolist() == [True, True, False]
+    assert frame["row_error"].tolist()[:2] == [f"学籍.csv 第 {r} 行 B 列（身份证号）：{ID_AS_NUMBER}" for r in (2, 3)]
+    assert pd.isna(frame["row_error"].iloc[2])
+
+
+# --- attendance: leave columns, and the class teacher's month grid --------------------------------------
+
+def test_attendance_leave_columns(tmp_path: Path) -> None:
+    rows = [["学籍号", "学校标识码", "日期", "是否请假", "请假类型"],
+            ["G1", SCHOOL, "2026-10-09", "是", "病假"],
+            ["G2", SCHOOL, "2026-10-09", "是", "事假"],
+            ["G3", SCHOOL, "2026-10-09", "否", ""],
+            ["G4", SCHOOL, "2026-10-09", "是", ""],
+            ["G5", SCHOOL, "2026-10-09", "也许", ""]]
+    frame, _ = read(write_extract(tmp_path / "考勤.csv", rows), "attendance")
+    assert frame["status"].tolist()[:4] == ["sick_leave", "personal_leave", "present", "personal_leave"]
+    assert pd.isna(frame["status"].iloc[4]) and frame["status_raw"].iloc[4] == "也许"
+    assert frame["status_raw"].tolist()[:3] == ["是/病假", "是/事假", "否"]
+
+
+def test_attendance_status_words_late_and_typed_leave(tmp_path: Path) -> None:
+    rows = [["学籍号", "学校标识码", "日期", "考勤状态", "请假类型"],
+            ["G1", SCHOOL, "2026-10-09", "迟到", ""], ["G2", SCHOOL, "2026-10-09", "早退", ""],
+            ["G3", SCHOOL, "2026-10-09", "请假", "病假"], ["G4", SCHOOL, "2026-10-09", "旷课", ""]]
+    frame, _ = read(write_extract(tmp_path / "考勤.csv", rows), "attendance")
+    assert frame["status"].tolist() == ["present", "present", "sick_leave", "unexcused"]
+
+
+def month_grid_xlsx() -> bytes:
+    days = [str(d) for d in range(1, 32)]
+    marks1 = ["√"] * 31
+    marks1[1], marks1[2], marks1[30] = "病", "事", ""  # 2nd sick, 3rd personal, 31st no roll call
+    marks2 = [""] * 31
+    marks2[0], marks2[4] = "旷", "✓"
+    rows = [["建安区实验小学三年级（2）班 2026年10月 学生考勤表"],
+            ["学校标识码：2410030069", "", "班主任：张老师"],
+            ["序号", "学籍号", "姓名", *days],
+            [1, f"G{IDS[30]}", NAMES[0], *marks1],
+            [2, f"G{IDS[31]}", NAMES[1], *marks2],
+            ["合计", "", "", *["" for _ in days]],
+            ["填表人：张老师"]]
+    return xlsx_bytes([("10月", rows, "visible")])
+
+
+def test_month_grid_from_title_lines(tmp_path: Path) -> None:
+    frame, opened = read(write(tmp_path, "三年级2班考勤.xlsx", month_grid_xlsx()), "attendance")
+    grid = opened.tables[0].grid
+    assert grid is not None and grid.year_month == (2026, 10) and grid.school_code == "2410030069"
+    assert dict(opened.skipped_rows) == {"合计": 1, "填表人": 1}
+    first = frame[frame["student_no"] == f"G{IDS[30]}"]
+    second = frame[frame["student_no"] == f"G{IDS[31]}"]
+    assert len(first) == 30 and len(second) == 2  # 31 days minus the blank 31st; two marks
+    assert (first["row_no"] == 4).all() and (second["row_no"] == 5).all()
+    assert (frame["school_code"] == "2410030069").all()
+    by_day = dict(zip(first["date"].astype(str), first["status"]))
+    assert by_day["2026-10-01"] == "present" and by_day["2026-10-02"] == "sick_leave"
+    assert by_day["2026-10-03"] == "personal_leave" and "2026-10-31" not in by_day
+    assert second["date"].astype(str).tolist() == ["2026-10-01", "2026-10-05"]
+    assert second["status"].tolist() == ["unexcused", "present"]
+    assert first["status_raw"].iloc[0] == "√"
+
+
+def test_month_grid_from_file_name_and_columns(tmp_path: Path) -> None:
+    days = [f"{d}日" for d in range(1, 31)]
+    rows = [["学校标识码", "身份证号", "姓名", *days],
+            [SCHOOL, IDS[32], NAMES[2], *(["√"] * 29 + ["旷"])],
+            [SCHOOL, IDS[33], NAMES[3], *(["事"] + [""] * 29)]]
+    frame, opened = read(write_extract(tmp_path / "考勤_2026-11.csv", rows), "attendance")
+    assert opened.tables[0].grid.year_month == (2026, 11)
+    assert len(frame) == 31 and (frame["school_code"] == SCHOOL).all()
+    last = frame[frame["id_number"] == IDS[32]].iloc[-1]
+    assert str(last["date"]) == "2026-11-30" and last["status"] == "unexcused" and last["row_no"] == 2
+    only = frame[frame["id_number"] == IDS[33]]
+    assert only["date"].astype(str).tolist() == ["2026-11-01"] and only["status"].tolist() == ["personal_leave"]
+
+
+def test_month_grid_without_a_month_is_one_clear_error(tmp_path: Path) -> None:
+    rows = [["学籍号", "学校标识码", *[str(d) for d in range(1, 31)]], ["G1", SCHOOL, *(["√"] * 30)]]
+    with pytest.raises(IngestError) as err:
+        open_source_file(write_extract(tmp_path / "考勤.csv", rows), SPECS["attendance"])
+    assert str(err.value).startswith("考勤.csv 第 1 行（表头）：月考勤表找不到年月")
+
+
+def test_month_grid_end_to_end(kongchuo_home: Path, resources, dagster_instance, warehouse) -> None:
+    write_extract(kongchuo_home / "landing" / "attendance" / "三年级2班考勤.xlsx", data=month_grid_xlsx())
+    result = dg.materialize([staged_assets["attendance"]], partition_key=PERIOD, resources=resources,
+                            instance=dagster_instance)
+    assert result.success
+    md = result.get_asset_materialization_events()[-1].materialization.metadata
+    assert md["rows_ingested"].value == 32
+    assert md["skipped_rows"].value == {"三年级2班考勤.xlsx": {"合计": 1, "填表人": 1}}
+    got = warehouse.query_df("SELECT status, count(*) AS n FROM staged.attendance GROUP BY status ORDER BY status")
+    assert dict(zip(got["status"], got["n"])) == {"personal_leave": 1, "present": 29, "sick_leave": 1,
+                                                  "unexcused": 1}
+    assert warehouse.scalar("SELECT count(DISTINCT sheet) FROM staged.attendance WHERE sheet = '10月'") == 1

@@ -325,3 +325,73 @@ def test_month_grid_end_to_end(kongchuo_home: Path, resources, dagster_instance,
     assert dict(zip(got["status"], got["n"])) == {"personal_leave": 1, "present": 29, "sick_leave": 1,
                                                   "unexcused": 1}
     assert warehouse.scalar("SELECT count(DISTINCT sheet) FROM staged.attendance WHERE sheet = '10月'") == 1
+
+
+# --- public-security household extract (census) ---------------------------------------------------------
+
+TOWNSHIPS = (("411003001", "新元街道"), ("411003002", "长村张街道"), ("411003101", "五女店镇"),
+             ("411003102", "尚集镇"), ("411003009", "长村"))
+
+
+def ps_rows() -> list[list[Any]]:
+    header = ["公民身份号码", "姓名", "性别", "出生日期", "民族", "户籍地址", "户号", "与户主关系", "人员状态", "注销原因"]
+    return [["户籍人口信息（公安户籍系统导出）"], header,
+            [IDS[34], NAMES[4], "男", "20110101", "汉族", "河南省许昌市建安区五女店镇王庄村3组", "001", "孙子", "正常", ""],
+            [IDS[35], NAMES[5], "女", "20110101", "汉族", "河南省许昌市建安区长村张街道幸福社区", "002", "女", "注销", "迁出"],
+            [IDS[36], NAMES[6], "男", "20110101", "汉族", "河南省许昌市建安区尚集镇", "003", "子", "注销", "死亡"],
+            [IDS[37], NAMES[7], "女", "20110101", "汉族", "许昌市某区幸福路8号", "004", "女", "正常", ""],
+            [IDS[38], NAMES[8], "男", "20110101", "汉族", "五女店镇与尚集镇交界处", "005", "子", "注销", "出国"],
+            [IDS[39], NAMES[9], "女", "20110101", "汉族", "长村张街道", "006", "女", "注销", ""]]
+
+
+def test_public_security_extract(tmp_path: Path) -> None:
+    frame, opened = read(write_extract(tmp_path / "户籍_公安.csv", ps_rows()), "census", TOWNSHIPS)
+    assert opened.tables[0].header_row == 2
+    assert frame["residence_status"].tolist()[:5] == ["resident", "moved_out", "deceased", "resident", "moved_out"]
+    assert pd.isna(frame["residence_status"].iloc[5]) and frame["residence_status_raw"].iloc[5] == "注销"
+    assert frame["residence_status_raw"].iloc[1] == "注销/迁出"
+    # 长村张街道, not 长村 (longest match); row 6 names no reference township, row 7 two
+    assert frame["township_code"].tolist()[:3] == ["411003101", "411003002", "411003102"]
+    assert frame["township_code"].iloc[[3, 4]].isna().all() and frame["township_code"].iloc[5] == "411003002"
+    assert frame["row_error"].iloc[3] == "户籍_公安.csv 第 6 行 F 列（户籍地址）：户籍地址中找不到参考名录中的乡镇名称"
+    assert frame["row_error"].iloc[4] == "户籍_公安.csv 第 7 行 F 列（户籍地址）：户籍地址中有多个乡镇名称，无法确定乡镇"
+    assert frame["row_error"].iloc[[0, 1, 2, 5]].isna().all()
+
+
+def test_region_code_gives_the_township(tmp_path: Path) -> None:
+    rows = [["公民身份号码", "姓名", "性别", "出生日期", "户籍区划", "户口状态"],
+            [IDS[34], NAMES[4], "1", "2011-01-01", "411003101000", "正常"],
+            [IDS[35], NAMES[5], "2", "2011-01-01", "411003", "正常"]]
+    frame, _ = read(write_extract(tmp_path / "户籍.csv", rows), "census", TOWNSHIPS)
+    assert frame["township_code"].iloc[0] == "411003101" and pd.isna(frame["township_code"].iloc[1])
+
+
+def test_public_security_extract_end_to_end(kongchuo_home: Path, resources, dagster_instance, warehouse) -> None:
+    """The township names reach the parse job from reference/townships.csv (the bundled one here)."""
+    write_extract(kongchuo_home / "landing" / "census" / "户籍_公安.xlsx", data=xlsx_bytes([("人口", ps_rows(), "visible")]))
+    result = dg.materialize([staged_assets["census"]], partition_key=PERIOD, resources=resources,
+                            instance=dagster_instance)
+    assert result.success
+    got = warehouse.query_df("SELECT row_no, township_code, residence_status, row_error, sheet FROM staged.census "
+                             "ORDER BY row_no")
+    assert got["row_no"].tolist() == [3, 4, 5, 6, 7, 8]
+    assert got["township_code"].tolist()[:3] == ["411003101", "411003002", "411003102"]
+    assert got["row_error"].notna().tolist() == [False, False, False, True, True, False]
+    assert got["row_error"].iloc[3].startswith("户籍_公安.xlsx 工作表「人口」第 6 行 F 列（户籍地址）：")
+
+
+# --- deferral roster (exemptions) -------------------------------------------------------------------------
+
+def test_deferral_roster_ranges(tmp_path: Path) -> None:
+    rows = [["XX镇延缓入学学生名单"], ["序号", "身份证件号", "姓名", "申请类别", "批准时间", "缓学期限", "原因"],
+            [1, IDS[0], NAMES[0], "延缓入学", "2026-08-20", "2026.09-2027.08", "疾病"],
+            [2, IDS[1], NAMES[1], "缓学", "", "2026年9月至2027年2月", "疾病"],
+            [3, IDS[2], NAMES[2], "休学", "2026/9/1", "2026-09~2027-08", "疾病"],
+            [4, IDS[3], NAMES[3], "延缓入学", "2026-08-20", "一年", "疾病"],
+            ["合计", "", "4人"]]
+    frame, opened = read(write_extract(tmp_path / "缓学名单.csv", rows), "exemptions")
+    assert dict(opened.skipped_rows) == {"合计": 1}
+    assert frame["kind"].tolist() == ["deferral", "deferral", "suspension", "deferral"]
+    assert frame["valid_until"].astype(str).tolist()[:3] == ["2027-08-31", "2027-02-28", "2027-08-31"]
+    assert frame["approved_on"].astype(str).tolist() == ["2026-08-20", "2026-09-01", "2026-09-01", "2026-08-20"]
+    assert pd.isna(frame["valid_until"].iloc[3]) and frame["valid_until_raw"].iloc[3] == "一年"

@@ -395,3 +395,19 @@ def test_deferral_roster_ranges(tmp_path: Path) -> None:
     assert frame["valid_until"].astype(str).tolist()[:3] == ["2027-08-31", "2027-02-28", "2027-08-31"]
     assert frame["approved_on"].astype(str).tolist() == ["2026-08-20", "2026-09-01", "2026-09-01", "2026-08-20"]
     assert pd.isna(frame["valid_until"].iloc[3]) and frame["valid_until_raw"].iloc[3] == "一年"
+
+
+def test_row_errors_are_dq03_findings(kongchuo_home: Path, resources, dagster_instance, warehouse) -> None:
+    """The lost ID is listed by DQ03 with file, sheet, row and column (and no value)."""
+    from checks import rules
+
+    write_extract(kongchuo_home / "landing" / "registry" / "学籍_建安区.xls", data=registry_xls())
+    assert dg.materialize([staged_assets["registry"]], partition_key=PERIOD, resources=resources,
+                          instance=dagster_instance).success
+    found = warehouse.query_df(rules.dq03_sql("registry"), {"period": PERIOD, "start": dt.date(2026, 10, 1),
+                                                             "end": dt.date(2026, 10, 31), "run_id": "t",
+                                                             "source": "registry"})
+    lost = found[found["col"] == "row_error"]
+    assert lost["row_no"].tolist() == [4]
+    assert lost["detail"].iloc[0] == f"学籍_建安区.xls 工作表「八年级」第 4 行 C 列（身份证件号★）：{ID_AS_NUMBER}"
+    assert lost["record_key"].iloc[0] == f"G{IDS[5]}"

@@ -363,10 +363,11 @@ def _derive_residence_status(spec: SourceSpec, cells: pd.DataFrame, out: dict[st
 
 
 def _derive_township(cells: pd.DataFrame, out: dict[str, pd.Series], townships: tuple[tuple[str, str], ...]) -> None:
-    """户籍区划 (9+ digits: the township is its first 9), else the township names in 户籍地址."""
-    if "township_code" in cells.columns:
-        return
+    """Rows without a township code: 户籍区划 (9+ digits: the township is its first 9), else the township names
+    in 户籍地址."""
     code = out["township_code"]
+    if not code.isna().any() or not ({"region_code", "address"} & set(cells.columns)):
+        return
     if "region_code" in cells.columns:
         digits = drop_whitespace(as_text(cells["region_code"])).str.extract(r"^(\d{9})\d*$")[0]
         code = code.fillna(digits.astype(TEXT_DTYPE))

@@ -439,6 +439,9 @@ def _open_workbook(path: Path, spec: SourceSpec, name: str) -> SourceFile:
         if str(meta.visible).rsplit(".", 1)[-1] != "Visible":
             opened.skipped_sheets.append((meta.name, "隐藏工作表 hidden sheet"))
             continue
+        if str(meta.typ).rsplit(".", 1)[-1] != "WorkSheet":
+            opened.skipped_sheets.append((meta.name, "不是数据工作表（图表等）not a worksheet"))
+            continue
         if path.suffix.lower() == ".xlsx":
             check_sheet_box(path, name, meta.name)
         sheet = _load_sheet(book, name, meta.name)

@@ -229,9 +229,6 @@ def normalize_student_no(raw: pd.Series) -> pd.Series:
 
 # --- a whole frame ------------------------------------------------------------------------------------
 
-PASSED_THROUGH = ("file_sha", "row_no", "sheet", "row_error")
-
-
 def normalize_frame(spec: SourceSpec, cells: pd.DataFrame,
                     townships: tuple[tuple[str, str], ...] = ()) -> pd.DataFrame:
     """Raw cells (canonical column names, text or spreadsheet values) → the columns of ``staged.<source>``
@@ -239,17 +236,22 @@ def normalize_frame(spec: SourceSpec, cells: pd.DataFrame,
     reference (code, name) pairs, for census extracts that name the township only in the address."""
     out: dict[str, pd.Series] = {}
     table_cols = staged_columns(spec.name)
-    n = len(cells)
     for col in spec.columns:
-        present = col.name in cells.columns
-        raw = cells[col.name] if present else pd.Series([None] * n, index=cells.index, dtype=object)
+        if col.name not in cells.columns:  # an optional column the file does not have: NULL (flags false)
+            out[col.name] = pd.Series(False if col.kind == "bool" else pd.NA, index=cells.index,
+                                      dtype=_DTYPES[col.kind])
+            if f"{col.name}_raw" in table_cols:
+                out[f"{col.name}_raw"] = pd.Series(pd.NA, index=cells.index, dtype=TEXT_DTYPE)
+            continue
+        raw = cells[col.name]
         out[col.name] = normalize_column(col, raw)
         if f"{col.name}_raw" in table_cols:
             out[f"{col.name}_raw"] = _raw_text(raw)
-    for lineage in PASSED_THROUGH:  # absent only when normalising loose cells (tests)
+    for lineage in ("file_sha", "row_no"):  # absent only when normalising loose cells (tests)
         out[lineage] = cells[lineage] if lineage in cells.columns else pd.Series(pd.NA, index=cells.index)
-    out["row_error"] = out["row_error"].astype(TEXT_DTYPE)
-    out["sheet"] = out["sheet"].astype(TEXT_DTYPE)
+    for context in ("sheet", "row_error"):  # absent for CSV, and when no row has a problem
+        out[context] = (cells[context].astype(TEXT_DTYPE) if context in cells.columns
+                        else pd.Series(pd.NA, index=cells.index, dtype=TEXT_DTYPE))
     derive_columns(spec, cells, out, townships)
     frame = pd.DataFrame(out, index=cells.index)
     missing = [c for c in table_cols if c not in frame.columns]

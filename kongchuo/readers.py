@@ -258,7 +258,8 @@ class SourceFile:
         frame = frame[~self._note_rows(table, frame, full_row)]
         if len(frame) == 0:
             return None
-        frame = frame.assign(sheet=table.sheet, row_error=None)
+        if table.sheet is not None:
+            frame["sheet"] = pd.Series(table.sheet, index=frame.index, dtype="string")
         frame = self._id_stored_as_number(table, frame, numeric_id[keep] if numeric_id is not None else None, rows)
         if table.grid:
             frame = self._grid_rows(table, frame)
@@ -302,7 +303,7 @@ class SourceFile:
             return frame
         pos = table.positions["id_number"]
         frame = frame.copy()
-        frame["row_error"] = frame["row_error"].astype(object)
+        frame["row_error"] = pd.Series(pd.NA, index=frame.index, dtype="string")
         frame.loc[lost, "row_error"] = [
             f"{row_place(self.name, table.sheet, r)} {column_letter(pos)} 列（{self._label_at(table, pos)}）：{ID_AS_NUMBER}"
             for r in frame.loc[lost, "row_no"]]

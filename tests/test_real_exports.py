@@ -411,3 +411,50 @@ def test_row_errors_are_dq03_findings(kongchuo_home: Path, resources, dagster_in
     assert lost["row_no"].tolist() == [4]
     assert lost["detail"].iloc[0] == f"学籍_建安区.xls 工作表「八年级」第 4 行 C 列（身份证件号★）：{ID_AS_NUMBER}"
     assert lost["record_key"].iloc[0] == f"G{IDS[5]}"
+
+
+def test_month_grid_with_a_year_month_column(tmp_path: Path) -> None:
+    rows = [["学籍号", "学校标识码", "年月", *[f"10月{d}日" for d in range(1, 8)]],
+            ["G1", SCHOOL, "2026年10月", "√", "√", "旷", "", "", "√", "√"],
+            ["G2", SCHOOL, "2026-09", "", "病", "", "", "", "", ""]]
+    frame, opened = read(write_extract(tmp_path / "考勤.csv", rows), "attendance")
+    assert opened.tables[0].grid is not None and opened.tables[0].grid.year_month is None
+    assert frame[frame["student_no"] == "G1"]["date"].astype(str).tolist() == [
+        "2026-10-01", "2026-10-02", "2026-10-03", "2026-10-06", "2026-10-07"]
+    g2 = frame[frame["student_no"] == "G2"]
+    assert g2["date"].astype(str).tolist() == ["2026-09-02"] and g2["status"].tolist() == ["sick_leave"]
+
+
+def test_workbook_without_a_matching_sheet_is_quarantined_with_one_message(
+        kongchuo_home: Path, resources, dagster_instance, warehouse) -> None:
+    header = ["全国学籍号", "身份证号", "姓名", "性别", "出生日期", "学校标识码", "学藉状态"]
+    book = xlsx_bytes([("封面", [["建安区学籍名册"]], "visible"),
+                       ("名册", [["建安区学籍名册"], header, [f"G{IDS[0]}", IDS[0], NAMES[0], "男", "2011-01-01",
+                                                        SCHOOL, "在读"]], "visible")])
+    write_extract(kongchuo_home / "landing" / "registry" / "学籍_xx.xlsx", data=book)
+    result = dg.materialize([staged_assets["registry"]], partition_key=PERIOD, resources=resources,
+                            instance=dagster_instance)
+    assert result.success
+    error = warehouse.query_df("SELECT status, error FROM raw.files")
+    assert error["status"].tolist() == ["quarantined"]
+    assert error["error"].iloc[0] == (
+        "学籍_xx.xlsx 工作表「名册」：第 2 行（表头），A–G 列：缺少必填列：年级（grade）、学籍状态（status）；"
+        "找到的表头：「全国学籍号」、「身份证号」、「姓名」、「性别」、「出生日期」、「学校标识码」、「学藉状态」；「学藉状态」可能是「学籍状态」")
+    note = (kongchuo_home / "quarantine" / "registry" / "学籍_xx.xlsx.error.txt").read_text(encoding="utf-8")
+    assert note.startswith(error["error"].iloc[0]) and IDS[0] not in note and NAMES[0] not in note
+
+
+def test_townships_reach_worker_processes(tmp_path: Path) -> None:
+    """Census parse jobs carry the township names, so a worker process (spawned) finds them too."""
+    from kongchuo.parsing import ParseJob, parse_all
+
+    jobs = []
+    for k in range(2):
+        path = write_extract(tmp_path / f"户籍_{k}.csv", ps_rows())
+        jobs.append(ParseJob("census", path, path.name, f"{k}" * 64, tmp_path / f"scratch{k}", townships=TOWNSHIPS))
+    parsed = list(parse_all(jobs, workers=2, min_bytes=0))
+    for result in parsed:
+        assert result.error is None, result.error
+        table = pd.concat([t.to_pandas() for t in result.tables()])
+        assert table["township_code"].tolist()[:3] == ["411003101", "411003002", "411003102"]
+        result.discard()

@@ -561,10 +561,15 @@ def _missing_message(where: str, idx: int, last: int, row: list[str], missing: l
     first_col, last_col = (cells[0][0], cells[-1][0]) if cells else (0, 0)
     span = (f"，{column_letter(first_col)} 列" if first_col == last_col
             else f"，{column_letter(first_col)}–{column_letter(last_col)} 列")
-    found = "、".join(f"「{c}」" for _, c in cells) or "（无）"
+    shown = [c for _, c in cells]
+    if not found_header:  # the row may be data (a sheet without a header): only header-like cells are named
+        shown = [c for c in shown if normalize_header(c) in spec.alias_map or _nearest_aliases([c], spec)]
+    found = "、".join(f"「{c}」" for c in shown) or "（无）"
+    if len(shown) < len(cells):
+        found += f"（另有 {len(cells) - len(shown)} 个不像列名的单元格，未列出）"
     what = "（表头）" if found_header else f"（未找到表头：没有一行含两个以上{spec.label}列名）"
     text = f"{where}：{rows}{what}{span}：缺少必填列：{'、'.join(missing)}；找到的表头：{found}"
-    hints = _nearest_aliases([c for _, c in cells], spec)
+    hints = _nearest_aliases(shown, spec)
     return text + ("；" + "；".join(hints) if hints else "")
 
 

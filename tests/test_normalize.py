@@ -165,7 +165,19 @@ def test_no_header_row():
     with pytest.raises(IngestError) as err:
         resolve_header([["x", "y"], ["1", "2"]], SPECS["attendance"], "a.csv")
     assert str(err.value).startswith("a.csv：第 1–2 行（未找到表头：没有一行含两个以上考勤列名），A–B 列：缺少必填列：学校标识码（school_code）、"
-                                     "日期（date）、考勤状态（status）、身份证件号或全国学籍号（id_number/student_no）；找到的表头：「x」、「y」")
+                                     "日期（date）、考勤状态（status）、身份证件号或全国学籍号（id_number/student_no）；找到的表头：（无）"
+                                     "（另有 2 个不像列名的单元格，未列出）")
+
+
+def test_no_header_message_never_quotes_data_cells():
+    """A sheet of pupils without a header: the 'found headers' would be a data row; only header-like cells
+    are named (names and ID numbers never are)."""
+    row = ["张小明", idnumber.make_id("411003", dt.date(2011, 1, 1), 5), "男", "学藉状态"]
+    with pytest.raises(IngestError) as err:
+        resolve_header([row, row], SPECS["registry"], "r.csv")
+    msg = str(err.value)
+    assert "张小明" not in msg and row[1] not in msg and "「学藉状态」可能是「学籍状态」" in msg
+    assert "（另有 3 个不像列名的单元格，未列出）" in msg
 
 
 def test_column_letters():

@@ -3,7 +3,8 @@
 - Encoding (CSV): UTF-8 with or without BOM, else GB18030 (a superset of GBK and GB2312). The whole file is
   checked in line-aligned blocks before parsing, so an undecodable byte is reported with its line number.
 - Workbooks: ``.xlsx`` and legacy ``.xls`` (Excel 97-2003), both read with python-calamine (by content, so an
-  .xlsx saved under an .xls name is read too; an HTML page named .xls is refused with a message saying so).
+  .xlsx saved under an .xls name, or an .xls under an .xlsx name, is read too; an HTML page named .xls is
+  refused with a message saying so, an encrypted workbook with one asking to remove the password).
   EVERY visible sheet whose header matches the source is read (one sheet per grade or class is common), one
   after the other, each with its own header; hidden and very hidden sheets are ignored; sheets without a
   matching header (or empty) are skipped, and :attr:`SourceFile.skipped_sheets` lists them with the reason.
@@ -790,8 +791,7 @@ def check_workbook(path: Path, name: str) -> None:
         raise IngestError(f"{where}: not an Excel 97-2003 workbook (a CSV or text file renamed .xls?); export it "
                           f"again as .xls, .xlsx or CSV")
     if head.startswith(_OLE2):
-        raise IngestError(f"{where}: a password-protected (encrypted) workbook, or an old binary .xls named "
-                          f".xlsx; remove the password, or save it as an .xlsx workbook")
+        return  # an .xls named .xlsx is read; an encrypted workbook fails to open (open_workbook says so)
     if not zipfile.is_zipfile(path):
         if text.startswith(b"<"):
             raise IngestError(f"{where}: an HTML or XML page (web systems often export tables this way), not an "
@@ -882,6 +882,11 @@ def open_workbook(path: Path, name: str) -> object:
         with open(path, "rb") as fh:  # by content, not by name: an .xlsx saved with an .xls name is read too
             return CalamineWorkbook.from_filelike(io.BytesIO(fh.read()))
     except Exception as exc:  # noqa: BLE001 - calamine raises its own error types
+        with open(path, "rb") as fh:
+            ole2 = fh.read(8) == _OLE2
+        if ole2:  # an encrypted OOXML package is an OLE2 container, as is a password-protected .xls
+            raise IngestError(f"{name}: row 1, column A: a password-protected (encrypted) workbook, or a damaged "
+                              f"Excel 97-2003 file; remove the password, or save it again as .xlsx") from None
         raise IngestError(f"{name}: row 1, column A: not a readable {_kind(path)} workbook "
                           f"({type(exc).__name__})") from None
 

@@ -458,3 +458,11 @@ def test_townships_reach_worker_processes(tmp_path: Path) -> None:
         table = pd.concat([t.to_pandas() for t in result.tables()])
         assert table["township_code"].tolist()[:3] == ["411003101", "411003002", "411003102"]
         result.discard()
+
+
+def test_workbooks_are_read_by_content_not_by_name(tmp_path: Path) -> None:
+    rows = [["全国学籍号", "姓名", "性别", "出生日期", "学校标识码", "年级", "学籍状态"],
+            [f"G{IDS[0]}", NAMES[0], "男", "2011-01-01", SCHOOL, "1", "在读"]]
+    for name, data in (("a.xls", xlsx_bytes([("s", rows, "visible")])), ("b.xlsx", xls_bytes([("s", rows, 0)]))):
+        frame, _ = read(write(tmp_path, name, data), "registry")
+        assert frame["student_no"].tolist() == [f"G{IDS[0]}"], name

@@ -26,9 +26,10 @@
 - ID numbers typed as numbers: an ``id_number`` cell that is an Excel number of 16+ digits (Excel keeps 15
   significant digits), or text ``4.11003E+17``, or 18 digits ending in ``000`` whose check digit is wrong, is a
   ROW error (``row_error``: file, sheet, row, column, "身份证号被存为数字，末位已丢失，请将该列设为文本后重新
-  导出"); the ID becomes NULL (raw text kept) and the rest of the file loads. (A genuine ID ending in 000 with a
-  right check digit is kept: about one in 1,100 real IDs ends so, and a truncated one passes the check one time
-  in eleven; only number cells are certain.)
+  导出"); the ID becomes NULL (raw text kept) and the rest of the file loads. When most IDs of a chunk end in
+  000, every one of them is such an error (the column was a number). A lone ID ending in 000 with a right check
+  digit is kept: about one in 1,100 real IDs ends so, and a truncated one passes the check one time in eleven;
+  only number cells are certain.
 - Attendance month grid (the class teacher's sheet): a header with 学籍号 and/or 身份证号 (姓名 and 学校标识码
   optional) and at least :data:`MIN_GRID_DAYS` day columns (``1``..``31``, ``1日``, ``1号``, ``10月1日``) and no
   日期/考勤状态 column. Cells hold √/✓/病/事/旷/迟/早 (blank = no roll call that day). Year and month come from a
@@ -366,6 +367,7 @@ BLANK_ROW = "空行"
 NOTE_WORDS = ("合计", "总计", "小计", "填表人", "填报人", "审核人", "复核人", "制表", "说明", "备注", "负责人",
               "填报单位", "填表单位", "填报日期", "填表日期", "注：", "注:")
 TOTAL_WORDS = ("合计", "总计", "小计")
+MIN_NUMERIC_COLUMN = 3  # this many IDs ending in 000, most of the chunk's: the ID column was a number
 ID_AS_NUMBER = "身份证号被存为数字，末位已丢失，请将该列设为文本后重新导出"
 _SPACES = re.compile(r"[\s\u3000]+")
 _SCIENTIFIC = r"^\d(?:\.\d+)?[eE]\+?\d{1,2}$"
@@ -396,11 +398,14 @@ def note_kind(cells: list[str], has_name: bool) -> str | None:
 
 def id_lost_to_number(ids: pd.Series) -> np.ndarray:
     """ID texts that came out of an Excel number: scientific notation, or 18 digits whose last three are the
-    zeros Excel puts after its 15 significant digits and whose check digit is then wrong (a real ID ending in
-    000 with a right check digit is kept; see the module docstring)."""
+    zeros Excel puts after its 15 significant digits and whose check digit is then wrong, or all such IDs
+    when most IDs of the chunk end so (the column was a number; real IDs end in 000 about once in 1,100).
+    A lone real ID ending in 000 with a right check digit is kept (see the module docstring)."""
     text = ids.str.strip()
     sci = text.str.match(_SCIENTIFIC).fillna(False).to_numpy(dtype=bool, copy=True)
     cut = text.str.match(_TRUNCATED18).fillna(False).to_numpy(dtype=bool, copy=True)
+    if cut.sum() >= MIN_NUMERIC_COLUMN and cut.sum() > 0.5 * text.notna().sum():
+        return sci | cut  # most IDs of the chunk end in 000: the whole column went through a number
     if cut.any():
         from kongchuo.idnumber import check_digit
 

@@ -246,3 +246,8 @@ def test_ids_lost_to_excel_numbers():
     ids = pd.Series(["4.11003E+17", "4.11003201101012E+17", cut, ok, "123", None, "4,11003E+17"], dtype="str")
     assert id_lost_to_number(ids).tolist() == [True, True, idnumber.check_digit(cut[:17]) != "0", False, False,
                                                False, False]
+
+
+def test_a_column_of_ids_ending_000_went_through_a_number():
+    ids = [idnumber.make_id("411003", dt.date(2011, 1, 1), i)[:15] + "000" for i in range(201, 205)]
+    assert id_lost_to_number(pd.Series(ids, dtype="str")).tolist() == [True] * 4  # check digits right or not

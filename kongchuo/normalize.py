@@ -36,7 +36,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from kongchuo import idnumber
-from kongchuo.sources import (CANCELLED, FLAG, GRADE_WORDS, LEAVE_TYPE, CANCEL_REASON, Column, SourceSpec)
+from kongchuo.sources import CANCELLED, FLAG, GRADE_WORDS, Column, SourceSpec
 from warehouse.layout import staged_columns
 
 DATE_DTYPE = pd.ArrowDtype(pa.date32())

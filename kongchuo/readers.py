@@ -44,9 +44,10 @@
 Errors are :class:`IngestError`; the message names the file, the row and the column, and never quotes a
 cell value (cells hold minors' names and ID numbers). File-level problems caught before parsing: an empty
 file; UTF-16 text; NUL bytes or a byte-order mark inside a UTF-8 file (two exports joined); a cell longer
-than Excel's 32,767 characters; a quote opened and never closed; an "XLSX" that is HTML, an encrypted or
-legacy OLE2 workbook, not a zip or a damaged one; an "XLS" that is HTML or text; a stray cell so far from the
-table that reading a sheet would exhaust memory (calamine materialises each sheet's bounding box).
+than Excel's 32,767 characters; a quote opened and never closed; an "XLSX" that is HTML, an encrypted
+workbook, not a zip or a damaged one; an "XLS" that is HTML or text; a stray cell so far from the table that
+reading a sheet would exhaust memory (calamine materialises each sheet's bounding box); a workbook with no
+visible sheet whose header matches (the message of the sheet that came closest).
 
 Other real shapes are handled in :mod:`kongchuo.normalize` (they need no reading logic): attendance
 是否请假/请假 + 请假类型; public-security household extracts (公民身份号码, 户籍地址/户籍区划 → township, 人员状态 +
@@ -111,10 +112,6 @@ class Table:
     ignored_columns: list[str]
     width: int
     grid: MonthGrid | None = None
-
-    def where(self, name: str) -> str:
-        """'学籍.xls 工作表「七年级」' or '学籍.csv': how messages name the place."""
-        return f"{name} 工作表「{self.sheet}」" if self.sheet is not None else name
 
 
 @dataclass

@@ -466,3 +466,11 @@ def test_workbooks_are_read_by_content_not_by_name(tmp_path: Path) -> None:
     for name, data in (("a.xls", xlsx_bytes([("s", rows, "visible")])), ("b.xlsx", xls_bytes([("s", rows, 0)]))):
         frame, _ = read(write(tmp_path, name, data), "registry")
         assert frame["student_no"].tolist() == [f"G{IDS[0]}"], name
+
+
+def test_ingest_preview_masks_the_aux_student_number(kongchuo_home: Path, resources, dagster_instance) -> None:
+    write_extract(kongchuo_home / "landing" / "registry" / "学籍_建安区.xls", data=registry_xls())
+    result = dg.materialize([staged_assets["registry"]], partition_key=PERIOD, resources=resources,
+                            instance=dagster_instance)
+    preview = result.get_asset_materialization_events()[-1].materialization.metadata["preview"].value
+    assert "FZ0000" not in preview and IDS[0] not in preview and NAMES[0] not in preview

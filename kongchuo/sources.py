@@ -165,8 +165,9 @@ REGISTRY = SourceSpec(
         _c("is_disabled", "bool", "残疾", *_DISABLED, vocab=FLAG),
         _c("disability_grade", "text", "残疾等级", *_DISABILITY_GRADE),
         _c("is_in_difficulty", "bool", "困境儿童", "是否困境儿童", vocab=FLAG),
-        _c("guardian_name", "text", "监护人", "监护人姓名"),
-        _c("guardian_phone", "text", "联系电话", "监护人电话", "监护人联系电话"),
+        # the national export lists family members: 成员1 is the first guardian
+        _c("guardian_name", "text", "监护人", "监护人姓名", "成员1姓名", "监护人1姓名"),
+        _c("guardian_phone", "text", "联系电话", "监护人电话", "监护人联系电话", "成员1联系电话", "监护人1联系电话"),
     ),
     required=("name", "gender", "birth_date", "school_code", "grade", "status"),
     one_of=("id_number", "student_no"),

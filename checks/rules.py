@@ -102,7 +102,8 @@ def dq03_sql(source: str) -> str:
         shown = ("''" if first in _SENSITIVE_RAW
                  else f"coalesce(' [' || CAST(t.{raw_col} AS TEXT) || ']', '')")
         school = "t.school_code" if "school_code" in staged_columns(source) else "CAST(NULL AS TEXT)"
-        detail = (f"'文件 ' || coalesce(f.original_name, t.file_sha) || ' 第' || CAST(t.row_no AS TEXT) || '行 列「"
+        detail = (f"'文件 ' || coalesce(f.original_name, t.file_sha) || coalesce(' 工作表「' || t.sheet || '」', '') "
+                  f"|| ' 第' || CAST(t.row_no AS TEXT) || '行 列「"
                   f"{p.label}」({p.column}): {_PROBLEM_ZH[p.problem]} {p.problem}' || {shown}")
         parts.append(
             f"SELECT {key} AS record_key, {school} AS school_code, t.file_sha, t.row_no, {detail} AS detail, "

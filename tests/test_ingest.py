@@ -341,3 +341,16 @@ def test_reference_replaces_all_rows(run, warehouse, kongchuo_home):
     assert warehouse.scalar("SELECT count(*) FROM staged.townships") == 1
     md = result.get_asset_materialization_events()[0].materialization.metadata
     assert md["schools_rows"].value == 2 and str(ref) in md["schools_file"].value
+
+
+def test_total_and_signature_lines_are_counted_not_loaded(run, warehouse, drop):
+    """A township form: title and 填报单位 lines above the header, 合计 and 填表人/复核人 lines below the data."""
+    rows = [["建安区2026年秋季学生学籍名册"], ["填报单位（盖章）：建安区实验学校", "", "填报日期：2026年9月"],
+            *registry_rows(), [], ["合计", "", "", "5人"], ["填表人：王老师", "", "复核人：李老师"]]
+    drop("registry", "r.csv", rows)
+    result = run(staged_assets["registry"])
+    md = metadata(result, "registry")
+    assert md["rows_ingested"].value == 5
+    assert md["skipped_rows"].value == {"r.csv": {"空行": 1, "合计": 1, "填表人": 1}}
+    assert staged(warehouse, "registry")["row_no"].tolist() == [4, 5, 6, 7, 8]
+    assert md["skipped_sheets"].value == "(none)"

@@ -514,9 +514,11 @@ def resolve_table(head: list[list[str]], spec: SourceSpec, name: str, sheet: str
         if missing:
             raise IngestError(_missing_message(where, idx, last, row, missing, spec))
         if grid is not None and grid.year_month is None and "year_month" not in positions:
+            days = sorted(grid.days.values())
             raise IngestError(
-                f"{where} 第 {idx + 1} 行（表头）：月考勤表找不到年月：请在表头上方写明「2026年10月」、加一列「年月」，"
-                f"或在文件名中写明年月（如 考勤_2026-10.xlsx）")
+                f"{where} 第 {idx + 1} 行（表头），{column_letter(days[0])}–{column_letter(days[-1])} 列（日期列）："
+                f"月考勤表找不到年月：请在表头上方写明「2026年10月」、加一列「年月」，或在文件名中写明年月（如 "
+                f"考勤_2026-10.xlsx）")
         used = {p for p, _ in hits} | (set(grid.days.values()) if grid else set())
         ignored = [cell.strip() for p, cell in enumerate(row) if cell and cell.strip() and p not in used]
         return Table(sheet, last + 1, header_map, positions, ignored, max(len(r) for r in head[: last + 1]), grid)

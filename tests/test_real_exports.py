@@ -310,7 +310,7 @@ def test_month_grid_without_a_month_is_one_clear_error(tmp_path: Path) -> None:
     rows = [["学籍号", "学校标识码", *[str(d) for d in range(1, 31)]], ["G1", SCHOOL, *(["√"] * 30)]]
     with pytest.raises(IngestError) as err:
         open_source_file(write_extract(tmp_path / "考勤.csv", rows), SPECS["attendance"])
-    assert str(err.value).startswith("考勤.csv 第 1 行（表头）：月考勤表找不到年月")
+    assert str(err.value).startswith("考勤.csv 第 1 行（表头），C–AF 列（日期列）：月考勤表找不到年月")
 
 
 def test_month_grid_end_to_end(kongchuo_home: Path, resources, dagster_instance, warehouse) -> None:

@@ -348,6 +348,7 @@ class SourceFile:
     @staticmethod
     def _label_at(table: Table, pos: int, quoted: bool = False) -> str:
         label = next((raw for raw, c in table.header_map.items() if table.positions.get(c) == pos), None)
+        label = _SPACES.sub(" ", label) if label else label  # a header wrapped over two lines reads as one
         if not quoted:
             return label or ""
         return f" ('{label}')" if label else ""

@@ -199,7 +199,7 @@ def test_xlsx_sheets_decorated_headers_and_national_names(tmp_path: Path) -> Non
     assert frame["status"].tolist() == ["active"] * 4 + ["transferred_out", "active"]
     sci = frame.iloc[2]
     assert pd.isna(sci["id_number"]) and sci["id_number_raw"] == "4.11003E+17"
-    assert sci["row_error"] == f"学籍_一中.xlsx 工作表「七（1）班」第 7 行 C 列（身份证件号\n(必填)）：{ID_AS_NUMBER}"
+    assert sci["row_error"] == f"学籍_一中.xlsx 工作表「七（1）班」第 7 行 C 列（身份证件号 (必填)）：{ID_AS_NUMBER}"
 
 
 @pytest.mark.parametrize("decorated,plain", [

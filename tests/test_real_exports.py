@@ -474,3 +474,22 @@ def test_ingest_preview_masks_the_aux_student_number(kongchuo_home: Path, resour
                             instance=dagster_instance)
     preview = result.get_asset_materialization_events()[-1].materialization.metadata["preview"].value
     assert "FZ0000" not in preview and IDS[0] not in preview and NAMES[0] not in preview
+
+
+def test_two_children_whose_numbers_collapse_stay_two_rows(kongchuo_home: Path, resources, dagster_instance,
+                                                           warehouse) -> None:
+    """Twins' IDs differ in the last digits only: as Excel numbers they are the same number. Both rows land with
+    a NULL ID and a row error each; the current census never merges them into one child."""
+    a, b = idnumber.make_id("411003", BORN, 302), idnumber.make_id("411003", BORN, 303)
+    assert a[:15] == b[:15] and a != b
+    header = ["公民身份号码", "姓名", "性别", "出生日期", "乡镇代码", "人员状态"]
+    rows = [header, [float(a), NAMES[0], "男", "20110101", "411003101", "正常"],
+            [float(b), NAMES[1], "女", "20110101", "411003101", "正常"],
+            [IDS[0], NAMES[2], "男", "20110101", "411003101", "正常"]]
+    write_extract(kongchuo_home / "landing" / "census" / "户籍.xls", data=xls_bytes([("户籍", rows, 0)]))
+    assert dg.materialize([staged_assets["census"]], partition_key=PERIOD, resources=resources,
+                          instance=dagster_instance).success
+    got = warehouse.query_df("SELECT row_no, id_number, row_error FROM staged.census ORDER BY row_no")
+    assert got["row_no"].tolist() == [2, 3, 4] and got["id_number"].isna().tolist() == [True, True, False]
+    assert got["row_error"].notna().tolist() == [True, True, False]
+    assert warehouse.scalar("SELECT count(*) FROM staged.census_current") == 1

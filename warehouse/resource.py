@@ -109,7 +109,30 @@ class WarehouseResource(ConfigurableResource):
             self.lock_ddl(conn)
             for stmt in ddl_statements():
                 conn.execute(sa.text(stmt))
+            for stmt in self._missing_columns(conn):
+                conn.execute(sa.text(stmt))
         self._layout_ready = True
+
+    @staticmethod
+    def _missing_columns(conn: sa.Connection) -> list[str]:
+        """``ALTER TABLE … ADD COLUMN`` for columns the layout gained since a warehouse was created (new columns
+        are nullable or carry no constraint that old rows could break), so an existing warehouse keeps working."""
+        from warehouse.layout import TABLES
+
+        have: dict[str, set[str]] = {}
+        for schema, table, column in conn.execute(sa.text(
+                "SELECT table_schema, table_name, column_name FROM information_schema.columns")).all():
+            have.setdefault(f"{schema}.{table}", set()).add(column)
+        out = []
+        for name, body in TABLES.items():
+            if name not in have:
+                continue
+            for part in body.replace("\n", " ").split(","):
+                bits = part.split()
+                if bits and bits[0] not in have[name]:
+                    col_type = " ".join(b for b in bits[1:] if b.upper() not in ("NOT", "NULL"))
+                    out.append(f"ALTER TABLE {name} ADD COLUMN {bits[0]} {col_type}")
+        return out
 
     def lock_ddl(self, conn: sa.Connection) -> None:
         """PostgreSQL: serialise DDL across processes for the transaction. Two workers running

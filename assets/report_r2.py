@@ -5,7 +5,9 @@ dropouts of the quarter by stage (小学/初中; 九年一贯制 by grade 1–6 
 建档立卡, 留守, 流动/随迁, 残疾, 困境); children persuaded back by stage; out-of-school children, 外出 to
 verify, children still out; remarks. Every count is ``count(DISTINCT case_key)`` of ``reports.cells``
 (report 'R2'), so each number drills down to the children behind it; the rate is enrolled / school-age of
-the same cells. Data window: the quarter up to its cut-off (see :mod:`assets.quarterly`).
+the same cells. Data window: the quarter up to its cut-off (see :mod:`assets.quarterly`). Rows: the
+townships of the district(s) in the data (registry and census township codes), not of every district the
+reference data covers.
 """
 
 
@@ -14,7 +16,8 @@ import dagster as dg
 from assets.common import OWNERS
 from assets.manifest import build_manifest_asset
 from assets.derived import STAGED
-from assets.quarterly import QUARTERLY_SUSPECTED, TOWNSHIP_PEOPLE_SQL, TOWNSHIP_RATES, quarter_params
+from assets.quarterly import (DATA_TOWNSHIPS_SQL, QUARTERLY_SUSPECTED, TOWNSHIP_PEOPLE_SQL, TOWNSHIP_RATES,
+                              quarter_params)
 from assets.report_files import cell_counts, current_district, replace_cells, report_metadata, report_path
 from assets.rules import RuleConfig
 from kongchuo.districts import district_name, month_label
@@ -101,7 +104,7 @@ def _rate(enrolled: int, school_age: int) -> float | str:
 
 def r2_rows(warehouse: WarehouseResource, quarter: str) -> tuple[list[list], list]:
     counts = cell_counts(warehouse, quarter, REPORT_ID)
-    towns = warehouse.query_df("SELECT township_code, township_name FROM staged.townships ORDER BY township_code")
+    towns = warehouse.query_df(f"SELECT township_code, township_name FROM ({DATA_TOWNSHIPS_SQL}) t ORDER BY township_code")
     names = dict(zip(towns["township_code"], towns["township_name"]))
     keys = [f"{ROW_PREFIX}{c}" for c in towns["township_code"]]
     if not counts.empty:

@@ -1,11 +1,17 @@
-"""R4 上报联控联保工作组名单 Escalation list: children with 3 or more persuasion attempts without return,
-as the ledger stands at the end of the month (cases in state ``escalated``)."""
+"""R4 上报联控联保工作组名单 Escalation list: every case escalated (3 or more persuasion attempts without
+return) and still open at the month's cut-off, as the ledger stands then, with the escalation date; the ones
+escalated this month are marked 本月新增.
+
+"Escalated" counts within the case's current episode: an escalation before a close-out and reopening does
+not carry over. A case escalated and then persuaded back (已返校) stays on the list until it is closed (销号),
+with its current state shown.
+"""
 
 import dagster as dg
 
 from assets.common import OWNERS
 from assets.derived import STAGED
-from assets.ledger import CASE_EVENTS, state_as_of_sql
+from assets.ledger import CASE_EVENTS, STATE_LABELS, state_as_of_sql
 from assets.report_files import cell_counts, current_district, replace_cells, report_metadata, report_path
 from assets.report_r3 import PERSON_SQL, _text
 from kongchuo.districts import district_name, month_label
@@ -20,15 +26,38 @@ R4 = dg.AssetKey(["reports", "r4_escalations"])
 REPORT_ID = "R4"
 TITLE = "劝返无效上报名单"
 
-ESCALATED_SQL = f"SELECT * FROM ({state_as_of_sql(before=False)}) s WHERE s.state = 'escalated'"
+# Cases open at the cut-off with an escalation after their latest (re)opening: the first such escalation's
+# date and month (is_new: in this month).
+ESCALATED_SQL = f"""
+    WITH ev AS (
+        SELECT person_key, event_type, event_date, created_for_period,
+               row_number() OVER (PARTITION BY person_key ORDER BY created_for_period, event_seq) AS ord
+        FROM ledger.case_events
+        WHERE created_for_period <= :period
+          AND person_key IN (SELECT person_key FROM ledger.case_events
+                             WHERE event_type = 'escalate' AND created_for_period <= :period)
+    ),
+    episode AS (
+        SELECT person_key, max(CASE WHEN event_type IN ('open', 'reopen') THEN ord END) AS opened_ord
+        FROM ev GROUP BY person_key
+    ),
+    esc AS (
+        SELECT ev.person_key, min(ev.event_date) AS escalated_on, min(ev.created_for_period) AS escalated_period
+        FROM ev JOIN episode p ON p.person_key = ev.person_key
+        WHERE ev.event_type = 'escalate' AND ev.ord > coalesce(p.opened_ord, 0)
+        GROUP BY ev.person_key
+    )
+    SELECT s.*, e.escalated_on, CASE WHEN e.escalated_period = :period THEN 1 ELSE 0 END AS is_new
+    FROM ({state_as_of_sql(before=False)}) s JOIN esc e ON e.person_key = s.person_key
+    WHERE s.state <> 'closed'
+"""
 
-# First and last attempt, the escalation date and the reason given, per escalated child.
+# First and last persuasion attempt up to the cut-off, per escalated child.
 DETAIL_SQL = f"""
     WITH esc AS ({ESCALATED_SQL})
     SELECT e.person_key,
            min(CASE WHEN v.event_type = 'attempt' THEN v.event_date END) AS first_attempt,
-           max(CASE WHEN v.event_type = 'attempt' THEN v.event_date END) AS last_attempt,
-           max(CASE WHEN v.event_type = 'escalate' THEN v.event_date END) AS escalated_on
+           max(CASE WHEN v.event_type = 'attempt' THEN v.event_date END) AS last_attempt
     FROM esc e JOIN ledger.case_events v ON v.person_key = e.person_key AND v.created_for_period <= :period
     GROUP BY e.person_key
 """
@@ -52,36 +81,46 @@ def r4_escalations(context: dg.AssetExecutionContext, home: KongchuoHome,
     period = period_of(context)
     params = {"period": period, "end": period_bounds(period)[1]}
     replace_cells(warehouse, period, REPORT_ID, f"""
-        SELECT :period, :report, coalesce(school_code, 'unknown'), 'escalated', person_key FROM ({ESCALATED_SQL}) e""",
-                  params)
+        SELECT :period, :report, coalesce(school_code, 'unknown'), 'escalated', person_key FROM ({ESCALATED_SQL}) e
+        UNION ALL
+        SELECT :period, :report, coalesce(school_code, 'unknown'), 'new_this_month', person_key
+        FROM ({ESCALATED_SQL}) e WHERE is_new = 1""", params)
     esc = warehouse.query_df(ESCALATED_SQL, params)
     who = warehouse.query_df(PERSON_SQL.format(keys=ESCALATED_SQL), params).set_index("person_key")
     detail = warehouse.query_df(DETAIL_SQL, params).set_index("person_key")
     reasons = warehouse.query_df(REASON_SQL, params).set_index("person_key")
     order = who.reset_index().sort_values(["township_code", "school_code", "person_key"], na_position="last")
-    attempts = dict(zip(esc["person_key"], esc["attempt_count"]))
+    cases = esc.set_index("person_key")
     rows = []
     for i, p in enumerate(order.itertuples(index=False), start=1):
+        c = cases.loc[p.person_key]
         d = detail.loc[p.person_key] if p.person_key in detail.index else None
         r = reasons.loc[p.person_key] if p.person_key in reasons.index else None
         rows.append([i, _text(p.township_name), _text(p.school_name), _text(p.name), mask_id(p.id_number),
-                     _text(p.grade), int(attempts[p.person_key]),
+                     _text(p.grade), int(c["attempt_count"]),
                      _text(d["first_attempt"]) if d is not None else "", _text(d["last_attempt"]) if d is not None else "",
-                     _text(d["escalated_on"]) if d is not None else "",
+                     _text(c["escalated_on"]), "是" if int(c["is_new"]) else "", STATE_LABELS.get(c["state"], ""),
                      _text(r["dropout_reason"]) if r is not None else "", _text(r["unit"]) if r is not None else ""])
     counts = cell_counts(warehouse, period, REPORT_ID)
-    total = int(counts["escalated"].sum()) if not counts.empty else 0
+    total = _column_total(counts, "escalated")
+    new = _column_total(counts, "new_this_month")
     district = district_name(current_district(warehouse))
     path = report_path(home, warehouse, period, TITLE)
     sha = write_workbook(path, [Sheet(
         name="上报名单", title=f"{district}{month_label(period)}劝返无效学生上报联控联保工作组名单",
-        subtitle_lines=[f"统计期间：截至{month_label(period)}末    标准：劝返3次及以上仍未返校    单位：人、次"],
+        subtitle_lines=[f"统计期间：截至{month_label(period)}末    标准：劝返3次及以上仍未返校、尚未销号    "
+                        f"其中本月新增{new}人    单位：人、次"],
         headers=["序号", "乡镇（街道）", "学校", "姓名", "身份证件号", "年级", "劝返次数", "首次劝返日期",
-                 "最近劝返日期", "上报日期", "辍学原因", "劝返单位"],
-        rows=rows, totals=["合计", "", "", total, "", "", sum(r[6] for r in rows), "", "", "", "", ""],
+                 "最近劝返日期", "上报日期", "本月新增", "当前状态", "辍学原因", "劝返单位"],
+        rows=rows, totals=["合计", "", "", total, "", "", sum(r[6] for r in rows), "", "", "", new, "", "", ""],
         footer_lines=["填表人：                审核人：                填报日期："],
-        widths=[6, 14, 28, 10, 22, 6, 9, 13, 13, 12, 14, 18],
+        widths=[6, 14, 28, 10, 22, 6, 9, 13, 13, 12, 9, 16, 14, 18],
     )])
     meta = report_metadata(path, sha, len(rows), warehouse, period)
     meta["escalated"] = total
+    meta["new_this_month"] = new
     return dg.MaterializeResult(metadata=meta)
+
+
+def _column_total(counts, column: str) -> int:
+    return int(counts[column].sum()) if not counts.empty and column in counts.columns else 0

@@ -1,17 +1,18 @@
 """R4 上报联控联保工作组名单 Escalation list: every case escalated (3 or more persuasion attempts without
-return) and still open at the month's cut-off, as the ledger stands then, with the escalation date; the ones
-escalated this month are marked 本月新增.
+return) and still open at the month's cut-off, as the ledger stands then (state ``escalated``), with the
+escalation date; the ones escalated this month are marked 本月新增.
 
-"Escalated" counts within the case's current episode: an escalation before a close-out and reopening does
-not carry over. A case escalated and then persuaded back (已返校) stays on the list until it is closed (销号),
-with its current state shown.
+The ledger holds every month's events up to the cut-off whether or not earlier months were run (see
+:mod:`assets.ledger`), so a first run on a backlog lists the children escalated in earlier months too. The
+escalation date is the first escalation since the case was last (re)opened. A child persuaded back after the
+escalation (latest attempt 已返校) leaves the list: persuasion no longer failed.
 """
 
 import dagster as dg
 
 from assets.common import OWNERS
 from assets.derived import STAGED
-from assets.ledger import CASE_EVENTS, STATE_LABELS, state_as_of_sql
+from assets.ledger import CASE_EVENTS, state_as_of_sql
 from assets.report_files import cell_counts, current_district, replace_cells, report_metadata, report_path
 from assets.report_r3 import PERSON_SQL, _text
 from kongchuo.districts import district_name, month_label
@@ -26,8 +27,8 @@ R4 = dg.AssetKey(["reports", "r4_escalations"])
 REPORT_ID = "R4"
 TITLE = "劝返无效上报名单"
 
-# Cases open at the cut-off with an escalation after their latest (re)opening: the first such escalation's
-# date and month (is_new: in this month).
+# Cases escalated at the cut-off, with the first escalation after their latest (re)opening: its date and
+# whether it happened this month (is_new).
 ESCALATED_SQL = f"""
     WITH ev AS (
         SELECT person_key, event_type, event_date, created_for_period,
@@ -49,7 +50,7 @@ ESCALATED_SQL = f"""
     )
     SELECT s.*, e.escalated_on, CASE WHEN e.escalated_period = :period THEN 1 ELSE 0 END AS is_new
     FROM ({state_as_of_sql(before=False)}) s JOIN esc e ON e.person_key = s.person_key
-    WHERE s.state <> 'closed'
+    WHERE s.state = 'escalated'
 """
 
 # First and last persuasion attempt up to the cut-off, per escalated child.
@@ -99,7 +100,7 @@ def r4_escalations(context: dg.AssetExecutionContext, home: KongchuoHome,
         rows.append([i, _text(p.township_name), _text(p.school_name), _text(p.name), mask_id(p.id_number),
                      _text(p.grade), int(c["attempt_count"]),
                      _text(d["first_attempt"]) if d is not None else "", _text(d["last_attempt"]) if d is not None else "",
-                     _text(c["escalated_on"]), "是" if int(c["is_new"]) else "", STATE_LABELS.get(c["state"], ""),
+                     _text(c["escalated_on"]), "是" if int(c["is_new"]) else "",
                      _text(r["dropout_reason"]) if r is not None else "", _text(r["unit"]) if r is not None else ""])
     counts = cell_counts(warehouse, period, REPORT_ID)
     total = _column_total(counts, "escalated")
@@ -108,13 +109,13 @@ def r4_escalations(context: dg.AssetExecutionContext, home: KongchuoHome,
     path = report_path(home, warehouse, period, TITLE)
     sha = write_workbook(path, [Sheet(
         name="上报名单", title=f"{district}{month_label(period)}劝返无效学生上报联控联保工作组名单",
-        subtitle_lines=[f"统计期间：截至{month_label(period)}末    标准：劝返3次及以上仍未返校、尚未销号    "
+        subtitle_lines=[f"统计期间：截至{month_label(period)}末    标准：劝返3次及以上仍未返校    "
                         f"其中本月新增{new}人    单位：人、次"],
         headers=["序号", "乡镇（街道）", "学校", "姓名", "身份证件号", "年级", "劝返次数", "首次劝返日期",
-                 "最近劝返日期", "上报日期", "本月新增", "当前状态", "辍学原因", "劝返单位"],
-        rows=rows, totals=["合计", "", "", total, "", "", sum(r[6] for r in rows), "", "", "", new, "", "", ""],
+                 "最近劝返日期", "上报日期", "本月新增", "辍学原因", "劝返单位"],
+        rows=rows, totals=["合计", "", "", total, "", "", sum(r[6] for r in rows), "", "", "", new, "", ""],
         footer_lines=["填表人：                审核人：                填报日期："],
-        widths=[6, 14, 28, 10, 22, 6, 9, 13, 13, 12, 9, 16, 14, 18],
+        widths=[6, 14, 28, 10, 22, 6, 9, 13, 13, 12, 9, 14, 18],
     )])
     meta = report_metadata(path, sha, len(rows), warehouse, period)
     meta["escalated"] = total

@@ -27,17 +27,34 @@ Every event names the file that caused it (``source``, ``source_file_sha``): the
 school's roll call (SD1/SD2/SD5, full month), the registry file (SD3/SD4, death, record error), the
 casework file (attempts, escalation, return), the census, exemptions or home-teaching file (close-outs).
 
-Determinism and backfills. Events of period P are written by P's run only (delete the rows with
-``created_for_period = P``, insert), and P's run reads the ledger only through events of periods before P
-(the state at the end of P-1) plus P's own inputs. There are no timestamps or random ids in the events:
-order is (``created_for_period``, ``event_seq``), and ``event_seq`` numbers P's events by person key and
-step. Hence re-running P gives byte-for-byte the same rows, and backfilling an older period never erases or
-reorders the events of later periods. A backfill of an older period does not rewrite later periods on its
-own: their events stay as they were derived (their run read the older period as it stood then). To carry a
-correction forward, backfill the range from the corrected month to the latest month; the asset depends on
-its own previous partition, so Dagster's asset backfills run the months in order (job backfills should run
-with one run at a time, see :mod:`pipelines.schedules`). The run reports ``later_periods`` in its metadata
-whenever such later events exist.
+Built from the whole history. The ledger of month M is a function of all inputs dated up to M's end, whether
+or not earlier months were run: M's run first derives, oldest first, every month the ledger still lacks
+(:func:`catch_up_periods`: the months after the latest month already derived, or, on a new ledger, from the
+first month with dated evidence — roll call or casework — and never before the partitions' first month).
+Such a month's suspicion is not taken from the monthly derived tables (they hold only the months whose
+assets ran): the ledger evaluates that month's roster and suspected dropouts itself, with the very SQL of
+:mod:`assets.rules` (``ROSTER_SQL``, ``SUSPECTED_DROPOUTS_SQL``) on the month's own window, into its work
+tables ``ledger.evaluated_roster`` / ``ledger.evaluated_suspected`` (the derived tables of other months are
+never written). M itself reads ``derived.roster`` / ``derived.suspected_dropouts`` (its upstream assets), or
+evaluates them the same way when they hold nothing for M (the ledger materialised alone).
+``ledger.periods`` records every month derived (with ``suspicion_from`` = ``derived`` or ``evaluated``), so
+a month with no events is not derived again. Hence a first run of June on a backlog writes the events of
+March–June, the same rows as running every month in order (tests/test_ledger_backlog.py). The
+evaluation reads the current snapshots (``staged.registry_current``, ``staged.census_current``) as the
+monthly derived tables do; attendance, casework, exemptions and home teaching are cut at each month's end.
+
+Determinism and backfills. Events of period P are written by P's run (delete the rows with
+``created_for_period = P``, insert), or by the first later run that finds P missing, and are derived only
+from events of periods before P (the state at the end of P-1) plus P's own inputs. There are no timestamps
+or random ids in the events: order is (``created_for_period``, ``event_seq``), and ``event_seq`` numbers P's
+events by person key and step. Hence re-running P gives byte-for-byte the same rows, and backfilling an
+older period never erases or reorders the events of later periods. A backfill of an older period does not
+rewrite later periods on its own: their events stay as they were derived (their run read the older period
+as it stood then). To carry a correction forward, backfill the range from the corrected month to the latest
+month; the asset depends on its own previous partition, so Dagster's asset backfills run the months in order
+(job backfills should run with one run at a time, see :mod:`pipelines.schedules`). The run reports
+``later_periods`` in its metadata whenever such later events exist, and ``caught_up_periods`` (events per
+month) when it derived earlier months first.
 """
 
 

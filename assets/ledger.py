@@ -375,6 +375,7 @@ def with_relations(sql: str, relations: dict[str, str]) -> str:
 
 def ensure_work_tables(warehouse: WarehouseResource) -> None:
     with warehouse.begin() as conn:
+        warehouse.lock_ddl(conn)
         for table, columns in WORK_TABLES.items():
             conn.execute(sa.text(f"CREATE TABLE IF NOT EXISTS {table} ({columns.strip()})"))
 

@@ -79,10 +79,12 @@ CELLS_SQL = f"""
               WHERE attempt_date BETWEEN :start AND :end AND id_number IS NOT NULL) c
         GROUP BY id_number
     ),
-    all_tries AS (
-        SELECT id_number, sum(CASE WHEN result = 'returned' THEN 1 ELSE 0 END) AS returned, count(*) AS attempts
+    all_tries AS (  -- the ledger's escalation rule: >= 3 attempts 未返校 up to the cut-off, the latest 未返校
+        SELECT id_number, sum(CASE WHEN result = 'returned' THEN 0 ELSE 1 END) AS failed,
+               max(CASE WHEN result = 'returned' THEN attempt_date END) AS last_returned,
+               max(CASE WHEN result = 'returned' THEN NULL ELSE attempt_date END) AS last_failed
         FROM (SELECT DISTINCT id_number, attempt_date, method, unit, result FROM staged.casework
-              WHERE attempt_date <= :end AND id_number IS NOT NULL) c
+              WHERE attempt_date <= :end AND id_number IS NOT NULL AND result IS NOT NULL) c
         GROUP BY id_number
     )
     SELECT :period, :report, '{ROW_PREFIX}' || coalesce(township_code, 'unknown'), measure, person FROM people
@@ -94,7 +96,7 @@ CELLS_SQL = f"""
         FROM tries t JOIN reg r ON r.person_key = t.id_number AND r.rn = 1 WHERE t.returned > 0
     UNION ALL SELECT :period, :report, '{ROW_PREFIX}' || coalesce(r.township_code, 'unknown'), 'escalated', t.id_number
         FROM all_tries t LEFT JOIN reg r ON r.person_key = t.id_number AND r.rn = 1
-        WHERE t.returned = 0 AND t.attempts >= 3
+        WHERE t.failed >= 3 AND (t.last_returned IS NULL OR t.last_failed >= t.last_returned)
 """
 
 

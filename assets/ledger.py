@@ -467,10 +467,11 @@ def catch_up(warehouse: WarehouseResource, period: str, rule_params: dict[str, A
 @dg.asset(
     pool=WAREHOUSE_POOL,
     key=CASE_EVENTS,
+    # attendance and reference too: months caught up are evaluated from them (evaluate_month)
     deps=[SUSPECTED, ROSTER, STAGED["casework"], STAGED["exemptions"], STAGED["home_teaching"], STAGED["census"],
-          STAGED["registry"],
+          STAGED["registry"], STAGED["attendance"], STAGED["reference"],
           dg.AssetDep(CASE_EVENTS, partition_mapping=dg.TimeWindowPartitionMapping(start_offset=-1, end_offset=-1))],
-    group_name="ledger", owners=OWNERS, partitions_def=monthly_partitions, kinds={"duckdb", "sql"}, code_version="1",
+    group_name="ledger", owners=OWNERS, partitions_def=monthly_partitions, kinds={"duckdb", "sql"}, code_version="2",
 )
 def case_events(context: dg.AssetExecutionContext, warehouse: WarehouseResource, home: KongchuoHome,
                 config: RuleConfig) -> dg.MaterializeResult:

@@ -200,7 +200,7 @@ def quarterly_suspected(context: dg.AssetExecutionContext, warehouse: WarehouseR
 @dg.asset(pool=WAREHOUSE_POOL, key=TOWNSHIP_RATES, deps=[QUARTERLY_SUSPECTED, STAGED["census"], STAGED["registry"],
                                     STAGED["exemptions"], STAGED["reference"]],
           group_name=GROUP, owners=OWNERS, partitions_def=quarterly_partitions, kinds={"duckdb", "sql"},
-          code_version="1")
+          code_version="2")
 def township_rates(context: dg.AssetExecutionContext, warehouse: WarehouseResource,
                    config: RuleConfig) -> dg.MaterializeResult:
     """乡镇入学率 Township rates: school-age children on the household register, enrolled among them,

@@ -131,7 +131,7 @@ def _values(vals: dict[str, int]) -> list:
 
 @dg.asset(pool=WAREHOUSE_POOL, key=R2, deps=[QUARTERLY_SUSPECTED, TOWNSHIP_RATES, STAGED["casework"], STAGED["reference"]],
           group_name="reports", owners=OWNERS, partitions_def=quarterly_partitions, kinds={"excel", "openpyxl"},
-          code_version="1")
+          code_version="2")
 def r2_statistics(context: dg.AssetExecutionContext, home: KongchuoHome, warehouse: WarehouseResource,
                   config: RuleConfig) -> dg.MaterializeResult:
     """R2 控辍保学排查整改工作情况统计表 (附件2) Quarterly statistics: per township, enrolment rate, suspected

@@ -74,7 +74,7 @@ REASON_SQL = f"""
 
 @dg.asset(pool=WAREHOUSE_POOL, key=R4, deps=[CASE_EVENTS, STAGED["registry"], STAGED["casework"], STAGED["reference"]],
           group_name="reports", owners=OWNERS, partitions_def=monthly_partitions, kinds={"excel", "openpyxl"},
-          code_version="1")
+          code_version="2")
 def r4_escalations(context: dg.AssetExecutionContext, home: KongchuoHome,
                    warehouse: WarehouseResource) -> dg.MaterializeResult:
     """R4 劝返无效上报名单 Escalation list: children persuaded 3 or more times without returning, to be

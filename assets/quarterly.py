@@ -14,14 +14,14 @@ flagging every student as SD5; fixing the cut-off at the 25th (not the run's wal
 backfill of a past quarter give the same numbers as the scheduled run did with the same inputs.
 
 Per township (``derived.township_rates``), every township of the district(s) the data belongs to
-(:data:`DATA_DISTRICTS_SQL`), never every district of the reference data: school-age children on the household register (6–15 full years
-on 31 August of the school year of the cut-off, residence 在户 or 外出), how many of them hold a registry
-record that is 在读 or 休学 (enrolled), the enrolment rate, out-of-school children (失学; 外出 ones apart as
-"verify elsewhere"), the quarter's suspected dropouts, and children still out at the cut-off: out of school
-(not 外出) plus children flagged in the last evaluated month. An exemption keeps a child out of
-the 失学 count when it is in force on the cut-off date, as R1's is on its month's last day, so R1 and R2 of
-the same date agree. Every count is a count of persons from
-:data:`TOWNSHIP_PEOPLE_SQL`, the same SQL R2's drill-down cells come from.
+(:data:`DATA_DISTRICTS_SQL`), never every district of the reference data: school-age children on the household
+register (6–15 full years on 31 August of the school year of the cut-off, residence 在户 or 外出), how many of
+them hold a registry record that is 在读 or 休学 (enrolled), the enrolment rate, out-of-school children (失学; 外出
+ones apart as "verify elsewhere"), the quarter's suspected dropouts, and children still out at the cut-off:
+out of school (not 外出) plus children flagged in the last evaluated month. An exemption keeps a child out of
+the 失学 count when it is in force on the cut-off date, as R1's is on its month's last day, so R1 and R2 of the
+same date agree. Every count is a count of persons from :data:`TOWNSHIP_PEOPLE_SQL`, the same SQL R2's
+drill-down cells come from.
 """
 
 

@@ -1,6 +1,6 @@
 """R4 上报联控联保工作组名单 Escalation list: every case escalated (3 or more persuasion attempts without
 return) and still open at the month's cut-off, as the ledger stands then (state ``escalated``), with the
-escalation date; the ones escalated this month are marked 本月新增.
+escalation date; the ones not on the list at the previous month's end are marked 本月新增.
 
 The ledger holds every month's events up to the cut-off whether or not earlier months were run (see
 :mod:`assets.ledger`), so a first run on a backlog lists the children escalated in earlier months too. The
@@ -27,29 +27,19 @@ R4 = dg.AssetKey(["reports", "r4_escalations"])
 REPORT_ID = "R4"
 TITLE = "劝返无效上报名单"
 
-# Cases escalated at the cut-off, with the first escalation after their latest (re)opening: its date and
-# whether it happened this month (is_new).
+# Cases escalated at the cut-off, with the date of the escalation that put them in that state (the latest) and
+# whether they are new on the list (is_new: not escalated at the end of the previous month).
 ESCALATED_SQL = f"""
-    WITH ev AS (
-        SELECT person_key, event_type, event_date, created_for_period,
-               row_number() OVER (PARTITION BY person_key ORDER BY created_for_period, event_seq) AS ord
-        FROM ledger.case_events
-        WHERE created_for_period <= :period
-          AND person_key IN (SELECT person_key FROM ledger.case_events
-                             WHERE event_type = 'escalate' AND created_for_period <= :period)
+    WITH esc AS (
+        SELECT person_key, max(event_date) AS escalated_on FROM ledger.case_events
+        WHERE event_type = 'escalate' AND created_for_period <= :period GROUP BY person_key
     ),
-    episode AS (
-        SELECT person_key, max(CASE WHEN event_type IN ('open', 'reopen') THEN ord END) AS opened_ord
-        FROM ev GROUP BY person_key
-    ),
-    esc AS (
-        SELECT ev.person_key, min(ev.event_date) AS escalated_on, min(ev.created_for_period) AS escalated_period
-        FROM ev JOIN episode p ON p.person_key = ev.person_key
-        WHERE ev.event_type = 'escalate' AND ev.ord > coalesce(p.opened_ord, 0)
-        GROUP BY ev.person_key
-    )
-    SELECT s.*, e.escalated_on, CASE WHEN e.escalated_period = :period THEN 1 ELSE 0 END AS is_new
-    FROM ({state_as_of_sql(before=False)}) s JOIN esc e ON e.person_key = s.person_key
+    before AS (SELECT person_key, state FROM ({state_as_of_sql(before=True)}) b)
+    SELECT s.*, e.escalated_on,
+           CASE WHEN b.state IS NULL OR b.state <> 'escalated' THEN 1 ELSE 0 END AS is_new
+    FROM ({state_as_of_sql(before=False)}) s
+    JOIN esc e ON e.person_key = s.person_key
+    LEFT JOIN before b ON b.person_key = s.person_key
     WHERE s.state = 'escalated'
 """
 

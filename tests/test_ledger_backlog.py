@@ -130,10 +130,10 @@ def test_r3_and_r4_of_a_backlog_run_equal_the_in_order_ones(in_order, backlog, t
     assert differing == [], f"{title}: sheets {differing[:5]} differ"
 
 
-# Independently of R4's SQL: per child whose case is escalated at the month's end, the first escalation's date
-# and month (the generated cases are never reopened after an escalation).
+# Independently of R4's SQL: per child whose case is escalated at the month's end, the latest escalation's date
+# and month (new on the list when that is this month: the generated cases never leave and re-enter the list).
 ESCALATED_OPEN_SQL = """
-    SELECT e.person_key, CAST(min(e.event_date) AS TEXT) AS escalated_on, min(e.created_for_period) AS escalated_in
+    SELECT e.person_key, CAST(max(e.event_date) AS TEXT) AS escalated_on, max(e.created_for_period) AS escalated_in
     FROM ledger.case_events e
     WHERE e.event_type = 'escalate' AND e.created_for_period <= :p
       AND (SELECT l.to_state FROM ledger.case_events l WHERE l.person_key = e.person_key AND l.created_for_period <= :p

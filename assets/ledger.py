@@ -363,6 +363,8 @@ FIRST_EVIDENCE_SQL = """
         UNION ALL SELECT min(attempt_date) FROM staged.casework WHERE attempt_date <= :end
     ) x"""
 
+ROLL_CALL_IN_MONTH_SQL = "SELECT 1 FROM staged.attendance_current WHERE date BETWEEN :start AND :end LIMIT 1"
+
 DERIVED_PERIODS_SQL = f"""
     SELECT period FROM {PERIODS_TABLE} WHERE period < :period
     UNION SELECT DISTINCT created_for_period FROM {TABLE} WHERE created_for_period < :period"""
@@ -417,11 +419,15 @@ def evaluate_month(warehouse: WarehouseResource, params: dict[str, Any]) -> None
     work tables (the monthly derived tables of that month are never touched: they belong to its own run)."""
     period = params["period"]
     suspected_sql = SUSPECTED_DROPOUTS_SQL.replace("derived.roster", EVALUATED_RELATIONS["roster"])
+    # A month without any roll call (casework dated before the first roll-call month) flags nobody: the rules
+    # would take every registered child for absent (SD5).
+    with_roll_call = warehouse.scalar(ROLL_CALL_IN_MONTH_SQL, params) is not None
     with warehouse.begin() as conn:
         for table, select in ((EVALUATED_RELATIONS["roster"], ROSTER_SQL),
                               (EVALUATED_RELATIONS["suspected"], suspected_sql)):
             conn.execute(sa.text(f"DELETE FROM {table} WHERE period = :period"), {"period": period})
-            conn.execute(sa.text(f"INSERT INTO {table} {select}"), params)
+            if with_roll_call or table == EVALUATED_RELATIONS["roster"]:
+                conn.execute(sa.text(f"INSERT INTO {table} {select}"), params)
 
 
 def write_period(warehouse: WarehouseResource, period: str, params: dict[str, Any],

@@ -12,6 +12,7 @@ failure never prints an ID number or a name.
 
 from __future__ import annotations
 
+import atexit
 import functools
 import hashlib
 import shutil
@@ -42,11 +43,14 @@ def warehouse_of(home: Path) -> WarehouseResource:
     return WarehouseResource(url=default_warehouse_url(home))
 
 
-def run_home(generated: Path, periods: tuple[str, ...]) -> Path:
-    """A fresh KONGCHUO_HOME with the district's landing files, after running ``periods`` through the job."""
+def run_home(generated: Path, periods: tuple[str, ...], extra_casework: str | None = None) -> Path:
+    """A fresh KONGCHUO_HOME with the district's landing files (plus a casework CSV, if given), after running
+    ``periods`` through the job."""
     root = Path(tempfile.mkdtemp(prefix="kongchuo-backlog-"))
     home = root / "home"
     install_district(generated, home)
+    if extra_casework is not None:
+        (home / "landing" / "casework" / "劝返记录_补录.csv").write_text(extra_casework, encoding="utf-8")
     outcomes = run_periods(home, periods, dg.DagsterInstance.ephemeral())
     assert all(o.success for o in outcomes.values()), {p: o.summary() for p, o in outcomes.items()}
     return home
@@ -69,6 +73,7 @@ def sample_run() -> Path:
     """What ``make demo`` does, in a temporary home: the bundled sample's landing files only (so the bundled
     reference data of both seed districts is in use), June run alone, then the quarter 2026-Q2."""
     root = Path(tempfile.mkdtemp(prefix="kongchuo-sample-"))
+    atexit.register(shutil.rmtree, root, ignore_errors=True)
     home = root / "home"
     shutil.copytree(SAMPLE_DIR / "landing", home / "landing")
     outcomes = run_periods(home, (JUNE, "2026-Q2"), dg.DagsterInstance.ephemeral())
@@ -187,6 +192,32 @@ def test_skipped_months_are_caught_up_after_the_last_month_run(in_order):
         periods = wh.query_df("SELECT period, suspicion_from FROM ledger.periods ORDER BY period")
         assert list(periods["suspicion_from"]) == ["derived", "evaluated", "evaluated", "derived"]
         assert digest(wh.query_df(EVENTS_SQL)) == digest(in_order.warehouse.query_df(EVENTS_SQL))
+    finally:
+        shutil.rmtree(home.parent, ignore_errors=True)
+
+
+def test_casework_before_the_first_roll_call_month_is_kept_without_flagging_everyone(in_order):
+    """A persuasion record dated February, before the first month of roll call: the backlog run starts the
+    ledger in February with that child's case, and February's missing roll call flags nobody (no SD5 for
+    every registered child)."""
+    esc = in_order.truth[in_order.truth["case"] == "ESC"]
+    child = sorted(set(esc["id_number"]) - {""})[0]
+    csv = f"身份证件号,劝返日期,劝返方式,劝返单位,劝返结果,辍学原因\n{child},2026-02-16,上门,建安区教育局,未返校,厌学\n"
+    home = run_home(in_order.generated, (JUNE,), extra_casework=csv)
+    try:
+        wh = warehouse_of(home)
+        periods = wh.query_df("SELECT period, suspicion_from FROM ledger.periods ORDER BY period")
+        assert list(periods["period"]) == ["2026-02", *MONTHS]
+        flagged = int(wh.scalar("SELECT count(*) FROM ledger.evaluated_suspected WHERE period = '2026-02'"))
+        assert flagged == 0
+        feb = wh.query_df("SELECT person_key, event_type FROM ledger.case_events WHERE created_for_period = '2026-02'")
+        assert_same("February's cases", set(feb["person_key"]), {child})
+        assert list(feb["event_type"]) == ["open", "confirm", "attempt"]
+        attempts = wh.query_df("SELECT attempt_count FROM ledger.cases WHERE person_key = :k", {"k": child})
+        ordered = in_order.warehouse.query_df("SELECT attempt_count FROM ledger.cases WHERE person_key = :k",
+                                              {"k": child})
+        with_february, without = int(attempts["attempt_count"].iloc[0]), int(ordered["attempt_count"].iloc[0])
+        assert with_february == without + 1
     finally:
         shutil.rmtree(home.parent, ignore_errors=True)
 

@@ -35,7 +35,8 @@ Such a month's suspicion is not taken from the monthly derived tables (they hold
 assets ran): the ledger evaluates that month's roster and suspected dropouts itself, with the very SQL of
 :mod:`assets.rules` (``ROSTER_SQL``, ``SUSPECTED_DROPOUTS_SQL``) on the month's own window, into its work
 tables ``ledger.evaluated_roster`` / ``ledger.evaluated_suspected`` (the derived tables of other months are
-never written). M itself reads ``derived.roster`` / ``derived.suspected_dropouts`` (its upstream assets), or
+never written); a month without any roll call (persuasion records older than the first roll call) flags
+nobody, where the rules would take every registered child for absent. M itself reads ``derived.roster`` / ``derived.suspected_dropouts`` (its upstream assets), or
 evaluates them the same way when they hold nothing for M (the ledger materialised alone).
 ``ledger.periods`` records every month derived (with ``suspicion_from`` = ``derived`` or ``evaluated``), so
 a month with no events is not derived again. Hence a first run of June on a backlog writes the events of

@@ -34,12 +34,12 @@ ESCALATED_SQL = f"""
         SELECT person_key, max(event_date) AS escalated_on FROM ledger.case_events
         WHERE event_type = 'escalate' AND created_for_period <= :period GROUP BY person_key
     ),
-    before AS (SELECT person_key, state FROM ({state_as_of_sql(before=True)}) b)
+    prev AS (SELECT person_key, state FROM ({state_as_of_sql(before=True)}) b)
     SELECT s.*, e.escalated_on,
            CASE WHEN b.state IS NULL OR b.state <> 'escalated' THEN 1 ELSE 0 END AS is_new
     FROM ({state_as_of_sql(before=False)}) s
     JOIN esc e ON e.person_key = s.person_key
-    LEFT JOIN before b ON b.person_key = s.person_key
+    LEFT JOIN prev b ON b.person_key = s.person_key
     WHERE s.state = 'escalated'
 """
 

@@ -27,17 +27,35 @@ Every event names the file that caused it (``source``, ``source_file_sha``): the
 school's roll call (SD1/SD2/SD5, full month), the registry file (SD3/SD4, death, record error), the
 casework file (attempts, escalation, return), the census, exemptions or home-teaching file (close-outs).
 
-Determinism and backfills. Events of period P are written by P's run only (delete the rows with
-``created_for_period = P``, insert), and P's run reads the ledger only through events of periods before P
-(the state at the end of P-1) plus P's own inputs. There are no timestamps or random ids in the events:
-order is (``created_for_period``, ``event_seq``), and ``event_seq`` numbers P's events by person key and
-step. Hence re-running P gives byte-for-byte the same rows, and backfilling an older period never erases or
-reorders the events of later periods. A backfill of an older period does not rewrite later periods on its
-own: their events stay as they were derived (their run read the older period as it stood then). To carry a
-correction forward, backfill the range from the corrected month to the latest month; the asset depends on
-its own previous partition, so Dagster's asset backfills run the months in order (job backfills should run
-with one run at a time, see :mod:`pipelines.schedules`). The run reports ``later_periods`` in its metadata
-whenever such later events exist.
+Built from the whole history. The ledger of month M is a function of all inputs dated up to M's end, whether
+or not earlier months were run: M's run first derives, oldest first, every month the ledger still lacks
+(:func:`catch_up_periods`: the months after the latest month already derived, or, on a new ledger, from the
+first month with dated evidence — roll call or casework — and never before the partitions' first month).
+Such a month's suspicion is not taken from the monthly derived tables (they hold only the months whose
+assets ran): the ledger evaluates that month's roster and suspected dropouts itself, with the very SQL of
+:mod:`assets.rules` (``ROSTER_SQL``, ``SUSPECTED_DROPOUTS_SQL``) on the month's own window, into its work
+tables ``ledger.evaluated_roster`` / ``ledger.evaluated_suspected`` (the derived tables of other months are
+never written); a month without any roll call (persuasion records older than the first roll call) flags
+nobody, where the rules would take every registered child for absent. M itself reads ``derived.roster`` / ``derived.suspected_dropouts`` (its upstream assets), or
+evaluates them the same way when they hold nothing for M (the ledger materialised alone).
+``ledger.periods`` records every month derived (with ``suspicion_from`` = ``derived`` or ``evaluated``), so
+a month with no events is not derived again. Hence a first run of June on a backlog writes the events of
+March–June, the same rows as running every month in order (tests/test_ledger_backlog.py). The
+evaluation reads the current snapshots (``staged.registry_current``, ``staged.census_current``) as the
+monthly derived tables do; attendance, casework, exemptions and home teaching are cut at each month's end.
+
+Determinism and backfills. Events of period P are written by P's run (delete the rows with
+``created_for_period = P``, insert), or by the first later run that finds P missing, and are derived only
+from events of periods before P (the state at the end of P-1) plus P's own inputs. There are no timestamps
+or random ids in the events: order is (``created_for_period``, ``event_seq``), and ``event_seq`` numbers P's
+events by person key and step. Hence re-running P gives byte-for-byte the same rows, and backfilling an
+older period never erases or reorders the events of later periods. A backfill of an older period does not
+rewrite later periods on its own: their events stay as they were derived (their run read the older period
+as it stood then). To carry a correction forward, backfill the range from the corrected month to the latest
+month; the asset depends on its own previous partition, so Dagster's asset backfills run the months in order
+(job backfills should run with one run at a time, see :mod:`pipelines.schedules`). The run reports
+``later_periods`` in its metadata whenever such later events exist, and ``caught_up_periods`` (events per
+month) when it derived earlier months first.
 """
 
 
@@ -53,10 +71,11 @@ import sqlalchemy as sa
 from assets.common import OWNERS, period_params, table_schema
 from assets.derived import ROSTER, STAGED, SUSPECTED
 from assets.report_files import source_files_metadata
-from assets.rules import RuleConfig, age_sql
+from assets.rules import ROSTER_SQL, SUSPECTED_DROPOUTS_SQL, RuleConfig, age_sql, mode_params
 from kongchuo.masking import preview_markdown
-from pipelines.partitions import monthly_partitions, period_of
-from warehouse.layout import VIEWS
+from pipelines.partitions import FIRST_MONTH, monthly_partitions, period_bounds, period_of
+from pipelines.resources import KongchuoHome
+from warehouse.layout import TABLES, VIEWS
 from warehouse.resource import WarehouseResource
 
 CASE_EVENTS = dg.AssetKey(["ledger", "case_events"])
@@ -104,13 +123,13 @@ FLAGGED_SQL = f"""
     reg_file AS (
         SELECT coalesce(id_number, student_no) AS person_key, school_code, min(file_sha) AS file_sha
         FROM staged.registry_current
-        WHERE coalesce(id_number, student_no) IN (SELECT person_key FROM derived.suspected_dropouts
+        WHERE coalesce(id_number, student_no) IN (SELECT person_key FROM {{suspected}}
                                                   WHERE period = :period)
         GROUP BY coalesce(id_number, student_no), school_code
     )
     SELECT sd.person_key, sd.id_number, sd.student_no, sd.school_code, sd.township_code, sd.rules,
            af.file_sha AS attendance_sha, rf.file_sha AS registry_sha
-    FROM derived.suspected_dropouts sd
+    FROM {{suspected}} sd
     LEFT JOIN att_file af ON af.school_code = sd.school_code
     LEFT JOIN reg_file rf ON rf.person_key = sd.person_key AND rf.school_code = sd.school_code
     WHERE sd.period = :period
@@ -130,7 +149,7 @@ def candidates_cte() -> str:
     prior AS ({state_as_of_sql(before=True)}),
     cand AS (
         SELECT person_key FROM prior WHERE state <> 'closed'
-        UNION SELECT person_key FROM derived.suspected_dropouts WHERE period = :period
+        UNION SELECT person_key FROM {{suspected}} WHERE period = :period
         UNION SELECT id_number FROM staged.casework
             WHERE attempt_date BETWEEN :start AND :end AND id_number IS NOT NULL
     )"""
@@ -147,7 +166,7 @@ CLOSERS_SQL = f"""
     latest_registry AS (
         SELECT min(file_sha) AS file_sha FROM staged.registry_current
     ),
-    ro AS (SELECT r.* FROM derived.roster r JOIN cand c ON c.person_key = r.person_key WHERE r.period = :period),
+    ro AS (SELECT r.* FROM {{roster}} r JOIN cand c ON c.person_key = r.person_key WHERE r.period = :period),
     full_month AS (
         SELECT person_key, sum(school_days) AS school_days, sum(present_days) AS present_days,
                min(school_code) AS school_code
@@ -326,37 +345,155 @@ def _flag_source(flag: Any) -> tuple[str, str | None]:
     return "attendance", flag.attendance_sha
 
 
-def write_period(warehouse: WarehouseResource, period: str, params: dict[str, Any]) -> pd.DataFrame:
+# Where a month's suspicion and roster come from: the monthly derived tables for the run's own month (its
+# upstream assets), the ledger's own evaluation of the same rule SQL for months the ledger catches up on.
+DERIVED_RELATIONS = {"suspected": "derived.suspected_dropouts", "roster": "derived.roster"}
+EVALUATED_RELATIONS = {"suspected": "ledger.evaluated_suspected", "roster": "ledger.evaluated_roster"}
+PERIODS_TABLE = "ledger.periods"  # one row per month whose events were derived (also when there were none)
+
+WORK_TABLES = {
+    EVALUATED_RELATIONS["roster"]: TABLES["derived.roster"],
+    EVALUATED_RELATIONS["suspected"]: TABLES["derived.suspected_dropouts"],
+    PERIODS_TABLE: "period TEXT NOT NULL, events INTEGER NOT NULL, suspicion_from TEXT NOT NULL",
+}
+
+# The first month with dated evidence of attendance or persuasion: where a ledger's history starts.
+FIRST_EVIDENCE_SQL = """
+    SELECT min(d) FROM (
+        SELECT min(date) AS d FROM staged.attendance_current WHERE date <= :end
+        UNION ALL SELECT min(attempt_date) FROM staged.casework WHERE attempt_date <= :end
+    ) x"""
+
+ROLL_CALL_IN_MONTH_SQL = "SELECT 1 FROM staged.attendance_current WHERE date BETWEEN :start AND :end LIMIT 1"
+
+DERIVED_PERIODS_SQL = f"""
+    SELECT period FROM {PERIODS_TABLE} WHERE period < :period
+    UNION SELECT DISTINCT created_for_period FROM {TABLE} WHERE created_for_period < :period"""
+
+
+def with_relations(sql: str, relations: dict[str, str]) -> str:
+    """A ledger query reading the month's suspicion and roster from ``relations``."""
+    return sql.replace("{suspected}", relations["suspected"]).replace("{roster}", relations["roster"])
+
+
+def ensure_work_tables(warehouse: WarehouseResource) -> None:
+    with warehouse.begin() as conn:
+        warehouse.lock_ddl(conn)
+        for table, columns in WORK_TABLES.items():
+            conn.execute(sa.text(f"CREATE TABLE IF NOT EXISTS {table} ({columns.strip()})"))
+
+
+def month_key(day: dt.date) -> str:
+    return f"{day.year}-{day.month:02d}"
+
+
+def next_month(period: str) -> str:
+    year, month = int(period[:4]), int(period[5:7])
+    return f"{year + month // 12}-{month % 12 + 1:02d}"
+
+
+def catch_up_periods(warehouse: WarehouseResource, period: str) -> list[str]:
+    """The months before ``period`` whose events the ledger still lacks, oldest first.
+
+    Only the tail after the latest month already derived (or, with none, from the first month with dated
+    evidence): filling a gap that lies before derived months would put events before events that were
+    derived without them. Months before the partitions' first month are never derived."""
+    start, end = period_bounds(period)
+    done = sorted(warehouse.query_df(DERIVED_PERIODS_SQL, {"period": period})["period"].astype(str))
+    if done:
+        first = next_month(done[-1])
+    else:
+        day = warehouse.scalar(FIRST_EVIDENCE_SQL, {"end": start - dt.timedelta(days=1)})
+        if day is None:
+            return []
+        first = max(month_key(day if isinstance(day, dt.date) else dt.date.fromisoformat(str(day)[:10])),
+                    FIRST_MONTH)
+    months = []
+    while first < period:
+        months.append(first)
+        first = next_month(first)
+    return months
+
+
+def evaluate_month(warehouse: WarehouseResource, params: dict[str, Any]) -> None:
+    """The month's roster and suspected dropouts by the rule SQL of :mod:`assets.rules`, into the ledger's
+    work tables (the monthly derived tables of that month are never touched: they belong to its own run)."""
+    period = params["period"]
+    suspected_sql = SUSPECTED_DROPOUTS_SQL.replace("derived.roster", EVALUATED_RELATIONS["roster"])
+    # A month without any roll call (casework dated before the first roll-call month) flags nobody: the rules
+    # would take every registered child for absent (SD5).
+    with_roll_call = warehouse.scalar(ROLL_CALL_IN_MONTH_SQL, params) is not None
+    with warehouse.begin() as conn:
+        for table, select in ((EVALUATED_RELATIONS["roster"], ROSTER_SQL),
+                              (EVALUATED_RELATIONS["suspected"], suspected_sql)):
+            conn.execute(sa.text(f"DELETE FROM {table} WHERE period = :period"), {"period": period})
+            if with_roll_call or table == EVALUATED_RELATIONS["roster"]:
+                conn.execute(sa.text(f"INSERT INTO {table} {select}"), params)
+
+
+def write_period(warehouse: WarehouseResource, period: str, params: dict[str, Any],
+                 relations: dict[str, str] = DERIVED_RELATIONS) -> pd.DataFrame:
     """Derive and store the period's events (delete-then-insert of ``created_for_period = period`` only)."""
     prior = warehouse.query_df(state_as_of_sql(before=True), params)
-    flagged = warehouse.query_df(FLAGGED_SQL, params)
+    flagged = warehouse.query_df(with_relations(FLAGGED_SQL, relations), params)
     attempts = warehouse.query_df(ATTEMPTS_SQL, params)
-    closers = warehouse.query_df(CLOSERS_SQL, params)
-    people = warehouse.query_df(PEOPLE_SQL, params)
+    closers = warehouse.query_df(with_relations(CLOSERS_SQL, relations), params)
+    people = warehouse.query_df(with_relations(PEOPLE_SQL, relations), params)
     events = derive_events(period, params["end"], prior, flagged, attempts, closers, people)
+    origin = "derived" if relations is DERIVED_RELATIONS else "evaluated"
     with warehouse.begin() as conn:
         conn.execute(sa.text(f"DELETE FROM {TABLE} WHERE created_for_period = :p"), {"p": period})
         warehouse.insert_frame(conn, TABLE, events)
+        conn.execute(sa.text(f"DELETE FROM {PERIODS_TABLE} WHERE period = :p"), {"p": period})
+        conn.execute(sa.text(f"INSERT INTO {PERIODS_TABLE} (period, events, suspicion_from) VALUES (:p, :n, :o)"),
+                     {"p": period, "n": len(events), "o": origin})
         conn.execute(sa.text(CASES_VIEW))
     return events
+
+
+def own_month_relations(warehouse: WarehouseResource, params: dict[str, Any]) -> dict[str, str]:
+    """The run's own month reads its derived tables (upstream in the job); when they hold nothing for it (the
+    ledger materialised alone for a month whose derived assets never ran), the ledger evaluates the rules."""
+    if warehouse.scalar("SELECT 1 FROM derived.roster WHERE period = :period LIMIT 1", params) is not None:
+        return DERIVED_RELATIONS
+    evaluate_month(warehouse, params)
+    return EVALUATED_RELATIONS
+
+
+def catch_up(warehouse: WarehouseResource, period: str, rule_params: dict[str, Any]) -> dict[str, int]:
+    """Derive the events of every month :func:`catch_up_periods` names, in order, evaluating each month's
+    rules on its own window; returns the number of events per month caught up."""
+    done: dict[str, int] = {}
+    for month in catch_up_periods(warehouse, period):
+        params = {**period_params(month), **rule_params}
+        evaluate_month(warehouse, params)
+        done[month] = len(write_period(warehouse, month, params, EVALUATED_RELATIONS))
+    return done
 
 
 @dg.asset(
     pool=WAREHOUSE_POOL,
     key=CASE_EVENTS,
+    # attendance and reference too: months caught up are evaluated from them (evaluate_month)
     deps=[SUSPECTED, ROSTER, STAGED["casework"], STAGED["exemptions"], STAGED["home_teaching"], STAGED["census"],
-          STAGED["registry"],
+          STAGED["registry"], STAGED["attendance"], STAGED["reference"],
           dg.AssetDep(CASE_EVENTS, partition_mapping=dg.TimeWindowPartitionMapping(start_offset=-1, end_offset=-1))],
-    group_name="ledger", owners=OWNERS, partitions_def=monthly_partitions, kinds={"duckdb", "sql"}, code_version="1",
+    group_name="ledger", owners=OWNERS, partitions_def=monthly_partitions, kinds={"duckdb", "sql"}, code_version="2",
 )
-def case_events(context: dg.AssetExecutionContext, warehouse: WarehouseResource,
+def case_events(context: dg.AssetExecutionContext, warehouse: WarehouseResource, home: KongchuoHome,
                 config: RuleConfig) -> dg.MaterializeResult:
     """台账 Case ledger events of the month: open, confirm, persuasion attempts, escalation after 3 attempts
     without return, return and close-out (销号) with reason and evidence; ``ledger.cases`` is the current state.
-    Append-only: a month's run replaces only its own events and reads only earlier months' events."""
+    Built from the whole history: months before this one that the ledger lacks are derived first, in order.
+    Append-only: a month's run replaces only its own events (and writes those of months never derived)."""
     period = period_of(context)
-    params = {**period_params(period), **config.params()}
-    events = write_period(warehouse, period, params)
+    rule_params = {**config.params(), **mode_params(home.attendance_mode)}
+    ensure_work_tables(warehouse)
+    caught_up = catch_up(warehouse, period, rule_params)
+    if caught_up:
+        context.log.info(f"ledger {period}: derived the months before it first: {caught_up}")
+    params = {**period_params(period), **rule_params}
+    events = write_period(warehouse, period, params, own_month_relations(warehouse, params))
     later = warehouse.query_df(
         f"SELECT DISTINCT created_for_period FROM {TABLE} WHERE created_for_period > :p ORDER BY 1", {"p": period})
     later_periods = list(later["created_for_period"])
@@ -377,6 +514,7 @@ def case_events(context: dg.AssetExecutionContext, warehouse: WarehouseResource,
         "events_by_type": dg.MetadataValue.json({k: int(v) for k, v in by_type.items()}),
         "cases_by_state": dg.MetadataValue.md(states.to_markdown(index=False) if len(states) else "(none)"),
         "later_periods": dg.MetadataValue.json(later_periods),
+        "caught_up_periods": dg.MetadataValue.json(caught_up),
         "preview": dg.MetadataValue.md(preview_markdown(
             events[["person_key", "event_seq", "event_type", "from_state", "to_state", "reason", "attempt_count"]])),
     })

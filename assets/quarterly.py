@@ -13,12 +13,15 @@ flagged in). Clipping at the last roll-call date keeps a month whose attendance 
 flagging every student as SD5; fixing the cut-off at the 25th (not the run's wall-clock date) makes a
 backfill of a past quarter give the same numbers as the scheduled run did with the same inputs.
 
-Per township (``derived.township_rates``): school-age children on the household register (6–15 full years
-on 31 August of the school year of the cut-off, residence 在户 or 外出), how many of them hold a registry
-record that is 在读 or 休学 (enrolled), the enrolment rate, out-of-school children (失学; 外出 ones apart as
-"verify elsewhere"), the quarter's suspected dropouts, and children still out at the cut-off: out of school
-(not 外出) plus children flagged in the last evaluated month. Every count is a count of persons from
-:data:`TOWNSHIP_PEOPLE_SQL`, the same SQL R2's drill-down cells come from.
+Per township (``derived.township_rates``), every township of the district(s) the data belongs to
+(:data:`DATA_DISTRICTS_SQL`), never every district of the reference data: school-age children on the household
+register (6–15 full years on 31 August of the school year of the cut-off, residence 在户 or 外出), how many of
+them hold a registry record that is 在读 or 休学 (enrolled), the enrolment rate, out-of-school children (失学; 外出
+ones apart as "verify elsewhere"), the quarter's suspected dropouts, and children still out at the cut-off:
+out of school (not 外出) plus children flagged in the last evaluated month. An exemption keeps a child out of
+the 失学 count when it is in force on the cut-off date, as R1's is on its month's last day, so R1 and R2 of the
+same date agree. Every count is a count of persons from :data:`TOWNSHIP_PEOPLE_SQL`, the same SQL R2's
+drill-down cells come from.
 """
 
 
@@ -86,6 +89,25 @@ QUARTERLY_INSERT_SQL = f"""
     LEFT JOIN staged.schools s ON s.school_code = sd.school_code
 """
 
+# The districts (county codes) the data belongs to: those of the townships of the current registry records
+# (their school's township, else the record's own) and of the census children. The reference data may cover
+# many more (the bundled files hold both seed districts): R2 lists the townships of these districts only.
+DATA_DISTRICTS_SQL = """
+    SELECT DISTINCT t.district_code FROM staged.townships t
+    WHERE t.township_code IN (
+        SELECT coalesce(s.township_code, r.township_code) FROM staged.registry_current r
+            LEFT JOIN staged.schools s ON s.school_code = r.school_code
+        UNION SELECT c.township_code FROM staged.census_current c)"""
+
+# The townships a district-level table lists: every township of the districts in the data, by code.
+DATA_TOWNSHIPS_SQL = f"""
+    SELECT township_code, township_name FROM staged.townships
+    WHERE district_code IN ({DATA_DISTRICTS_SQL})"""
+
+# Out of school at the cut-off: an exemption counts when in force ON the cut-off (DESIGN.md "In force"), as for
+# R1 on its month's last day; the rule SQL's window [:start, :end] is narrowed to the cut-off day itself.
+OUT_OF_SCHOOL_AT_CUTOFF_SQL = OUT_OF_SCHOOL_SQL.replace(":start", ":end")
+
 # Persons behind every township count of R2 and derived.township_rates: (township_code, measure, person).
 # Parameters: :period (quarter), :start/:end (quarter start, cut-off), :ref_date, :last_month, rule thresholds.
 TOWNSHIP_PEOPLE_SQL = f"""
@@ -94,7 +116,7 @@ TOWNSHIP_PEOPLE_SQL = f"""
         WHERE c.residence_status IN ('resident', 'away') AND c.birth_date IS NOT NULL
           AND {age_sql('c.birth_date', 'CAST(:ref_date AS DATE)')} BETWEEN :min_school_age AND :max_school_age
     ),
-    oos AS ({OUT_OF_SCHOOL_SQL}),
+    oos AS ({OUT_OF_SCHOOL_AT_CUTOFF_SQL}),
     qs AS (SELECT * FROM derived.quarterly_suspected WHERE period = :period)
     SELECT township_code, 'school_age' AS measure, id_number AS person FROM census_age
     UNION ALL
@@ -111,7 +133,7 @@ TOWNSHIP_PEOPLE_SQL = f"""
 TOWNSHIP_RATES_SQL = f"""
     WITH people AS ({TOWNSHIP_PEOPLE_SQL}),
     counts AS (SELECT township_code, measure, count(DISTINCT person) AS n FROM people GROUP BY township_code, measure),
-    towns AS (SELECT township_code FROM staged.townships UNION SELECT township_code FROM counts
+    towns AS (SELECT township_code FROM ({DATA_TOWNSHIPS_SQL}) d UNION SELECT township_code FROM counts
               WHERE township_code IS NOT NULL)
     SELECT :period AS period, t.township_code, CAST(:end AS DATE) AS as_of,
            coalesce(sa.n, 0), coalesce(en.n, 0),
@@ -178,7 +200,7 @@ def quarterly_suspected(context: dg.AssetExecutionContext, warehouse: WarehouseR
 @dg.asset(pool=WAREHOUSE_POOL, key=TOWNSHIP_RATES, deps=[QUARTERLY_SUSPECTED, STAGED["census"], STAGED["registry"],
                                     STAGED["exemptions"], STAGED["reference"]],
           group_name=GROUP, owners=OWNERS, partitions_def=quarterly_partitions, kinds={"duckdb", "sql"},
-          code_version="1")
+          code_version="2")
 def township_rates(context: dg.AssetExecutionContext, warehouse: WarehouseResource,
                    config: RuleConfig) -> dg.MaterializeResult:
     """乡镇入学率 Township rates: school-age children on the household register, enrolled among them,

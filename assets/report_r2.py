@@ -5,7 +5,9 @@ dropouts of the quarter by stage (小学/初中; 九年一贯制 by grade 1–6 
 建档立卡, 留守, 流动/随迁, 残疾, 困境); children persuaded back by stage; out-of-school children, 外出 to
 verify, children still out; remarks. Every count is ``count(DISTINCT case_key)`` of ``reports.cells``
 (report 'R2'), so each number drills down to the children behind it; the rate is enrolled / school-age of
-the same cells. Data window: the quarter up to its cut-off (see :mod:`assets.quarterly`).
+the same cells. Data window: the quarter up to its cut-off (see :mod:`assets.quarterly`). Rows: the
+townships of the district(s) in the data (registry and census township codes), not of every district the
+reference data covers.
 """
 
 
@@ -14,7 +16,8 @@ import dagster as dg
 from assets.common import OWNERS
 from assets.manifest import build_manifest_asset
 from assets.derived import STAGED
-from assets.quarterly import QUARTERLY_SUSPECTED, TOWNSHIP_PEOPLE_SQL, TOWNSHIP_RATES, quarter_params
+from assets.quarterly import (DATA_TOWNSHIPS_SQL, QUARTERLY_SUSPECTED, TOWNSHIP_PEOPLE_SQL, TOWNSHIP_RATES,
+                              quarter_params)
 from assets.report_files import cell_counts, current_district, replace_cells, report_metadata, report_path
 from assets.rules import RuleConfig
 from kongchuo.districts import district_name, month_label
@@ -78,10 +81,12 @@ CELLS_SQL = f"""
               WHERE attempt_date BETWEEN :start AND :end AND id_number IS NOT NULL) c
         GROUP BY id_number
     ),
-    all_tries AS (
-        SELECT id_number, sum(CASE WHEN result = 'returned' THEN 1 ELSE 0 END) AS returned, count(*) AS attempts
+    all_tries AS (  -- the ledger's escalation rule: >= 3 attempts 未返校 up to the cut-off, the latest 未返校
+        SELECT id_number, sum(CASE WHEN result = 'returned' THEN 0 ELSE 1 END) AS failed,
+               max(CASE WHEN result = 'returned' THEN attempt_date END) AS last_returned,
+               max(CASE WHEN result = 'returned' THEN NULL ELSE attempt_date END) AS last_failed
         FROM (SELECT DISTINCT id_number, attempt_date, method, unit, result FROM staged.casework
-              WHERE attempt_date <= :end AND id_number IS NOT NULL) c
+              WHERE attempt_date <= :end AND id_number IS NOT NULL AND result IS NOT NULL) c
         GROUP BY id_number
     )
     SELECT :period, :report, '{ROW_PREFIX}' || coalesce(township_code, 'unknown'), measure, person FROM people
@@ -93,7 +98,7 @@ CELLS_SQL = f"""
         FROM tries t JOIN reg r ON r.person_key = t.id_number AND r.rn = 1 WHERE t.returned > 0
     UNION ALL SELECT :period, :report, '{ROW_PREFIX}' || coalesce(r.township_code, 'unknown'), 'escalated', t.id_number
         FROM all_tries t LEFT JOIN reg r ON r.person_key = t.id_number AND r.rn = 1
-        WHERE t.returned = 0 AND t.attempts >= 3
+        WHERE t.failed >= 3 AND (t.last_returned IS NULL OR t.last_failed >= t.last_returned)
 """
 
 
@@ -103,7 +108,7 @@ def _rate(enrolled: int, school_age: int) -> float | str:
 
 def r2_rows(warehouse: WarehouseResource, quarter: str) -> tuple[list[list], list]:
     counts = cell_counts(warehouse, quarter, REPORT_ID)
-    towns = warehouse.query_df("SELECT township_code, township_name FROM staged.townships ORDER BY township_code")
+    towns = warehouse.query_df(f"SELECT township_code, township_name FROM ({DATA_TOWNSHIPS_SQL}) t ORDER BY township_code")
     names = dict(zip(towns["township_code"], towns["township_name"]))
     keys = [f"{ROW_PREFIX}{c}" for c in towns["township_code"]]
     if not counts.empty:
@@ -128,7 +133,7 @@ def _values(vals: dict[str, int]) -> list:
 
 @dg.asset(pool=WAREHOUSE_POOL, key=R2, deps=[QUARTERLY_SUSPECTED, TOWNSHIP_RATES, STAGED["casework"], STAGED["reference"]],
           group_name="reports", owners=OWNERS, partitions_def=quarterly_partitions, kinds={"excel", "openpyxl"},
-          code_version="1")
+          code_version="2")
 def r2_statistics(context: dg.AssetExecutionContext, home: KongchuoHome, warehouse: WarehouseResource,
                   config: RuleConfig) -> dg.MaterializeResult:
     """R2 控辍保学排查整改工作情况统计表 (附件2) Quarterly statistics: per township, enrolment rate, suspected

@@ -200,3 +200,15 @@ def test_backfill_with_changed_inputs_rewrites_only_its_own_period(run):
         for period in ("2026-04", "2026-05", "2026-06"):
             materialize_ledger(run, period)
     assert digest(ledger_frame(run)) == digest(before)
+
+
+def test_catch_up_fills_only_the_months_after_the_last_one_derived(run):
+    """Every month run in order: nothing to catch up before any of them; a later month catches up the months
+    between (never a month before one already derived, which would put events before derived ones)."""
+    from assets.ledger import catch_up_periods
+
+    wh = run.warehouse
+    assert all(catch_up_periods(wh, period) == [] for period in MONTHS)
+    assert catch_up_periods(wh, "2026-09") == ["2026-07", "2026-08"]
+    derived = wh.query_df("SELECT period, suspicion_from FROM ledger.periods ORDER BY period")
+    assert list(derived["period"]) == list(MONTHS) and set(derived["suspicion_from"]) == {"derived"}

@@ -8,6 +8,7 @@ import json
 import re
 import shutil
 import subprocess
+from pathlib import Path
 
 import pandas as pd
 import pytest
@@ -15,6 +16,7 @@ import pytest
 from district_run import MONTHS, QUARTER, assert_same, district_run
 
 MONTH = "2026-06"
+REFERENCE = Path(__file__).resolve().parents[1] / "kongchuo" / "reference"
 ID18 = re.compile(r"\d{17}[\dXx]")
 
 
@@ -321,3 +323,59 @@ def test_labels_translate_codes_and_name_the_issuing_unit(tmp_path):
     assert issuing_unit("411002", own) == "许昌市魏都区教育局" and issuing_unit("411003", own) == "建安区教育局"
     for report_id, name in REPORT_NAMES.items():
         assert kind_of_file(f"建安区_2026年06月_{name}.xlsx") == report_id
+
+
+# ---- R2 scoped to the district in the data, and R1 / R2 agreeing on 失学 (the bundled sample, make demo) ----
+
+def _r2_totals(path) -> tuple[pd.DataFrame, dict]:
+    from assets.report_r2 import COLUMNS
+
+    body, totals = _table(path, ["户籍适龄儿童数", "在籍适龄儿童数", "入学率(%)"])
+    return body, {key: totals.iloc[1 + i] for i, (key, _, _) in enumerate(COLUMNS)}
+
+
+def test_r2_lists_only_the_townships_of_the_district_in_the_data():
+    """The sample's run uses the bundled reference data (建安区 and 宣州区): R2 lists 建安区's townships only."""
+    from test_ledger_backlog import sample_run
+
+    from assets.report_r2 import TITLE
+    from kongchuo.settings import SAMPLE_DIR
+
+    home = sample_run()
+    bundled = pd.read_csv(REFERENCE / "townships.csv", dtype=str)
+    assert set(bundled["district_code"]) >= {"411003", "341802"}
+    body, _ = _r2_totals(home / "reports" / QUARTER / f"建安区_2026年第二季度_{TITLE}.xlsx")
+    names = list(body.iloc[:, 0].astype(str))
+    jianan = bundled[bundled["district_code"] == "411003"].sort_values("township_code")["township_name"]
+    assert names == list(jianan)
+    sample_towns = pd.read_csv(SAMPLE_DIR / "reference" / "townships.csv", dtype=str)
+    assert list(sample_towns.sort_values("township_code")["township_name"]) == names  # what its README says
+
+
+def test_r1_and_r2_agree_on_out_of_school_at_the_cut_off():
+    """An exemption that expired during the quarter no longer keeps a child out of the 失学 count: R1 of June
+    and R2 of the quarter list the same children (and the sample has such an exemption)."""
+    from test_ledger_backlog import sample_run, warehouse_of
+
+    from assets.report_r1 import COLUMNS as R1_COLUMNS
+    from assets.report_r2 import TITLE
+
+    home = sample_run()
+    wh = warehouse_of(home)
+    r1 = home / "reports" / MONTH / "建安区_2026年06月_控辍保学月报.xlsx"
+    labels = [label for _, label in R1_COLUMNS]
+    _, r1_totals = _table(r1, labels)
+    header = next(list(map(str, row)) for _, row in _read(r1).iterrows() if set(labels) <= set(map(str, row.dropna())))
+    r1_total = {key: int(r1_totals.iloc[header.index(label)]) for key, label in R1_COLUMNS}
+    _, r2_total = _r2_totals(home / "reports" / QUARTER / f"建安区_2026年第二季度_{TITLE}.xlsx")
+    assert int(r2_total["out_of_school"]) == r1_total["out_of_school"] > 0
+    assert int(r2_total["verify_elsewhere"]) == r1_total["verify_elsewhere"]
+    r1_children = set(wh.query_df("SELECT id_number FROM derived.out_of_school WHERE period = :p "
+                                  "AND NOT verify_elsewhere", {"p": MONTH})["id_number"])
+    r2_children = set(wh.query_df("SELECT case_key FROM reports.cells WHERE period = :p AND report = 'R2' "
+                                  "AND column_key = 'out_of_school'", {"p": QUARTER})["case_key"])
+    assert_same("失学 R2 vs R1", r2_children, r1_children)
+    expired = int(wh.scalar(
+        "SELECT count(*) FROM staged.exemptions e JOIN derived.out_of_school o ON o.id_number = e.id_number "
+        "WHERE o.period = :p AND e.valid_until BETWEEN DATE '2026-04-01' AND DATE '2026-06-24'", {"p": MONTH}))
+    assert expired > 0

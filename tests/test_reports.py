@@ -357,16 +357,13 @@ def test_r1_and_r2_agree_on_out_of_school_at_the_cut_off():
     and R2 of the quarter list the same children (and the sample has such an exemption)."""
     from test_ledger_backlog import sample_run, warehouse_of
 
-    from assets.report_r1 import COLUMNS as R1_COLUMNS
     from assets.report_r2 import TITLE
 
     home = sample_run()
     wh = warehouse_of(home)
     r1 = home / "reports" / MONTH / "建安区_2026年06月_控辍保学月报.xlsx"
-    labels = [label for _, label in R1_COLUMNS]
-    _, r1_totals = _table(r1, labels)
-    header = next(list(map(str, row)) for _, row in _read(r1).iterrows() if set(labels) <= set(map(str, row.dropna())))
-    r1_total = {key: int(r1_totals.iloc[header.index(label)]) for key, label in R1_COLUMNS}
+    keys, _, r1_totals = _r1(r1)
+    r1_total = {key: int(r1_totals.iloc[3 + i]) for i, key in enumerate(keys)}
     _, r2_total = _r2_totals(home / "reports" / QUARTER / f"建安区_2026年第二季度_{TITLE}.xlsx")
     assert int(r2_total["out_of_school"]) == r1_total["out_of_school"] > 0
     assert int(r2_total["verify_elsewhere"]) == r1_total["verify_elsewhere"]

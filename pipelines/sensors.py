@@ -14,10 +14,14 @@ from zoneinfo import ZoneInfo
 
 import dagster as dg
 
-from kongchuo.settings import SOURCES
+from kongchuo.settings import SOURCES, automation_on
 from pipelines.jobs import ingest_job
 from pipelines.partitions import TIMEZONE, monthly_partitions
 from pipelines.resources import KongchuoHome
+
+# Running by default wherever a daemon runs (a bureau installs it and it works); KONGCHUO_AUTOMATION=off
+# starts it stopped (kongchuo.settings.automation_on).
+AUTOMATION_STATUS = (dg.DefaultSensorStatus.RUNNING if automation_on() else dg.DefaultSensorStatus.STOPPED)
 
 
 def scan_landing(home: KongchuoHome) -> list[list]:
@@ -39,7 +43,7 @@ def current_month_key(now: dt.datetime | None = None) -> str:
 
 
 @dg.sensor(job=ingest_job, name="landing_sensor", minimum_interval_seconds=60,
-           default_status=dg.DefaultSensorStatus.STOPPED,
+           default_status=AUTOMATION_STATUS,
            description="新文件入库 A new file in landing/<source>/ starts ingestion for the current month.")
 def landing_sensor(context: dg.SensorEvaluationContext, home: KongchuoHome):
     seen = {tuple(e) for e in json.loads(context.cursor)} if context.cursor else set()

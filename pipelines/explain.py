@@ -91,7 +91,7 @@ def _report_columns(report: str) -> list[tuple[str, str]]:
             group = grp or group
             if key != "rate":
                 out.append((key, f"{group}/{label}" if group and group != label else label))
-        return out
+        return [*out, ("escalated", "备注/已报联控联保工作组人数")]  # the number printed in 备注
     if report == "R4":
         return [("escalated", "劝返无效上报人数")]
     return [("home_taught", "送教对象人数"), ("compliant", "达标人数"), ("non_compliant", "未达标人数")]

@@ -6,6 +6,7 @@ disagrees with the printed number fails here."""
 
 from __future__ import annotations
 
+import io
 import re
 from pathlib import Path
 
@@ -13,6 +14,7 @@ import pandas as pd
 import pytest
 
 from district_run import MONTHS, QUARTER, district_run
+from assets import report_r1
 from kongchuo import cli
 from pipelines.explain import QuestionError, answer, explain
 
@@ -127,10 +129,13 @@ def test_cli_text_and_csv_never_print_full_ids(cli_env, capsys):
     text = capsys.readouterr().out
     n = len(answer(PERIOD, "R1", "合计", "suspected", warehouse=cli_env.warehouse, with_evidence=False).cases)
     assert f"共 {n} 人/次" in text and n > 0
-    assert cli.main(["explain", "--period", PERIOD, "--report", "R1", "--row", "合计", "--column", "SD1",
-                     "--format", "csv"]) == 0
+    sd1_period = cli_env.warehouse.query_df(
+        "SELECT period FROM reports.cells WHERE report = 'R1' AND column_key = 'SD1' GROUP BY period "
+        "ORDER BY count(*) DESC, period LIMIT 1")["period"].iloc[0]
+    assert cli.main(["explain", "--period", sd1_period, "--report", "R1", "--row", "合计", "--column",
+                     dict(report_r1.COLUMNS)["SD1"], "--format", "csv"]) == 0
     csv_text = capsys.readouterr().out
-    table = pd.read_csv(__import__("io").StringIO(csv_text), dtype=str)
+    table = pd.read_csv(io.StringIO(csv_text), dtype=str)
     assert list(table.columns[:6]) == ["期间", "报表", "行", "列", "个案", "规则"]
     assert (table["来源"] == "考勤").any() and table["规则"].str.contains("SD1").all()
     for out in (text, csv_text):

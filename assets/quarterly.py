@@ -142,13 +142,15 @@ def write_quarterly_suspected(warehouse: WarehouseResource, quarter: str, config
                               attendance_mode: str = "rollcall") -> dict[str, Any]:
     cutoff = quarter_cutoff(warehouse, quarter)
     months = quarter_months(quarter, cutoff) if cutoff else []
+    month_params = [  # read before the write transaction (the term calendar queries the warehouse)
+        {**rule_params(warehouse, {"period": month, "start": m_start, "end": m_end,
+                                   "ref_date": school_year_reference_date(m_start)}, config, attendance_mode),
+         "quarter": quarter}
+        for month, m_start, m_end in months]
     with warehouse.begin() as conn:
         conn.execute(sa.text("DELETE FROM derived.quarterly_suspected WHERE period = :p"), {"p": quarter})
-        for month, m_start, m_end in months:
-            params = rule_params(warehouse, {"period": month, "start": m_start, "end": m_end,
-                                             "ref_date": school_year_reference_date(m_start)}, config, attendance_mode)
-            conn.execute(sa.text(f"INSERT INTO derived.quarterly_suspected {QUARTERLY_INSERT_SQL}"),
-                         {**params, "quarter": quarter})
+        for params in month_params:
+            conn.execute(sa.text(f"INSERT INTO derived.quarterly_suspected {QUARTERLY_INSERT_SQL}"), params)
     return {"cutoff": cutoff.isoformat() if cutoff else None, "months": [m for m, _, _ in months]}
 
 

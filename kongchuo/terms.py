@@ -37,8 +37,8 @@ def spring_festival_end(year: int) -> dt.date:
     day, seen = dt.date(year, 1, 15), False
     try:
         while day < dt.date(year, 3, 15):
-            _, name = chinese_calendar.get_holiday_detail(day)
-            is_festival = name == chinese_calendar.Holiday.spring_festival.value
+            on_holiday, name = chinese_calendar.get_holiday_detail(day)  # make-up working days carry the name too
+            is_festival = on_holiday and name == chinese_calendar.Holiday.spring_festival.value
             if seen and not is_festival and chinese_calendar.is_workday(day):
                 return day
             seen = seen or is_festival

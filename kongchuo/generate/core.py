@@ -846,7 +846,7 @@ def _generate(district: str, students: int, seed: int, start: dt.date, end: dt.d
     # absence-only mode and, in both modes, the term starts of SD2 (kongchuo.terms)
     pd.DataFrame({"date": [d.isoformat() for d in days]}).to_csv(
         refdir / CALENDAR_FILE, index=False, lineterminator="\n", encoding="utf-8")
-    files.append({"source": "reference", "path": f"reference/{CALENDAR_FILE}", "format": "csv-utf8",
+    files.append({"source": "reference", "path": f"reference/{CALENDAR_FILE}", "format": "csv-utf8", "date_style": "iso",
                   "encoding": "utf-8", "rows": D, "periods": periods})
     gt.to_csv(out / "ground_truth.csv", index=False, lineterminator="\n")
     meta = Meta(

@@ -217,8 +217,8 @@ def ground_truth(w: dict) -> pd.DataFrame:
     co["person_key"] = co["record_key"] = co["id_number"]
     age = _age(co["birth"].to_numpy(dtype="datetime64[ns]"), ref)
     for p in periods:
-        p0, p1 = (np.datetime64(x) for x in month_bounds(p))
-        inforce = set(exem.loc[(exem["approved_on"] <= p1) & (exem["valid_until"] >= p0), "pid"])
+        p1 = np.datetime64(month_bounds(p)[1])  # in force ON the cut-off, as for the SD rules
+        inforce = set(exem.loc[(exem["approved_on"] <= p1) & (exem["valid_until"] >= p1), "pid"])
         ex_now = co["pid"].isin(inforce).to_numpy()
         age_ok = (age >= 6) & (age <= 15)
         res = co["residence"].to_numpy()

@@ -109,7 +109,7 @@ def test_code_version_follows_the_rule_sql():
     assert graph.get(lineage.ROSTER).code_version == policies.code_version_for("1", fingerprint)
     changed = types.ModuleType("changed")
     changed.__dict__.update(vars(derived))
-    changed.ROSTER_SQL = derived.ROSTER_SQL.replace(":term_start_days - 1", ":term_start_days")
+    changed.ROSTER_SQL = derived.ROSTER_SQL.replace("BETWEEN :term_first AND :term_tenth", "BETWEEN :term_first AND :end")
     assert policies.rule_fingerprint(policies.rule_texts(changed)) != fingerprint
     changed.RuleConfig = type("RuleConfig", (derived.RuleConfig,), {"__annotations__": {"consecutive_days": int},
                                                                    "consecutive_days": 4})

@@ -33,7 +33,7 @@ CHILDREN: dict[str, dict[int, str]] = {
     "broken_streak": {12: U, 13: U, 14: P, 15: U, 16: U},      # never 3 in a row
     "sick_then_unexcused": {12: S, 13: S, 14: U, 15: U},       # leave does not count: 2 only
     "leave_all_month": {d: (S if d % 2 else L) for d in D},   # approved leave every day: never
-    "ten_scattered": {8: U, 12: U, 14: U, 16: U, 20: U, 22: U, 26: U, 28: U, 30: U},  # 9 by the 30th
+    "scattered": {8: U, 12: U, 14: U, 16: U},                  # 4 by the 19th, never in a row
 }
 # (label, reason) -> [(day listed, continuing)] — worked out from the calendar above.
 EXPECTED = {
@@ -87,12 +87,17 @@ def _listed(home: Path) -> pd.DataFrame:
     return df
 
 
+FIRST, LAST = D[9], D[19]  # warned days: the 9th (nobody yet) to Monday the 19th
+
+
 @pytest.fixture(scope="module")
 def daily(tmp_path_factory):
-    """Days 8–20 landed and warned one day at a time, as a school uploading each afternoon would."""
+    """The 8th landed ahead; then each school day from the 9th to the 19th landed and warned on its own, as a
+    school uploading each afternoon would."""
     home = tmp_path_factory.mktemp("r7_daily")
     instance = dg.DagsterInstance.ephemeral()
-    for day in [d for d in SCHOOL_DAYS if d <= D[20]]:
+    _land(home, [D[8]])
+    for day in [d for d in SCHOOL_DAYS if FIRST <= d <= LAST]:
         _land(home, [day])
         _warn(home, day, day, instance)
     return home
@@ -110,7 +115,7 @@ def test_each_streak_is_listed_the_day_it_reaches_three_and_not_before(daily):
 
 def test_leave_broken_streaks_and_scattered_days_never_warn(daily):
     got = _listed(daily)
-    quiet = {"broken_streak", "sick_then_unexcused", "leave_all_month", "ten_scattered"}
+    quiet = {"broken_streak", "sick_then_unexcused", "leave_all_month", "scattered"}
     assert set(got["label"]) & quiet == set()
     assert set(got["label"]) == {label for label, _ in EXPECTED}
 
@@ -136,8 +141,8 @@ def test_r7_workbook_per_school_lists_the_day_and_masks_ids(daily):
 def test_backfill_in_one_go_gives_the_same_lists(daily, tmp_path):
     """All days landed at once and warned as a backfill range equal the day-by-day lists."""
     home = tmp_path / "backfill"
-    _land(home, [d for d in SCHOOL_DAYS if d <= D[20]])
-    _warn(home, D[8], D[20], dg.DagsterInstance.ephemeral())
+    _land(home, [d for d in SCHOOL_DAYS if d <= LAST])
+    _warn(home, FIRST, LAST, dg.DagsterInstance.ephemeral())
     cols = ["date", "id_number", "reason", "continuing", "first_seen"]
     a = _listed(daily)[cols].astype(str).sort_values(cols).reset_index(drop=True)
     b = _listed(home)[cols].astype(str).sort_values(cols).reset_index(drop=True)

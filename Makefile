@@ -10,7 +10,7 @@ export DAGSTER_HOME ?= $(KONGCHUO_HOME)/dagster
 export GX_ANALYTICS_ENABLED := false
 export DAGSTER_DISABLE_TELEMETRY := true
 
-.PHONY: venv demo test dev portal bench explain screenshot clean
+.PHONY: venv demo test dev audit portal bench explain screenshot clean
 
 $(STAMP): requirements.lock pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -35,7 +35,7 @@ test: venv
 
 ## The Dagster UI on the same data.
 dev: venv
-	@mkdir -p "$(DAGSTER_HOME)"
+	@$(BIN)/kongchuo instance >/dev/null
 	$(BIN)/dagster dev -w workspace.yaml
 
 ## The report portal for bureau, township and school staff: http://127.0.0.1:8080
@@ -53,8 +53,18 @@ bench: venv
 	$(BIN)/python -m kongchuo.bench --scale $(SCALE) $(if $(RECORD),--record) $(if $(PROFILE),--profile) \
 	  $(if $(GENERATE_ONLY),--generate-only) $(if $(WORKERS),--workers $(WORKERS))
 
+## Auditors: the read-only Dagster UI over the instance `make demo`/`make dev` write (runs, checks, lineage); it
+## can browse but not start or change anything. Telemetry off (the instance's dagster.yaml). AUDIT_PORT=3001 default.
+AUDIT_PORT ?= 3001
+audit: venv
+	@$(BIN)/kongchuo instance >/dev/null
+	@echo "只读审计界面 read-only Dagster UI: http://127.0.0.1:$(AUDIT_PORT)  (instance: $(DAGSTER_HOME))"
+	$(BIN)/dagster-webserver --read-only -w workspace.yaml -h 127.0.0.1 -p $(AUDIT_PORT)
+
+## The cases and source rows behind one report number: make explain REPORT=R1 ROW=<school name|code|合计> COLUMN=<header|key>
+FORMAT ?= text
 explain: venv
-	$(BIN)/kongchuo explain --period $(PERIOD) --report $(REPORT) --row $(ROW) --column $(COLUMN)
+	$(BIN)/kongchuo explain --period $(PERIOD) --report $(REPORT) --row "$(ROW)" --column "$(COLUMN)" --format $(FORMAT)
 
 ## The asset graph (lineage view) of the demo run as docs/asset-graph.png (headless /usr/bin/chromium via Playwright).
 screenshot: demo

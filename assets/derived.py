@@ -8,7 +8,7 @@ SQL of :mod:`assets.rules`; nothing is pulled into Python but counts and a maske
 import dagster as dg
 
 from assets.common import OWNERS, period_params, table_metadata
-from assets.rules import OUT_OF_SCHOOL_SQL, ROSTER_SQL, SUSPECTED_DROPOUTS_SQL, RuleConfig, mode_params
+from assets.rules import OUT_OF_SCHOOL_SQL, ROSTER_SQL, SUSPECTED_DROPOUTS_SQL, RuleConfig, rule_params
 from pipelines.partitions import monthly_partitions, period_of
 from pipelines.pools import WAREHOUSE_POOL
 from pipelines.resources import KongchuoHome
@@ -32,12 +32,13 @@ def roster(context: dg.AssetExecutionContext, warehouse: WarehouseResource, home
     attendance mode the school days come from the school calendar and an active record's days without an
     absence row count as present."""
     period = period_of(context)
-    n = warehouse.replace_period("derived.roster", period, ROSTER_SQL,
-                                 {**period_params(period), **config.params(), **mode_params(home.attendance_mode)})
+    params = rule_params(warehouse, period_params(period), config, home.attendance_mode)
+    n = warehouse.replace_period("derived.roster", period, ROSTER_SQL, params)
     context.log.info(f"roster {period}: {n} registry records (attendance mode {home.attendance_mode})")
     meta = table_metadata(
         warehouse, "derived.roster", period, "person_key, school_code, status, attendance_days, unexcused_days")
     meta["attendance_mode"] = home.attendance_mode
+    meta["sd2"] = params["sd2_note"]
     return dg.MaterializeResult(metadata=meta)
 
 
@@ -45,18 +46,24 @@ def roster(context: dg.AssetExecutionContext, warehouse: WarehouseResource, home
           code_version="1", **_COMMON)
 def suspected_dropouts(context: dg.AssetExecutionContext, warehouse: WarehouseResource, home: KongchuoHome,
                        config: RuleConfig) -> dg.MaterializeResult:
-    """疑似辍学学生 Suspected dropouts: one row per child with the rules that fired (SD1–SD5), after the
-    exclusions (exemption in force, home teaching, death, over age). SD5 is not evaluated in absence_only
-    attendance mode."""
+    """疑似辍学学生 Suspected dropouts: one row per child with every rule that fired (SD1–SD6), after the
+    exclusions (exemption in force on the cut-off, home teaching, death, graduation from grade 9, aged 16+).
+    SD5 is not evaluated in absence_only attendance mode; whether SD2 and SD6 were evaluated is in the
+    metadata (``sd2_evaluated``, ``sd6_evaluated``)."""
     period = period_of(context)
-    warehouse.replace_period("derived.suspected_dropouts", period, SUSPECTED_DROPOUTS_SQL,
-                             {**period_params(period), **config.params(), **mode_params(home.attendance_mode)})
+    params = rule_params(warehouse, period_params(period), config, home.attendance_mode)
+    warehouse.replace_period("derived.suspected_dropouts", period, SUSPECTED_DROPOUTS_SQL, params)
     by_rule = warehouse.query_df(
         "SELECT rules, count(*) AS n FROM derived.suspected_dropouts WHERE period = :p GROUP BY rules ORDER BY rules",
         {"p": period})
     meta = table_metadata(warehouse, "derived.suspected_dropouts", period, "person_key, school_code, rules")
     meta["by_rules"] = dg.MetadataValue.md(by_rule.to_markdown(index=False) if len(by_rule) else "(none)")
     meta["attendance_mode"] = home.attendance_mode
+    # reports say whether SD2 / SD6 were evaluated this period (e.g. a bureau's first month is October)
+    meta["sd2_evaluated"] = bool(params["sd2_evaluate"])
+    meta["sd2"] = params["sd2_note"]
+    meta["sd6_evaluated"] = bool(params["sd6_evaluate"])
+    meta["sd6"] = params["sd6_note"]
     return dg.MaterializeResult(metadata=meta)
 
 
@@ -68,7 +75,7 @@ def out_of_school(context: dg.AssetExecutionContext, warehouse: WarehouseResourc
     and no exemption in force; 外出 children are flagged ``verify_elsewhere`` (核实异地就读)."""
     period = period_of(context)
     warehouse.replace_period("derived.out_of_school", period, OUT_OF_SCHOOL_SQL,
-                             {**period_params(period), **config.params()})
+                             {**period_params(period), **config.params()})  # in force on the cut-off :end
     meta = table_metadata(warehouse, "derived.out_of_school", period, "id_number, township_code, verify_elsewhere")
     meta["verify_elsewhere"] = int(warehouse.scalar(
         "SELECT count(*) FROM derived.out_of_school WHERE period = :p AND verify_elsewhere", {"p": period}))

@@ -77,6 +77,7 @@ from pipelines.partitions import FIRST_MONTH, monthly_partitions, period_bounds,
 from pipelines.resources import KongchuoHome
 from warehouse.layout import TABLES, VIEWS
 from warehouse.resource import WarehouseResource
+from warehouse.views import registry_persons_sql
 
 CASE_EVENTS = dg.AssetKey(["ledger", "case_events"])
 TABLE = "ledger.case_events"
@@ -121,11 +122,10 @@ _ATTENDANCE_FILE = """
 FLAGGED_SQL = f"""
     WITH {_ATTENDANCE_FILE.strip()},
     reg_file AS (
-        SELECT coalesce(id_number, student_no) AS person_key, school_code, min(file_sha) AS file_sha
-        FROM staged.registry_current
-        WHERE coalesce(id_number, student_no) IN (SELECT person_key FROM {{suspected}}
-                                                  WHERE period = :period)
-        GROUP BY coalesce(id_number, student_no), school_code
+        SELECT person_key, school_code, min(file_sha) AS file_sha
+        FROM ({registry_persons_sql()}) t
+        WHERE person_key IN (SELECT person_key FROM {{suspected}} WHERE period = :period)
+        GROUP BY person_key, school_code
     )
     SELECT sd.person_key, sd.id_number, sd.student_no, sd.school_code, sd.township_code, sd.rules,
            af.file_sha AS attendance_sha, rf.file_sha AS registry_sha
@@ -160,7 +160,7 @@ CLOSERS_SQL = f"""
     WITH {candidates_cte().strip()},
     {_ATTENDANCE_FILE.strip()},
     reg AS (
-        SELECT r.* FROM staged.registry_current r  -- the view's person_key is coalesce(id_number, student_no)
+        SELECT r.* FROM ({registry_persons_sql()}) r  -- person_key: the one matching rule (warehouse.views)
         JOIN cand c ON c.person_key = r.person_key
     ),
     latest_registry AS (
@@ -217,12 +217,12 @@ CLOSERS_SQL = f"""
 PEOPLE_SQL = f"""
     WITH {candidates_cte().strip()},
     reg AS (
-        SELECT coalesce(r.id_number, r.student_no) AS person_key, r.id_number, r.student_no, r.school_code,
-               coalesce(s.township_code, r.township_code) AS township_code,
-               row_number() OVER (PARTITION BY coalesce(r.id_number, r.student_no)
+        SELECT r.person_key, CASE WHEN r.person_key = r.student_no THEN r.id_number ELSE r.person_key END AS id_number,
+               r.student_no, r.school_code, coalesce(s.township_code, r.township_code) AS township_code,
+               row_number() OVER (PARTITION BY r.person_key
                                   ORDER BY CASE WHEN r.status = 'active' THEN 0 ELSE 1 END, r.school_code) AS rn
-        FROM staged.registry_current r LEFT JOIN staged.schools s ON s.school_code = r.school_code
-        WHERE coalesce(r.id_number, r.student_no) IN (SELECT person_key FROM cand)  -- before the window
+        FROM ({registry_persons_sql()}) r LEFT JOIN staged.schools s ON s.school_code = r.school_code
+        WHERE r.person_key IN (SELECT person_key FROM cand)  -- before the window
     )
     SELECT c.person_key, r.id_number, r.student_no, r.school_code, r.township_code
     FROM cand c LEFT JOIN reg r ON r.person_key = c.person_key AND r.rn = 1

@@ -124,8 +124,8 @@ def record_report_runs(warehouse: WarehouseResource, period: str, reports: list[
 
 
 def build_manifest_asset(name: str, report_keys: Sequence[dg.AssetKey],
-                         partitions_def: dg.PartitionsDefinition) -> dg.AssetsDefinition:
-    @dg.asset(pool=WAREHOUSE_POOL, key=dg.AssetKey(["reports", name]), deps=list(report_keys), group_name="reports", owners=OWNERS,
+                         partitions_def: dg.PartitionsDefinition, group_name: str = "reports") -> dg.AssetsDefinition:
+    @dg.asset(pool=WAREHOUSE_POOL, key=dg.AssetKey(["reports", name]), deps=list(report_keys), group_name=group_name, owners=OWNERS,
               partitions_def=partitions_def, kinds={"json"}, code_version="2")
     def _manifest(context: dg.AssetExecutionContext, home: KongchuoHome,
                   warehouse: WarehouseResource) -> dg.MaterializeResult:

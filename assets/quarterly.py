@@ -35,11 +35,12 @@ import sqlalchemy as sa
 from assets.common import OWNERS, table_schema
 from assets.derived import STAGED
 from assets.report_files import source_files_metadata
-from assets.rules import OUT_OF_SCHOOL_SQL, ROSTER_SQL, SUSPECTED_DROPOUTS_SQL, RuleConfig, age_sql, mode_params
+from assets.rules import OUT_OF_SCHOOL_SQL, ROSTER_SQL, SUSPECTED_DROPOUTS_SQL, RuleConfig, age_sql, rule_params
 from kongchuo.masking import preview_markdown
 from pipelines.partitions import period_bounds, period_of, quarterly_partitions, school_year_reference_date
 from pipelines.resources import KongchuoHome
 from warehouse.resource import WarehouseResource
+from warehouse.views import census_birth_sql, registry_persons_sql
 
 QUARTERLY_SUSPECTED = dg.AssetKey(["derived", "quarterly_suspected"])
 TOWNSHIP_RATES = dg.AssetKey(["derived", "township_rates"])
@@ -113,16 +114,16 @@ OUT_OF_SCHOOL_AT_CUTOFF_SQL = OUT_OF_SCHOOL_SQL.replace(":start", ":end")
 TOWNSHIP_PEOPLE_SQL = f"""
     WITH census_age AS (
         SELECT c.id_number, c.township_code, c.residence_status FROM staged.census_current c
-        WHERE c.residence_status IN ('resident', 'away') AND c.birth_date IS NOT NULL
-          AND {age_sql('c.birth_date', 'CAST(:ref_date AS DATE)')} BETWEEN :min_school_age AND :max_school_age
+        WHERE c.residence_status IN ('resident', 'away') AND {census_birth_sql('c')} IS NOT NULL
+          AND {age_sql(census_birth_sql('c'), 'CAST(:ref_date AS DATE)')} BETWEEN :min_school_age AND :max_school_age
     ),
     oos AS ({OUT_OF_SCHOOL_AT_CUTOFF_SQL}),
     qs AS (SELECT * FROM derived.quarterly_suspected WHERE period = :period)
     SELECT township_code, 'school_age' AS measure, id_number AS person FROM census_age
     UNION ALL
     SELECT c.township_code, 'enrolled', c.id_number FROM census_age c
-        WHERE EXISTS (SELECT 1 FROM staged.registry_current r WHERE r.id_number = c.id_number
-                      AND r.status IN ('active', 'suspended'))
+        WHERE EXISTS (SELECT 1 FROM ({registry_persons_sql("t.status IN ('active', 'suspended')")}) r
+                      WHERE r.person_key = c.id_number)
     UNION ALL SELECT township_code, 'out_of_school', id_number FROM oos WHERE NOT verify_elsewhere
     UNION ALL SELECT township_code, 'verify_elsewhere', id_number FROM oos WHERE verify_elsewhere
     UNION ALL SELECT DISTINCT township_code, 'suspected', person_key FROM qs
@@ -163,13 +164,15 @@ def write_quarterly_suspected(warehouse: WarehouseResource, quarter: str, config
                               attendance_mode: str = "rollcall") -> dict[str, Any]:
     cutoff = quarter_cutoff(warehouse, quarter)
     months = quarter_months(quarter, cutoff) if cutoff else []
+    month_params = [  # read before the write transaction (the term calendar queries the warehouse)
+        {**rule_params(warehouse, {"period": month, "start": m_start, "end": m_end,
+                                   "ref_date": school_year_reference_date(m_start)}, config, attendance_mode),
+         "quarter": quarter}
+        for month, m_start, m_end in months]
     with warehouse.begin() as conn:
         conn.execute(sa.text("DELETE FROM derived.quarterly_suspected WHERE period = :p"), {"p": quarter})
-        for month, m_start, m_end in months:
-            conn.execute(sa.text(f"INSERT INTO derived.quarterly_suspected {QUARTERLY_INSERT_SQL}"), {
-                **config.params(), **mode_params(attendance_mode), "quarter": quarter, "period": month,
-                "start": m_start, "end": m_end,
-                "ref_date": school_year_reference_date(m_start)})
+        for params in month_params:
+            conn.execute(sa.text(f"INSERT INTO derived.quarterly_suspected {QUARTERLY_INSERT_SQL}"), params)
     return {"cutoff": cutoff.isoformat() if cutoff else None, "months": [m for m, _, _ in months]}
 
 

@@ -28,6 +28,7 @@ from pipelines.partitions import period_of, quarterly_partitions
 from pipelines.pools import WAREHOUSE_POOL
 from pipelines.resources import KongchuoHome
 from warehouse.resource import WarehouseResource
+from warehouse.views import REGISTRY_PERSON_KEY_R
 
 R2 = dg.AssetKey(["reports", "quarterly", "r2_statistics"])
 REPORT_ID = "R2"
@@ -58,7 +59,7 @@ _FLAGS = {"poverty": "is_poverty_family", "left_behind": "is_left_behind", "migr
 _PRIORITY_SQL = "\n".join(
     f"""UNION ALL SELECT :period, :report, '{ROW_PREFIX}' || coalesce(q.township_code, 'unknown'), '{key}', q.person_key
         FROM qs q WHERE EXISTS (SELECT 1 FROM staged.registry_current r
-                                WHERE coalesce(r.id_number, r.student_no) = q.person_key AND r.{flag})"""
+                                WHERE {REGISTRY_PERSON_KEY_R} = q.person_key AND r.{flag})"""
     + (""" OR EXISTS (SELECT 1 FROM staged.census_current c WHERE c.id_number = q.person_key AND c.{flag})""".format(
         flag=flag) if flag in ("is_poverty_family", "is_disabled") else "")
     for key, flag in _FLAGS.items())
@@ -67,10 +68,10 @@ CELLS_SQL = f"""
     WITH people AS ({TOWNSHIP_PEOPLE_SQL}),
     qs AS (SELECT DISTINCT person_key, township_code, stage FROM derived.quarterly_suspected WHERE period = :period),
     reg AS (
-        SELECT coalesce(r.id_number, r.student_no) AS person_key, coalesce(s.township_code, r.township_code) AS township_code,
+        SELECT {REGISTRY_PERSON_KEY_R} AS person_key, coalesce(s.township_code, r.township_code) AS township_code,
                CASE WHEN s.stage = '小学' THEN '小学' WHEN s.stage = '初中' THEN '初中'
                     WHEN r.grade <= 6 THEN '小学' ELSE '初中' END AS stage,
-               row_number() OVER (PARTITION BY coalesce(r.id_number, r.student_no)
+               row_number() OVER (PARTITION BY {REGISTRY_PERSON_KEY_R}
                                   ORDER BY CASE WHEN r.status = 'active' THEN 0 ELSE 1 END, r.school_code) AS rn
         FROM staged.registry_current r LEFT JOIN staged.schools s ON s.school_code = r.school_code
     ),

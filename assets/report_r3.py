@@ -40,6 +40,7 @@ from pipelines.partitions import monthly_partitions, period_of
 from pipelines.pools import WAREHOUSE_POOL
 from pipelines.resources import KongchuoHome
 from warehouse.resource import WarehouseResource
+from warehouse.views import REGISTRY_PERSON_KEY_R
 
 R3 = dg.AssetKey(["reports", "r3_one_student_one_form"])
 REPORT_ID = "R3"
@@ -52,18 +53,18 @@ OPEN_CASES_SQL = f"""
 # Who the child is, for the people working the case: their registry record (active first), census fallback.
 # The registry is cut down to the cases' persons BEFORE the window: over a province's whole registry (15M
 # rows) the window took ~9 s per county workbook; over the cases' records it takes a fraction of a second.
-PERSON_SQL = """
-    WITH k AS ({keys}),
+PERSON_SQL = f"""
+    WITH k AS ({{keys}}),
     reg AS (
-        SELECT coalesce(r.id_number, r.student_no) AS person_key, r.id_number, r.student_no, r.name, r.gender,
+        SELECT {REGISTRY_PERSON_KEY_R} AS person_key, r.id_number, r.student_no, r.name, r.gender,
                r.birth_date, r.school_code, coalesce(r.school_name, s.school_name) AS school_name, r.grade,
                r.class_name, r.status, coalesce(s.township_code, r.township_code) AS township_code,
                r.guardian_name, r.guardian_phone, r.is_poverty_family, r.is_left_behind, r.is_migrant,
                r.is_disabled, r.is_in_difficulty,
-               row_number() OVER (PARTITION BY coalesce(r.id_number, r.student_no)
+               row_number() OVER (PARTITION BY {REGISTRY_PERSON_KEY_R}
                                   ORDER BY CASE WHEN r.status = 'active' THEN 0 ELSE 1 END, r.school_code) AS rn
         FROM staged.registry_current r LEFT JOIN staged.schools s ON s.school_code = r.school_code
-        WHERE coalesce(r.id_number, r.student_no) IN (SELECT person_key FROM k)
+        WHERE {REGISTRY_PERSON_KEY_R} IN (SELECT person_key FROM k)
     )
     SELECT k.person_key, coalesce(r.id_number, c.id_number, k.id_number) AS id_number,
            coalesce(r.student_no, k.student_no) AS student_no, coalesce(r.name, c.name) AS name,

@@ -17,33 +17,48 @@ Attendance modes (one query per rule; the mode-dependent parts are guarded by ``
   (SD3's "last seen" is the person's last attendance row, i.e. the last absence row).
 
 Semantics (the synthetic generator plants exactly these):
-- A registry record's key is ``coalesce(student_no, id_number)``; a person's key is
-  ``coalesce(id_number, student_no)``. Attendance rows match a record at the same school by
-  ``student_no`` when the row has one, else by ``id_number``.
+- Matching a child (DESIGN.md), one rule written once in :mod:`warehouse.views`: a registry record's key is
+  ``coalesce(student_no, id_number)``; its person is its valid ID, else the ID inside a ``G`` + valid-ID student
+  number, else the ID or student number as given (:func:`warehouse.views.registry_person_key_sql`). A roll-call
+  row belongs to a person (its ID; else its student number's registry person; else the ID inside a ``G``
+  number) and counts at ANY school: it is filed under the person's record at the row's school, else under the
+  person's first record (active first). An unexcused row on a day the person is present at another school
+  does not count. School age comes from the birth date inside a valid ID, else ``birth_date``.
 - School days of a school are the dates on which it has roll-call rows (make-up Saturdays included);
   in absence_only mode the dates of the school calendar.
 - SD1: on one record, ≥ ``consecutive_days`` unexcused school days in a row within the period, or
   ≥ ``monthly_days`` unexcused days in the period.
-- SD2: the period holds the first school day of a term; the person has roll-call rows in the period but
-  no ``present`` in the school's first ``term_start_days`` school days of the term. A term starts on the
-  school's first school day on or after 1 September or 1 February.
+- SD2 (:mod:`kongchuo.terms`, bind parameters ``:sd2_evaluate``, ``:term_first``, ``:term_tenth``): the period
+  holds the term's 10th school day and the delivered roll call reaches back into the term's first 5 school
+  days; the person has an active record and no ``present`` row at any school in the term's first
+  ``term_start_days`` school days (rows or not). Absence-only: absent on every one of those days.
 - SD3: a record says transferred out, the person has no active record anywhere, and more than
   ``transfer_grace_days`` days lie between the person's last roll-call row (up to the period end) and the
   period's last day (or the person was never seen).
 - SD4: a record says dropped out (辍学).
+- SD6 (``:sd6_evaluate``): a record says 毕业 at grade 6 and the person has no active record anywhere, at
+  cut-offs from 30 days after the autumn term's start (:func:`kongchuo.terms.sd6_autumn_start`).
 - SD5: the person has an active record and no roll-call row at all in the period (DQ05 at person level).
   Not evaluated in absence_only mode (a child without rows was present).
-- Excluded from all SD rules: deferral/suspension approved and in force during the period, home-taught
-  children (any 送教上门 visit in the school year up to the period end), deceased (registry or census),
-  and persons older than ``max_age`` full years on the period's last day.
-- Out of school (失学): census child 6–15 full years old on ``ref_date``, residence 在户 or 外出, with no
-  registry record in any state (by ID number) and no exemption in force; 外出 ones get
-  ``verify_elsewhere`` (verify enrolment elsewhere).
+- Excluded from all SD rules: deferral/suspension approved and in force ON the cut-off ``:end`` (the month's
+  last day; the quarter's cut-off in the quarterly tables), home-taught children (any 送教上门 visit in the
+  school year up to the cut-off), deceased (registry or census), a 毕业 record at grade 9, and persons
+  ``max_age`` (16) or more full years old on the cut-off.
+- Out of school (失学): census child 6–15 full years old on ``ref_date`` (birth date from a valid ID), residence
+  在户 or 外出, with no registry record in any state (by ID, then by the ID inside a ``G`` number) and no
+  exemption in force on the cut-off; 外出 ones get ``verify_elsewhere`` (verify enrolment elsewhere).
 """
 
 from __future__ import annotations
 
+import datetime as dt
+from typing import Any
+
 from dagster import Config
+
+from kongchuo import terms
+from warehouse.views import (attendance_persons_sql, census_birth_sql, g_number_id_sql, registry_persons_sql,
+                             valid_id_sql)
 
 
 class RuleConfig(Config):
@@ -80,30 +95,90 @@ def age_sql(birth: str, on: str) -> str:
     )
 
 
+def _as_date(value: Any) -> dt.date | None:
+    if value is None:
+        return None
+    return value if isinstance(value, dt.date) and not isinstance(value, dt.datetime) else dt.date.fromisoformat(
+        str(value)[:10])
+
+
+def calendar_dates(warehouse: Any) -> list[dt.date]:
+    """The district's school days from ``staged.school_calendar`` (rows without a school code, else all rows)."""
+    df = warehouse.query_df("SELECT DISTINCT date, school_code IS NULL AS general FROM staged.school_calendar")
+    if df.empty:
+        return []
+    general = df[df["general"].astype(bool)]
+    return sorted({_as_date(d) for d in (general if len(general) else df)["date"]})
+
+
+def term_params(warehouse: Any, start: dt.date, end: dt.date, mode: str = "rollcall") -> dict[str, Any]:
+    """Bind parameters of SD2 and SD6 for the window ``start`` .. ``end`` (the cut-off), from the term calendar
+    (:mod:`kongchuo.terms`), and ``sd2_note`` / ``sd6_note`` saying why a rule was or was not evaluated."""
+    cal = calendar_dates(warehouse)
+    out: dict[str, Any] = {"sd2_evaluate": 0, "term_first": start, "term_tenth": start, "sd6_evaluate": 0}
+    term = terms.sd2_term(start, end, cal)
+    if term is None:
+        out["sd2_note"] = "本期不含学期第10个上课日 no term's 10th school day in the period"
+    else:
+        out["term_first"], out["term_tenth"] = term.first_day, term.day(terms.TERM_START_DAYS)
+        if mode == "absence_only":
+            covered = term.from_calendar
+        else:
+            first = _as_date(warehouse.scalar(
+                "SELECT min(date) FROM staged.attendance_current WHERE date BETWEEN :a AND :b",
+                {"a": term.first_day, "b": out["term_tenth"]}))
+            covered = terms.roll_call_reaches_start(term, first)
+        out["sd2_evaluate"] = int(covered)
+        out["sd2_note"] = (f"{term.name} 开学 {term.first_day}, 第10个上课日 {out['term_tenth']}: " + (
+            "已评估 evaluated" if covered else
+            "考勤未覆盖开学前5个上课日，未评估 not evaluated: the roll call does not reach back to the term start"))
+    autumn = terms.sd6_autumn_start(end, cal)
+    out["sd6_evaluate"] = int(autumn is not None)
+    out["sd6_note"] = (f"秋季学期开学 {autumn} 后30天起评估 evaluated" if autumn else "本期不评估 not evaluated")
+    return out
+
+
+def rule_params(warehouse: Any, period_bounds: dict[str, Any], config: "RuleConfig", mode: str) -> dict[str, Any]:
+    """Every bind parameter of the rule SQL: the period's (``period_params``), thresholds, mode and terms."""
+    return {**period_bounds, **config.params(), **mode_params(mode),
+            **term_params(warehouse, period_bounds["start"], period_bounds["end"], mode)}
+
+
 ACTIVE = "'active'"
 
-# Attendance rows of the whole school year up to the period end, keyed to registry records.
-_MATCHED_ATTENDANCE = """
-    att AS (
-        SELECT a.student_no, a.id_number, a.school_code, a.date, a.status
-        FROM staged.attendance_current a
-        WHERE a.date <= :end AND a.date > CAST(:ref_date AS DATE)
+# Roll-call rows of the school year up to the cut-off, each filed under a record of its person (at any school).
+_MATCHED_ATTENDANCE = f"""
+    att AS (SELECT * FROM {attendance_persons_sql("a.date <= :end AND a.date > CAST(:ref_date AS DATE)")} ap),
+    rec AS (  -- a person's record at each school, and the person's first record (active first)
+        SELECT record_key, school_k AS rec_school, person_key,
+               row_number() OVER (PARTITION BY person_key, school_code
+                                  ORDER BY CASE WHEN status = {ACTIVE} THEN 0 ELSE 1 END, record_key) AS at_school,
+               row_number() OVER (PARTITION BY person_key ORDER BY CASE WHEN status = {ACTIVE} THEN 0 ELSE 1 END,
+                                  school_code, record_key) AS overall
+        FROM reg WHERE person_key IN (SELECT person_key FROM att)
+    ),
+    multi AS (SELECT person_key FROM att GROUP BY person_key HAVING min(school_code) <> max(school_code)),
+    present_elsewhere AS (  -- only persons with rows at two schools can be present elsewhere the same day
+        SELECT DISTINCT person_key, date FROM att
+        WHERE status = 'present' AND person_key IN (SELECT person_key FROM multi)
     ),
     matched AS (
-        SELECT r.record_key, a.school_code, a.date, a.status
-        FROM att a JOIN reg r ON a.student_no = r.student_no AND a.school_code = r.school_code
-        UNION ALL
-        SELECT r.record_key, a.school_code, a.date, a.status
-        FROM att a JOIN reg r
-          ON a.student_no IS NULL AND a.id_number = r.id_number AND a.school_code = r.school_code
+        SELECT coalesce(rs.record_key, rp.record_key) AS record_key,
+               CASE WHEN rs.record_key IS NULL THEN rp.rec_school ELSE rs.rec_school END AS rec_school,
+               a.school_code, a.date, a.status
+        FROM att a
+        JOIN rec rp ON rp.person_key = a.person_key AND rp.overall = 1
+        LEFT JOIN rec rs ON rs.person_key = a.person_key AND rs.rec_school = a.school_code AND rs.at_school = 1
+        LEFT JOIN present_elsewhere pe ON a.status = 'unexcused' AND pe.person_key = a.person_key AND pe.date = a.date
+        WHERE pe.person_key IS NULL
     )"""
 
 ROSTER_SQL = f"""
     WITH reg AS (
-        SELECT coalesce(r.student_no, r.id_number) AS record_key, coalesce(r.id_number, r.student_no) AS person_key,
-               r.id_number, r.student_no, r.school_code, coalesce(s.township_code, r.township_code) AS township_code,
-               r.grade, r.birth_date, r.status
-        FROM staged.registry_current r LEFT JOIN staged.schools s ON s.school_code = r.school_code
+        SELECT r.record_key, r.person_key, r.student_no, r.school_code, coalesce(r.school_code, '') AS school_k,
+               CASE WHEN r.person_key = r.student_no THEN r.id_number ELSE r.person_key END AS id_number,
+               coalesce(s.township_code, r.township_code) AS township_code, r.grade, r.age_birth_date, r.status
+        FROM ({registry_persons_sql()}) r LEFT JOIN staged.schools s ON s.school_code = r.school_code
     ),
     {_MATCHED_ATTENDANCE},
     calendar_days AS (  -- absence_only: a school's own calendar rows, else the calendar rows without school_code
@@ -124,56 +199,42 @@ ROSTER_SQL = f"""
         FROM (SELECT DISTINCT school_code, date FROM att WHERE :absence_only = 0
               UNION ALL SELECT school_code, date FROM calendar_days) d
     ),
-    term_start AS (
-        SELECT school_code, min(date) AS first_day
-        FROM school_days
-        WHERE (EXTRACT(MONTH FROM date) >= 9 OR EXTRACT(MONTH FROM date) BETWEEN 2 AND 7)
-        GROUP BY school_code, CASE WHEN EXTRACT(MONTH FROM date) >= 9 THEN 1 ELSE 2 END
-    ),
-    term_first AS (
-        SELECT t.school_code, d.day_no AS first_no
-        FROM term_start t JOIN school_days d ON d.school_code = t.school_code AND d.date = t.first_day
-        WHERE t.first_day BETWEEN :start AND :end
-    ),
-    term_days AS (
-        SELECT d.school_code, d.date
-        FROM school_days d JOIN term_first f ON f.school_code = d.school_code
-        WHERE d.day_no BETWEEN f.first_no AND f.first_no + :term_start_days - 1
-    ),
     in_period AS (
-        SELECT m.record_key, m.school_code, m.date, m.status, d.day_no
+        SELECT m.record_key, m.rec_school, m.school_code, m.date, m.status, d.day_no
         FROM matched m JOIN school_days d ON d.school_code = m.school_code AND d.date = m.date
         WHERE m.date BETWEEN :start AND :end
     ),
-    runs AS (
-        SELECT record_key, count(*) AS run_len
-        FROM (SELECT record_key, day_no - ROW_NUMBER() OVER (PARTITION BY record_key ORDER BY day_no) AS grp
+    runs AS (  -- a streak runs over the school days of the school the rows come from
+        SELECT record_key, rec_school, count(*) AS run_len
+        FROM (SELECT record_key, rec_school,
+                     day_no - ROW_NUMBER() OVER (PARTITION BY record_key, rec_school, school_code ORDER BY day_no) AS grp,
+                     school_code
               FROM in_period WHERE status = 'unexcused') u
-        GROUP BY record_key, grp
+        GROUP BY record_key, rec_school, school_code, grp
     ),
-    longest AS (SELECT record_key, max(run_len) AS max_unexcused_run FROM runs GROUP BY record_key),
+    longest AS (SELECT record_key, rec_school, max(run_len) AS max_unexcused_run FROM runs
+                GROUP BY record_key, rec_school),
     stats AS (
-        SELECT record_key, count(*) AS attendance_days,
+        SELECT record_key, rec_school, count(*) AS attendance_days,
                sum(CASE WHEN status = 'present' THEN 1 ELSE 0 END) AS present_days,
                sum(CASE WHEN status = 'unexcused' THEN 1 ELSE 0 END) AS unexcused_days,
                sum(CASE WHEN status IN ('sick_leave', 'personal_leave') THEN 1 ELSE 0 END) AS leave_days,
                min(CASE WHEN status = 'present' THEN date END) AS first_present,
                max(CASE WHEN status = 'present' THEN date END) AS last_present
-        FROM in_period GROUP BY record_key
+        FROM in_period GROUP BY record_key, rec_school
     ),
-    seen AS (SELECT record_key, max(date) AS last_seen FROM matched GROUP BY record_key),
-    term_presence AS (
-        SELECT m.record_key, sum(CASE WHEN m.status = 'present' THEN 1 ELSE 0 END) AS term_days_present,
-               count(*) AS term_rows
-        FROM matched m JOIN term_days t ON t.school_code = m.school_code AND t.date = m.date
-        GROUP BY m.record_key
+    seen AS (SELECT record_key, rec_school, max(date) AS last_seen FROM matched GROUP BY record_key, rec_school),
+    term_presence AS (  -- the term's first school days (:term_first .. :term_tenth), any school
+        SELECT record_key, rec_school, count(DISTINCT CASE WHEN status = 'present' THEN date END) AS present,
+               count(DISTINCT CASE WHEN status <> 'present' THEN date END) AS absent
+        FROM matched WHERE :sd2_evaluate = 1 AND date BETWEEN :term_first AND :term_tenth
+        GROUP BY record_key, rec_school
     ),
     period_days AS (
         SELECT school_code, count(*) AS school_days, min(day_no) AS first_no, max(day_no) AS last_no
         FROM school_days WHERE date BETWEEN :start AND :end GROUP BY school_code
     ),
     -- absence_only: what an active record's implied presence needs (empty in rollcall mode)
-    term_len AS (SELECT school_code, count(*) AS term_days FROM term_days WHERE :absence_only = 1 GROUP BY school_code),
     school_last AS (SELECT school_code, max(date) AS last_day FROM school_days WHERE :absence_only = 1
                     GROUP BY school_code),
     absent_runs AS (  -- runs of consecutive school days with a non-present row
@@ -181,7 +242,7 @@ ROSTER_SQL = f"""
         FROM (SELECT record_key, school_code, day_no,
                      day_no - ROW_NUMBER() OVER (PARTITION BY record_key, school_code ORDER BY day_no) AS grp
               FROM (SELECT DISTINCT record_key, school_code, day_no FROM in_period
-                    WHERE :absence_only = 1 AND status <> 'present') x) y
+                    WHERE :absence_only = 1 AND status <> 'present' AND school_code = rec_school) x) y
         GROUP BY record_key, school_code, grp
     ),
     presence_edges AS (  -- first / last present school-day number when the period starts / ends with absences
@@ -197,7 +258,7 @@ ROSTER_SQL = f"""
         FROM reg r LEFT JOIN period_days p ON p.school_code = r.school_code
     )
     SELECT :period AS period, r.person_key, r.id_number, r.student_no, r.school_code, r.township_code, r.grade,
-           r.birth_date, r.status, coalesce(r.school_days, 0) AS school_days,
+           r.age_birth_date AS birth_date, r.status, coalesce(r.school_days, 0) AS school_days,
            CASE WHEN r.implied THEN coalesce(r.school_days, 0)
                 ELSE coalesce(s.attendance_days, 0) END AS attendance_days,
            CASE WHEN r.implied THEN coalesce(r.school_days, 0) - coalesce(s.attendance_days - s.present_days, 0)
@@ -208,14 +269,14 @@ ROSTER_SQL = f"""
            CASE WHEN r.implied THEN lp.date ELSE s.last_present END AS last_present,
            CASE WHEN r.implied AND (seen.last_seen IS NULL OR sl.last_day > seen.last_seen) THEN sl.last_day
                 ELSE seen.last_seen END AS last_seen,
-           CASE WHEN r.implied THEN tl.term_days - coalesce(tp.term_rows - tp.term_days_present, 0)
-                ELSE tp.term_days_present END AS term_days_present
+           CASE WHEN :sd2_evaluate = 0 THEN NULL
+                WHEN r.implied THEN :term_start_days - coalesce(tp.absent, 0)
+                ELSE coalesce(tp.present, 0) END AS term_days_present
     FROM roster r
-    LEFT JOIN stats s ON s.record_key = r.record_key
-    LEFT JOIN longest lr ON lr.record_key = r.record_key
-    LEFT JOIN seen ON seen.record_key = r.record_key
-    LEFT JOIN term_presence tp ON tp.record_key = r.record_key
-    LEFT JOIN term_len tl ON r.implied AND tl.school_code = r.school_code
+    LEFT JOIN stats s ON s.record_key = r.record_key AND s.rec_school = r.school_k
+    LEFT JOIN longest lr ON lr.record_key = r.record_key AND lr.rec_school = r.school_k
+    LEFT JOIN seen ON seen.record_key = r.record_key AND seen.rec_school = r.school_k
+    LEFT JOIN term_presence tp ON tp.record_key = r.record_key AND tp.rec_school = r.school_k
     LEFT JOIN school_last sl ON r.implied AND sl.school_code = r.school_code
     LEFT JOIN presence_edges pe ON r.implied AND pe.record_key = r.record_key AND pe.school_code = r.school_code
     LEFT JOIN school_days fp ON r.implied AND fp.school_code = r.school_code
@@ -224,32 +285,36 @@ ROSTER_SQL = f"""
                              AND lp.day_no = coalesce(pe.last_no, r.last_no) AND lp.date >= :start
 """
 
-# Persons excluded from every SD rule in the period, with the reason.
+# Persons excluded from every SD rule in the period, with the reason. "In force" = on the cut-off :end.
 EXCLUSIONS_SQL = f"""
     SELECT DISTINCT id_number AS person_key, 'exemption' AS reason FROM staged.exemptions
-        WHERE approved_on <= :end AND valid_until >= :start AND id_number IS NOT NULL
+        WHERE approved_on <= :end AND valid_until >= :end AND id_number IS NOT NULL
     UNION SELECT DISTINCT id_number, 'home_teaching' FROM staged.home_teaching
         WHERE visit_date > CAST(:ref_date AS DATE) AND visit_date <= :end AND id_number IS NOT NULL
     UNION SELECT DISTINCT person_key, 'deceased' FROM derived.roster WHERE period = :period AND status = 'deceased'
     UNION SELECT DISTINCT id_number, 'deceased' FROM staged.census_current WHERE residence_status = 'deceased'
+    UNION SELECT DISTINCT person_key, 'graduated' FROM derived.roster
+        WHERE period = :period AND status = 'graduated' AND grade = 9
     UNION SELECT DISTINCT person_key, 'over_age' FROM derived.roster
-        WHERE period = :period AND birth_date IS NOT NULL AND {age_sql('birth_date', 'CAST(:end AS DATE)')} > :max_age
+        WHERE period = :period AND birth_date IS NOT NULL AND {age_sql('birth_date', 'CAST(:end AS DATE)')} >= :max_age
 """
 
 SUSPECTED_DROPOUTS_SQL = f"""
     WITH ro AS (SELECT * FROM derived.roster WHERE period = :period),
-    person AS (
+    person AS (  -- presence at any school is the person's: the rules look at the person's rows together
         SELECT person_key,
                max(CASE WHEN status = {ACTIVE} THEN 1 ELSE 0 END) AS has_active,
-               sum(attendance_days) AS attendance_days
+               sum(attendance_days) AS attendance_days, sum(unexcused_days) AS unexcused_days,
+               max(max_unexcused_run) AS max_unexcused_run, sum(coalesce(term_days_present, 0)) AS term_days_present
         FROM ro GROUP BY person_key
     ),
     fired AS (
-        SELECT person_key, school_code, 'SD1' AS rule FROM ro
-            WHERE max_unexcused_run >= :consecutive_days OR unexcused_days >= :monthly_days
+        SELECT ro.person_key, ro.school_code, 'SD1' AS rule FROM ro JOIN person p ON p.person_key = ro.person_key
+            WHERE (p.max_unexcused_run >= :consecutive_days OR p.unexcused_days >= :monthly_days)
+              AND (ro.status = {ACTIVE} OR p.has_active = 0)
         UNION ALL
         SELECT ro.person_key, ro.school_code, 'SD2' FROM ro JOIN person p ON p.person_key = ro.person_key
-            WHERE ro.status = {ACTIVE} AND ro.term_days_present = 0 AND p.attendance_days > 0
+            WHERE :sd2_evaluate = 1 AND ro.status = {ACTIVE} AND p.term_days_present = 0
         UNION ALL
         SELECT ro.person_key, ro.school_code, 'SD3' FROM ro JOIN person p ON p.person_key = ro.person_key
             WHERE ro.status = 'transferred_out' AND p.has_active = 0
@@ -259,6 +324,9 @@ SUSPECTED_DROPOUTS_SQL = f"""
         UNION ALL
         SELECT ro.person_key, ro.school_code, 'SD5' FROM ro JOIN person p ON p.person_key = ro.person_key
             WHERE ro.status = {ACTIVE} AND p.attendance_days = 0 AND :absence_only = 0
+        UNION ALL
+        SELECT ro.person_key, ro.school_code, 'SD6' FROM ro JOIN person p ON p.person_key = ro.person_key
+            WHERE :sd6_evaluate = 1 AND ro.status = 'graduated' AND ro.grade = 6 AND p.has_active = 0
     ),
     kept AS (
         SELECT f.* FROM fired f
@@ -266,23 +334,29 @@ SUSPECTED_DROPOUTS_SQL = f"""
     ),
     home AS (  -- the record the case is filed under: the first school (by code) where a rule fired
         SELECT person_key, min(school_code) AS school_code FROM kept GROUP BY person_key
-    )
+    ),
+    rule_list AS (SELECT person_key, string_agg(DISTINCT rule, ',' ORDER BY rule) AS rules FROM kept GROUP BY person_key)
     SELECT :period AS period, max(ro.id_number) AS id_number, max(ro.student_no) AS student_no, k.person_key,
-           h.school_code, max(ro.township_code) AS township_code, max(ro.grade) AS grade,
-           (SELECT string_agg(DISTINCT rule, ',' ORDER BY rule) FROM kept k2 WHERE k2.person_key = k.person_key) AS rules
-    FROM (SELECT DISTINCT person_key FROM kept) k
+           h.school_code, max(ro.township_code) AS township_code, max(ro.grade) AS grade, max(k.rules) AS rules
+    FROM rule_list k
     JOIN home h ON h.person_key = k.person_key
-    JOIN ro ON ro.person_key = k.person_key AND ro.school_code = h.school_code
+    JOIN ro ON ro.person_key = k.person_key AND ro.school_code IS NOT DISTINCT FROM h.school_code
     GROUP BY k.person_key, h.school_code
 """
 
+# Census children matched to registry records by ID, then by the ID inside a G number (any state).
 OUT_OF_SCHOOL_SQL = f"""
-    SELECT :period AS period, c.id_number, c.township_code, c.birth_date,
+    WITH reg_ids AS (
+        SELECT id_number AS person_id FROM staged.registry_current WHERE id_number IS NOT NULL
+        UNION SELECT {g_number_id_sql('t.student_no')} FROM staged.registry_current t
+            WHERE substr(t.student_no, 1, 1) = 'G' AND (t.id_number IS NULL OR NOT {valid_id_sql('t.id_number')})
+    )
+    SELECT :period AS period, c.id_number, c.township_code, {census_birth_sql('c')} AS birth_date,
            (c.residence_status = 'away') AS verify_elsewhere
     FROM staged.census_current c
-    WHERE c.residence_status IN ('resident', 'away') AND c.birth_date IS NOT NULL
-      AND {age_sql('c.birth_date', 'CAST(:ref_date AS DATE)')} BETWEEN :min_school_age AND :max_school_age
-      AND NOT EXISTS (SELECT 1 FROM staged.registry_current r WHERE r.id_number = c.id_number)
+    WHERE c.residence_status IN ('resident', 'away') AND {census_birth_sql('c')} IS NOT NULL
+      AND {age_sql(census_birth_sql('c'), 'CAST(:ref_date AS DATE)')} BETWEEN :min_school_age AND :max_school_age
+      AND NOT EXISTS (SELECT 1 FROM reg_ids r WHERE r.person_id = c.id_number)
       AND NOT EXISTS (SELECT 1 FROM staged.exemptions e WHERE e.id_number = c.id_number
-                      AND e.approved_on <= :end AND e.valid_until >= :start)
+                      AND e.approved_on <= :end AND e.valid_until >= :end)
 """

@@ -2,9 +2,9 @@
 
 Every finding query selects the columns of ``checks.findings`` that a rule knows:
 ``record_key, school_code, file_sha, row_no, detail`` (``detail`` never holds a name or an ID number).
-Keys follow :mod:`assets.rules`: a registry record's key is ``coalesce(student_no, id_number)``, a person's
-``coalesce(id_number, student_no)``; an attendance row matches a record at the same school by ``student_no``
-when it has one, else by ``id_number``. Bind parameters: ``:period``, ``:start``, ``:end``, ``:run_id``,
+Keys follow :mod:`assets.rules`: a registry record's key is ``coalesce(student_no, id_number)``; persons
+(DQ04–DQ07) follow the one matching rule of :mod:`warehouse.views` (valid ID, else the ID inside a ``G``
+number; a roll-call row's person by its ID, else through its student number). Bind parameters: ``:period``, ``:start``, ``:end``, ``:run_id``,
 ``:source``, ``:ref_year``, ``:ref_md`` (month * 100 + day of the school-age reference date).
 """
 
@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from kongchuo.labels import grade_label_sql, period_label_sql
 from kongchuo.sources import SPECS
 from warehouse.layout import staged_columns
+from warehouse.views import attendance_persons_sql, registry_persons_sql
 
 CURRENT = {"registry": "staged.registry_current", "attendance": "staged.attendance_current",
            "census": "staged.census_current"}
@@ -134,11 +135,10 @@ ID_ROWS_SQL = """
     WHERE t.id_number IS NOT NULL
 """
 
-DQ04_SQL = """
+DQ04_SQL = f"""
     WITH reg AS (
-        SELECT coalesce(t.student_no, t.id_number) AS record_key, coalesce(t.id_number, t.student_no) AS person_key,
-               t.school_code, t.file_sha, t.row_no
-        FROM staged.registry_current t WHERE t.status = 'active'
+        SELECT record_key, person_key, school_code, file_sha, row_no
+        FROM ({registry_persons_sql("t.status = 'active'")}) t
     ),
     multi AS (SELECT person_key FROM reg GROUP BY person_key HAVING count(*) > 1),
     dup AS (  -- DISTINCT aggregates only over the few persons with several records (27 s -> 3 s on 15M)
@@ -151,37 +151,22 @@ DQ04_SQL = """
     FROM reg r JOIN dup d ON d.person_key = r.person_key
 """
 
-# The person of a roll-call row: its ID number; for student_no-keyed rows the person of the registry record with
-# that student_no (any state), else the student_no itself. A person's active places: (person key, school).
-_ATT_PERSON = """
-    sno AS (  -- only the student numbers the period's ID-less rows use (grouping the whole registry cost 5 s at 15M)
-        SELECT student_no, min(coalesce(id_number, student_no)) AS person_key
-        FROM staged.registry_current
-        WHERE student_no IN (SELECT student_no FROM staged.attendance_current
-                             WHERE id_number IS NULL AND date BETWEEN :start AND :end)
-        GROUP BY student_no
-    ),
-    att AS (
-        SELECT coalesce(a.student_no, a.id_number) AS record_key,
-               coalesce(a.id_number, s.person_key, a.student_no) AS person_key,
-               a.school_code, a.date, a.file_sha, a.row_no
-        FROM staged.attendance_current a LEFT JOIN sno s ON a.id_number IS NULL AND s.student_no = a.student_no
-        WHERE a.date BETWEEN :start AND :end
-    ),
+# The person of a roll-call row and a person's active places (person key, school): the matching rule of
+# warehouse.views (attendance_persons_sql, registry_persons_sql).
+_ATT_PERSON = f"""
+    att AS (SELECT * FROM {attendance_persons_sql("a.date BETWEEN :start AND :end")} ap),
     active AS (  -- only ever used in [NOT] EXISTS: no DISTINCT needed
-        SELECT coalesce(id_number, student_no) AS person_key, school_code
-        FROM staged.registry_current WHERE status = 'active'
+        SELECT person_key, school_code FROM ({registry_persons_sql("t.status = 'active'")}) t
     )"""
 
 DQ05_SQL = f"""
     WITH {_ATT_PERSON},
     seen AS (SELECT DISTINCT person_key, school_code FROM att)
-    SELECT coalesce(r.student_no, r.id_number) AS record_key, r.school_code, r.file_sha, r.row_no,
+    SELECT r.record_key, r.school_code, r.file_sha, r.row_no,
            '在读学籍，' || {period_label_sql(':period')} || '在本校无任何考勤记录' AS detail
-    FROM staged.registry_current r
-    WHERE r.status = 'active' AND NOT EXISTS (
-        SELECT 1 FROM seen WHERE seen.person_key = coalesce(r.id_number, r.student_no)
-                             AND seen.school_code = r.school_code)
+    FROM ({registry_persons_sql("t.status = 'active'")}) r
+    WHERE NOT EXISTS (
+        SELECT 1 FROM seen WHERE seen.person_key = r.person_key AND seen.school_code = r.school_code)
 """
 
 # DQ06 reads every attendance row of the period: in absence_only mode these are the absence rows (a child
@@ -207,13 +192,13 @@ DQ06_SQL = f"""
 AGE_GRADE_MIN, AGE_GRADE_MAX = 5, 8
 
 DQ07_SQL = f"""
-    WITH reg AS (
-        SELECT coalesce(t.student_no, t.id_number) AS record_key, t.school_code, t.file_sha, t.row_no, t.grade,
-               :ref_year - CAST(EXTRACT(YEAR FROM t.birth_date) AS INTEGER)
-               - CASE WHEN EXTRACT(MONTH FROM t.birth_date) * 100 + EXTRACT(DAY FROM t.birth_date) > :ref_md
+    WITH reg AS (  -- school age from the birth date inside a valid ID, else birth_date
+        SELECT t.record_key, t.school_code, t.file_sha, t.row_no, t.grade,
+               :ref_year - CAST(EXTRACT(YEAR FROM t.age_birth_date) AS INTEGER)
+               - CASE WHEN EXTRACT(MONTH FROM t.age_birth_date) * 100 + EXTRACT(DAY FROM t.age_birth_date) > :ref_md
                       THEN 1 ELSE 0 END AS age
-        FROM staged.registry_current t
-        WHERE t.status = 'active' AND t.birth_date IS NOT NULL AND t.grade IS NOT NULL
+        FROM ({registry_persons_sql("t.status = 'active' AND t.grade IS NOT NULL")}) t
+        WHERE t.age_birth_date IS NOT NULL
     )
     SELECT record_key, school_code, file_sha, row_no,
            '8月31日周岁 ' || CAST(age AS TEXT) || ' 岁，就读' || {grade_label_sql('grade')}

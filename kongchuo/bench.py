@@ -65,7 +65,8 @@ SCALES: dict[str, Scale] = {
 }
 
 # Targets (issue 7): seconds, bytes, ratio.
-TARGETS = {"district": {"wall_s": 30}, "province": {"wall_s": 600, "peak_rss": 6 * GIB}, "*": {"floor_ratio": 3.0}}
+TARGETS = {"district": {"wall_s": 30, "r7_s": 10}, "province": {"wall_s": 600, "peak_rss": 6 * GIB, "r7_s": 60},
+           "*": {"floor_ratio": 3.0}}
 
 
 # --- data --------------------------------------------------------------------------------------------
@@ -230,6 +231,7 @@ def child_main(period: str, steps_out: Path, profile: Path | None) -> int:
         profiler.stop()
         profile.write_text(profiler.output_html(), encoding="utf-8")
         profile.with_suffix(".txt").write_text(profiler.output_text(unicode=True, show_all=False), encoding="utf-8")
+    day, warn_s, warn_ok = _warn_last_day(period, instance)
     steps: dict[str, dict[str, float]] = {}
     for entry in instance.all_logs(outcome.run_id):
         ev = entry.dagster_event
@@ -244,8 +246,30 @@ def child_main(period: str, steps_out: Path, profile: Path | None) -> int:
     steps_out.write_text(json.dumps({
         "run_id": outcome.run_id, "success": outcome.success, "run_start": t0, "run_end": t1,
         "failed_checks": [list(c) for c in outcome.failed_checks], "skipped": outcome.skipped,
-        "error": outcome.error, "steps": steps}, indent=1), encoding="utf-8")
+        "error": outcome.error, "steps": steps, "r7_day": day, "r7_seconds": warn_s, "r7_success": warn_ok},
+        indent=1), encoding="utf-8")
     return 0
+
+
+def _warn_last_day(period: str, instance) -> tuple[str | None, float | None, bool]:
+    """R7 for the period's last school day with roll-call rows (issue 18's benchmark): one daily run, timed."""
+    from kongchuo import settings as kc_settings
+    from pipelines.partitions import period_bounds
+    from pipelines.run import run_period
+    from warehouse.resource import WarehouseResource
+
+    wh = WarehouseResource(url=kc_settings.warehouse_url())
+    try:
+        last = wh.scalar("SELECT max(date) FROM staged.attendance_current WHERE date <= :end",
+                         {"end": period_bounds(period)[1]})
+    finally:
+        wh.dispose()
+    if last is None:
+        return None, None, False
+    day = str(last)[:10]
+    t0 = time.time()
+    outcome = run_period(day, instance=instance)
+    return day, round(time.time() - t0, 2), outcome.success
 
 
 def stage_of(step: str) -> str:
@@ -350,6 +374,7 @@ def bench(scale: Scale, root: Path = CACHE, profile: bool = False, log=print, wo
         "peak_rss_mib": round(sampler.peak() / (1 << 20)), "rss_samples": len(sampler.samples),
         "floor": fl, "floor_ratio": round(wall / fl["seconds"], 2) if fl["seconds"] else None,
         "stages": stages, "steps": steps,
+        "r7_day": run.get("r7_day"), "r7_seconds": run.get("r7_seconds"), "r7_success": run.get("r7_success"),
     }
     record["targets"] = evaluate_targets(record)
     (folder / "result.json").write_text(json.dumps(record, indent=1, ensure_ascii=False), encoding="utf-8")
@@ -365,6 +390,9 @@ def evaluate_targets(r: dict[str, Any]) -> list[dict[str, Any]]:
     if "peak_rss" in t:
         out.append({"target": f"peak RSS ≤ {t['peak_rss'] / GIB:.0f} GiB",
                     "value": f"{r['peak_rss_mib'] / 1024:.2f} GiB", "met": r["peak_rss_mib"] * (1 << 20) <= t["peak_rss"]})
+    if r.get("r7_seconds") is not None and "r7_s" in t:
+        out.append({"target": f"R7 one school day ≤ {t['r7_s']} s", "value": f"{r['r7_seconds']:.1f} s",
+                    "met": bool(r.get("r7_success")) and r["r7_seconds"] <= t["r7_s"]})
     if r.get("floor_ratio") is not None:
         out.append({"target": f"whole run / floor ≤ {t['floor_ratio']:.0f}", "value": f"{r['floor_ratio']:.1f}",
                     "met": r["floor_ratio"] <= t["floor_ratio"]})
@@ -392,6 +420,8 @@ def markdown(r: dict[str, Any]) -> str:
         f"- floor: {r['floor']['seconds']:.1f} s (DuckDB read_csv count {r['floor']['csv_seconds']:.1f} s, "
         f"calamine XLSX {r['floor']['xlsx_seconds']:.1f} s, {r['floor']['rows']:,} rows); "
         f"**whole run / floor = {r['floor_ratio']}**",
+        f"- R7 每日预警 for {r.get('r7_day')}: one daily run (Dagster) {r.get('r7_seconds')} s"
+        + ("" if r.get("r7_success") else " (**FAILED**)"),
         "- targets: " + "; ".join(f"{t['target']}: {t['value']} {'met' if t['met'] else '**NOT met**'}"
                                   for t in r["targets"]),
         "",

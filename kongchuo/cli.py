@@ -2,7 +2,10 @@
 
     kongchuo run --period 2026-06 [--sample]   ingest landing, run the monthly graph for the period
     kongchuo generate --district 411003 ...    write a synthetic district with ground truth
-    kongchuo explain --period 2026-06 --report R1 --row <row> --column <column>   cases behind a cell
+    kongchuo explain --period 2026-06 --report R1 --row <row> --column <column> [--format csv]
+                                               cases behind a report number, with their source rows
+    kongchuo warn --date 2026-10-20 [--to 2026-10-31]   R7 每日预警名单 for a school day (or a backfill)
+    kongchuo instance                          create/print the Dagster instance folder (telemetry off)
 
 Runs go through Dagster with the instance in ``DAGSTER_HOME`` (default ``$KONGCHUO_HOME/dagster``), so the
 UI (``make dev``) shows their history, checks and lineage.
@@ -80,10 +83,35 @@ def cmd_generate(args: list[str]) -> int:
 
 
 def cmd_explain(args: argparse.Namespace) -> int:
+    """Exit 0 with the cases, or 2 with the valid choices when the question names nothing that exists."""
     _code_location()
-    from pipelines.explain import explain
+    from pipelines.explain import QuestionError, explain
 
-    print(explain(args.period, args.report, args.row, args.column))
+    try:
+        text = explain(args.period, args.report, args.row, args.column, fmt=args.format)
+    except QuestionError as exc:
+        print(f"kongchuo explain: {exc}", file=sys.stderr)
+        return 2
+    sys.stdout.write(text if text.endswith("\n") else text + "\n")
+    return 0
+
+
+def cmd_warn(args: argparse.Namespace) -> int:
+    """R7 每日预警名单 for one school day (or a range: a backfill), after ingesting landing."""
+    _code_location()
+    _dagster_home()
+    from pipelines.run import warn_days
+
+    outcomes = warn_days(args.date, args.to)
+    for outcome in outcomes:
+        print(outcome.summary())
+    # The ingest run's checks (e.g. DQ10 on a month in progress) do not decide: the day's list does.
+    return 0 if all(o.success for o in outcomes if len(o.period) == 10) else 1
+
+
+def cmd_instance(args: argparse.Namespace) -> int:
+    """Create (if missing) and print the Dagster instance folder the CLI, `make dev` and `make audit` share."""
+    print(_dagster_home())
     return 0
 
 
@@ -101,10 +129,19 @@ def main(argv: list[str] | None = None) -> int:
     sub.add_parser("generate", help="write a synthetic district (see `kongchuo generate --help`)")
     ex = sub.add_parser("explain", help="list the (masked) cases behind one report cell")
     ex.add_argument("--period", required=True)
-    ex.add_argument("--report", required=True, help="R1 or R2")
-    ex.add_argument("--row", required=True, help="row key: school code, or township:<code>")
-    ex.add_argument("--column", required=True, help="column key, e.g. suspected, SD1, out_of_school")
+    ex.add_argument("--report", required=True, help="R1, R2, R4 or R6")
+    ex.add_argument("--row", required=True,
+                    help="school code or name, township name or township:<code>, or 合计 for the totals row")
+    ex.add_argument("--column", required=True,
+                    help="column header as printed (疑似辍学人数) or its key (suspected, SD1, out_of_school)")
+    ex.add_argument("--format", choices=("text", "csv"), default="text", help="csv: one line per evidence row")
     ex.set_defaults(func=cmd_explain)
+    warn = sub.add_parser("warn", help="R7 daily early-warning list for a school day (ingests landing first)")
+    warn.add_argument("--date", required=True, help="school day, e.g. 2026-10-20")
+    warn.add_argument("--to", default=None, help="last day of a backfill range (inclusive)")
+    warn.set_defaults(func=cmd_warn)
+    inst = sub.add_parser("instance", help="create and print the Dagster instance folder (DAGSTER_HOME)")
+    inst.set_defaults(func=cmd_instance)
     args = parser.parse_args(argv)
     return args.func(args)
 

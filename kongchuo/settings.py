@@ -45,3 +45,10 @@ def reference_file(home: Path, name: str) -> Path:
     """A bureau's own reference file under KONGCHUO_HOME/reference wins over the bundled one."""
     own = home / "reference" / name
     return own if own.exists() else BUNDLED_REFERENCE / name
+
+
+def automation_on() -> bool:
+    """``KONGCHUO_AUTOMATION`` (default ``on``): whether the landing sensor and the schedules start RUNNING
+    wherever a Dagster daemon runs (``dagster dev``, ``dagster-daemon``); ``off`` starts them stopped. Either way
+    they can be turned on or off in the UI (Automation), which overrides this default."""
+    return os.environ.get("KONGCHUO_AUTOMATION", "on").strip().lower() not in ("off", "0", "false", "no")

@@ -7,6 +7,7 @@ import kongchuo  # noqa: F401  (turns telemetry and analytics off before anythin
 import dagster as dg
 
 from assets.derived import derived_assets
+from assets.early_warning import R7, daily_assets
 from assets.fix_list import fix_list_assets
 from assets.home_teaching import home_teaching_assets
 from assets.ingest import ingest_assets
@@ -19,8 +20,8 @@ from assets.report_r3 import r3_one_student_one_form
 from assets.report_r4 import r4_escalations
 from assets.report_r6 import r6_home_teaching
 from checks import dq_checks
-from pipelines.jobs import ingest_job, monthly_job, quarterly_job
-from pipelines.partitions import monthly_partitions
+from pipelines.jobs import daily_warning_job, ingest_job, monthly_job, quarterly_job
+from pipelines.partitions import daily_partitions, monthly_partitions
 from pipelines.policies import apply_policies
 from pipelines.resources import build_resources
 from pipelines.schedules import schedules
@@ -28,14 +29,15 @@ from pipelines.sensors import sensors
 
 monthly_reports = [r1_monthly, *fix_list_assets, r3_one_student_one_form, r4_escalations, r6_home_teaching]
 monthly_manifest = build_manifest_asset("monthly_manifest", [a.key for a in monthly_reports], monthly_partitions)
+daily_manifest = build_manifest_asset("daily_manifest", [R7], daily_partitions, group_name="daily")
 
 defs = dg.Definitions(
     # Global policies (owners, kinds, code versions from rule SQL, column schema and lineage): pipelines/policies.py
     assets=apply_policies([
         *ingest_assets, *derived_assets, *home_teaching_assets, *ledger_assets, *monthly_reports, monthly_manifest,
-        *quarterly_derived_assets, *quarterly_report_assets]),
+        *quarterly_derived_assets, *quarterly_report_assets, *daily_assets, daily_manifest]),
     asset_checks=dq_checks,  # warehouse writers declare pool=WAREHOUSE_POOL (pipelines/pools.py)
-    jobs=[monthly_job, quarterly_job, ingest_job],
+    jobs=[monthly_job, quarterly_job, ingest_job, daily_warning_job],
     schedules=schedules,
     sensors=sensors,
     resources=build_resources(),

@@ -34,3 +34,12 @@ ingest_job = dg.define_asset_job(
     tags=DISTRICT,
     description="入库作业 Ingest the files in landing/ (raw copy, staged rows, checks) for the current month.",
 )
+
+# R7: the day's early-warning list (started after a roll-call file is ingested, or by `kongchuo warn`).
+daily_warning_job = dg.define_asset_job(
+    name="daily_warning_job",
+    selection=dg.AssetSelection.groups("daily"),
+    executor_def=dg.in_process_executor,
+    tags=DISTRICT,
+    description="每日预警作业 Daily early warning: derived.early_warnings and R7 per school for one school day.",
+)

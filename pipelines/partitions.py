@@ -21,6 +21,9 @@ quarterly_partitions = dg.TimeWindowPartitionsDefinition(
 )
 
 
+# R7: one partition per day ('2026-10-20'); a day's roll call landing starts that day's early warning.
+daily_partitions = dg.DailyPartitionsDefinition(start_date="2025-09-01", timezone=TIMEZONE, end_offset=1)
+
 def quarter_label(partition_key: str) -> str:
     """'2026-10-01' (quarterly partition key) -> '2026-Q4'; a monthly key '2026-11' -> '2026-Q4'."""
     year, month = int(partition_key[:4]), int(partition_key[5:7])
@@ -28,7 +31,10 @@ def quarter_label(partition_key: str) -> str:
 
 
 def period_bounds(period: str) -> tuple[dt.date, dt.date]:
-    """First and last day of a period '2026-10' or '2026-Q4' (inclusive)."""
+    """First and last day of a period '2026-10', '2026-Q4' or a day '2026-10-20' (inclusive)."""
+    if len(period) == 10:  # a day of the daily partitions (R7)
+        day = dt.date.fromisoformat(period)
+        return day, day
     year = int(period[:4])
     if "Q" in period:
         q = int(period[-1])
@@ -53,4 +59,6 @@ def period_of(context: dg.AssetExecutionContext | dg.AssetCheckExecutionContext)
     key = context.partition_key if isinstance(context, dg.AssetExecutionContext) else context.run.tags.get(
         "dagster/partition", ""
     )
+    if isinstance(context, dg.AssetExecutionContext) and context.assets_def.partitions_def == daily_partitions:
+        return key  # a day: '2026-10-20'
     return quarter_label(key) if len(key) == 10 else key

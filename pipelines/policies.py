@@ -21,7 +21,7 @@ import dagster as dg
 from assets.common import OWNERS
 from pipelines import lineage
 
-GROUPS = ("ingest", "checks", "derived", "ledger", "reports", "quarterly")
+GROUPS = ("ingest", "checks", "derived", "ledger", "reports", "quarterly", "daily")
 _GROUP_BY_PREFIX = {"staged": "ingest", "derived": "derived", "ledger": "ledger", "reports": "reports",
                     "checks": "checks"}
 _DEFAULT_KINDS = {"staged": {"duckdb"}, "derived": {"duckdb", "sql"}, "ledger": {"duckdb", "sql"},

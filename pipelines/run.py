@@ -38,7 +38,26 @@ class RunOutcome:
 
 
 def job_for(period: str) -> str:
+    if len(period) == 10:  # a school day '2026-10-20': R7
+        return "daily_warning_job"
     return "quarterly_job" if "Q" in period else "monthly_job"
+
+
+def warn_days(first: str, last: str | None = None, instance: dg.DagsterInstance | None = None,
+              defs: dg.Definitions | None = None) -> list[RunOutcome]:
+    """``kongchuo warn``: ingest whatever is in landing, then R7 for each day from ``first`` to ``last``
+    (a backfill; each day's list depends only on the roll call up to that day)."""
+    import datetime as dt
+
+    start = dt.date.fromisoformat(first)
+    end = dt.date.fromisoformat(last) if last else start
+    instance = instance or local_instance()
+    outcomes = [run_period(start.strftime("%Y-%m"), job="ingest_job", instance=instance, defs=defs)]
+    day = start
+    while day <= end:
+        outcomes.append(run_period(day.isoformat(), instance=instance, defs=defs))
+        day += dt.timedelta(days=1)
+    return outcomes
 
 
 def partition_key_for(period: str) -> str:

@@ -41,8 +41,13 @@ from zoneinfo import ZoneInfo
 
 import dagster as dg
 
+from kongchuo.settings import automation_on
 from pipelines.jobs import monthly_job, quarterly_job
 from pipelines.partitions import TIMEZONE, monthly_partitions, quarter_label, quarterly_partitions
+
+# Running by default wherever a daemon runs (a bureau installs it and it works); KONGCHUO_AUTOMATION=off
+# starts it stopped (kongchuo.settings.automation_on).
+AUTOMATION_STATUS = (dg.DefaultScheduleStatus.RUNNING if automation_on() else dg.DefaultScheduleStatus.STOPPED)
 
 MONTHLY_CRON = "0 6 16 * *"
 QUARTERLY_CRON = "0 6 25 3,6,9,12 *"
@@ -65,7 +70,7 @@ def _scheduled_time(context: dg.ScheduleEvaluationContext) -> dt.datetime:
 
 
 @dg.schedule(cron_schedule=MONTHLY_CRON, execution_timezone=TIMEZONE, job=monthly_job,
-             name="monthly_schedule", default_status=dg.DefaultScheduleStatus.STOPPED,
+             name="monthly_schedule", default_status=AUTOMATION_STATUS,
              description="每月16日06:00 运行上月月度作业 On the 16th at 06:00, the monthly job for the previous month.")
 def monthly_schedule(context: dg.ScheduleEvaluationContext):
     key = previous_month_key(_scheduled_time(context))
@@ -75,7 +80,7 @@ def monthly_schedule(context: dg.ScheduleEvaluationContext):
 
 
 @dg.schedule(cron_schedule=QUARTERLY_CRON, execution_timezone=TIMEZONE, job=quarterly_job,
-             name="quarterly_schedule", default_status=dg.DefaultScheduleStatus.STOPPED,
+             name="quarterly_schedule", default_status=AUTOMATION_STATUS,
              description="3/6/9/12月25日06:00 运行本季度作业 On the 25th of a quarter's last month, R2 for that quarter.")
 def quarterly_schedule(context: dg.ScheduleEvaluationContext):
     key = current_quarter_key(_scheduled_time(context))

@@ -14,10 +14,14 @@ from zoneinfo import ZoneInfo
 
 import dagster as dg
 
-from kongchuo.settings import SOURCES
-from pipelines.jobs import ingest_job
-from pipelines.partitions import TIMEZONE, monthly_partitions
+from kongchuo.settings import SOURCES, automation_on
+from pipelines.jobs import daily_warning_job, ingest_job, monthly_job
+from pipelines.partitions import TIMEZONE, daily_partitions, monthly_partitions
 from pipelines.resources import KongchuoHome
+
+# Running by default wherever a daemon runs (a bureau installs it and it works); KONGCHUO_AUTOMATION=off
+# starts it stopped (kongchuo.settings.automation_on).
+AUTOMATION_STATUS = (dg.DefaultSensorStatus.RUNNING if automation_on() else dg.DefaultSensorStatus.STOPPED)
 
 
 def scan_landing(home: KongchuoHome) -> list[list]:
@@ -39,7 +43,7 @@ def current_month_key(now: dt.datetime | None = None) -> str:
 
 
 @dg.sensor(job=ingest_job, name="landing_sensor", minimum_interval_seconds=60,
-           default_status=dg.DefaultSensorStatus.STOPPED,
+           default_status=AUTOMATION_STATUS,
            description="新文件入库 A new file in landing/<source>/ starts ingestion for the current month.")
 def landing_sensor(context: dg.SensorEvaluationContext, home: KongchuoHome):
     seen = {tuple(e) for e in json.loads(context.cursor)} if context.cursor else set()
@@ -57,4 +61,30 @@ def landing_sensor(context: dg.SensorEvaluationContext, home: KongchuoHome):
                          tags={"kongchuo/new_files": str(len(new)), "kongchuo/sources": ",".join(sources)})
 
 
-sensors = [landing_sensor]
+# R7 within minutes of a day's roll call landing: after an ingest (or monthly) run succeeds, one daily run per
+# school day its new roll-call files hold, for the last RECENT_DAYS days (older days: `kongchuo warn --to`).
+RECENT_DAYS = 14
+
+
+@dg.run_status_sensor(run_status=dg.DagsterRunStatus.SUCCESS, monitored_jobs=[ingest_job, monthly_job],
+                      request_job=daily_warning_job, name="daily_warning_sensor", minimum_interval_seconds=30,
+                      default_status=AUTOMATION_STATUS,
+                      description="每日预警 After new roll-call files are ingested, R7 for each school day they hold.")
+def daily_warning_sensor(context: dg.RunStatusSensorContext):
+    from assets.early_warning import new_school_days
+    from kongchuo.settings import warehouse_url
+    from warehouse.resource import WarehouseResource
+
+    today = dt.datetime.now(ZoneInfo(TIMEZONE)).date()
+    warehouse = WarehouseResource(url=warehouse_url())
+    try:
+        days = new_school_days(warehouse, context.dagster_run.run_id, today)
+    finally:
+        warehouse.dispose()
+    recent = [d for d in days if d >= (today - dt.timedelta(days=RECENT_DAYS)).isoformat()]
+    for day in recent:
+        if daily_partitions.has_partition_key(day):
+            yield dg.RunRequest(partition_key=day, run_key=f"warn_{day}_{context.dagster_run.run_id}")
+
+
+sensors = [landing_sensor, daily_warning_sensor]

@@ -35,7 +35,7 @@ from dagster_celery import celery_executor
 
 from assets.common import OWNERS, period_params, table_schema
 from assets.derived import STAGED
-from assets.rules import ROSTER_SQL, RuleConfig, mode_params
+from assets.rules import ROSTER_SQL, RuleConfig, rule_params
 from pipelines.partitions import monthly_partitions
 from pipelines.pools import WAREHOUSE_POOL
 from pipelines.resources import KongchuoHome, build_resources
@@ -98,7 +98,7 @@ def township_roster(context: dg.AssetExecutionContext, warehouse: WarehouseResou
     """乡镇名册 The roster rule for the registry records of one township and month (same SQL as derived/roster)."""
     period, township = _keys(context)
     n = _replace(warehouse, ROSTER_TABLE, TOWNSHIP_ROSTER_SQL,
-                 {**period_params(period), **config.params(), **mode_params(home.attendance_mode),
+                 {**rule_params(warehouse, period_params(period), config, home.attendance_mode),
                   "township": township})
     context.log.info(f"township roster {period} {township}: {n} registry records")
     return dg.MaterializeResult(metadata={"dagster/row_count": n, "dagster/table_name": ROSTER_TABLE,

@@ -193,12 +193,12 @@ def test_partition_runs_were_in_flight_together(township_runs):
 
 def test_township_slices_equal_the_district_roster(township_runs):
     from assets.common import period_params
-    from assets.rules import ROSTER_SQL, RuleConfig, mode_params
+    from assets.rules import ROSTER_SQL, RuleConfig, rule_params
 
     wh: WarehouseResource = township_runs["warehouse"]
     townships = township_runs["townships"]
-    wh.replace_period("derived.roster", PERIOD, ROSTER_SQL, {**period_params(PERIOD), **RuleConfig().params(),
-                                                                   **mode_params("rollcall")})
+    wh.replace_period("derived.roster", PERIOD, ROSTER_SQL,
+                      rule_params(wh, period_params(PERIOD), RuleConfig(), "rollcall"))
     codes = ", ".join(f"'{c}'" for c in townships)  # township codes: digits only
     district = wh.query_df(f"SELECT * FROM derived.roster WHERE township_code IN ({codes})")
     slices = wh.query_df(f"SELECT * FROM derived.township_roster WHERE period = '{PERIOD}'")

@@ -101,6 +101,24 @@ def load(root: Path, source: str) -> pd.DataFrame:
     return df
 
 
+_GRADE_WORDS = {"一": 1, "二": 2, "三": 3, "四": 4, "五": 5, "六": 6, "七": 7, "八": 8, "九": 9,
+                "初一": 7, "初二": 8, "初三": 9}
+
+
+def _grade_no(text: str) -> int | None:
+    digits = "".join(ch for ch in str(text) if ch.isdigit())
+    return int(digits) if digits else _GRADE_WORDS.get(str(text).replace("年级", ""))
+
+
+def _person_of(id_number: str, student_no: str) -> str:
+    """DESIGN.md "Matching a child": the valid ID, else the ID inside a G number, else what the record has."""
+    if idnumber.is_valid(id_number):
+        return id_number
+    if student_no.startswith("G") and idnumber.is_valid(student_no[1:]):
+        return student_no[1:]
+    return id_number or student_no
+
+
 def _age(birth: pd.Series, on: dt.date) -> np.ndarray:
     b = pd.DatetimeIndex(birth)
     return on.year - b.year.to_numpy() - ((on.month * 100 + on.day) < (b.month * 100 + b.day).to_numpy())
@@ -121,7 +139,10 @@ def brute_force(root: Path) -> dict[str, set]:
     exm = load(root, "exemptions")
     ht = load(root, "home_teaching")
 
-    reg["person_key"] = np.where(reg["id_number"] != "", reg["id_number"], reg["student_no"])
+    reg["person_key"] = [_person_of(i, n) for i, n in zip(reg["id_number"], reg["student_no"])]
+    reg["age_birth"] = [pd.Timestamp(k[6:14]) if idnumber.is_valid(k) else b
+                        for k, b in zip(reg["person_key"], reg["birth_date"])]
+    reg["grade_no"] = reg["grade"].map(_grade_no)
     act = reg[reg["status"] == "active"]
     sno_to_pkey = reg.drop_duplicates("student_no").set_index("student_no")["person_key"]
     if "id_number" not in att:
@@ -137,15 +158,15 @@ def brute_force(root: Path) -> dict[str, set]:
     att["period"] = att["date"].dt.strftime("%Y-%m")
 
     dead = set(reg.loc[reg["status"] == "deceased", "person_key"]) | set(cen.loc[cen["residence_status"] == "deceased", "id_number"])
-    grad = set(reg.loc[reg["status"] == "graduated", "person_key"])
+    grad = set(reg.loc[(reg["status"] == "graduated") & (reg["grade_no"] == 9), "person_key"])
     htk = set(ht["id_number"])
-    birth = reg.drop_duplicates("person_key").set_index("person_key")["birth_date"]
+    birth = reg.sort_values("status").drop_duplicates("person_key").set_index("person_key")["age_birth"]
 
     def excluded(keys: set, p: str) -> set:
         p0, p1 = _month_bounds(p)
-        inforce = set(exm.loc[(exm["approved_on"] <= p1) & (exm["valid_until"] >= p0), "id_number"])
+        inforce = set(exm.loc[(exm["approved_on"] <= p1) & (exm["valid_until"] >= p1), "id_number"])
         b = birth.reindex(list(keys))
-        old = set(b.index[_age(b, p1.date()) >= 17]) if len(b) else set()
+        old = set(b.index[_age(b, p1.date()) >= 16]) if len(b) else set()
         return keys & (inforce | htk | dead | grad | old)
 
     res: dict[str, set] = {k: set() for k in ("SD1", "SD5", "OOS", "OOS_AWAY", "DQ04", "DQ06")}
@@ -170,12 +191,12 @@ def brute_force(root: Path) -> dict[str, set]:
         cand = set(act["person_key"]) - present
         res["SD5"] |= {(p, k) for k in cand - excluded(cand, p)}
     # OOS
-    reg_ids = set(reg["id_number"]) - {""}
+    reg_ids = (set(reg["id_number"]) | set(reg["person_key"])) - {""}  # by ID, then by the ID inside a G number
     c = cen[~cen["id_number"].isin(reg_ids)].copy()
     age = _age(c["birth_date"], ref)
     for p in periods:
         p0, p1 = _month_bounds(p)
-        inforce = set(exm.loc[(exm["approved_on"] <= p1) & (exm["valid_until"] >= p0), "id_number"])
+        inforce = set(exm.loc[(exm["approved_on"] <= p1) & (exm["valid_until"] >= p1), "id_number"])
         ok = (age >= 6) & (age <= 15) & ~c["id_number"].isin(inforce).to_numpy()
         res["OOS"] |= {(p, k) for k in c.loc[ok & (c["residence_status"] == "resident").to_numpy(), "id_number"]}
         res["OOS_AWAY"] |= {(p, k) for k in c.loc[ok & (c["residence_status"] == "away").to_numpy(), "id_number"]}
@@ -220,11 +241,11 @@ def test_brute_force_agrees_with_ground_truth(district):
 def test_every_case_planted(district):
     gt = pd.read_csv(district / "ground_truth.csv", dtype=str, keep_default_na=False)
     counts = gt["case"].value_counts()
-    for case in ("SD1", "SD2", "SD3", "SD4", "SD5", "OOS", "OOS_AWAY", "DQ01", "DQ02", "DQ04", "DQ05", "DQ06",
+    for case in ("SD1", "SD2", "SD3", "SD4", "SD5", "SD6", "OOS", "OOS_AWAY", "DQ01", "DQ02", "DQ04", "DQ05", "DQ06",
                  "DQ07", "DQ08", "ESC", "RETURNED", "HT_NONCOMPLIANT", "EXCLUDED"):
         assert counts.get(case, 0) > 0, case
     excluded = set(gt.loc[gt["case"] == "EXCLUDED", ["period", "person_key"]].itertuples(index=False, name=None))
-    for case in ("SD1", "SD2", "SD3", "SD4", "SD5", "OOS"):
+    for case in ("SD1", "SD2", "SD3", "SD4", "SD5", "SD6", "OOS"):
         rows = set(gt.loc[gt["case"] == case, ["period", "person_key"]].itertuples(index=False, name=None))
         both = rows & excluded
         assert not both, f"{case} rows also EXCLUDED: {len(both)}"

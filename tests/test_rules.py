@@ -1,5 +1,5 @@
 """Every rule against the generator's ground truth, from a real Dagster run of the graph (district_run):
-precision = recall = 1.0 per (period, child) for SD1–SD5, out of school (OOS, OOS_AWAY), home-teaching
+precision = recall = 1.0 per (period, child) for SD1–SD6, out of school (OOS, OOS_AWAY), home-teaching
 non-compliance (HT_NONCOMPLIANT) and escalations (ESC, from the case ledger)."""
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ def test_runs_succeeded(run):
         assert outcome.success, f"{period}: {outcome.error} skipped={outcome.skipped} failed={outcome.failed_checks}"
 
 
-@pytest.mark.parametrize("rule", ["SD1", "SD2", "SD3", "SD4", "SD5"])
+@pytest.mark.parametrize("rule", ["SD1", "SD2", "SD3", "SD4", "SD5", "SD6"])
 def test_suspected_dropout_rule(run, rule):
     got_df = run.warehouse.query_df("SELECT period, person_key, rules FROM derived.suspected_dropouts")
     got = {(p, k) for p, k, rules in got_df.itertuples(index=False) if rule in rules.split(",")}
@@ -91,5 +91,5 @@ def test_quarterly_months_match_monthly_truth(run):
     assert set(df["month"]) == {"2026-04", "2026-05", "2026-06"}
     for month in ("2026-04", "2026-05"):  # June is cut off on the 25th
         got = set(df.loc[df["month"] == month, "person_key"])
-        want = {k for case in ("SD1", "SD2", "SD3", "SD4", "SD5") for p, k in run.truth_pairs(case) if p == month}
+        want = {k for case in ("SD1", "SD2", "SD3", "SD4", "SD5", "SD6") for p, k in run.truth_pairs(case) if p == month}
         assert_same(f"quarterly {month}", got, want)

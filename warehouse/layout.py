@@ -93,6 +93,12 @@ TABLES: dict[str, str] = {
         evidence TEXT, attempt_count INTEGER NOT NULL, failed_attempts INTEGER NOT NULL, source TEXT,
         source_file_sha TEXT
     """,
+    # R7 每日预警: one row per child, reason and school day (period = date, 'YYYY-MM-DD'); assets/early_warning.py.
+    "derived.early_warnings": """
+        period TEXT NOT NULL, date TEXT NOT NULL, person_key TEXT NOT NULL, id_number TEXT, student_no TEXT,
+        school_code TEXT, township_code TEXT, reason TEXT NOT NULL, days_absent INTEGER, first_seen DATE,
+        continuing BOOLEAN NOT NULL
+    """,
     # Home-taught children per month: visits and whether ≥ 2 visits of ≥ 3 class hours were made.
     "derived.home_teaching_compliance": """
         period TEXT NOT NULL, id_number TEXT NOT NULL, township_code TEXT, school_code TEXT, visits INTEGER,

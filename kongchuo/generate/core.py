@@ -57,6 +57,10 @@ class Rates:
     EX_DEFERRAL: float = 0.003  # census child aged 6 with 延缓入学 approval (half expiring mid-range)
     EX_CENSUS: float = 0.004    # census-only children not OOS: aged 5, aged 16, 迁出, 死亡
     NO_ID: float = 0.003        # children without ID: 'J'/'L' student numbers, student_no-keyed roll call
+    G_ONLY: float = 0.003       # registry ID cell blank, student number 'G' + the ID (the same child: not 失学)
+    OTHER_SCHOOL: float = 0.003  # active at school A, present every day at school B (DQ05/DQ06, not SD5)
+    SD6: float = 0.003          # record 毕业 from grade 6 last summer, no record since (小升初未升学)
+    SD6_ENROLLED: float = 0.002  # record 毕业 from grade 6 plus an active grade-7 record (NOT SD6)
     # background
     sick: float = 0.012
     personal: float = 0.010
@@ -118,7 +122,7 @@ class Meta:
 
 # ------------------------------------------------------------------------------------------------ helpers
 
-NOATT = ("SD4", "SD5", "HT", "EX_EXEMPT", "EX_EXPIRED", "EX_DEATH", "EX_GRADUATED", "EX_AGE")
+NOATT = ("SD4", "SD5", "HT", "EX_EXEMPT", "EX_EXPIRED", "EX_DEATH", "EX_GRADUATED", "EX_AGE", "SD6")
 ATTENDANCE_MODES = ("rollcall", "absence_only")
 CALENDAR_FILE = "school_calendar.csv"
 ACTIVE, SUSP, OUT, DROP, GRAD, DEAD = "active", "suspended", "transferred_out", "dropped_out", "graduated", "deceased"
@@ -333,6 +337,10 @@ def _generate(district: str, students: int, seed: int, start: dt.date, end: dt.d
     picks["HT"] = _pick(rng, plant, "HT", cnt("HT"), ~migrant)
     picks["SD3_RECEIVED"] = _pick(rng, plant, "SD3_RECEIVED", cnt("SD3_RECEIVED"), has_alt)
     picks["DQ04"] = _pick(rng, plant, "DQ04", cnt("DQ04"), has_alt & ~migrant)
+    picks["OTHER_SCHOOL"] = _pick(rng, plant, "OTHER_SCHOOL", cnt("OTHER_SCHOOL"), has_alt)
+    picks["G_ONLY"] = _pick(rng, plant, "G_ONLY", cnt("G_ONLY"), ~migrant)
+    picks["SD6"] = _pick(rng, plant, "SD6", cnt("SD6"), grade == 7)
+    picks["SD6_ENROLLED"] = _pick(rng, plant, "SD6_ENROLLED", cnt("SD6_ENROLLED"), grade == 7)
     sd2_terms = [t for t, (a, b) in terms.items() if b - a + 1 >= 11]
     for name in ("SD1", "SD2", "SD3", "SD4", "SD5", "SD5_MONTH", "DQ01", "DQ02", "DQ08", "EX_EXEMPT", "EX_EXPIRED"):
         c = cnt(name) if (name != "SD2" or sd2_terms) else 0
@@ -361,8 +369,12 @@ def _generate(district: str, students: int, seed: int, start: dt.date, end: dt.d
         return res
 
     alt = np.full(N, -1, np.int64)
-    for name in ("SD3_RECEIVED", "DQ04"):
+    for name in ("SD3_RECEIVED", "DQ04", "OTHER_SCHOOL"):
         alt[picks[name]] = alt_school(picks[name])
+    grade6_schools = np.flatnonzero((s_min <= 6) & (s_max >= 6))
+    primary = np.full(N, -1, np.int64)  # SD6 plants: the primary school they graduated from
+    for name in ("SD6", "SD6_ENROLLED"):
+        primary[picks[name]] = rng.choice(grade6_schools, len(picks[name]))
 
     # ---------------------------------------------------------------- extra people (census-only, unregistered)
     sel_towns = np.array(sorted(set(s_town)), dtype=object)
@@ -497,9 +509,22 @@ def _generate(district: str, students: int, seed: int, start: dt.date, end: dt.d
         r["student_no"] = "L" + pd.Series(rng.integers(10 ** 15, 10 ** 16, len(dup))).astype(str).to_numpy()
         r["order"] = b
         extra_recs.append(r)
+    s6 = picks["SD6"]
+    if len(s6):  # their only record: 毕业 at grade 6 of their primary school
+        b = primary[s6]
+        reg.loc[s6, ["school_code", "school_name", "township_code"]] = np.column_stack([s_code[b], s_name[b], s_town[b]])
+        reg.loc[s6, "grade"], reg.loc[s6, "status"], reg.loc[s6, "order"] = 6, GRAD, b
+    s6e = picks["SD6_ENROLLED"]
+    if len(s6e):  # the grade-6 record 毕业 stays next to the new grade-7 record (same student number)
+        r = reg.iloc[s6e].copy()
+        b = primary[s6e]
+        r["school_code"], r["school_name"], r["township_code"] = s_code[b], s_name[b], s_town[b]
+        r["grade"], r["status"], r["order"] = 6, GRAD, b
+        extra_recs.append(r)
     reg = pd.concat([reg, *extra_recs], ignore_index=True)
     reg = reg.sort_values(["order", "grade", "cls", "sid"], kind="stable").reset_index(drop=True)
     reg["id_norm"] = reg["id_number"]  # generated IDs are already normalised (dirty spellings come at write time)
+    reg.loc[reg["plant"] == "G_ONLY", "id_number"] = ""  # the ID cell is blank; the child is known by 'G' + ID
     reg["person_key"] = np.where(reg["id_norm"] != "", reg["id_norm"], reg["student_no"])
     st_pkey = np.where(reg_id != "", reg_id, student_no).astype(object)
 
@@ -554,7 +579,7 @@ def _generate(district: str, students: int, seed: int, start: dt.date, end: dt.d
     noatt = tuple(x for x in NOATT if not (absence_only and x == "SD5"))
     att = np.flatnonzero(~np.isin(plant, noatt))
     e_school = school[att].copy()
-    recv_mask = plant[att] == "SD3_RECEIVED"
+    recv_mask = np.isin(plant[att], ["SD3_RECEIVED", "OTHER_SCHOOL"])
     e_school[recv_mask] = alt[att][recv_mask]
     e_code = s_code[e_school].astype(object)
     e_code[plant[att] == "DQ08"] = rec_code[att][plant[att] == "DQ08"]
@@ -791,6 +816,7 @@ def _generate(district: str, students: int, seed: int, start: dt.date, end: dt.d
     gt = ground_truth(world)
     planted_sd1 = set(pkey_all[e_pid[e1]]) if len(e1) else set()
     got_sd1 = set(gt.loc[gt["case"] == "SD1", "person_key"])
+    got_sd1 |= set(gt.loc[(gt["case"] == "EXCLUDED") & gt["detail"].str.startswith("SD1 "), "person_key"])
     if absence_only:  # planted SD5 children are absent unexcused every school day: SD1 unless excluded
         got_sd1 -= set(pkey_all[picks["SD5"]])
     if planted_sd1 != got_sd1:
@@ -816,11 +842,12 @@ def _generate(district: str, students: int, seed: int, start: dt.date, end: dt.d
     rs = allschools.copy()
     rs["is_rural"] = rs["is_rural"].map({True: "true", False: "false"})
     rs.sort_values("school_code").to_csv(refdir / "schools.csv", index=False, lineterminator="\n")
-    if absence_only:  # the district's school days over the generated range (every school: no school_code)
-        pd.DataFrame({"date": [d.isoformat() for d in days]}).to_csv(
-            refdir / CALENDAR_FILE, index=False, lineterminator="\n", encoding="utf-8")
-        files.append({"source": "reference", "path": f"reference/{CALENDAR_FILE}", "format": "csv-utf8",
-                      "encoding": "utf-8", "rows": D, "periods": periods})
+    # the district's school days over the generated range (every school: no school_code): the school days of
+    # absence-only mode and, in both modes, the term starts of SD2 (kongchuo.terms)
+    pd.DataFrame({"date": [d.isoformat() for d in days]}).to_csv(
+        refdir / CALENDAR_FILE, index=False, lineterminator="\n", encoding="utf-8")
+    files.append({"source": "reference", "path": f"reference/{CALENDAR_FILE}", "format": "csv-utf8", "date_style": "iso",
+                  "encoding": "utf-8", "rows": D, "periods": periods})
     gt.to_csv(out / "ground_truth.csv", index=False, lineterminator="\n")
     meta = Meta(
         district=district, district_name=info["city"] + info["name"], students=N, seed=int(seed),

@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from kongchuo import idnumber
+from kongchuo import idnumber, terms
 
 from .calendar import month_bounds
 
@@ -19,6 +19,15 @@ GT_COLUMNS = ["case", "period", "person_key", "record_key", "id_number", "studen
 def _age(birth: np.ndarray, on) -> np.ndarray:
     b = pd.DatetimeIndex(birth)
     return on.year - b.year.to_numpy() - ((on.month * 100 + on.day) < (b.month * 100 + b.day).to_numpy())
+
+
+def _age_birth(reg: pd.DataFrame) -> np.ndarray:
+    """The birth date school age is taken from: inside a valid ID (the person's), else the registry's."""
+    ids = pd.Series(reg["id_norm"].to_numpy(dtype=object), dtype=object).fillna("").astype(str)
+    valid = (ids != "") & idnumber.problem_series(ids.where(ids != "")).isna()
+    from_id = pd.to_datetime(ids.str.slice(6, 14).where(valid), format="%Y%m%d", errors="coerce")
+    return np.where(valid.to_numpy(), from_id.to_numpy(dtype="datetime64[ns]"),
+                    reg["birth"].to_numpy(dtype="datetime64[ns]"))
 
 
 def ground_truth(w: dict) -> pd.DataFrame:
@@ -50,6 +59,7 @@ def ground_truth(w: dict) -> pd.DataFrame:
                         for c in cen.columns})
     reg["pid"] = reg["sid"]
     reg["is_active"] = reg["status"] == ACTIVE
+    reg["age_birth"] = _age_birth(reg)
     # person info: the active record first
     pinfo = reg.sort_values(["is_active", "sid"], ascending=[False, True], kind="stable").drop_duplicates("pid")
     pinfo = pinfo.set_index("pid")
@@ -68,21 +78,20 @@ def ground_truth(w: dict) -> pd.DataFrame:
     _tick("truth 1")
     # ----- exclusions per (pid, period)
     dead = set(reg.loc[reg["status"] == DEAD, "pid"]) | set(cen.loc[cen["residence"] == "死亡", "pid"])
-    grad = set(reg.loc[reg["status"] == GRAD, "pid"])
+    grad = set(reg.loc[(reg["status"] == GRAD) & (reg["grade"] == 9), "pid"])  # only 毕业 from grade 9 excludes
     ht = set(visits["pid"])
-    birth_of = pd.concat([pinfo["birth"], cen.set_index("pid")["birth"]])
+    birth_of = pd.concat([pinfo["age_birth"], cen.set_index("pid")["birth"]])
     birth_of = birth_of[~birth_of.index.duplicated()]
 
     def exclusion(pids: np.ndarray, period: str) -> np.ndarray:
-        p0, p1 = month_bounds(period)
-        p0, p1 = np.datetime64(p0), np.datetime64(p1)
-        inforce = set(exem.loc[(exem["approved_on"] <= p1) & (exem["valid_until"] >= p0), "pid"])
+        p1 = np.datetime64(month_bounds(period)[1])  # in force ON the cut-off
+        inforce = set(exem.loc[(exem["approved_on"] <= p1) & (exem["valid_until"] >= p1), "pid"])
         age = _age(birth_of.reindex(pids).to_numpy(dtype="datetime64[ns]"), month_bounds(period)[1])
         reasons = []
         for pid, a in zip(pids, age):  # candidates only (a few per cent of students)
             r = [name for name, cond in (("exemption", pid in inforce), ("home_teaching", pid in ht),
                                          ("deceased", pid in dead), ("graduated", pid in grad),
-                                         ("over_16", a >= 17)) if cond]
+                                         ("over_16", a >= 16)) if cond]
             reasons.append(",".join(r))
         return np.array(reasons, dtype=object)
 
@@ -122,18 +131,27 @@ def ground_truth(w: dict) -> pd.DataFrame:
         emit_rule("SD1", p, df)
 
     _tick("truth 3")
-    # ----- SD2: rows in the first 10 school days of the term, none present, person has an active record
+    # ----- SD2: the month holding the term's 10th school day; an active person with no presence at any school on
+    # the term's first 10 school days, rows or not (absence-only: absent on every one of them)
+    first_act = reg[reg["is_active"]].drop_duplicates("pid").copy()
+    first_act["record_key"], first_act["id_number"] = first_act["student_no"], first_act["id_norm"]
+    fa_pid = first_act["pid"].to_numpy(dtype=np.int64)
     for t, (a, b) in w["terms"].items():
-        blk = codes[:, a:min(a + 10, b + 1)]
-        if absence_only:  # absent (any non-present status) on every one of those days
+        if b - a + 1 < 10:
+            continue
+        blk = codes[:, a:a + 10]
+        period = str(days64[a + 9])[:7]
+        if period not in periods:
+            continue
+        if absence_only:
             hit = (blk >= 0).all(axis=1) & (blk != P).all(axis=1) & is_active_pid[e_pid]
-        else:
-            hit = (blk >= 0).any(axis=1) & ~(blk == P).any(axis=1) & is_active_pid[e_pid]
-        period = str(days64[a])[:7]
-        if period in periods:
             df = ent[hit].copy()
-            df["detail"] = f"term {t} first school day {days64[a]}"
-            emit_rule("SD2", period, df)
+        else:
+            present = np.zeros(npid, bool)
+            present[e_pid[(blk == P).any(axis=1)]] = True
+            df = first_act[~present[fa_pid]].copy()
+        df["detail"] = f"term {t} first school day {days64[a]}"
+        emit_rule("SD2", period, df)
 
     person_rows = {}
     for p in periods:
@@ -171,10 +189,15 @@ def ground_truth(w: dict) -> pd.DataFrame:
     act["record_key"], act["id_number"] = act["student_no"], act["id_norm"]
     act_pk = np.unique(act["pk_int"].to_numpy())
     e_pk = e_pid.astype(np.int64) * 1_000_000 + e_sch
-    first_act = act.drop_duplicates("pid")
-    fa_pid = first_act["pid"].to_numpy(dtype=np.int64)
     unreg_e = ~np.isin(e_pk, act_pk)
+    # SD6: 毕业 at grade 6 and no active record, at the cut-offs kongchuo.terms evaluates
+    grad6 = reg[(reg["status"] == GRAD).to_numpy() & (reg["grade"] == 6).to_numpy()
+                & ~is_active_pid[reg["pid"].to_numpy(dtype=np.int64)]].copy()
+    grad6["record_key"], grad6["id_number"] = grad6["student_no"], grad6["id_norm"]
+    calendar = [d.item() for d in days64.astype("datetime64[D]")]
     for p in periods:
+        if terms.sd6_autumn_start(month_bounds(p)[1], calendar) is not None:
+            emit_rule("SD6", p, grad6.assign(detail="毕业 from grade 6, no active record"))
         emit_rule("SD4", p, drops.assign(detail="registry status 辍学"))
         if not absence_only:  # SD5/DQ05 ("no roll-call row") cannot be seen in absence-only attendance
             df = first_act[~person_rows[p][fa_pid]].copy()
@@ -194,8 +217,8 @@ def ground_truth(w: dict) -> pd.DataFrame:
     co["person_key"] = co["record_key"] = co["id_number"]
     age = _age(co["birth"].to_numpy(dtype="datetime64[ns]"), ref)
     for p in periods:
-        p0, p1 = (np.datetime64(x) for x in month_bounds(p))
-        inforce = set(exem.loc[(exem["approved_on"] <= p1) & (exem["valid_until"] >= p0), "pid"])
+        p1 = np.datetime64(month_bounds(p)[1])  # in force ON the cut-off, as for the SD rules
+        inforce = set(exem.loc[(exem["approved_on"] <= p1) & (exem["valid_until"] >= p1), "pid"])
         ex_now = co["pid"].isin(inforce).to_numpy()
         age_ok = (age >= 6) & (age <= 15)
         res = co["residence"].to_numpy()
@@ -224,7 +247,7 @@ def ground_truth(w: dict) -> pd.DataFrame:
     aid = act[act["id_norm"] != ""]
     multi = aid.groupby("id_norm")["school_code"].transform("nunique") >= 2
     emit("DQ04", "", aid[multi], "one person, active records at two schools")
-    diff = _age(act["birth"].to_numpy(dtype="datetime64[ns]"), ref) - act["grade"].to_numpy()
+    diff = _age(act["age_birth"].to_numpy(dtype="datetime64[ns]"), ref) - act["grade"].to_numpy()
     off = (diff < 5) | (diff > 8)
     emit("DQ07", "", act[off].assign(detail=[f"age-grade={d}" for d in diff[off]]))
     bs = ~snap["school_code"].isin(w["ref_schools"])

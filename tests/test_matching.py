@@ -1,0 +1,94 @@
+"""The one matching rule (warehouse.views) in real DuckDB against kongchuo.idnumber, and the term calendar
+(kongchuo.terms) against the chinese-calendar data."""
+
+from __future__ import annotations
+
+import datetime as dt
+import random
+
+import duckdb
+import pytest
+
+from kongchuo import idnumber, terms
+from warehouse.views import g_number_id_sql, valid_id_sql
+
+
+def _ids(n: int, seed: int) -> list[str]:
+    """Valid IDs and every kind of broken one (check digit, month 13, 29 Feb of a common year, short, letters)."""
+    rng = random.Random(seed)
+    out = []
+    for _ in range(n):
+        born = dt.date(1995, 1, 1) + dt.timedelta(days=rng.randint(0, 11000))
+        x = idnumber.make_id("411003", born, rng.randint(0, 999))
+        kind = rng.randint(0, 7)
+        if kind == 1:
+            x = x[:17] + rng.choice("0123456789X")
+        elif kind == 2:
+            x = x[:10] + "13" + x[12:]
+        elif kind == 3:
+            x = x[:17]
+        elif kind == 4:
+            first = x[:6] + "20230229" + x[14:17]
+            x = first + idnumber.check_digit(first)
+        elif kind == 5:
+            x = "ab" + x[2:]
+        out.append(x)
+    return out + ["", "X" * 18, "1" * 18]
+
+
+def test_sql_validity_equals_the_python_check():
+    ids = _ids(4000, 3)
+    con = duckdb.connect()
+    con.execute("CREATE TABLE t (id TEXT)")
+    con.executemany("INSERT INTO t VALUES (?)", [[i] for i in ids])
+    got = dict(con.execute(f"SELECT id, {valid_id_sql('id')} FROM t").fetchall())
+    wrong = sum(got[i] != idnumber.is_valid(i) for i in ids)
+    assert wrong == 0, f"{wrong} of {len(ids)} IDs judged differently"
+    assert 0 < sum(got.values()) < len(ids)
+
+
+def test_g_number_yields_the_id_only_when_valid():
+    good = idnumber.make_id("411003", dt.date(2014, 5, 6), 12)
+    bad = good[:17] + ("0" if good[17] != "0" else "1")
+    con = duckdb.connect()
+    rows = [f"G{good}", f"G{bad}", f"J{good}", f"L{good[:16]}", None]
+    con.execute("CREATE TABLE t (sno TEXT)")
+    con.executemany("INSERT INTO t VALUES (?)", [[r] for r in rows])
+    got = [r[0] for r in con.execute(f"SELECT {g_number_id_sql('sno')} FROM t").fetchall()]
+    assert [g == good for g in got] == [True, False, False, False, False]
+    assert got[1:] == [None] * 4
+
+
+def test_spring_term_starts_after_the_spring_festival_holiday():
+    # 2026: the holiday runs 15–23 February; 24 February is the first working day
+    assert terms.spring_festival_end(2026) == dt.date(2026, 2, 24)
+    assert terms.spring_festival_end(2025) == dt.date(2025, 2, 5)
+
+
+def test_sd2_month_is_the_month_of_the_tenth_school_day():
+    term = terms.sd2_term(dt.date(2025, 9, 1), dt.date(2025, 9, 30), [])
+    assert term is not None and term.first_day == dt.date(2025, 9, 1)
+    assert term.day(terms.TERM_START_DAYS) == dt.date(2025, 9, 12)
+    assert terms.sd2_term(dt.date(2025, 10, 1), dt.date(2025, 10, 31), []) is None
+
+
+def test_calendar_overrides_the_default_term_start():
+    calendar = [dt.date(2026, 3, 2) + dt.timedelta(days=i) for i in range(40)
+                if (dt.date(2026, 3, 2) + dt.timedelta(days=i)).weekday() < 5]
+    term = terms.sd2_term(dt.date(2026, 3, 1), dt.date(2026, 3, 31), calendar)
+    assert term is not None and term.from_calendar and term.first_day == dt.date(2026, 3, 2)
+    assert term.day(10) == dt.date(2026, 3, 13)
+
+
+@pytest.mark.parametrize("first_roll_call,covered", [
+    (dt.date(2025, 9, 1), True), (dt.date(2025, 9, 5), True), (dt.date(2025, 9, 8), False), (None, False)])
+def test_sd2_needs_the_roll_call_to_reach_the_term_start(first_roll_call, covered):
+    term = terms.sd2_term(dt.date(2025, 9, 1), dt.date(2025, 9, 30), [])
+    assert terms.roll_call_reaches_start(term, first_roll_call) is covered
+
+
+@pytest.mark.parametrize("cutoff,evaluated", [
+    (dt.date(2025, 9, 30), False), (dt.date(2025, 10, 31), True), (dt.date(2026, 3, 31), True),
+    (dt.date(2026, 5, 31), True), (dt.date(2026, 6, 30), False), (dt.date(2026, 8, 31), False)])
+def test_sd6_runs_from_thirty_days_after_the_autumn_start(cutoff, evaluated):
+    assert (terms.sd6_autumn_start(cutoff, []) is not None) is evaluated

@@ -31,10 +31,12 @@ import dagster as dg
 import sqlalchemy as sa
 
 from assets.common import OWNERS, table_schema
-from assets.report_files import file_part
+from assets.report_files import current_district, file_part
+from kongchuo.districts import district_name
 from assets.rules import RuleConfig, mode_params
 from kongchuo.excel import Sheet, write_workbook
 from kongchuo.masking import mask_id, preview_markdown
+from kongchuo.reports_catalog import REPORT_NAMES
 from pipelines.partitions import daily_partitions
 from pipelines.pools import WAREHOUSE_POOL
 from pipelines.resources import KongchuoHome
@@ -44,7 +46,7 @@ from warehouse.views import attendance_persons_sql, registry_persons_sql
 EARLY_WARNINGS = dg.AssetKey(["derived", "early_warnings"])
 R7 = dg.AssetKey(["reports", "r7_daily"])
 REPORT_ID = "R7"
-TITLE = "每日预警名单"
+TITLE = REPORT_NAMES[REPORT_ID]
 LOOKBACK_DAYS = 62  # a streak is followed back this far (two months of school days is beyond any threshold)
 REASONS = {"consecutive": "连续旷课", "monthly": "本月累计旷课", "open_case": "在案学生再次旷课"}
 OPEN_STATES = ("persuading", "escalated", "returned")
@@ -227,12 +229,14 @@ def write_r7(home: KongchuoHome, warehouse: WarehouseResource, day: dt.date) -> 
     folder = home.reports(day.isoformat())
     folder.mkdir(parents=True, exist_ok=True)
     files = []
+    district = file_part(district_name(current_district(warehouse)))
     for school_code, township_code, name, sheet in r7_sheets(warehouse, day):
-        path = folder / f"{file_part(name)}_{school_code}_{day_label(day)}_{TITLE}.xlsx"
+        # <地区>_<日期>_<名称>_<学校>_<学校标识码>: the reports' naming, the code keeps school names unique
+        path = folder / f"{district}_{day_label(day)}_{TITLE}_{file_part(name)}_{school_code}.xlsx"
         files.append({"path": str(path), "sha256": write_workbook(path, [sheet]), "school_code": school_code,
                       "township_code": township_code, "report": REPORT_ID})
     keep = {Path(f["path"]).name for f in files}
-    for old in folder.glob(f"*_{TITLE}.xlsx"):
+    for old in folder.glob(f"*_{TITLE}_*.xlsx"):
         if old.name not in keep:
             old.unlink()
     return files

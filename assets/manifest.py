@@ -29,7 +29,7 @@ from warehouse.resource import WarehouseResource
 # Report asset (last part of its key) → report id, as in DESIGN.md and the portal (portal/catalog.py).
 REPORT_IDS: dict[str, str] = {
     "r1_monthly": "R1", "r2_statistics": "R2", "r3_one_student_one_form": "R3", "r4_escalations": "R4",
-    "r5_fix_list": "R5", "r6_home_teaching": "R6",
+    "r5_fix_list": "R5", "r6_home_teaching": "R6", "r7_daily": "R7",
 }
 
 
@@ -77,8 +77,10 @@ def written_reports(instance: dg.DagsterInstance, report_keys: Sequence[dg.Asset
                 continue
             entry = {"file": path.name, "report": report, "sha256": f["sha256"], "bytes": path.stat().st_size,
                      "run_id": run_id}
-            if report == "R5":
+            if report in ("R5", "R7"):
                 entry["township_code"] = f.get("township_code")
+            if report == "R7":
+                entry["school_code"] = f.get("school_code")
             entries.append(entry)
     return sorted(entries, key=lambda e: e["file"])
 

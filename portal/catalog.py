@@ -37,17 +37,18 @@ from zoneinfo import ZoneInfo
 
 from kongchuo.districts import month_label
 from kongchuo.labels import SOURCE_LABELS
-from kongchuo.reports_catalog import PORTAL_KIND_LABELS
+from kongchuo.reports_catalog import PORTAL_KIND_LABELS, REPORT_NAMES
 
 TZ = ZoneInfo("Asia/Shanghai")
-PERIOD_RE = re.compile(r"^(\d{4})-(0[1-9]|1[0-2]|Q[1-4])$")
+PERIOD_RE = re.compile(r"^(\d{4})-(0[1-9]|1[0-2]|Q[1-4])(-(0[1-9]|[12]\d|3[01]))?$")  # month, quarter, day (R7)
 REPORT_ID_RE = re.compile(r"^[0-9a-f]{32}$")
 MAX_EXTRACTS = 2000  # cached school extracts (a few KB each)
 SCHOOL_CODE_NAME = "KC_SCHOOL_CODE"  # written by assets/fix_list.py (school_code_label)
 _SHEET_NS = "{http://schemas.openxmlformats.org/spreadsheetml/2006/main}"
 
 # One Chinese name per report (kongchuo/reports_catalog.py); R5S is one school's sheet of an R5 workbook.
-KIND_LABELS: dict[str, str] = {k: v for k, v in PORTAL_KIND_LABELS.items() if k != "other"}
+KIND_LABELS: dict[str, str] = {**{k: v for k, v in PORTAL_KIND_LABELS.items() if k != "other"},
+                               "R7": REPORT_NAMES["R7"]}
 KIND_ORDER = {k: i for i, k in enumerate(KIND_LABELS)}
 REPORT_KINDS = frozenset(KIND_LABELS) - {"R5S"}  # report ids a manifest may name
 # R1 and R2 are district totals: township users may read them.
@@ -59,14 +60,16 @@ STRAY_REASONS = {"unlisted": "未登记文件（不是本系统生成的文件�
 
 
 def period_key(period: str) -> tuple[int, int, int]:
-    """Sort key: months by month; a quarter right after its last month."""
-    year, part = period.split("-")
+    """Sort key: months by month; a day (R7) after its month's monthly folder; a quarter after its last month."""
+    year, part, *day = period.split("-")
     if part.startswith("Q"):
-        return int(year), int(part[1]) * 3, 1
-    return int(year), int(part), 0
+        return int(year), int(part[1]) * 3, 99
+    return int(year), int(part), int(day[0]) if day else 0
 
 
 def period_label(period: str) -> str:
+    if len(period) == 10:  # a day's R7 folder
+        return f"{period[:4]}年{period[5:7]}月{period[8:10]}日"
     return month_label(period)
 
 
@@ -239,8 +242,11 @@ class Catalogue:
         common = dict(period=period, file=entry.name, path=path, district=district, title=title,
                       township=township, mtime=st.st_mtime, mtime_ns=st.st_mtime_ns, sha256=sha, status="current",
                       rebuilt=bool(later) and st.st_mtime > later + 1.0, manifest_sha256=sha,
-                      township_code=listed.get("township_code") if kind == "R5" else None,
+                      township_code=listed.get("township_code") if kind in ("R5", "R7") else None,
                       district_code=manifest.district_code, sources=manifest.sources)
+        if kind == "R7":  # one workbook per school: scoped by the school code the manifest lists
+            return [Report(id=self.report_id(period, entry.name), kind=kind, sheet=None, bytes=st.st_size,
+                           school_code=listed.get("school_code"), **common)]
         if kind != "R5":
             return [Report(id=self.report_id(period, entry.name), kind=kind, sheet=None, bytes=st.st_size, **common)]
         sheets = [(sheet, code, self._school_names(code) or sheet) for sheet, code in self._sheets(path, st)]
@@ -323,7 +329,8 @@ def _in_district(user, report: Report) -> bool:
 def may_access(user, report: Report) -> bool:
     """By codes only. District staff: everything (of their district, if the user names one). Township staff:
     R1 and R2 (district totals), the R5 workbook of their township code and its school sheets. School staff:
-    the R5 sheet carrying their school code, nothing else. Auditors: R1 and R2. A user whose names did not
+    the R5 sheet carrying their school code and their school's R7 每日预警名单 (township staff: their
+    township's R7 lists), nothing else. Auditors: R1 and R2. A user whose names did not
     resolve: nothing."""
     if getattr(user, "scope_error", None) or not _in_district(user, report):
         return False
@@ -332,10 +339,11 @@ def may_access(user, report: Report) -> bool:
     if user.role == "township":
         if report.kind in DISTRICT_TOTALS:
             return True
-        return (report.kind in ("R5", "R5S") and bool(user.township_code)
+        return (report.kind in ("R5", "R5S", "R7") and bool(user.township_code)
                 and report.township_code == user.township_code)
     if user.role == "school":
-        return report.kind == "R5S" and bool(user.school_code) and report.school_code == user.school_code
+        return (report.kind in ("R5S", "R7") and bool(user.school_code)
+                and report.school_code == user.school_code)
     if user.role == "auditor":  # read-only: the district totals; cases are traced on the 追溯 pages, masked
         return report.kind in DISTRICT_TOTALS
     return False
@@ -413,7 +421,7 @@ def _read_manifest(folder: Path) -> Manifest:
     except (OSError, ValueError):
         return Manifest({}, None, (), None)
     listed = {str(r.get("file")): {"sha256": str(r.get("sha256")), "report": r.get("report"),
-                                   "township_code": r.get("township_code")}
+                                   "township_code": r.get("township_code"), "school_code": r.get("school_code")}
               for r in data.get("reports", []) if isinstance(r, dict)}
     sources = tuple(
         {"source": str(s.get("source", "")), "label": SOURCE_LABELS.get(str(s.get("source")), str(s.get("source", ""))),

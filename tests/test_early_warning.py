@@ -147,3 +147,32 @@ def test_backfill_in_one_go_gives_the_same_lists(daily, tmp_path):
     a = _listed(daily)[cols].astype(str).sort_values(cols).reset_index(drop=True)
     b = _listed(home)[cols].astype(str).sort_values(cols).reset_index(drop=True)
     pd.testing.assert_frame_equal(a, b)
+
+
+def test_r7_is_in_the_portal_for_its_school_and_township_only(daily):
+    """The daily manifest lists each R7 workbook with its school and township codes; the portal serves it to
+    that school's and that township's staff and the district, never to another school."""
+    import json
+
+    from portal.catalog import Catalogue, listed_for
+    from portal.users import User
+
+    folder = daily / "reports" / D[12].isoformat()
+    manifest = json.loads((folder / "manifest.json").read_text(encoding="utf-8"))
+    [entry] = [r for r in manifest["reports"] if r["report"] == "R7"]
+    assert (entry["school_code"], entry["township_code"]) == (SCHOOL, TOWNSHIP)
+    reports = Catalogue(daily / "reports", b"s").scan()
+    r7 = [r for r in reports if r.kind == "R7" and r.period == D[12].isoformat()]
+    assert len(r7) == 1 and r7[0].period_label == "2026年10月12日"
+    district = manifest["district_code"]
+    users = {
+        "school": User("s", "school", "", school_code=SCHOOL, township_code=TOWNSHIP, district_code=district),
+        "other_school": User("o", "school", "", school_code="2410030002", township_code=TOWNSHIP,
+                             district_code=district),
+        "township": User("t", "township", "", township_code=TOWNSHIP, district_code=district),
+        "other_township": User("u", "township", "", township_code="411003002", district_code=district),
+        "district": User("d", "district", "", district_code=district),
+    }
+    sees = {name: r7[0] in listed_for(user, reports) for name, user in users.items()}
+    assert sees == {"school": True, "other_school": False, "township": True, "other_township": False,
+                    "district": True}

@@ -79,40 +79,64 @@ class Answer:
     cases: list[Case]
 
 
-def _report_columns(report: str) -> list[tuple[str, str]]:
-    """(key, header as printed) of a report's count columns, from the report modules themselves."""
+def _grouped(columns) -> list[tuple[str, str, str]]:
+    """(key, label, group) with each group header carried over the columns after it until the next one."""
+    out, group = [], ""
+    for key, label, grp in columns:
+        group = grp or group
+        out.append((key, label, group))
+    return out
+
+
+def _report_columns(report: str) -> list[tuple[str, str, str]]:
+    """(key, header as printed, group header above it) of a report's count columns, from the report modules."""
     if report == "R1":
         from assets import report_r1
-        return [(k, label) for k, label in report_r1.COLUMNS]
+        groups = getattr(report_r1, "GROUPS", {})
+        return _grouped((k, label, groups.get(k, "")) for k, label in report_r1.COLUMNS)
     if report == "R2":
         from assets import report_r2
-        out, group = [], ""
-        for key, label, grp in report_r2.COLUMNS:
-            group = grp or group
-            if key != "rate":
-                out.append((key, f"{group}/{label}" if group and group != label else label))
-        return [*out, ("escalated", "备注/已报联控联保工作组人数")]  # the number printed in 备注
+        cols = [c for c in _grouped(report_r2.COLUMNS) if c[0] != "rate"]
+        return [*cols, ("escalated", "已报联控联保工作组人数", "备注")]  # the number printed in 备注
     if report == "R4":
-        return [("escalated", "劝返无效上报人数")]
-    return [("home_taught", "送教对象人数"), ("compliant", "达标人数"), ("non_compliant", "未达标人数")]
+        return [("escalated", "劝返无效上报人数", ""), ("new_this_month", "本月新增", "")]
+    return [("home_taught", "送教对象人数", ""), ("compliant", "达标人数", ""), ("non_compliant", "未达标人数", "")]
 
 
 def _norm(text: str) -> str:
     return "".join(str(text).split()).replace("（", "(").replace("）", ")").replace("其中：", "").replace("其中:", "")
 
 
+def _short(group: str) -> str:
+    """A group header without its parenthetical note: 疑似辍学人数（每人按首个触发规则计一次） → 疑似辍学人数."""
+    return _norm(group).split("(")[0]
+
+
+def _display(label: str, group: str) -> str:
+    return f"{_short(group)}/{label}" if group and _short(group) != _norm(label) else label
+
+
 def resolve_column(report: str, column: str) -> tuple[str, str]:
+    """A column by key, by header as printed (with or without 其中：), as 组/列 for two-level headers, or by a
+    group header alone (its first column, e.g. R1's 疑似辍学人数 → its 合计)."""
     cols = _report_columns(report)
     wanted = _norm(column)
-    for key, label in cols:
-        if column == key or wanted == _norm(label):
-            return key, label
-    # a unique match on the last part of a two-level header (R2: "入学率" or "失学儿童数")
-    tail = [(k, lb) for k, lb in cols if _norm(lb.split("/")[-1]) == wanted or _norm(lb.split("/")[0]) == wanted]
-    if len(tail) == 1:
-        return tail[0]
-    choices = "\n".join(f"  {key:<18} {label}" for key, label in cols)
-    raise QuestionError(f"{report} 没有列「{column}」。可用的列（键 / 表头）：\n{choices}")
+    by_rule: list[tuple[str, str, str]] = []
+    for key, label, group in cols:
+        shown = {_norm(_display(label, group)), f"{_norm(group)}/{_norm(label)}" if group else _norm(label)}
+        if column == key or wanted in shown or (wanted == _norm(label) and _norm(label) != "合计"):
+            by_rule.append((key, label, group))
+    if len({c[0] for c in by_rule}) != 1:
+        first_of_group = {}
+        for key, label, group in cols:
+            first_of_group.setdefault(_short(group), (key, label, group)) if group else None
+        by_rule = [first_of_group[wanted]] if wanted in first_of_group else [
+            c for c in cols if _norm(c[1]) == wanted]
+    if len({c[0] for c in by_rule}) == 1:
+        key, label, group = by_rule[0]
+        return key, _display(label, group)
+    choices = "\n".join(f"  {key:<18} {_display(label, group)}" for key, label, group in cols)
+    raise QuestionError(f"{report} 没有列「{column}」（或不止一列叫这个名字）。可用的列（键 / 表头）：\n{choices}")
 
 
 def _valid_periods(warehouse: WarehouseResource) -> list[str]:

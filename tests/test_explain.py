@@ -44,29 +44,37 @@ def _number(value) -> int:
 
 
 def _r1_cells(run) -> tuple[list[str], list[tuple[str, str, int]]]:
-    """(headers, [(school name, header, number)]) of R1's school rows with a non-zero count."""
+    """(headers, [(school name, header, number)]) of R1's school rows with a non-zero count. A header is what
+    the workbook shows: the label under its group header as 组/列 (two-level headers), else the single header."""
     df = _workbook(run.reports(PERIOD), "*_控辍保学月报.xlsx")
-    header_row = next(i for i in range(len(df)) if "学校名称" in [str(v) for v in df.iloc[i].tolist()])
-    headers = [str(v) if v is not None and not (isinstance(v, float) and pd.isna(v)) else "" for v in
-               df.iloc[header_row].tolist()]
-    school_col = headers.index("学校名称")
+    top = next(i for i in range(len(df)) if "学校名称" in [str(v) for v in df.iloc[i].tolist()])
+
+    def text(v) -> str:
+        return "" if v is None or (isinstance(v, float) and pd.isna(v)) else str(v).strip()
+
+    groups, labels = [text(v) for v in df.iloc[top].tolist()], [text(v) for v in df.iloc[top + 1].tolist()]
+    headers, group = [], ""
+    for g, label in zip(groups, labels):
+        group = g or group
+        headers.append(f"{group}/{label}" if label and group else (label or g))
+    school_col = groups.index("学校名称")
     schools = set(run.warehouse.query_df("SELECT school_name FROM staged.schools")["school_name"])
     cells = []
-    for i in range(header_row + 1, len(df)):
+    for i in range(top + 2, len(df)):
         row = df.iloc[i].tolist()
-        name = str(row[school_col]).strip()
+        name = text(row[school_col])
         if name not in schools:
             continue
         for col, header in enumerate(headers):
-            if header and col > school_col and _number(row[col]) > 0:
+            if header and col > school_col + 1 and _number(row[col]) > 0:
                 cells.append((name, header, _number(row[col])))
     return headers, cells
 
 
 def test_three_r1_numbers_by_school_name_and_chinese_header_match_the_workbook(run):
     _, cells = _r1_cells(run)
-    wanted = ["疑似辍学人数", "本月劝返人次"]
-    picked = [c for c in cells if c[1] in wanted][:2] + [c for c in cells if c[1].startswith("其中")][:1]
+    picked = ([c for c in cells if c[1].startswith("疑似辍学人数") and c[1].endswith("/合计")][:1]
+              + [c for c in cells if "(SD" in c[1]][:1] + [c for c in cells if c[1].endswith("本月劝返人次")][:1])
     assert len(picked) == 3, "the district run has too few non-zero R1 cells to follow"
     for school, header, number in picked:
         ans = answer(PERIOD, "R1", school, header, warehouse=run.warehouse)
@@ -77,8 +85,8 @@ def test_three_r1_numbers_by_school_name_and_chinese_header_match_the_workbook(r
 
 def test_every_suspected_case_names_its_rules_and_source_rows(run):
     _, cells = _r1_cells(run)
-    school, _, number = next(c for c in cells if c[1] == "疑似辍学人数")
-    ans = answer(PERIOD, "R1", school, "疑似辍学人数", warehouse=run.warehouse)
+    school, header, number = next(c for c in cells if c[1].startswith("疑似辍学人数") and c[1].endswith("/合计"))
+    ans = answer(PERIOD, "R1", school, header, warehouse=run.warehouse)
     assert len(ans.cases) == number
     landed = set(run.warehouse.query_df("SELECT original_name FROM raw.files")["original_name"])
     for case in ans.cases:

@@ -6,6 +6,7 @@ from typing import Sequence
 
 import dagster as dg
 
+from assets import completeness
 from assets.common import OWNERS
 from assets.report_files import source_files, source_files_metadata, write_manifest
 from kongchuo.excel import sha256_file
@@ -24,7 +25,8 @@ def build_manifest_asset(name: str, report_keys: Sequence[dg.AssetKey],
         (by content hash) it was built from."""
         period = period_of(context)
         sources = source_files(warehouse, period_bounds(period)[1])
-        path = write_manifest(home.reports(period), sources)
+        done = completeness.state(warehouse, period)  # draft hook: incomplete inputs make a draft manifest
+        path = write_manifest(home.reports(period), sources, done.as_manifest())
         return dg.MaterializeResult(metadata={
             **source_files_metadata(warehouse, period),
             "path": dg.MetadataValue.path(str(path)),
@@ -32,6 +34,7 @@ def build_manifest_asset(name: str, report_keys: Sequence[dg.AssetKey],
             "source_files": dg.MetadataValue.md(sources[["source", "original_name", "file_sha"]].to_markdown(index=False)
                                                 if len(sources) else "(none)"),
             "dagster/row_count": len(sources),
+            "complete": done.complete,
         })
 
     return _manifest

@@ -58,8 +58,23 @@ def file_part(name: str) -> str:
 
 
 def report_path(home: KongchuoHome, warehouse: WarehouseResource, period: str, title: str) -> Path:
-    """``reports/<period>/建安区_2026年10月_<title>.xlsx`` — named for people."""
-    return home.reports(period) / f"{district_name(current_district(warehouse))}_{month_label(period)}_{title}.xlsx"
+    """``reports/<period>/建安区_2026年10月_<title>.xlsx`` — named for people; ``…_<title>_草稿.xlsx`` while the
+    period's inputs are not whole (draft hook: :mod:`assets.completeness`), and the other version is removed."""
+    from assets import completeness
+    from kongchuo.excel import mark_draft
+
+    base = home.reports(period) / f"{district_name(current_district(warehouse))}_{month_label(period)}_{title}"
+    final, draft = base.with_name(f"{base.name}.xlsx"), base.with_name(f"{base.name}_{DRAFT_MARK}.xlsx")
+    done = completeness.state(warehouse, period)
+    if done.complete:
+        draft.unlink(missing_ok=True)
+        return final
+    final.unlink(missing_ok=True)
+    mark_draft(draft, completeness.notice_sheet(done))
+    return draft
+
+
+DRAFT_MARK = "草稿"
 
 
 def replace_cells(warehouse: WarehouseResource, period: str, report: str, cells_sql: str, params: dict[str, Any]) -> None:
@@ -152,7 +167,7 @@ def remove_stale_partials(folder: Path, older_than: float = STALE_PARTIAL_SECOND
     return removed
 
 
-def write_manifest(folder: Path, sources: pd.DataFrame) -> Path:
+def write_manifest(folder: Path, sources: pd.DataFrame, completeness: dict[str, Any] | None = None) -> Path:
     """``manifest.json``: every report file of the folder with its SHA-256 and the source files (by hash).
 
     Also removes ``.partial-*`` files left by a killed run (older than ``STALE_PARTIAL_SECONDS``, so a
@@ -168,9 +183,10 @@ def write_manifest(folder: Path, sources: pd.DataFrame) -> Path:
         "reports": files,
         "sources": [{"source": r.source, "file": r.original_name, "sha256": r.file_sha}
                     for r in sources.itertuples(index=False)],
+        **(completeness or {"complete": True}),  # draft hook: "complete": false and what is missing
     }
     folder.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=".partial-", suffix=".json", dir=folder)
+    fd, tmp = tempfile.mkstemp(prefix=f".partial-{os.getpid()}-", suffix=".json", dir=folder)
     with os.fdopen(fd, "w", encoding="utf-8") as fh:
         json.dump(manifest, fh, ensure_ascii=False, indent=2)
     target = folder / "manifest.json"

@@ -40,10 +40,25 @@ def mask_id(value: object) -> str:
 _ID_IN_TEXT = re.compile(r"(?<![0-9A-Za-z])[GJLgjl]?[0-9０-９]{15}(?:[0-9０-９]{2}[0-9０-９Xxｘ])?(?![0-9０-９])")
 
 
+# A person's name (2-4 Chinese characters) written right beside an ID number in a file name.
+_NAME_BESIDE_ID = re.compile(r"(?<![\u4e00-\u9fff])([\u4e00-\u9fff]{2,4})(?=[_\-\s]?[0-9GJLgjl]{6}\*)"
+                             r"|(?<=\*[0-9Xx][_\-\s])([\u4e00-\u9fff]{2,4})(?![\u4e00-\u9fff])")
+
+
 def mask_file_name(name: str) -> str:
-    """A file name with every ID or student number inside masked (``张三_41100320100305123X.csv`` →
-    ``张三_411003***********X.csv``); school codes (10 digits) and dates are kept."""
-    return _ID_IN_TEXT.sub(lambda m: mask_id(m.group(0)), name)
+    """A file name with every ID or student number inside masked, and a 2-4 character name written right
+    beside one (``张三_41100320100305123X.csv`` → ``张*_411003***********X.csv``); school codes (10 digits),
+    dates and longer words are kept."""
+    masked = _ID_IN_TEXT.sub(lambda m: mask_id(m.group(0)), name)
+    if masked == name:
+        return name
+    return _NAME_BESIDE_ID.sub(lambda m: m.group(0) if m.group(0) in FILE_WORDS else mask_name(m.group(0)), masked)
+
+
+# Words of file names that are not people's names (kept beside an ID number).
+FILE_WORDS = frozenset({"学籍", "考勤", "户籍", "人口", "劝返", "记录", "名单", "材料", "信息", "更正", "修正", "补报",
+                        "送教", "上门", "休学", "延缓", "入学", "学生", "证明", "登记", "学籍表", "考勤表", "档案",
+                        "一生一表", "申请", "审批", "附件", "照片", "身份证"})
 
 
 def mask_name(value: object) -> str:

@@ -176,7 +176,7 @@ def test_any_file_name_is_handled_masked_and_never_forges_a_log_line(kongchuo_ho
     for text in stored + log.lines:
         assert "\n" not in text and "\r" not in text
         assert ID not in text, "a full ID number in a file name reached the warehouse or the log"
-    assert f"张三_{mask_id(ID)}_学籍.csv" in stored
+    assert f"张*_{mask_id(ID)}_学籍.csv" in stored
     assert "学籍?2026-12-01 INFO forged line.csv" in stored
     assert "学籍_一中.csv" in stored  # the GBK name, read as GBK
     assert "\ufffd\ufffd\ufffd.csv" in stored
@@ -211,3 +211,57 @@ def test_cr_only_line_endings_are_read(kongchuo_home: Path, warehouse, drop) -> 
     drop("registry", "cr.csv", data=data)
     (outcome,) = ingest_source(_home(kongchuo_home), warehouse, "registry", workers=1)
     assert (outcome.status, outcome.rows, outcome.error) == ("ingested", 3, None)
+
+
+@pytest.fixture(scope="module")
+def generated(tmp_path_factory) -> Path:
+    import datetime as dt
+
+    from kongchuo.generate import generate
+
+    out = tmp_path_factory.mktemp("landing") / "generated"
+    generate("411003", 150, 13, dt.date(2026, 3, 2), dt.date(2026, 4, 30), out)
+    return out
+
+
+def test_the_monthly_run_survives_hostile_landing_and_leaks_no_name(tmp_path: Path, generated: Path,
+                                                                    monkeypatch: pytest.MonkeyPatch,
+                                                                    dagster_instance, capfd) -> None:
+    """A symlink to /etc/passwd, a bad file whose name holds a child's name and ID plus a forged log line, a
+    non-UTF-8 name and a file in a sub-folder: the real monthly job succeeds (the reports are drafts), and
+    neither the ID nor the name reaches the console, the event log, the manifest or raw.files."""
+    import json
+    import shutil
+
+    from conftest import use_home
+    from kongchuo.settings import default_warehouse_url
+    from pipelines.run import run_period
+    from warehouse.resource import WarehouseResource
+
+    home = use_home(tmp_path / "home", monkeypatch, copy_of=generated)
+    reg = home / "landing" / "registry"
+    (reg / "passwd.csv").symlink_to("/etc/passwd")
+    hostile = f"王小虎_{ID}_学籍\n2026-12-01 - dagster - INFO - forged.csv"
+    (reg / hostile).write_bytes("姓名,备注\n王小虎,坏表\n".encode())
+    with open(os.path.join(os.fsencode(reg), "一中".encode("gbk") + b"\xff.csv"), "wb") as fh:
+        fh.write(b"\xff\xfe\x00")
+    (reg / "补报").mkdir()
+    shutil.copy(sorted((home / "landing" / "casework").iterdir())[0], home / "landing" / "casework" / "a.xlsx")
+    outcome = run_period("2026-04", instance=dagster_instance)
+    assert outcome.success, outcome.summary()
+    console = capfd.readouterr()
+    events = " ".join(f"{e.user_message} {e.dagster_event!r}" for e in dagster_instance.all_logs(outcome.run_id))
+    manifest = (home / "reports" / "2026-04" / "manifest.json").read_text(encoding="utf-8")
+    warehouse = WarehouseResource(url=default_warehouse_url(home))
+    names = " ".join(warehouse.query_df("SELECT original_name FROM raw.files")["original_name"])
+    warehouse.dispose()
+    for where, text in (("console", console.out + console.err), ("event log", events), ("manifest", manifest),
+                        ("raw.files", names)):
+        assert ID not in text, f"the full ID reached the {where}"
+        assert "王小虎" not in text, f"the child's name reached the {where}"
+    assert not any(line.lstrip().startswith("2026-12-01 - dagster - INFO - forged") for line in
+                   (console.out + console.err).splitlines()), "a file name forged a log line"
+    assert json.loads(manifest)["reports"]  # the reports were written
+    assert "passwd" in events and "symbolic link refused" in events
+    passwd = Path("/etc/passwd").read_bytes()
+    assert not any(p.read_bytes() == passwd for p in (home / "raw").rglob("*") if p.is_file())

@@ -36,10 +36,12 @@ def test_mask_frame_and_preview_hide_everything_sensitive():
 
 
 def test_mask_file_name_masks_ids_and_student_numbers_keeps_codes_and_dates():
-    assert mask_file_name("张三_41100320100305123X_学籍.csv") == "张三_411003***********X_学籍.csv"
+    assert mask_file_name("张三_41100320100305123X_学籍.csv") == "张*_411003***********X_学籍.csv"
+    assert mask_file_name("41100320100305123X-欧阳小明.xlsx") == "411003***********X-欧**明.xlsx"
+    assert mask_file_name("张小明的材料.csv") == "张小明的材料.csv"  # no ID: nothing to tie a name to
     assert mask_file_name("G41100320100305123X.xlsx") == f"{mask_id('G41100320100305123X')}.xlsx"
     assert mask_file_name("4110031001_一中_20260915.csv") == "4110031001_一中_20260915.csv"
-    assert mask_file_name("旧证411003100305123.csv") == "旧证411003********3.csv"  # 15-digit old ID
+    assert mask_file_name("旧证411003100305123.csv") == "旧*411003********3.csv"  # 15-digit old ID
 
 
 def test_preview_never_shows_a_birth_date_beside_a_masked_id():

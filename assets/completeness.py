@@ -29,19 +29,11 @@ from dataclasses import dataclass, field
 import pandas as pd
 
 from kongchuo.excel import Sheet
-from kongchuo.snapshot_dates import date_in_name
+from kongchuo.snapshot_dates import date_in_name, delivery_key
 from pipelines.partitions import period_bounds
 from warehouse.resource import WarehouseResource
 
-_CORRECTION = re.compile(r"([_\-\s.]*(更正|修正|补报|重报|修改|新|最终|[vV]\d+|\(\d+\)|（\d+）|副本))+$")
 WHOLE_DISTRICT = "全部（文件名未指明范围）"
-
-
-def delivery_key(name: str) -> str:
-    """The name a replacement must carry: base name without suffix, folder and trailing correction marks."""
-    base = name.rsplit("/", 1)[-1]
-    stem = base.rsplit(".", 1)[0] if "." in base else base
-    return _CORRECTION.sub("", stem).strip() or stem
 
 
 @dataclass

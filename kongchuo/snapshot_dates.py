@@ -24,6 +24,17 @@ _YEAR_MONTH = re.compile(r"(?<!\d)(20\d{2})(?:[-._]|年)(\d{1,2})(?:月)?(?!\d)"
 _MONTH_ONLY = re.compile(r"(?<!\d)(\d{1,2})月")
 
 
+_CORRECTION = re.compile(r"([_\-\s.]*(更正|修正|补报|重报|修改|新|最终|[vV]\d+|\(\d+\)|（\d+）|副本))+$")
+
+
+def delivery_key(name: str) -> str:
+    """The name a replacement carries: base name without suffix, folder and trailing correction marks
+    (``一中学籍_更正.xlsx`` → ``一中学籍``)."""
+    base = name.rsplit("/", 1)[-1]
+    stem = base.rsplit(".", 1)[0] if "." in base else base
+    return _CORRECTION.sub("", stem).strip() or stem
+
+
 def _date(y: str | int, m: str | int, d: str | int = 1) -> dt.date | None:
     try:
         return dt.date(int(y), int(m), int(d))

@@ -24,9 +24,12 @@ TABLES: dict[str, str] = {
     # One row per (registry or census file, scope): the schools (registry) or townships (census) it holds.
     # status: new (not judged yet) | applied | held (records fell > 50%: wait for landing/confirmations/) |
     # confirmed (held, then confirmed). snapshot_date: export date, else a date in the name, else landing day.
+    # A scope's snapshot is every file of its newest date; delivery_key (the file name without correction
+    # marks) lets a file re-sent under the same name supersede the earlier one of the same date.
     "raw.snapshots": """
         file_sha TEXT NOT NULL, source TEXT NOT NULL, scope_code TEXT NOT NULL, snapshot_date DATE NOT NULL,
-        date_origin TEXT NOT NULL, record_count BIGINT NOT NULL, previous_count BIGINT, status TEXT NOT NULL
+        date_origin TEXT NOT NULL, record_count BIGINT NOT NULL, previous_count BIGINT, status TEXT NOT NULL,
+        delivery_key TEXT NOT NULL
     """,
     "staged.registry": f"""
         {LINEAGE_COLUMNS}, student_no TEXT, id_number TEXT, id_number_raw TEXT, name TEXT, gender TEXT,

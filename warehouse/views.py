@@ -222,17 +222,32 @@ def _home_scopes_sql(source: str) -> str:
             f"GROUP BY file_sha")
 
 
-def winners_sql_for(view: str, as_of: str | None = None) -> str:
-    """Per scope, the file of its newest applied snapshot (``as_of``: an SQL date expression; only snapshots
-    dated up to it, e.g. ``DATE '2026-09-30'`` for the registry of September 2026)."""
+def _candidates_sql(view: str, statuses: str, as_of: str | None = None) -> str:
     source = CURRENT_VIEWS[view][0]
     dated = f" AND n.snapshot_date <= {as_of}" if as_of else ""
-    return f"""SELECT scope_code, file_sha FROM (
-        SELECT n.scope_code, n.file_sha, row_number() OVER (
-            PARTITION BY n.scope_code ORDER BY n.snapshot_date DESC, f.ingested_at DESC, n.file_sha DESC) AS rn
+    return f"""SELECT n.scope_code, n.file_sha, n.snapshot_date, n.delivery_key, n.record_count, n.status,
+               f.ingested_at
         FROM raw.snapshots n JOIN raw.files f ON f.file_sha = n.file_sha AND f.source = n.source
-        WHERE n.source = '{source}' AND n.status IN ('applied', 'confirmed') AND f.status = 'ingested'{dated}
-    ) w WHERE w.rn < 2"""
+        WHERE n.source = '{source}' AND n.status IN ({statuses}) AND f.status = 'ingested'{dated}"""
+
+
+def _newest_date_files_sql(candidates: str) -> str:
+    """Per scope, the files of its newest snapshot date: a snapshot may come as several files (split by rows,
+    one school in two files), and a file re-sent under the same delivery name supersedes the earlier one."""
+    return f"""WITH c AS ({candidates}),
+        top AS (SELECT scope_code, max(snapshot_date) AS d FROM c GROUP BY scope_code)
+        SELECT c.* FROM c JOIN top t ON t.scope_code = c.scope_code AND t.d = c.snapshot_date
+        WHERE NOT EXISTS (SELECT 1 FROM c c2 WHERE c2.scope_code = c.scope_code
+                          AND c2.snapshot_date = c.snapshot_date AND c2.delivery_key = c.delivery_key
+                          AND (c2.ingested_at > c.ingested_at
+                               OR (c2.ingested_at = c.ingested_at AND c2.file_sha > c.file_sha)))"""
+
+
+def winners_sql_for(view: str, as_of: str | None = None) -> str:
+    """Per scope, the files of its newest applied snapshot (scope_code, file_sha). ``as_of``: an SQL date
+    expression; only snapshots dated up to it (``DATE '2026-09-30'``: the registry of September 2026)."""
+    applied = _candidates_sql(view, "'applied', 'confirmed'", as_of)
+    return f"SELECT w.scope_code, w.file_sha FROM ({_newest_date_files_sql(applied)}) w"
 
 
 def snapshot_rows_sql(view: str, winners: str) -> str:
@@ -273,9 +288,10 @@ def _register_sql(view: str, dated: str, status: str) -> str:
     source = CURRENT_VIEWS[view][0]
     counted = _counted_sql(view, f"SELECT file_sha FROM ({dated}) x")
     return f"""
-        INSERT INTO raw.snapshots (file_sha, source, scope_code, snapshot_date, date_origin, record_count, status)
+        INSERT INTO raw.snapshots (file_sha, source, scope_code, snapshot_date, date_origin, record_count, status,
+                                   delivery_key)
         SELECT d.file_sha, '{source}', coalesce(c.scope_code, '{NO_SCOPE}'), d.d, d.origin, coalesce(c.n, 0),
-               '{status}'
+               '{status}', d.delivery
         FROM ({dated}) d LEFT JOIN ({counted}) c ON c.file_sha = d.file_sha
         WHERE c.scope_code IS NOT NULL OR NOT EXISTS (
             SELECT 1 FROM ({counted}) c2 WHERE c2.file_sha = d.file_sha AND c2.scope_code IS NOT NULL)"""
@@ -283,7 +299,8 @@ def _register_sql(view: str, dated: str, status: str) -> str:
 
 def register_landed_sql(view: str) -> str:
     source = CURRENT_VIEWS[view][0]
-    dated = (f"SELECT f.file_sha, CAST(f.ingested_at AS DATE) AS d, 'landed' AS origin FROM raw.files f "
+    dated = (f"SELECT f.file_sha, CAST(f.ingested_at AS DATE) AS d, 'landed' AS origin, f.original_name AS delivery "
+             f"FROM raw.files f "
              f"WHERE f.source = '{source}' AND f.status = 'ingested' "
              f"AND f.file_sha NOT IN (SELECT n.file_sha FROM raw.snapshots n WHERE n.source = '{source}')")
     return _register_sql(view, dated, "applied")
@@ -297,58 +314,79 @@ def register_snapshots(conn, view: str) -> int:
 
     import sqlalchemy as sa
 
-    from kongchuo.snapshot_dates import snapshot_date
+    from kongchuo.snapshot_dates import delivery_key, snapshot_date
 
     source = CURRENT_VIEWS[view][0]
     files = _unregistered_files(conn, source)
     if not files:
         return 0
     conn.execute(sa.text("DROP TABLE IF EXISTS _kongchuo_snap_dates"))
-    conn.execute(sa.text("CREATE TEMP TABLE _kongchuo_snap_dates (file_sha TEXT, d DATE, origin TEXT)"))
+    conn.execute(sa.text("CREATE TEMP TABLE _kongchuo_snap_dates (file_sha TEXT, d DATE, origin TEXT, delivery TEXT)"))
     rows = []
     for sha, name, raw_path, encoding, landed in files:
         landed_at = landed if isinstance(landed, dt.datetime) else dt.datetime.fromisoformat(str(landed))
         date, origin = snapshot_date(Path(raw_path), encoding, name, landed_at)
-        rows.append({"f": sha, "d": date, "o": origin})
-    conn.execute(sa.text("INSERT INTO _kongchuo_snap_dates VALUES (:f, :d, :o)"), rows)
-    conn.execute(sa.text(_register_sql(view, "SELECT file_sha, d, origin FROM _kongchuo_snap_dates", "new")))
+        rows.append({"f": sha, "d": date, "o": origin, "k": delivery_key(name)})
+    conn.execute(sa.text("INSERT INTO _kongchuo_snap_dates VALUES (:f, :d, :o, :k)"), rows)
+    conn.execute(sa.text(_register_sql(view, "SELECT file_sha, d, origin, delivery FROM _kongchuo_snap_dates", "new")))
     conn.execute(sa.text("DROP TABLE _kongchuo_snap_dates"))
     return len(files)
 
 
 def judge_new_snapshots(conn, view: str) -> list[str]:
-    """New snapshots against the snapshot each would replace: a scope falling by > 50 % holds the whole file,
-    by > 10 % warns. Returns the warnings (file names are display names: sanitised and masked)."""
+    """New (and held) snapshots against the snapshot they would replace, per scope: the records of every file
+    of the scope's new date together against those of the newest applied date before it. A scope falling by
+    > 50 % holds its files (a file with one such scope is held whole) until confirmed; by > 10 % warns. A held
+    file whose missing part arrives later (a snapshot split in two files) is released. Returns the warnings
+    for newly judged files only (names are display names: sanitised and masked)."""
     import sqlalchemy as sa
 
     source = CURRENT_VIEWS[view][0]
     new = [sha for (sha,) in conn.execute(sa.text(
-        "SELECT DISTINCT file_sha FROM raw.snapshots WHERE source = :s AND status = 'new'"), {"s": source}).all()]
+        "SELECT DISTINCT file_sha FROM raw.snapshots WHERE source = :s AND status IN ('new', 'held')"),
+        {"s": source}).all()]
     if not new:
         return []
-    judged = ", ".join(f"'{sha}'" for sha in new if all(c in "0123456789abcdef" for c in sha))
-    prior = f"""SELECT w.scope_code, n.record_count, n.snapshot_date FROM ({winners_sql_for(view)}) w
-                JOIN raw.snapshots n ON n.file_sha = w.file_sha AND n.scope_code = w.scope_code
-                AND n.source = '{source}'"""
-    conn.execute(sa.text(f"""
-        UPDATE raw.snapshots SET previous_count = p.record_count,
-               status = CASE WHEN raw.snapshots.record_count < {1 - HOLD_DROP} * p.record_count THEN 'held'
-                             ELSE 'new' END
-        FROM ({prior}) p
-        WHERE raw.snapshots.source = '{source}' AND raw.snapshots.status = 'new'
-          AND p.scope_code = raw.snapshots.scope_code AND raw.snapshots.snapshot_date >= p.snapshot_date"""))
+    everything = _candidates_sql(view, "'new', 'held', 'applied', 'confirmed'")
+    applied = _candidates_sql(view, "'applied', 'confirmed'")
+    verdicts = f"""
+        WITH g AS (SELECT scope_code, snapshot_date, sum(record_count) AS n FROM ({everything}) c
+                   WHERE EXISTS (SELECT 1 FROM raw.snapshots x WHERE x.source = '{source}'
+                                 AND x.status IN ('new', 'held') AND x.scope_code = c.scope_code
+                                 AND x.snapshot_date = c.snapshot_date)
+                   GROUP BY scope_code, snapshot_date),
+        a AS (SELECT scope_code, snapshot_date, sum(record_count) AS n FROM ({applied}) c
+              GROUP BY scope_code, snapshot_date)
+        SELECT g.scope_code, g.snapshot_date, g.n AS now_count,
+               (SELECT a.n FROM a WHERE a.scope_code = g.scope_code AND a.snapshot_date < g.snapshot_date
+                ORDER BY a.snapshot_date DESC LIMIT 1) AS previous
+        FROM g"""
+    conn.execute(sa.text("DROP TABLE IF EXISTS _kongchuo_snap_verdicts"))
+    conn.execute(sa.text(f"CREATE TEMP TABLE _kongchuo_snap_verdicts AS {verdicts}"))
+    held_files = f"""SELECT DISTINCT x.file_sha FROM raw.snapshots x JOIN _kongchuo_snap_verdicts v
+        ON v.scope_code = x.scope_code AND v.snapshot_date = x.snapshot_date
+        WHERE x.source = '{source}' AND x.status IN ('new', 'held') AND v.previous IS NOT NULL
+          AND v.now_count < {1 - HOLD_DROP} * v.previous"""
     drops = conn.execute(sa.text(f"""
-        SELECT f.original_name, n.scope_code, n.previous_count, n.record_count, n.status
-        FROM raw.snapshots n JOIN raw.files f ON f.file_sha = n.file_sha AND f.source = n.source
-        WHERE n.source = '{source}' AND n.file_sha IN ({judged or "''"}) AND n.previous_count IS NOT NULL
-          AND n.record_count < {1 - WARN_DROP} * n.previous_count ORDER BY 1, 2""")).all()
+        SELECT DISTINCT f.original_name, v.scope_code, v.previous, v.now_count
+        FROM raw.snapshots x JOIN _kongchuo_snap_verdicts v
+          ON v.scope_code = x.scope_code AND v.snapshot_date = x.snapshot_date
+        JOIN raw.files f ON f.file_sha = x.file_sha AND f.source = x.source
+        WHERE x.source = '{source}' AND x.status = 'new' AND v.previous IS NOT NULL
+          AND v.now_count < {1 - WARN_DROP} * v.previous ORDER BY 1, 2""")).all()
+    held = {sha for (sha,) in conn.execute(sa.text(held_files)).all()}
     conn.execute(sa.text(f"""
-        UPDATE raw.snapshots SET status = 'held' WHERE source = '{source}' AND status = 'new'
-          AND file_sha IN (SELECT file_sha FROM raw.snapshots WHERE source = '{source}' AND status = 'held')"""))
-    conn.execute(sa.text(f"UPDATE raw.snapshots SET status = 'applied' WHERE source = '{source}' AND status = 'new'"))
+        UPDATE raw.snapshots SET previous_count = (
+            SELECT v.previous FROM _kongchuo_snap_verdicts v WHERE v.scope_code = raw.snapshots.scope_code
+            AND v.snapshot_date = raw.snapshots.snapshot_date)
+        WHERE source = '{source}' AND status IN ('new', 'held')"""))
+    conn.execute(sa.text(
+        f"UPDATE raw.snapshots SET status = CASE WHEN file_sha IN ({held_files}) THEN 'held' ELSE 'applied' END "
+        f"WHERE source = '{source}' AND status IN ('new', 'held')"))
+    conn.execute(sa.text("DROP TABLE _kongchuo_snap_verdicts"))
     return [f"{name}: {scope_code} 记录数 {prev} → {now}（下降 {1 - now / prev:.0%}）"
-            + ("，已暂停应用，待 landing/confirmations/ 确认 (held until confirmed)" if status == "held" else
-               "，请核实 (warning)") for name, scope_code, prev, now, status in drops]
+            + ("，已暂停应用，待 landing/confirmations/ 确认 (held until confirmed)" if now < (1 - HOLD_DROP) * prev
+               else "，请核实 (warning)") for name, scope_code, prev, now in drops if prev]
 
 
 def confirm_held(conn, view: str, confirmations: list[str]) -> list[str]:
@@ -379,10 +417,9 @@ def _snapshot_statements(view: str, rebuild: bool, dialect: str) -> list[str]:
         select = winners_sql(view, snapshot_rows_sql(view, f"SELECT * FROM {_WIN}"), SNAPSHOT_TAIL)
         stmts += [f"DROP TABLE IF EXISTS {view}", f"CREATE TABLE {view} AS {select}"]
     else:
-        changed = (f"SELECT w.scope_code FROM {_WIN} w LEFT JOIN {SCOPES_TABLE} c ON c.view_name = '{view}' "
-                   f"AND c.scope_code = w.scope_code WHERE c.file_sha IS NULL OR c.file_sha <> w.file_sha "
-                   f"UNION SELECT c.scope_code FROM {SCOPES_TABLE} c WHERE c.view_name = '{view}' "
-                   f"AND c.scope_code NOT IN (SELECT scope_code FROM {_WIN})")
+        mine = f"SELECT scope_code, file_sha FROM {SCOPES_TABLE} WHERE view_name = '{view}'"
+        changed = (f"SELECT DISTINCT scope_code FROM (SELECT scope_code, file_sha FROM {_WIN} EXCEPT {mine}) a "
+                   f"UNION SELECT DISTINCT scope_code FROM ({mine} EXCEPT SELECT scope_code, file_sha FROM {_WIN}) b")
         same = _same_key(view, "t", "n")
         stmts += [
             f"DROP TABLE IF EXISTS {_CHG}", f"CREATE TEMP TABLE {_CHG} AS {changed}",

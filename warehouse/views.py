@@ -1,8 +1,10 @@
 """Views over the staged tables: the current state of snapshot sources (portable DuckDB / PostgreSQL SQL).
 
-Registry and census extracts are full snapshots and attendance files may be re-sent with corrections, so
-the same record arrives many times. Each ``*_current`` view keeps, per record key, the row of the most
-recently ingested file (``raw.files.ingested_at``); inside one file the last row wins (highest ``row_no``).
+Registry and census files are snapshots of their scope (the schools, the townships they hold): each scope's
+records are those of its newest snapshot (by snapshot date: export date, else the date in the file name,
+else landing time), which REPLACES every earlier record of the scope (see "snapshots" below). Attendance
+files may be re-sent with corrections: ``attendance_current`` keeps, per record key, the row of the most
+recently ingested file (``raw.files.ingested_at``). Inside one file the last row wins (highest ``row_no``).
 Rows without a key (no ID number and no student number) are left out of the views; the DQ03 check reports
 them from the staged table.
 

@@ -23,7 +23,6 @@ records (:mod:`warehouse.views`) is listed too: until it is confirmed, the figur
 from __future__ import annotations
 
 import datetime as dt
-import re
 from dataclasses import dataclass, field
 
 import pandas as pd

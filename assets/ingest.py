@@ -38,7 +38,6 @@ import hashlib
 import json
 import os
 import shutil
-import time
 import uuid
 from dataclasses import dataclass, field
 from pathlib import Path

@@ -171,3 +171,19 @@ def test_a_totals_row_goes_with_its_snapshot_and_stops_blocking(kongchuo_home: P
     assert warehouse.scalar("SELECT count(*) FROM staged.registry_current WHERE student_no = '合计' "
                             "OR id_number IS NULL") == 0
     assert _current(warehouse) == set(PEOPLE[0:3])
+
+
+def test_an_xlsx_export_date_title_and_a_month_only_name(kongchuo_home: Path, warehouse, drop) -> None:
+    """统计日期 in a workbook's title row is the snapshot date; '10月' alone takes the term's year (the latest
+    October not after landing)."""
+    rows = [REGISTRY_HEADER] + [[f"G{i}", i, "学生", "男", BORN.isoformat(), S1, "初一", "在读"] for i in PEOPLE[0:3]]
+    drop("registry", "学籍_10月.csv", data=_registry(PEOPLE[10:13], S1))
+    drop("registry", "学籍.xlsx", rows, title="建安区学籍 统计日期：2026年11月5日")
+    _ingest(kongchuo_home, warehouse)
+    dates = dict(warehouse.query_df(
+        "SELECT f.original_name, min(n.snapshot_date) AS d FROM raw.snapshots n JOIN raw.files f USING (file_sha) "
+        "GROUP BY 1").itertuples(index=False))
+    landed = warehouse.scalar("SELECT max(ingested_at) FROM raw.files")
+    october = dt.date(landed.year if landed.month >= 10 else landed.year - 1, 10, 1)
+    assert {k: str(v)[:10] for k, v in dates.items()} == {"学籍.xlsx": "2026-11-05", "学籍_10月.csv": str(october)}
+    assert _current(warehouse) == (set(PEOPLE[0:3]) if october < dt.date(2026, 11, 5) else set(PEOPLE[10:13]))

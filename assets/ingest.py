@@ -11,11 +11,14 @@ makes every file name safe and masked):
 3. The raw copy is read in chunks (:mod:`kongchuo.readers`), normalised (:mod:`kongchuo.normalize`) and
    loaded into ``staged.<source>`` together with its ``raw.files`` row in ONE transaction.
 4. Any problem with the file (encoding, header, unreadable workbook, ...) rolls the transaction back: nothing
-   of the file is half-loaded. The file moves to ``quarantine/<source>/<sha12>_<name>`` with ``.error.txt``
-   beside it, leaves landing, and ``raw.files`` records it as 'quarantined' with the error (the raw copy
-   stays). Other files still go through; the asset reports ``quarantined_files`` instead of failing, and
-   the checks turn quarantines into a blocking check. Infrastructure errors (disk, warehouse locked or
+   of the file is half-loaded. The file moves to ``quarantine/<source>/<name>`` (``<sha12>_<safe name>`` when
+   the name is long or odd) with ``.error.txt`` beside it, leaves landing, and ``raw.files`` records it as
+   'quarantined' with the error (the raw copy stays). Other files still go through; the asset reports
+   ``quarantined_files`` instead of failing, and every run of the period builds its reports as drafts until a
+   replacement lands (:mod:`assets.completeness`). Infrastructure errors (disk, warehouse locked or
    unreachable) are not the file's fault: they fail the run and leave the file in landing for a retry.
+5. The current tables are refreshed (:func:`warehouse.views.refresh_current`): registry and census files are
+   snapshots that replace their scope; ``landing/confirmations/`` confirms snapshots held for a large drop.
 
 Files that were ingested STAY in landing: the hash register makes that harmless, exporters and people can
 see what was delivered, and a bureau may clean landing on its own schedule. Names starting with '.' or

@@ -13,6 +13,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
+from assets import completeness
 from assets.ingest import ingest_source
 from kongchuo import idnumber
 from kongchuo.masking import mask_id
@@ -105,6 +106,8 @@ def test_a_large_drop_is_held_until_confirmed_and_a_small_one_warns(kongchuo_hom
     assert status == "held"
     assert _ingest(kongchuo_home, warehouse).snapshot_messages == []  # a re-run keeps holding, silently
     assert _current(warehouse) == set(PEOPLE[0:17])
+    waiting = completeness.state(warehouse, "2026-10")  # the period's reports are drafts meanwhile
+    assert list(waiting.files["file"]) == ["一中_20261001.csv"] and "held" in waiting.files["reason"].iloc[0]
 
     confirm = kongchuo_home / "landing" / "confirmations" / "确认.txt"
     confirm.parent.mkdir(parents=True)
@@ -112,6 +115,7 @@ def test_a_large_drop_is_held_until_confirmed_and_a_small_one_warns(kongchuo_hom
     confirmed = _ingest(kongchuo_home, warehouse)
     assert any("confirmed" in m for m in confirmed.snapshot_messages)
     assert _current(warehouse) == set(PEOPLE[0:8])
+    assert completeness.state(warehouse, "2026-10").complete
 
 
 def test_census_snapshots_replace_their_townships(kongchuo_home: Path, warehouse, drop) -> None:

@@ -134,8 +134,9 @@ def source_files(warehouse: WarehouseResource, period_end: dt.date) -> pd.DataFr
     About 20 assets of a run ask for the same list, and finding the snapshot files scans the current
     registry and census (2 s at province size, 15M records): the answer is kept while ``raw.files`` is
     unchanged (the current tables only change when ingestion adds to raw.files)."""
-    state = tuple(warehouse.query_df(
-        "SELECT count(*) AS n, max(ingested_at) AS last FROM raw.files").iloc[0].tolist())
+    state = tuple(warehouse.query_df(  # a confirmed snapshot changes the current tables, not raw.files
+        "SELECT count(*) AS n, max(ingested_at) AS last, (SELECT count(*) FROM raw.snapshots "
+        "WHERE status IN ('applied', 'confirmed')) AS applied FROM raw.files").iloc[0].tolist())
     key = (warehouse.url, period_end, state)
     if key not in _SOURCE_FILES:
         _SOURCE_FILES.clear()

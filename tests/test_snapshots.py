@@ -191,3 +191,15 @@ def test_an_xlsx_export_date_title_and_a_month_only_name(kongchuo_home: Path, wa
     october = dt.date(landed.year if landed.month >= 10 else landed.year - 1, 10, 1)
     assert {k: str(v)[:10] for k, v in dates.items()} == {"学籍.xlsx": "2026-11-05", "学籍_10月.csv": str(october)}
     assert _current(warehouse) == (set(PEOPLE[0:3]) if october < dt.date(2026, 11, 5) else set(PEOPLE[10:13]))
+
+
+def test_a_snapshot_split_in_two_files_is_held_then_released_when_the_rest_arrives(kongchuo_home: Path, warehouse,
+                                                                                   drop) -> None:
+    drop("registry", "学籍_20260901_01.csv", data=_registry(PEOPLE[0:20], S1))
+    _ingest(kongchuo_home, warehouse)
+    drop("registry", "学籍_20261001_01.csv", data=_registry(PEOPLE[0:8], S1))  # first half of October
+    assert "held" in _ingest(kongchuo_home, warehouse).snapshot_messages[0]
+    assert _current(warehouse) == set(PEOPLE[0:20])
+    drop("registry", "学籍_20261001_02.csv", data=_registry(PEOPLE[8:19], S1))  # the rest: 19 of 20 together
+    assert _ingest(kongchuo_home, warehouse).snapshot_messages == []
+    assert _current(warehouse) == set(PEOPLE[0:19])  # both files of 1 October make the school's snapshot

@@ -19,7 +19,7 @@ from python_calamine import CalamineWorkbook
 from assets import completeness
 from conftest import use_home
 from kongchuo.settings import default_warehouse_url
-from pipelines.run import run_period
+from run_home import run_home
 from warehouse.resource import WarehouseResource
 
 PERIOD = "2026-04"
@@ -59,7 +59,7 @@ def test_a_quarantined_delivery_makes_drafts_until_it_is_replaced(tmp_path: Path
     (home / "landing" / "registry" / bad_name).write_bytes("姓名,备注\n张三,这不是学籍表\n".encode("utf-8"))
     folder = home / "reports" / PERIOD
 
-    first = run_period(PERIOD, instance=dagster_instance)
+    first = run_home(home, PERIOD, dagster_instance)
     assert first.success, first.summary()
     assert _r1(folder) == [f"建安区_2026年04月_{R1}_草稿.xlsx"]
     sheets = _sheets(folder / _r1(folder)[0])
@@ -74,16 +74,17 @@ def test_a_quarantined_delivery_makes_drafts_until_it_is_replaced(tmp_path: Path
     assert manifest["complete"] is False
     assert [(i["source"], i["file"]) for i in manifest["incomplete_inputs"]] == [("registry", bad_name)]
 
-    again = run_period(PERIOD, instance=dagster_instance)  # a plain re-run still knows
+    again = run_home(home, PERIOD, dagster_instance)  # a plain re-run still knows
     assert again.success, again.summary()
     assert _r1(folder) == [f"建安区_2026年04月_{R1}_草稿.xlsx"] and _manifest(folder)["complete"] is False
     warehouse = WarehouseResource(url=default_warehouse_url(home))
+    assert list(completeness.open_quarantines(warehouse, PERIOD)["file"]) == [bad_name]
     assert list(completeness.open_quarantines(warehouse, "2026-03")["file"]) == []  # named April: not March
 
     good = sorted((home / "landing" / "registry").glob("学籍_*.csv"))[0]
     corrected = home / "landing" / "registry" / f"学籍_{code}_2026-04_更正.csv"
     corrected.write_bytes(good.read_bytes() + b"\n")  # a valid file, not byte-identical to an earlier one
-    final = run_period(PERIOD, instance=dagster_instance)
+    final = run_home(home, PERIOD, dagster_instance)
     assert final.success, final.summary()
     assert _r1(folder) == [f"建安区_2026年04月_{R1}.xlsx"]
     assert "待补全文件" not in _sheets(folder / _r1(folder)[0])

@@ -14,7 +14,7 @@ from conftest import use_home
 from kongchuo import idnumber
 from kongchuo.masking import mask_id
 from kongchuo.settings import default_warehouse_url
-from pipelines.run import run_period
+from run_home import run_home
 from tests.bad_inputs import CENSUS_HEADER
 from warehouse.resource import WarehouseResource
 
@@ -53,7 +53,7 @@ def test_census_ids_and_mojibake_are_checked_in_the_monthly_run(tmp_path: Path, 
     data = "\n".join(lines).encode("gbk")
     data += f"\n{good[3]},".encode("gbk") + "张三".encode("utf-8") + f",男,{BORN},{town},在户\n".encode("gbk")
     (home / "landing" / "census" / "户籍_补充_20260420.csv").write_bytes(data)
-    outcome = run_period(PERIOD, instance=dagster_instance)
+    outcome = run_home(home, PERIOD, dagster_instance)
     warehouse = WarehouseResource(url=default_warehouse_url(home))
     found = warehouse.query_df("SELECT check_id, source, record_key, row_no, detail FROM checks.findings "
                                "WHERE run_id = :r AND source LIKE 'census%'", {"r": outcome.run_id})

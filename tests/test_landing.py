@@ -235,7 +235,7 @@ def test_the_monthly_run_survives_hostile_landing_and_leaks_no_name(tmp_path: Pa
 
     from conftest import use_home
     from kongchuo.settings import default_warehouse_url
-    from pipelines.run import run_period
+    from run_home import run_home
     from warehouse.resource import WarehouseResource
 
     home = use_home(tmp_path / "home", monkeypatch, copy_of=generated)
@@ -247,7 +247,7 @@ def test_the_monthly_run_survives_hostile_landing_and_leaks_no_name(tmp_path: Pa
         fh.write(b"\xff\xfe\x00")
     (reg / "补报").mkdir()
     shutil.copy(sorted((home / "landing" / "casework").iterdir())[0], home / "landing" / "casework" / "a.xlsx")
-    outcome = run_period("2026-04", instance=dagster_instance)
+    outcome = run_home(home, "2026-04", dagster_instance)
     assert outcome.success, outcome.summary()
     console = capfd.readouterr()
     events = " ".join(f"{e.user_message} {e.dagster_event!r}" for e in dagster_instance.all_logs(outcome.run_id))

@@ -60,11 +60,17 @@ def file_part(name: str) -> str:
 def report_path(home: KongchuoHome, warehouse: WarehouseResource, period: str, title: str) -> Path:
     """``reports/<period>/建安区_2026年10月_<title>.xlsx`` — named for people; ``…_<title>_草稿.xlsx`` while the
     period's inputs are not whole (draft hook: :mod:`assets.completeness`), and the other version is removed."""
+    base = f"{district_name(current_district(warehouse))}_{month_label(period)}_{title}.xlsx"
+    return draft_or_final(home.reports(period) / base, warehouse, period)
+
+
+def draft_or_final(final: Path, warehouse: WarehouseResource, period: str) -> Path:
+    """``final`` while the period's inputs are whole; else ``<name>_草稿.xlsx``, whose workbook gets the notice
+    sheet first and 【草稿】 titles (:func:`kongchuo.excel.mark_draft`). The other version is removed."""
     from assets import completeness
     from kongchuo.excel import mark_draft
 
-    base = home.reports(period) / f"{district_name(current_district(warehouse))}_{month_label(period)}_{title}"
-    final, draft = base.with_name(f"{base.name}.xlsx"), base.with_name(f"{base.name}_{DRAFT_MARK}.xlsx")
+    draft = final.with_name(f"{final.stem}_{DRAFT_MARK}{final.suffix}")
     done = completeness.state(warehouse, period)
     if done.complete:
         draft.unlink(missing_ok=True)

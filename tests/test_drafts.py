@@ -70,6 +70,9 @@ def test_a_quarantined_delivery_makes_drafts_until_it_is_replaced(tmp_path: Path
     if school is not None:
         assert f"{school['school_name']}（{code}）" in notice
     assert "【草稿】" in str(sheets[report_name][0][0])
+    fix_lists = sorted(p.name for p in folder.glob("*整改*.xlsx"))
+    assert fix_lists and all(n.endswith("_草稿.xlsx") for n in fix_lists)  # R5 too
+    assert list(_sheets(folder / fix_lists[0]))[0] == "待补全文件"
     manifest = _manifest(folder)
     assert manifest["complete"] is False
     assert [(i["source"], i["file"]) for i in manifest["incomplete_inputs"]] == [("registry", bad_name)]

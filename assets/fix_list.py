@@ -16,7 +16,7 @@ import pandas as pd
 from assets.common import OWNERS
 from checks.findings import latest_run_findings_sql
 from checks.names import CHECK_NAMES, FIX_LIST_CHECK_IDS
-from assets.report_files import current_district, file_part, source_files_metadata
+from assets.report_files import current_district, draft_or_final, file_part, source_files_metadata
 from kongchuo.districts import district_name, month_label
 from kongchuo.excel import Sheet, write_workbook
 from kongchuo.labels import CHECK_EXPLANATIONS, CHECK_LABELS as LABELS_OF_CHECKS, grade_label
@@ -188,7 +188,8 @@ def r5_fix_list(context: dg.AssetExecutionContext, home: KongchuoHome,
                     "；".join(f"{CHECK_LABELS.get(k, k)} {v} 条" for k, v in by_check)] + [""] * 8,
                 footer_lines=["填表人：　　　　审核人：　　　　填报日期：　　　　", LEGEND],
             ))
-        path = folder / f"{file_part(district)}_{label}{FILE_SUFFIX}{file_part(town_name)}.xlsx"
+        path = draft_or_final(  # 草稿 while a delivery of the period is in quarantine (assets/completeness.py)
+            folder / f"{file_part(district)}_{label}{FILE_SUFFIX}{file_part(town_name)}.xlsx", warehouse, period)
         written[str(path)] = write_workbook(path, sheets)
         township_of[str(path)] = None if town == "unknown" else str(town)
     # Townships with no finding this time: an older list of the period must not linger.

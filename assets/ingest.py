@@ -1,6 +1,8 @@
 """Ingestion, the spine: landing → raw → staged.
 
-For every file in ``landing/<source>/`` (sorted by name):
+For every regular file under ``landing/<source>/`` (sub-folders included; :mod:`kongchuo.landing` refuses
+links, lists hidden and temporary files as ignored, lets files still being written wait, bounds archives and
+makes every file name safe and masked):
 
 1. SHA-256 of the bytes. A file whose hash is already in ``raw.files`` (ingested or quarantined) is skipped,
    so re-running any period, or dropping the same file twice, changes nothing.
@@ -9,15 +11,18 @@ For every file in ``landing/<source>/`` (sorted by name):
 3. The raw copy is read in chunks (:mod:`kongchuo.readers`), normalised (:mod:`kongchuo.normalize`) and
    loaded into ``staged.<source>`` together with its ``raw.files`` row in ONE transaction.
 4. Any problem with the file (encoding, header, unreadable workbook, ...) rolls the transaction back: nothing
-   of the file is half-loaded. The file moves to ``quarantine/<source>/<name>`` with ``<name>.error.txt``
-   beside it, leaves landing, and ``raw.files`` records it as 'quarantined' with the error (the raw copy
-   stays). Other files still go through; the asset reports ``quarantined_files`` instead of failing, and
-   the checks turn quarantines into a blocking check. Infrastructure errors (disk, warehouse locked or
+   of the file is half-loaded. The file moves to ``quarantine/<source>/<name>`` (``<sha12>_<safe name>`` when
+   the name is long or odd) with ``.error.txt`` beside it, leaves landing, and ``raw.files`` records it as
+   'quarantined' with the error (the raw copy stays). Other files still go through; the asset reports
+   ``quarantined_files`` instead of failing, and every run of the period builds its reports as drafts until a
+   replacement lands (:mod:`assets.completeness`). Infrastructure errors (disk, warehouse locked or
    unreachable) are not the file's fault: they fail the run and leave the file in landing for a retry.
+5. The current tables are refreshed (:func:`warehouse.views.refresh_current`): registry and census files are
+   snapshots that replace their scope; ``landing/confirmations/`` confirms snapshots held for a large drop.
 
 Files that were ingested STAY in landing: the hash register makes that harmless, exporters and people can
 see what was delivered, and a bureau may clean landing on its own schedule. Names starting with '.' or
-'~$' (Excel lock files) and ``*.tmp``/``*.part`` (copies in progress) are left alone until they are complete.
+'~$' (Excel lock files) and ``*.tmp``/``*.part`` (copies in progress) are left alone and listed as ignored.
 
 Every staged asset is partitioned monthly like the rest of the monthly job, but ingestion does not depend
 on the period: materialising any period ingests whatever new files are in landing. Values that do not
@@ -36,7 +41,6 @@ import hashlib
 import json
 import os
 import shutil
-import time
 import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -48,7 +52,7 @@ import pandas as pd
 import sqlalchemy as sa
 
 from assets.common import OWNERS, table_schema
-from kongchuo import masking
+from kongchuo import landing, masking
 from kongchuo.excel import sha256_file
 from kongchuo.normalize import parse_flags
 from kongchuo.parsing import (PARALLEL_MIN_BYTES, ParsedFile, ParseJob, is_infrastructure_error, parse_all,
@@ -63,8 +67,6 @@ from warehouse.resource import WarehouseResource
 from warehouse.views import refresh_current
 
 CODE_VERSION = "ingest-1"
-SKIP_PREFIXES = (".", "~$")
-SKIP_SUFFIXES = (".tmp", ".part", ".crdownload", ".error.txt")
 
 _DESCRIPTIONS = {
     "registry": "学籍 (student registry) snapshots",
@@ -96,25 +98,13 @@ def file_sha256(path: Path) -> str:
 
 
 def copy_atomic(src: Path, dst: Path) -> None:
-    """Copy bytes unchanged to ``dst`` via a temporary file in the same folder and a rename."""
-    dst.parent.mkdir(parents=True, exist_ok=True)
-    tmp = dst.with_name(f".{dst.name}.{uuid.uuid4().hex}.tmp")
-    try:
-        shutil.copyfile(src, tmp)
-        os.replace(tmp, dst)
-    finally:
-        tmp.unlink(missing_ok=True)
+    """Copy bytes unchanged to ``dst`` (mode 0640, never following a link) via a short temporary name."""
+    landing.copy_private(src, dst)
 
 
 def landing_files(home: KongchuoHome, source: str) -> list[Path]:
-    folder = home.landing(source)
-    if not folder.is_dir():
-        return []
-    return sorted(
-        (p for p in folder.iterdir()
-         if p.is_file() and not p.name.startswith(SKIP_PREFIXES) and not p.name.lower().endswith(SKIP_SUFFIXES)),
-        key=lambda p: p.name,
-    )
+    """The regular files of ``landing/<source>`` (sub-folders included) that are ready to read."""
+    return [f.path for f in landing.scan_landing(home.landing(source), settle=0).ready]
 
 
 def _now() -> dt.datetime:
@@ -127,15 +117,21 @@ STALE_SCRATCH_SECONDS = 6 * 3600
 
 
 def remove_stale_scratch(folder: Path, older_than: float = STALE_SCRATCH_SECONDS) -> list[str]:
-    """Parts left by an ingest that was killed (SIGKILL, power loss): removed once they are older than any
-    ingest could be, so a concurrent ingest's parts are never touched."""
-    removed = []
-    for sub in folder.glob("*") if folder.is_dir() else []:
-        with contextlib.suppress(OSError):
-            if sub.is_dir() and time.time() - sub.stat().st_mtime > older_than:
-                shutil.rmtree(sub, ignore_errors=True)
-                removed.append(sub.name)
-    return removed
+    """Parts left by an ingest that was killed (SIGKILL, power loss): a folder named ``<pid>-…`` whose process
+    is gone is removed at once; an unnamed one (older versions) once it is older than any ingest could be.
+    A concurrent ingest's parts are never touched."""
+    return landing.remove_dead_leftovers(folder, "*", older_than)
+
+
+class IngestOutcomes(list):
+    """The outcomes of one source's ingest (one per ready landing file), and the landing scan behind them:
+    files refused (links), ignored (hidden, temporary) and waiting (still being written)."""
+
+    scan: landing.LandingScan
+    snapshot_messages: list[str]
+
+
+CONFIRMATIONS = "confirmations"  # landing/confirmations/: files naming held snapshots to apply them
 
 
 # --- loading ----------------------------------------------------------------------------------------
@@ -182,86 +178,127 @@ def load_parsed(warehouse: WarehouseResource, parsed: ParsedFile, run_id: str | 
 
 
 def quarantine_file(home: KongchuoHome, warehouse: WarehouseResource, source: str, landed: Path, raw_path: Path,
-                    sha: str, error: str, run_id: str | None) -> FileOutcome:
-    target = home.quarantine / source / landed.name
-    copy_atomic(landed, target)
-    note = target.with_name(f"{landed.name}.error.txt")
-    note.write_text(
-        f"{error}\n\nsource: {source}\nsha256: {sha}\nquarantined_at: {_now():%Y-%m-%d %H:%M:%S} ({TIMEZONE})\n"
-        f"run_id: {run_id}\n",
-        encoding="utf-8",
-    )
+                    sha: str, error: str, run_id: str | None, display: str | None = None) -> FileOutcome:
+    """Copy the raw bytes to ``quarantine/<source>/<sha12>_<safe name>`` with an ``.error.txt`` note, record the
+    file as quarantined, and remove it from landing (a link put in its place is removed, never followed)."""
+    display = display or landing.display_name(landed.name)
+    target = home.quarantine / source / landing.quarantine_name(display, sha)
+    landing.copy_private(raw_path, target)
+    landing.write_private_text(target.with_name(f"{target.name}.error.txt"), (
+        f"{error}\n\nfile: {display}\nsource: {source}\nsha256: {sha}\n"
+        f"quarantined_at: {_now():%Y-%m-%d %H:%M:%S} ({TIMEZONE})\nrun_id: {run_id}\n"))
     with warehouse.begin() as conn:
         _insert_files_row(conn, _files_row(
-            file_sha=sha, source=source, original_name=landed.name, raw_path=str(raw_path),
-            size_bytes=landed.stat().st_size, status="quarantined", error=error, run_id=run_id,
+            file_sha=sha, source=source, original_name=display, raw_path=str(raw_path),
+            size_bytes=raw_path.stat().st_size, status="quarantined", error=error, run_id=run_id,
         ))
-    landed.unlink()
-    return FileOutcome(landed.name, sha, "quarantined", error=error)
+    with contextlib.suppress(FileNotFoundError):
+        os.unlink(landed)
+    return FileOutcome(display, sha, "quarantined", error=error)
+
+
+def remove_leftovers(home: KongchuoHome) -> None:
+    """Parse parts and half-written reports of runs that were killed (their process is gone)."""
+    remove_stale_scratch(home.root / SCRATCH_DIR)
+    landing.remove_report_partials(home.root / "reports")
+
+
+def _log_scan(log: Any, source: str, scan: landing.LandingScan) -> None:
+    if not log:
+        return
+    for name, reason in scan.refused:
+        log.warning(f"{source}: refused {name}: {reason}")
+    for name, reason in scan.ignored:
+        log.info(f"{source}: ignored {name}: {reason}")
+    for f in scan.waiting:
+        log.info(f"{source}: {f.display} is still being written; it is read by the next run")
+
+
+@dataclass
+class _Queue:
+    """New files of one ingest: what to parse, and files refused before parsing (archive bombs)."""
+
+    order: list[tuple[landing.Landed, str]] = field(default_factory=list)
+    first_landed: dict[str, landing.Landed] = field(default_factory=dict)
+    jobs: list[ParseJob] = field(default_factory=list)
+    refused_early: list[tuple[landing.Landed, Path, str, str]] = field(default_factory=list)
+
+
+def _queue_new_files(home: KongchuoHome, source: str, scan: landing.LandingScan, seen: dict[str, str],
+                     scratch: Path, chunk_rows: int, townships: tuple[tuple[str, str], ...] = ()) -> _Queue:
+    queue = _Queue()
+    for landed in list(scan.ready):
+        try:
+            sha = landing.sha256_regular(landed.path)
+            if sha not in seen and sha not in queue.first_landed:
+                raw_path = home.raw / source / f"{sha}{landed.path.suffix.lower()[:16]}"
+                if not raw_path.exists():
+                    landing.copy_private(landed.path, raw_path, expected_sha=sha)
+        except landing.NotRegularFile:
+            scan.ready.remove(landed)
+            scan.refused.append((landed.display, "不是普通文件，拒绝读取 (not a regular file, refused)"))
+            continue
+        except (landing.FileChanged, FileNotFoundError):
+            scan.ready.remove(landed)
+            scan.waiting.append(landed)
+            continue
+        queue.order.append((landed, sha))
+        if sha in seen or sha in queue.first_landed:
+            continue
+        queue.first_landed[sha] = landed
+        try:
+            landing.check_archive(raw_path, landed.display)
+        except IngestError as exc:
+            queue.refused_early.append((landed, raw_path, sha, str(exc)))
+            continue
+        queue.jobs.append(ParseJob(source, raw_path, landed.display, sha, scratch / sha, chunk_rows, townships))
+    return queue
 
 
 def ingest_source(home: KongchuoHome, warehouse: WarehouseResource, source: str, run_id: str | None = None,
                   log: Any = None, chunk_rows: int = CHUNK_ROWS, workers: int | None = None,
-                  parallel_min_bytes: int = PARALLEL_MIN_BYTES) -> list[FileOutcome]:
-    """Ingest every new file of ``landing/<source>``; returns one outcome per landing file (landing order).
+                  parallel_min_bytes: int = PARALLEL_MIN_BYTES) -> IngestOutcomes:
+    """Ingest every new file of ``landing/<source>``; returns one outcome per ready landing file (landing order),
+    with the landing scan (refused, ignored, waiting files) as ``.scan``.
 
     New files are parsed by ``workers`` processes (default ``home.ingest_workers``) when they are large
     together (:mod:`kongchuo.parsing`); this process loads them one by one, in landing order.
     """
     warehouse.ensure_layout()
     seen = known_shas(warehouse, source)
-    scratch = home.root / SCRATCH_DIR / uuid.uuid4().hex
-    remove_stale_scratch(home.root / SCRATCH_DIR)
-    outcomes: dict[str, FileOutcome] = {}
-    order: list[tuple[Path, str]] = []
-    first_landed: dict[str, Path] = {}  # new hash -> the landing file that is parsed (later copies are skipped)
-    jobs: list[ParseJob] = []
+    remove_leftovers(home)
+    scratch = home.root / SCRATCH_DIR / f"{os.getpid()}-{uuid.uuid4().hex[:12]}"
+    scan = landing.scan_landing(home.landing(source))
     townships = reference_townships(home, warehouse) if source == "census" else ()
-    for landed in landing_files(home, source):
-        sha = file_sha256(landed)
-        order.append((landed, sha))
-        if sha in seen or sha in first_landed:
-            continue
-        first_landed[sha] = landed
-        raw_path = home.raw / source / f"{sha}{landed.suffix.lower()}"
-        if not raw_path.exists():
-            copy_atomic(landed, raw_path)
-        jobs.append(ParseJob(source, raw_path, landed.name, sha, scratch / sha, chunk_rows, townships))
+    queue = _queue_new_files(home, source, scan, seen, scratch, chunk_rows, townships)
+    _log_scan(log, source, scan)
+    outcomes: dict[str, FileOutcome] = {}
+    for landed, raw_path, sha, error in queue.refused_early:
+        outcomes[sha] = quarantine_file(home, warehouse, source, landed.path, raw_path, sha, error, run_id,
+                                        landed.display)
+        if log:
+            log.error(f"{source}: quarantined {error}")
     try:
-        for parsed in parse_all(jobs, home.ingest_workers if workers is None else workers, parallel_min_bytes):
-            job = parsed.job
-            try:
-                if parsed.error:
-                    if parsed.infrastructure:
-                        raise OSError(parsed.error)
-                    raise IngestError(parsed.error)
-                outcome = load_parsed(warehouse, parsed, run_id)
-                if log:
-                    log.info(f"{source}: ingested {job.name} ({outcome.rows} rows, sha256 {job.sha[:12]})")
-            except Exception as exc:  # noqa: BLE001 - every file problem sends the file to quarantine
-                if is_infrastructure_error(exc):
-                    raise
-                error = safe_error(job.name, exc)
-                outcome = quarantine_file(home, warehouse, source, first_landed[job.sha], job.raw_path, job.sha,
-                                          error, run_id)
-                if log:
-                    log.error(f"{source}: quarantined {error}")
-            finally:
-                parsed.discard()
-            outcomes[job.sha] = outcome
+        for parsed in parse_all(queue.jobs, home.ingest_workers if workers is None else workers,
+                                parallel_min_bytes):
+            outcomes[parsed.job.sha] = _load_or_quarantine(home, warehouse, source, parsed, queue, run_id, log)
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
         with contextlib.suppress(OSError):  # the parent too, unless another run is using it
             scratch.parent.rmdir()
-    result: list[FileOutcome] = []
-    for landed, sha in order:
+    result = IngestOutcomes()
+    for landed, sha in queue.order:
         first = outcomes.get(sha)
-        if first is not None and first_landed[sha] == landed:
+        if first is not None and queue.first_landed[sha] == landed:
             result.append(first)
         else:
             status = first.status if first is not None else seen[sha]
-            result.append(FileOutcome(landed.name, sha, "skipped", error=f"already {status}"))
-    refresh_current(warehouse, [source])
+            result.append(FileOutcome(landed.display, sha, "skipped", error=f"already {status}"))
+    result.scan = scan
+    result.snapshot_messages = refresh_current(
+        warehouse, [source], confirmations=landing.confirmation_texts(home.root / "landing" / CONFIRMATIONS))
+    for message in result.snapshot_messages if log else []:
+        log.warning(f"{source}: snapshot {message}")
     return result
 
 
@@ -276,6 +313,31 @@ def reference_townships(home: KongchuoHome, warehouse: WarehouseResource) -> tup
             return ()
         df = read_reference(path, "townships")
     return tuple(zip(df["township_code"].astype(str), df["township_name"].astype(str)))
+
+
+def _load_or_quarantine(home: KongchuoHome, warehouse: WarehouseResource, source: str, parsed: ParsedFile,
+                        queue: _Queue, run_id: str | None, log: Any) -> FileOutcome:
+    job = parsed.job
+    try:
+        if parsed.error:
+            if parsed.infrastructure:
+                raise OSError(parsed.error)
+            raise IngestError(parsed.error)
+        outcome = load_parsed(warehouse, parsed, run_id)
+        if log:
+            log.info(f"{source}: ingested {job.name} ({outcome.rows} rows, sha256 {job.sha[:12]})")
+    except Exception as exc:  # noqa: BLE001 - every file problem sends the file to quarantine
+        if is_infrastructure_error(exc):
+            raise
+        error = safe_error(job.name, exc)
+        landed = queue.first_landed[job.sha]
+        outcome = quarantine_file(home, warehouse, source, landed.path, job.raw_path, job.sha, error, run_id,
+                                  landed.display)
+        if log:
+            log.error(f"{source}: quarantined {error}")
+    finally:
+        parsed.discard()
+    return outcome
 
 
 # --- metadata ---------------------------------------------------------------------------------------
@@ -321,6 +383,17 @@ def ingest_metadata(warehouse: WarehouseResource, source: str, outcomes: list[Fi
     }
 
 
+def landing_metadata(scan: landing.LandingScan) -> dict[str, Any]:
+    """Files of landing that were not read, and why (names sanitised and masked)."""
+    return {
+        "refused_files": dg.MetadataValue.md(_md_table(["file", "reason"], [list(r) for r in scan.refused])),
+        "refused_count": len(scan.refused),
+        "ignored_files": dg.MetadataValue.md(_md_table(["file", "reason"], [list(r) for r in scan.ignored])),
+        "waiting_files": dg.MetadataValue.md(_md_table(["file", "reason"], [
+            [f.display, "still being written: read by the next run"] for f in scan.waiting])),
+    }
+
+
 def source_data_version(warehouse: WarehouseResource, source: str, rows: int) -> dg.DataVersion:
     """The staged table's data version: SHA-256 of the set of ingested file hashes and the row count, so a new
     file makes every derived table and report downstream stale in Dagster, and a re-run that found nothing new
@@ -358,6 +431,9 @@ def build_staged_asset(source: str) -> dg.AssetsDefinition:
                 warehouse: WarehouseResource) -> dg.MaterializeResult:
         outcomes = ingest_source(home, warehouse, source, run_id=context.run_id, log=context.log)
         meta = ingest_metadata(warehouse, source, outcomes)
+        meta.update(landing_metadata(outcomes.scan))
+        meta["snapshot_messages"] = dg.MetadataValue.md(
+            _md_table(["message"], [[m] for m in outcomes.snapshot_messages]))
         version = source_data_version(warehouse, source, meta["dagster/row_count"])
         meta.update(period=context.partition_key, files_fingerprint=version.value)
         return dg.MaterializeResult(metadata=meta, data_version=version)

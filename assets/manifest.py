@@ -18,6 +18,7 @@ from typing import Any, Sequence
 import dagster as dg
 import pandas as pd
 
+from assets import completeness
 from assets.common import OWNERS
 from assets.report_files import current_district, remove_stale_partials, source_files, source_files_metadata
 from kongchuo.excel import sha256_file
@@ -86,7 +87,7 @@ def written_reports(instance: dg.DagsterInstance, report_keys: Sequence[dg.Asset
 
 
 def write_manifest(folder: Path, reports: list[dict[str, Any]], sources: pd.DataFrame,
-                   district_code: str) -> Path:
+                   district_code: str, completeness: dict[str, Any] | None = None) -> Path:
     """Write ``manifest.json`` atomically (and drop ``.partial-*`` files a killed run left behind)."""
     remove_stale_partials(folder)
     # No timestamps or run ids: the same inputs give a byte-identical manifest (run history is in Dagster).
@@ -96,9 +97,10 @@ def write_manifest(folder: Path, reports: list[dict[str, Any]], sources: pd.Data
         "reports": [{k: v for k, v in r.items() if k != "run_id"} for r in reports],
         "sources": [{"source": r.source, "file": r.original_name, "sha256": r.file_sha}
                     for r in sources.itertuples(index=False)],
+        **(completeness or {"complete": True}),  # drafts: "complete": false and the inputs still missing
     }
     folder.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=".partial-", suffix=".json", dir=folder)
+    fd, tmp = tempfile.mkstemp(prefix=f".partial-{os.getpid()}-", suffix=".json", dir=folder)
     with os.fdopen(fd, "w", encoding="utf-8") as fh:
         json.dump(manifest, fh, ensure_ascii=False, indent=2)
     target = folder / "manifest.json"
@@ -137,7 +139,8 @@ def build_manifest_asset(name: str, report_keys: Sequence[dg.AssetKey],
         folder = home.reports(period)
         reports = written_reports(context.instance, report_keys, context.partition_key, folder)
         sources = source_files(warehouse, period_bounds(period)[1])
-        path = write_manifest(folder, reports, sources, current_district(warehouse))
+        done = completeness.state(warehouse, period)  # incomplete inputs make a draft manifest
+        path = write_manifest(folder, reports, sources, current_district(warehouse), done.as_manifest())
         record_report_runs(warehouse, period, reports, context.run_id)
         unlisted = sorted(p.name for p in folder.glob("*.xlsx")
                           if not p.name.startswith(".") and p.name not in {r["file"] for r in reports})
@@ -154,6 +157,7 @@ def build_manifest_asset(name: str, report_keys: Sequence[dg.AssetKey],
             "source_files": dg.MetadataValue.md(sources[["source", "original_name", "file_sha"]].to_markdown(index=False)
                                                 if len(sources) else "(none)"),
             "dagster/row_count": len(sources),
+            "complete": done.complete,
         })
 
     return _manifest

@@ -58,8 +58,29 @@ def file_part(name: str) -> str:
 
 
 def report_path(home: KongchuoHome, warehouse: WarehouseResource, period: str, title: str) -> Path:
-    """``reports/<period>/建安区_2026年10月_<title>.xlsx`` — named for people."""
-    return home.reports(period) / f"{district_name(current_district(warehouse))}_{month_label(period)}_{title}.xlsx"
+    """``reports/<period>/建安区_2026年10月_<title>.xlsx`` — named for people; ``…_<title>_草稿.xlsx`` while the
+    period's inputs are not whole (draft hook: :mod:`assets.completeness`), and the other version is removed."""
+    base = f"{district_name(current_district(warehouse))}_{month_label(period)}_{title}.xlsx"
+    return draft_or_final(home.reports(period) / base, warehouse, period)
+
+
+def draft_or_final(final: Path, warehouse: WarehouseResource, period: str) -> Path:
+    """``final`` while the period's inputs are whole; else ``<name>_草稿.xlsx``, whose workbook gets the notice
+    sheet first and 【草稿】 titles (:func:`kongchuo.excel.mark_draft`). The other version is removed."""
+    from assets import completeness
+    from kongchuo.excel import mark_draft
+
+    draft = final.with_name(f"{final.stem}_{DRAFT_MARK}{final.suffix}")
+    done = completeness.state(warehouse, period)
+    if done.complete:
+        draft.unlink(missing_ok=True)
+        return final
+    final.unlink(missing_ok=True)
+    mark_draft(draft, completeness.notice_sheet(done))
+    return draft
+
+
+DRAFT_MARK = "草稿"
 
 
 def replace_cells(warehouse: WarehouseResource, period: str, report: str, cells_sql: str, params: dict[str, Any]) -> None:
@@ -119,8 +140,9 @@ def source_files(warehouse: WarehouseResource, period_end: dt.date) -> pd.DataFr
     About 20 assets of a run ask for the same list, and finding the snapshot files scans the current
     registry and census (2 s at province size, 15M records): the answer is kept while ``raw.files`` is
     unchanged (the current tables only change when ingestion adds to raw.files)."""
-    state = tuple(warehouse.query_df(
-        "SELECT count(*) AS n, max(ingested_at) AS last FROM raw.files").iloc[0].tolist())
+    state = tuple(warehouse.query_df(  # a confirmed snapshot changes the current tables, not raw.files
+        "SELECT count(*) AS n, max(ingested_at) AS last, (SELECT count(*) FROM raw.snapshots "
+        "WHERE status IN ('applied', 'confirmed')) AS applied FROM raw.files").iloc[0].tolist())
     key = (warehouse.url, period_end, state)
     if key not in _SOURCE_FILES:
         _SOURCE_FILES.clear()
@@ -152,7 +174,7 @@ def remove_stale_partials(folder: Path, older_than: float = STALE_PARTIAL_SECOND
     return removed
 
 
-def write_manifest(folder: Path, sources: pd.DataFrame) -> Path:
+def write_manifest(folder: Path, sources: pd.DataFrame, completeness: dict[str, Any] | None = None) -> Path:
     """``manifest.json``: every report file of the folder with its SHA-256 and the source files (by hash).
 
     Also removes ``.partial-*`` files left by a killed run (older than ``STALE_PARTIAL_SECONDS``, so a
@@ -168,9 +190,10 @@ def write_manifest(folder: Path, sources: pd.DataFrame) -> Path:
         "reports": files,
         "sources": [{"source": r.source, "file": r.original_name, "sha256": r.file_sha}
                     for r in sources.itertuples(index=False)],
+        **(completeness or {"complete": True}),  # draft hook: "complete": false and what is missing
     }
     folder.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=".partial-", suffix=".json", dir=folder)
+    fd, tmp = tempfile.mkstemp(prefix=f".partial-{os.getpid()}-", suffix=".json", dir=folder)
     with os.fdopen(fd, "w", encoding="utf-8") as fh:
         json.dump(manifest, fh, ensure_ascii=False, indent=2)
     target = folder / "manifest.json"

@@ -197,9 +197,9 @@ def dq02_id_matches_birth_gender(context: dg.AssetCheckExecutionContext,
 
 def _dq03(source: str):
     @_check(STAGED[source], DQ03_REQUIRED_VALUES,
-            f"DQ03 {source}: 必填列存在且非空；代码在取值范围内；日期可解析。逐条列出文件、行、列。本次运行被隔离的文件同样为错误。错误（阻断下游）。",
+            f"DQ03 {source}: 必填列存在且非空；代码在取值范围内；日期可解析。逐条列出文件、行、列。被隔离的文件不阻断，报表成为草稿。错误（阻断下游）。",
             f"DQ03 {source}: required columns present and non-null, codes in their value sets, dates parse; "
-            "each bad value named by file, row and column. A file quarantined in this run is an error too. "
+            "each bad value named by file, row and column. A quarantined file does not block: the reports become drafts. "
             "Error (blocking).", blocking=True)
     def _fn(context: dg.AssetCheckExecutionContext, warehouse: WarehouseResource) -> dg.AssetCheckResult:
         fnd.ensure_tables(warehouse)
@@ -209,7 +209,8 @@ def _dq03(source: str):
         gx = gx_suites.validate_sql_frame(f"dq03_{source}", warehouse, rules.scope_sql(source), p,
                                           gx_suites.dq03_expectations(source))
         by_column = found.groupby("col").size().to_dict() if len(found) else {}
-        all_found = pd.concat([found.drop(columns=["col"]), quarantined], ignore_index=True)
+        # A quarantined file makes the period's reports drafts (assets/completeness.py), it does not block them.
+        all_found = found.drop(columns=["col"])
         extra = {"bad_values_by_column": dg.MetadataValue.json({str(k): int(v) for k, v in by_column.items()}),
                  "quarantined_files_this_run": int(len(quarantined))}
         return _result(context, warehouse, p, asset=STAGED[source], name=DQ03_REQUIRED_VALUES, source=source,

@@ -10,6 +10,7 @@ DQ07_AGE_FITS_GRADE = "dq07_age_fits_grade"
 DQ08_KNOWN_CODES = "dq08_known_codes"
 DQ09_ROW_COUNT_CHANGE = "dq09_row_count_change"
 DQ10_EXTRACT_COVERS_PERIOD = "dq10_extract_covers_period"
+DQ03_TEXT_ENCODING = "dq03_text_encoding"  # UTF-8 text inside a GBK file (checks/id_checks.py)
 
 # check name -> check id as stored in checks.findings.check_id and ground_truth.csv
 CHECK_IDS: dict[str, str] = {
@@ -23,8 +24,9 @@ CHECK_IDS: dict[str, str] = {
     DQ08_KNOWN_CODES: "DQ08",
     DQ09_ROW_COUNT_CHANGE: "DQ09",
     DQ10_EXTRACT_COVERS_PERIOD: "DQ10",
+    DQ03_TEXT_ENCODING: "DQ03",
 }
-CHECK_NAMES: dict[str, str] = {v: k for k, v in CHECK_IDS.items()}
+CHECK_NAMES: dict[str, str] = {v: k for k, v in reversed(CHECK_IDS.items())}  # an id's first name wins
 
 # The person/record consistency checks (人籍不一致) listed in the R5 fix list.
 FIX_LIST_CHECK_IDS: tuple[str, ...] = ("DQ04", "DQ05", "DQ06", "DQ07")

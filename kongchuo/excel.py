@@ -35,6 +35,7 @@ dropped instead of failing the whole report, and no theme part is written (fonts
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import hashlib
 import io
@@ -47,7 +48,7 @@ import zipfile
 import zlib
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Iterable, Mapping, Sequence
+from typing import Any, Callable, Iterable, Iterator, Mapping, Sequence
 
 FONT = "宋体"
 
@@ -737,9 +738,26 @@ def _write_xlsx(target: str, sheets: Iterable[Sheet]) -> None:
         fh.write(buf.getbuffer())
 
 
+_DRAFT_NOTICES: dict[str, Sheet] = {}  # path -> first sheet, for reports written as drafts (mark_draft)
+
+
+def mark_draft(path: Path, notice: Sheet) -> None:
+    """The next workbook written to ``path`` is a draft: ``notice`` first, every title marked 【草稿】."""
+    _DRAFT_NOTICES[str(path)] = notice
+
+
+def _as_draft(sheets: Iterable[Sheet], notice: Sheet) -> Iterator[Sheet]:
+    yield notice
+    for sheet in sheets:
+        yield dataclasses.replace(sheet, title=f"【草稿】{sheet.title}")
+
+
 def write_workbook(path: Path, sheets: Iterable[Sheet]) -> str:
     """Write ``sheets`` (any iterable: consumed one sheet at a time) to ``path`` atomically; returns the
     file's SHA-256."""
+    notice = _DRAFT_NOTICES.pop(str(path), None)
+    if notice is not None:
+        sheets = _as_draft(sheets, notice)
     return _atomic(Path(path), lambda tmp: _write_xlsx(tmp, sheets))
 
 
@@ -877,7 +895,7 @@ def _make_reproducible(path: str) -> None:
 def _atomic(path: Path, write: Callable[[str], None]) -> str:
     """Run ``write`` on a temporary file next to ``path``, fsync it and rename it into place; the SHA-256."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=".partial-", suffix=".xlsx", dir=path.parent)
+    fd, tmp = tempfile.mkstemp(prefix=f".partial-{os.getpid()}-", suffix=".xlsx", dir=path.parent)  # pid: a later run removes it if this process died
     os.close(fd)
     try:
         write(tmp)

@@ -742,7 +742,7 @@ def _sniff_csv(path: Path, encoding: str, errors: str = "strict", lines: int = H
             sample.append(line)
     head_text = "".join(sample[:HEADER_SCAN_ROWS])
     delimiter = max(DELIMITERS, key=head_text.count)  # ties go to the comma
-    rows = list(csv.reader(io.StringIO("".join(sample)), delimiter=delimiter, quotechar='"'))
+    rows = list(csv.reader(sample, delimiter=delimiter, quotechar='"'))  # the lines as read: CR-only endings too
     return rows, delimiter
 
 

@@ -17,6 +17,7 @@ import dagster as dg
 from kongchuo.settings import SOURCES, automation_on
 from pipelines.jobs import daily_warning_job, ingest_job, monthly_job
 from pipelines.partitions import TIMEZONE, daily_partitions, monthly_partitions
+from kongchuo import landing
 from pipelines.resources import KongchuoHome
 
 # Running by default wherever a daemon runs (a bureau installs it and it works); KONGCHUO_AUTOMATION=off
@@ -31,10 +32,8 @@ def scan_landing(home: KongchuoHome) -> list[list]:
         folder = home.landing(source)
         if not folder.is_dir():
             continue
-        for path in folder.iterdir():
-            if path.is_file() and not path.name.startswith((".", "~$")):
-                st = path.stat()
-                entries.append([path.relative_to(home.root).as_posix(), st.st_mtime_ns, st.st_size])
+        for f in landing.scan_landing(folder, settle=0).ready:  # sub-folders too; links are never followed
+            entries.append([f"landing/{source}/{f.display}", f.mtime_ns, f.size])
     return sorted(entries)
 
 

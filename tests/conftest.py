@@ -25,6 +25,11 @@ REPO_ROOT = Path(__file__).resolve().parent.parent
 if str(REPO_ROOT) not in sys.path:  # the code location (assets/, warehouse/, pipelines/) is not installed
     sys.path.insert(0, str(REPO_ROOT))
 
+import os  # noqa: E402
+
+# Landing waits this long for a file still being written; tests write their files just before a run.
+os.environ.setdefault("KONGCHUO_LANDING_SETTLE_SECONDS", "0.2")
+
 from kongchuo.settings import SOURCES, default_warehouse_url  # noqa: E402
 from pipelines.resources import KongchuoHome  # noqa: E402
 from warehouse.resource import WarehouseResource  # noqa: E402

@@ -32,7 +32,7 @@ from kongchuo.settings import SOURCES, default_warehouse_url
 from pipelines.partitions import period_bounds
 from pipelines.resources import KongchuoHome
 from warehouse.resource import WarehouseResource
-from tests.bad_inputs import CASES, IDS, NAMES, Case, attendance_rows, census_rows, csv_bytes, registry_rows
+from tests.bad_inputs import CASES, IDS, NAMES, SCHOOL, Case, attendance_rows, census_rows, csv_bytes, registry_rows
 from conftest import use_home
 
 PERIOD = "2026-05"
@@ -50,6 +50,11 @@ def _good(source: str, offset: int) -> bytes:
         "exemptions": lambda: [["身份证件号", "类型", "批准日期", "有效期至"]] + [[i, "延缓入学", "2026-04-01", "2026-08-31"] for i in ids],
         "home_teaching": lambda: [["身份证件号", "送教日期", "课时"]] + [[i, "2026-05-12", "3"] for i in ids],
     }[source]()
+    # Registry and census files are snapshots of their school / township (issue 13): the good files hold another
+    # scope than the bad ones, so a good file never replaces the bad file's rows before the checks see them.
+    other = {"registry": (SCHOOL, "4110030002"), "census": ("411003001", "411003002")}.get(source)
+    if other:
+        rows = [rows[0]] + [[other[1] if v == other[0] else v for v in row] for row in rows[1:]]
     return csv_bytes(rows)
 
 

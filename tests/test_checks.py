@@ -313,7 +313,9 @@ def test_dq03_names_file_row_column_and_blocks(warehouse, resources, kongchuo_ho
     assert DQ03_REQUIRED_VALUES in text
 
 
-def test_quarantined_file_in_this_run_is_an_error(warehouse, resources):
+def test_quarantined_file_in_this_run_is_counted_not_blocking(warehouse, resources):
+    """Issue 13: a quarantined file makes the period's reports drafts (assets/completeness.py); it no longer fails
+    DQ03 and so no longer stops the district's run."""
     d = District()
     d.load(warehouse)
 
@@ -330,7 +332,7 @@ def test_quarantined_file_in_this_run_is_an_error(warehouse, resources):
     job = defs.resolve_implicit_global_asset_job_def()
     result = job.execute_in_process(partition_key=PERIOD, instance=instance, run_id=run_id, raise_on_error=False)
     e = evaluations(result)[("attendance", DQ03_REQUIRED_VALUES)]
-    assert not e.passed and e.severity == dg.AssetCheckSeverity.ERROR
+    assert e.passed
     assert e.metadata["quarantined_files_this_run"].value == 1
 
 

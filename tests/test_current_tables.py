@@ -1,5 +1,5 @@
 """The current tables merged in file by file (incremental refresh) equal a rebuild from every staged row:
-later files win, re-sent rows supersede, a record without a school code is one key (as in the window)."""
+the newest snapshot of a school replaces its records, a record without a school code goes with its file."""
 
 from __future__ import annotations
 
@@ -17,7 +17,7 @@ from kongchuo.sources import SPECS
 from pipelines.resources import KongchuoHome
 from warehouse.layout import staged_columns
 from warehouse.resource import WarehouseResource
-from warehouse.views import CURRENT_VIEWS, FILES_TABLE, current_select_sql, refresh_current
+from warehouse.views import CURRENT_VIEWS, SCOPES_TABLE, current_select_sql, refresh_current
 
 SAMPLE = settings.REPO_ROOT / "data" / "sample" / "landing"
 
@@ -46,6 +46,9 @@ def test_incremental_refresh_equals_full_rebuild(tmp_path: Path) -> None:
     warehouse = WarehouseResource(url=f"duckdb:///{root / 'warehouse.duckdb'}")
     landing = root / "landing" / "registry"
     landing.mkdir(parents=True)
+    confirmations = root / "landing" / "confirmations"
+    confirmations.mkdir()  # the re-sends hold a few records of each school: a > 50 % drop, applied once confirmed
+    (confirmations / "确认.txt").write_text("zz_resend_1.csv\nzz_resend_2.csv\n", encoding="utf-8")
     files = sorted((SAMPLE / "registry").iterdir())
     csvs = [f for f in files if f.suffix == ".csv"]
     for i, f in enumerate(files):  # one file per ingest: every refresh after the first merges one file in
@@ -66,10 +69,25 @@ def test_incremental_refresh_equals_full_rebuild(tmp_path: Path) -> None:
     assert keys == len(incremental) > 0
     ingested = warehouse.scalar("SELECT count(*) FROM raw.files WHERE source = 'registry' AND status = 'ingested'")
     assert ingested == len(files) + 2
-    assert warehouse.scalar(f"SELECT count(*) FROM {FILES_TABLE} WHERE view_name = :v", {"v": view}) == ingested
+    # snapshots: the re-sent file (dated by its landing, so the newest) replaced every record of the schools it
+    # holds, the record it holds without a school included; the other schools keep their sample snapshot
     latest = warehouse.scalar("SELECT file_sha FROM raw.files WHERE original_name = 'zz_resend_2.csv'")
+    by_school = warehouse.query_df(
+        f"SELECT coalesce(school_code, '-') AS school, count(*) AS n, count(DISTINCT file_sha) AS files, "
+        f"max(file_sha) AS sha FROM {view} GROUP BY 1")
+    mine = set(warehouse.query_df("SELECT DISTINCT coalesce(school_code, '-') AS s FROM staged.registry "
+                                  "WHERE file_sha = :f", {"f": latest})["s"])
+    assert "-" in mine and len(mine) > 1
+    for row in by_school.itertuples(index=False):
+        if row.school in mine:  # replaced: only the re-sent file's rows
+            assert (row.files, row.sha) == (1, latest), row.school
+        else:  # a sample snapshot may hold one school in several files of the same date: all stay
+            assert row.sha != latest, row.school
     resent = warehouse.scalar(f"SELECT count(*) FROM {view} WHERE file_sha = :f", {"f": latest})
     assert resent == warehouse.scalar("SELECT count(*) FROM staged.registry WHERE file_sha = :f", {"f": latest})
+    held = warehouse.query_df(f"SELECT DISTINCT scope_code, file_sha FROM {view}")  # what the table holds ...
+    tracked = warehouse.query_df(f"SELECT scope_code, file_sha FROM {SCOPES_TABLE} WHERE view_name = :v", {"v": view})
+    assert set(map(tuple, held.to_numpy())) <= set(map(tuple, tracked.to_numpy()))  # ... is what was applied
 
     refresh_current(warehouse, ["registry"], full=True)  # the rebuild gives the same table
     pd.testing.assert_frame_equal(_rows(warehouse, f"SELECT * FROM {view}", view), full)

@@ -308,7 +308,7 @@ def test_current_views_keep_the_latest_file(run, warehouse, drop):
                               [IDS[0], NAMES[0], "男", "2010-03-05", "411003001", "在户"],
                               [IDS[0], NAMES[0], "男", "2010-03-05", "411003001", "外出"]])  # later row wins
     run(staged_assets["registry"], staged_assets["attendance"], staged_assets["census"])
-    drop("registry", "r2.csv", registry_rows(statuses=("辍学",) + ("在读",) * 4)[:2])  # newer snapshot, 1 row
+    drop("registry", "r2.csv", registry_rows(statuses=("辍学",) + ("在读",) * 4))  # newer snapshot of the school
     drop("attendance", "a2.csv", [att[0], [f"G{IDS[0]}", "4110030001", "2026-05-06", "旷课"]])  # correction
     drop("census", "c2.csv", [["身份证号码", "姓名", "性别", "出生日期", "乡镇代码", "居住状态"],
                               [IDS[0], NAMES[0], "男", "2010-03-05", "411003001", "迁出"]])

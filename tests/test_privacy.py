@@ -81,3 +81,7 @@ def test_full_run_leaks_no_id_or_name(home: Path, capfd):
     assert not long_names, f"{len(long_names)} names leaked, e.g. {[mask_name(n) for n in long_names[:5]]}"
     assert "dq01_valid_id_number" in text  # the checks ran in this run
     assert "offending_rows" in text and "*" in text  # check metadata (masked previews) is part of the text
+    # no preview shows a birth date beside a masked ID (the birth date is exactly what the mask hides)
+    masked = re.compile(r"\d{6}\*{8,}[0-9X]")
+    rebuildable = [str(r)[:80] for r in records if masked.search(str(r)) and re.search(r"\|\s*birth_date", str(r))]
+    assert not rebuildable, f"{len(rebuildable)} event(s) show birth_date beside a masked ID"

@@ -25,6 +25,16 @@ TABLES: dict[str, str] = {
         ingested_at TIMESTAMP NOT NULL, min_date DATE, max_date DATE, run_id TEXT,
         header_map TEXT
     """,
+    # One row per (registry or census file, scope): the schools (registry) or townships (census) it holds.
+    # status: new (not judged yet) | applied | held (records fell > 50%: wait for landing/confirmations/) |
+    # confirmed (held, then confirmed). snapshot_date: export date, else a date in the name, else landing day.
+    # A scope's snapshot is every file of its newest date; delivery_key (the file name without correction
+    # marks) lets a file re-sent under the same name supersede the earlier one of the same date.
+    "raw.snapshots": """
+        file_sha TEXT NOT NULL, source TEXT NOT NULL, scope_code TEXT NOT NULL, snapshot_date DATE NOT NULL,
+        date_origin TEXT NOT NULL, record_count BIGINT NOT NULL, previous_count BIGINT, status TEXT NOT NULL,
+        delivery_key TEXT NOT NULL
+    """,
     "staged.registry": f"""
         {LINEAGE_COLUMNS}, student_no TEXT, id_number TEXT, id_number_raw TEXT, name TEXT, gender TEXT,
         birth_date DATE, birth_date_raw TEXT, school_code TEXT, school_name TEXT, grade INTEGER, grade_raw TEXT,

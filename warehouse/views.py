@@ -1,8 +1,10 @@
 """Views over the staged tables: the current state of snapshot sources (portable DuckDB / PostgreSQL SQL).
 
-Registry and census extracts are full snapshots and attendance files may be re-sent with corrections, so
-the same record arrives many times. Each ``*_current`` view keeps, per record key, the row of the most
-recently ingested file (``raw.files.ingested_at``); inside one file the last row wins (highest ``row_no``).
+Registry and census files are snapshots of their scope (the schools, the townships they hold): each scope's
+records are those of its newest snapshot (by snapshot date: export date, else the date in the file name,
+else landing time), which REPLACES every earlier record of the scope (see "snapshots" below). Attendance
+files may be re-sent with corrections: ``attendance_current`` keeps, per record key, the row of the most
+recently ingested file (``raw.files.ingested_at``). Inside one file the last row wins (highest ``row_no``).
 Rows without a key (no ID number and no student number) are left out of the views; the DQ03 check reports
 them from the staged table.
 
@@ -51,7 +53,7 @@ def staged_rows_sql(view: str, only_new: bool = False) -> str:
     WHERE {key} IS NOT NULL"""
 
 
-def winners_sql(view: str, rows: str) -> str:
+def winners_sql(view: str, rows: str, tail: tuple[str, ...] = ("person_key", "ingested_at")) -> str:
     """Per key, the row of the most recently ingested file, then the last row, among ``rows`` (a relation
     with a current table's columns).
 
@@ -67,7 +69,7 @@ def winners_sql(view: str, rows: str) -> str:
 dup AS (SELECT {", ".join(keys)} FROM k GROUP BY {", ".join(keys)} HAVING count(*) > 1)
 SELECT k.* FROM k WHERE NOT EXISTS (SELECT 1 FROM dup d WHERE {same_key})
 UNION ALL
-SELECT {outer}, w.person_key, w.ingested_at
+SELECT {outer}, {", ".join(f"w.{c}" for c in tail)}
 FROM (
     SELECT k.*, row_number() OVER (PARTITION BY {", ".join(f"k.{c}" for c in keys)}
                                    ORDER BY k.ingested_at DESC, k.file_sha DESC, k.row_no DESC) AS rn
@@ -77,7 +79,10 @@ WHERE w.rn < 2"""  # not "= 1": PostgreSQL guesses 0.5% of rows for "=" on a win
 
 
 def current_select_sql(view: str) -> str:
-    """The SELECT of one current table, from all staged rows."""
+    """The SELECT of one current table, from all staged rows (snapshot sources: the rows of each scope's
+    winning snapshot, :func:`snapshot_rows_sql`)."""
+    if view in SNAPSHOT_VIEWS:
+        return winners_sql(view, snapshot_rows_sql(view, winners_sql_for(view)), SNAPSHOT_TAIL)
     return winners_sql(view, staged_rows_sql(view))
 
 
@@ -86,11 +91,14 @@ _NEW, _CAND = "_kongchuo_current_new", "_kongchuo_current_cand"
 
 
 def current_view_sql(view: str, dialect: str = "duckdb") -> list[str]:
-    """Statements that (re)build one current table from scratch (no object of that name may be a view)."""
+    """Statements that (re)build one current table from scratch (no object of that name may be a view).
+    Snapshot files not registered yet are registered as dated by their landing day (SQL only: the export
+    date and the file name are read by :func:`register_snapshots` during ingestion)."""
     select = current_select_sql(view)
+    first = [register_landed_sql(view)] if view in SNAPSHOT_VIEWS else []
     if dialect == "duckdb":
-        return [f"CREATE OR REPLACE TABLE {view} AS {select}"]
-    return [f"DROP TABLE IF EXISTS {view}", f"CREATE TABLE {view} AS {select}", f"ANALYZE {view}"]
+        return first + [f"CREATE OR REPLACE TABLE {view} AS {select}"]
+    return first + [f"DROP TABLE IF EXISTS {view}", f"CREATE TABLE {view} AS {select}", f"ANALYZE {view}"]
 
 
 def _same_key(view: str, a: str, b: str) -> str:
@@ -136,14 +144,20 @@ def _record_files(conn, view: str, replace: bool) -> None:
         {"v": view, "s": source})
 
 
-def refresh_current(warehouse, sources: list[str] | None = None, full: bool = False) -> None:
+def refresh_current(warehouse, sources: list[str] | None = None, full: bool = False,
+                    confirmations: list[str] | None = None) -> list[str]:
     """Bring the current tables of ``sources`` (default all) up to date, in one transaction.
 
     A table that is missing, was built before file tracking, or ``full=True``: rebuilt from all staged rows.
     Otherwise only the files ingested since its last refresh are merged in (:func:`incremental_sql`); a run
     killed between loading a file and this refresh leaves the file untracked, so the next refresh takes it.
-    A warehouse made before they were tables still holds views of those names: dropped first."""
+    A warehouse made before they were tables still holds views of those names: dropped first.
+    Registry and census are snapshots (:func:`refresh_snapshot_view`); ``confirmations`` are the texts (names
+    and contents) of the files in ``landing/confirmations/``. Returns messages for the log (record drops,
+    held and confirmed snapshots)."""
     import sqlalchemy as sa
+
+    messages: list[str] = []
 
     with warehouse.begin() as conn:
         warehouse.lock_ddl(conn)
@@ -159,12 +173,291 @@ def refresh_current(warehouse, sources: list[str] | None = None, full: bool = Fa
                 continue  # another source's table, already there
             if kind == "VIEW":
                 conn.execute(sa.text(f"DROP VIEW {view}"))
+            if view in SNAPSHOT_VIEWS:
+                rebuild = full or kind != "BASE TABLE" or not _has_column(conn, view, "scope_code")
+                messages += refresh_snapshot_view(conn, view, rebuild, warehouse.dialect, confirmations)
+                continue
             rebuild = full or kind != "BASE TABLE" or view not in tracked
             statements = current_view_sql(view, warehouse.dialect) if rebuild else incremental_sql(
                 view, warehouse.dialect)
             for stmt in statements:
                 conn.execute(sa.text(stmt))
             _record_files(conn, view, replace=rebuild)
+    return messages
+
+
+def _has_column(conn, view: str, column: str) -> bool:
+    import sqlalchemy as sa
+
+    schema, table = view.split(".")
+    return bool(conn.execute(sa.text(
+        "SELECT count(*) FROM information_schema.columns WHERE table_schema = :s AND table_name = :t "
+        "AND column_name = :c"), {"s": schema, "t": table, "c": column}).scalar())
+
+
+# --- snapshots: a registry or census file replaces every record of its scope ---------------------------------
+#
+# A registry file is a snapshot of the schools it holds, a census file of the townships it holds (DESIGN.md
+# "Snapshots, and publishing only what is whole"). ``raw.snapshots`` has one row per (file, scope) with the
+# file's snapshot date (export date, else a date in its name, else its landing day: never the order of names)
+# and its record count. The current table holds, for every scope, the records of the scope's newest applied
+# snapshot (by snapshot date, then landing time): a corrected file thus REMOVES a mistyped record instead of
+# leaving it beside the right one, and last term's snapshot re-sent late does not override this term's.
+# Records without a school (township) belong to their file's first scope and go with it.
+# A snapshot whose record count for a scope falls by more than 10 % against the snapshot it would replace
+# warns; by more than 50 % the whole file is held (not applied) until a file in ``landing/confirmations/``
+# names it (its file name or the first 12 characters of its SHA-256).
+#
+# Incremental: only scopes whose winning file changed are deleted and re-inserted (set-based SQL), so a
+# monthly snapshot of one county costs that county's records, not the province's.
+
+SNAPSHOT_VIEWS: dict[str, str] = {"staged.registry_current": "school_code", "staged.census_current": "township_code"}
+SNAPSHOT_TAIL = ("person_key", "ingested_at", "scope_code")
+SCOPES_TABLE = "staged.current_scopes"  # (view_name, scope_code, file_sha): the winners the table holds
+NO_SCOPE = "~"
+WARN_DROP, HOLD_DROP = 0.10, 0.50
+_WIN, _CHG = "_kongchuo_snap_win", "_kongchuo_snap_chg"
+
+
+def _home_scopes_sql(source: str) -> str:
+    return (f"SELECT file_sha, min(scope_code) AS home FROM raw.snapshots WHERE source = '{source}' "
+            f"GROUP BY file_sha")
+
+
+def _candidates_sql(view: str, statuses: str, as_of: str | None = None) -> str:
+    source = CURRENT_VIEWS[view][0]
+    dated = f" AND n.snapshot_date <= {as_of}" if as_of else ""
+    return f"""SELECT n.scope_code, n.file_sha, n.snapshot_date, n.delivery_key, n.record_count, n.status,
+               f.ingested_at
+        FROM raw.snapshots n JOIN raw.files f ON f.file_sha = n.file_sha AND f.source = n.source
+        WHERE n.source = '{source}' AND n.status IN ({statuses}) AND f.status = 'ingested'{dated}"""
+
+
+def _newest_date_files_sql(candidates: str) -> str:
+    """Per scope, the files of its newest snapshot date: a snapshot may come as several files (split by rows,
+    one school in two files), and a file re-sent under the same delivery name supersedes the earlier one."""
+    return f"""WITH c AS ({candidates}),
+        top AS (SELECT scope_code, max(snapshot_date) AS d FROM c GROUP BY scope_code)
+        SELECT c.* FROM c JOIN top t ON t.scope_code = c.scope_code AND t.d = c.snapshot_date
+        WHERE NOT EXISTS (SELECT 1 FROM c c2 WHERE c2.scope_code = c.scope_code
+                          AND c2.snapshot_date = c.snapshot_date AND c2.delivery_key = c.delivery_key
+                          AND (c2.ingested_at > c.ingested_at
+                               OR (c2.ingested_at = c.ingested_at AND c2.file_sha > c.file_sha)))"""
+
+
+def winners_sql_for(view: str, as_of: str | None = None) -> str:
+    """Per scope, the files of its newest applied snapshot (scope_code, file_sha). ``as_of``: an SQL date
+    expression; only snapshots dated up to it (``DATE '2026-09-30'``: the registry of September 2026)."""
+    applied = _candidates_sql(view, "'applied', 'confirmed'", as_of)
+    return f"SELECT w.scope_code, w.file_sha FROM ({_newest_date_files_sql(applied)}) w"
+
+
+def snapshot_rows_sql(view: str, winners: str) -> str:
+    """The staged rows of the winning snapshots (``winners``: scope_code, file_sha) with the columns of the
+    current table (staged columns, person_key, ingested_at, scope_code)."""
+    source, key, _ = CURRENT_VIEWS[view]
+    scope_col = SNAPSHOT_VIEWS[view]
+    inner = ", ".join(f"s.{c}" for c in staged_columns(source))
+    # the scope is computed first, so that (file, scope) is one equi-join key: joined on the file alone, each
+    # row met every scope of its file (21 s instead of ~1 s for 1M records in 1,400 schools)
+    scoped = (f"SELECT s.*, coalesce(s.{scope_col}, h.home) AS scope_code FROM staged.{source} s "
+              f"JOIN ({_home_scopes_sql(source)}) h ON h.file_sha = s.file_sha WHERE {key} IS NOT NULL")
+    return f"""SELECT {inner}, {key} AS person_key, f.ingested_at, s.scope_code
+    FROM ({scoped}) s
+    JOIN ({winners}) w ON w.file_sha = s.file_sha AND w.scope_code = s.scope_code
+    JOIN raw.files f ON f.file_sha = s.file_sha AND f.source = '{source}' AND f.status = 'ingested'"""
+
+
+def _unregistered_files(conn, source: str) -> list[tuple[str, str, str, str | None, object]]:
+    import sqlalchemy as sa
+
+    return [tuple(r) for r in conn.execute(sa.text(
+        "SELECT f.file_sha, f.original_name, f.raw_path, f.encoding, f.ingested_at FROM raw.files f "
+        "WHERE f.source = :s AND f.status = 'ingested' "
+        "AND f.file_sha NOT IN (SELECT n.file_sha FROM raw.snapshots n WHERE n.source = :s)"), {"s": source}).all()]
+
+
+def _counted_sql(view: str, files: str) -> str:
+    source, key, _ = CURRENT_VIEWS[view]
+    scope_col = SNAPSHOT_VIEWS[view]
+    return (f"SELECT s.file_sha, s.{scope_col} AS scope_code, count(*) AS n FROM staged.{source} s "
+            f"WHERE s.file_sha IN ({files}) AND {key} IS NOT NULL GROUP BY s.file_sha, s.{scope_col}")
+
+
+def _register_sql(view: str, dated: str, status: str) -> str:
+    """INSERT of the snapshot rows of the files in ``dated`` (file_sha, d, origin): one per scope the file
+    holds; a file without any school (township) code is one scope of its own, otherwise rows without one
+    belong to the file's first scope."""
+    source = CURRENT_VIEWS[view][0]
+    counted = _counted_sql(view, f"SELECT file_sha FROM ({dated}) x")
+    return f"""
+        INSERT INTO raw.snapshots (file_sha, source, scope_code, snapshot_date, date_origin, record_count, status,
+                                   delivery_key)
+        SELECT d.file_sha, '{source}', coalesce(c.scope_code, '{NO_SCOPE}'), d.d, d.origin, coalesce(c.n, 0),
+               '{status}', d.delivery
+        FROM ({dated}) d LEFT JOIN ({counted}) c ON c.file_sha = d.file_sha
+        WHERE c.scope_code IS NOT NULL OR NOT EXISTS (
+            SELECT 1 FROM ({counted}) c2 WHERE c2.file_sha = d.file_sha AND c2.scope_code IS NOT NULL)"""
+
+
+def register_landed_sql(view: str) -> str:
+    source = CURRENT_VIEWS[view][0]
+    dated = (f"SELECT f.file_sha, CAST(f.ingested_at AS DATE) AS d, 'landed' AS origin, f.original_name AS delivery "
+             f"FROM raw.files f "
+             f"WHERE f.source = '{source}' AND f.status = 'ingested' "
+             f"AND f.file_sha NOT IN (SELECT n.file_sha FROM raw.snapshots n WHERE n.source = '{source}')")
+    return _register_sql(view, dated, "applied")
+
+
+def register_snapshots(conn, view: str) -> int:
+    """Give every ingested file of the view's source not registered yet its snapshot rows (status 'new'):
+    one per scope it holds, with its date and record count. Returns how many files were registered."""
+    import datetime as dt
+    from pathlib import Path
+
+    import sqlalchemy as sa
+
+    from kongchuo.snapshot_dates import delivery_key, snapshot_date
+
+    source = CURRENT_VIEWS[view][0]
+    files = _unregistered_files(conn, source)
+    if not files:
+        return 0
+    conn.execute(sa.text("DROP TABLE IF EXISTS _kongchuo_snap_dates"))
+    conn.execute(sa.text("CREATE TEMP TABLE _kongchuo_snap_dates (file_sha TEXT, d DATE, origin TEXT, delivery TEXT)"))
+    rows = []
+    for sha, name, raw_path, encoding, landed in files:
+        landed_at = landed if isinstance(landed, dt.datetime) else dt.datetime.fromisoformat(str(landed))
+        date, origin = snapshot_date(Path(raw_path), encoding, name, landed_at)
+        rows.append({"f": sha, "d": date, "o": origin, "k": delivery_key(name)})
+    conn.execute(sa.text("INSERT INTO _kongchuo_snap_dates VALUES (:f, :d, :o, :k)"), rows)
+    conn.execute(sa.text(_register_sql(view, "SELECT file_sha, d, origin, delivery FROM _kongchuo_snap_dates", "new")))
+    conn.execute(sa.text("DROP TABLE _kongchuo_snap_dates"))
+    return len(files)
+
+
+def judge_new_snapshots(conn, view: str) -> list[str]:
+    """New (and held) snapshots against the snapshot they would replace, per scope: the records of every file
+    of the scope's new date together against those of the newest applied date before it. A scope falling by
+    > 50 % holds its files (a file with one such scope is held whole) until confirmed; by > 10 % warns. A held
+    file whose missing part arrives later (a snapshot split in two files) is released. Returns the warnings
+    for newly judged files only (names are display names: sanitised and masked)."""
+    import sqlalchemy as sa
+
+    source = CURRENT_VIEWS[view][0]
+    new = [sha for (sha,) in conn.execute(sa.text(
+        "SELECT DISTINCT file_sha FROM raw.snapshots WHERE source = :s AND status IN ('new', 'held')"),
+        {"s": source}).all()]
+    if not new:
+        return []
+    everything = _candidates_sql(view, "'new', 'held', 'applied', 'confirmed'")
+    applied = _candidates_sql(view, "'applied', 'confirmed'")
+    verdicts = f"""
+        WITH g AS (SELECT scope_code, snapshot_date, sum(record_count) AS n FROM ({everything}) c
+                   WHERE EXISTS (SELECT 1 FROM raw.snapshots x WHERE x.source = '{source}'
+                                 AND x.status IN ('new', 'held') AND x.scope_code = c.scope_code
+                                 AND x.snapshot_date = c.snapshot_date)
+                   GROUP BY scope_code, snapshot_date),
+        a AS (SELECT scope_code, snapshot_date, sum(record_count) AS n FROM ({applied}) c
+              GROUP BY scope_code, snapshot_date)
+        SELECT g.scope_code, g.snapshot_date, g.n AS now_count,
+               (SELECT a.n FROM a WHERE a.scope_code = g.scope_code AND a.snapshot_date < g.snapshot_date
+                ORDER BY a.snapshot_date DESC LIMIT 1) AS previous
+        FROM g"""
+    conn.execute(sa.text("DROP TABLE IF EXISTS _kongchuo_snap_verdicts"))
+    conn.execute(sa.text(f"CREATE TEMP TABLE _kongchuo_snap_verdicts AS {verdicts}"))
+    held_files = f"""SELECT DISTINCT x.file_sha FROM raw.snapshots x JOIN _kongchuo_snap_verdicts v
+        ON v.scope_code = x.scope_code AND v.snapshot_date = x.snapshot_date
+        WHERE x.source = '{source}' AND x.status IN ('new', 'held') AND v.previous IS NOT NULL
+          AND v.now_count < {1 - HOLD_DROP} * v.previous"""
+    drops = conn.execute(sa.text(f"""
+        SELECT DISTINCT f.original_name, v.scope_code, v.previous, v.now_count
+        FROM raw.snapshots x JOIN _kongchuo_snap_verdicts v
+          ON v.scope_code = x.scope_code AND v.snapshot_date = x.snapshot_date
+        JOIN raw.files f ON f.file_sha = x.file_sha AND f.source = x.source
+        WHERE x.source = '{source}' AND x.status = 'new' AND v.previous IS NOT NULL
+          AND v.now_count < {1 - WARN_DROP} * v.previous ORDER BY 1, 2""")).all()
+    held = {sha for (sha,) in conn.execute(sa.text(held_files)).all()}
+    conn.execute(sa.text(f"""
+        UPDATE raw.snapshots SET previous_count = (
+            SELECT v.previous FROM _kongchuo_snap_verdicts v WHERE v.scope_code = raw.snapshots.scope_code
+            AND v.snapshot_date = raw.snapshots.snapshot_date)
+        WHERE source = '{source}' AND status IN ('new', 'held')"""))
+    conn.execute(sa.text(
+        f"UPDATE raw.snapshots SET status = CASE WHEN file_sha IN ({held_files}) THEN 'held' ELSE 'applied' END "
+        f"WHERE source = '{source}' AND status IN ('new', 'held')"))
+    conn.execute(sa.text("DROP TABLE _kongchuo_snap_verdicts"))
+    return [f"{name}: {scope_code} 记录数 {prev} → {now}（下降 {1 - now / prev:.0%}）"
+            + ("，已暂停应用，待 landing/confirmations/ 确认 (held until confirmed)" if now < (1 - HOLD_DROP) * prev
+               else "，请核实 (warning)") for name, scope_code, prev, now in drops if prev]
+
+
+def confirm_held(conn, view: str, confirmations: list[str]) -> list[str]:
+    """Held snapshots named by a confirmation (file name or the first 12 characters of the SHA-256) become
+    'confirmed' (applied). Returns the confirmed file names."""
+    import sqlalchemy as sa
+
+    source = CURRENT_VIEWS[view][0]
+    held = conn.execute(sa.text(
+        "SELECT DISTINCT n.file_sha, f.original_name FROM raw.snapshots n JOIN raw.files f "
+        "ON f.file_sha = n.file_sha AND f.source = n.source WHERE n.source = :s AND n.status = 'held'"),
+        {"s": source}).all()
+    confirmed = []
+    for sha, name in held:
+        base = name.rsplit("/", 1)[-1]
+        if any(sha[:12] in text or base in text for text in confirmations):
+            conn.execute(sa.text("UPDATE raw.snapshots SET status = 'confirmed' WHERE file_sha = :f AND source = :s "
+                                 "AND status = 'held'"), {"f": sha, "s": source})
+            confirmed.append(name)
+    return confirmed
+
+
+def _snapshot_statements(view: str, rebuild: bool, dialect: str) -> list[str]:
+    """Bring one snapshot table up to date with its winners (temp table ``_WIN`` holds them)."""
+    tail = list(SNAPSHOT_TAIL)
+    stmts = [f"DROP TABLE IF EXISTS {_WIN}", f"CREATE TEMP TABLE {_WIN} AS {winners_sql_for(view)}"]
+    if rebuild:
+        select = winners_sql(view, snapshot_rows_sql(view, f"SELECT * FROM {_WIN}"), SNAPSHOT_TAIL)
+        stmts += [f"DROP TABLE IF EXISTS {view}", f"CREATE TABLE {view} AS {select}"]
+    else:
+        mine = f"SELECT scope_code, file_sha FROM {SCOPES_TABLE} WHERE view_name = '{view}'"
+        changed = (f"SELECT DISTINCT scope_code FROM (SELECT scope_code, file_sha FROM {_WIN} EXCEPT {mine}) a "
+                   f"UNION SELECT DISTINCT scope_code FROM ({mine} EXCEPT SELECT scope_code, file_sha FROM {_WIN}) b")
+        same = _same_key(view, "t", "n")
+        stmts += [
+            f"DROP TABLE IF EXISTS {_CHG}", f"CREATE TEMP TABLE {_CHG} AS {changed}",
+            f"DELETE FROM {view} WHERE scope_code IN (SELECT scope_code FROM {_CHG})",
+            f"DROP TABLE IF EXISTS {_NEW}", f"DROP TABLE IF EXISTS {_CAND}",
+            f"CREATE TEMP TABLE {_NEW} AS " + snapshot_rows_sql(
+                view, f"SELECT * FROM {_WIN} WHERE scope_code IN (SELECT scope_code FROM {_CHG})"),
+            # a person may sit in two scopes (census: moved township): the same key competes across them
+            f"CREATE TEMP TABLE {_CAND} AS SELECT t.* FROM {view} t "
+            f"WHERE EXISTS (SELECT 1 FROM {_NEW} n WHERE {same}) UNION ALL SELECT * FROM {_NEW}",
+            f"DELETE FROM {view} t WHERE EXISTS (SELECT 1 FROM {_NEW} n WHERE {same})",
+            f"INSERT INTO {view} ({', '.join([*staged_columns(CURRENT_VIEWS[view][0]), *tail])}) "
+            f"{winners_sql(view, f'SELECT * FROM {_CAND}', SNAPSHOT_TAIL)}",
+            f"DROP TABLE {_NEW}", f"DROP TABLE {_CAND}", f"DROP TABLE {_CHG}",
+        ]
+    stmts += [f"DELETE FROM {SCOPES_TABLE} WHERE view_name = '{view}'",
+              f"INSERT INTO {SCOPES_TABLE} (view_name, scope_code, file_sha) SELECT '{view}', scope_code, file_sha "
+              f"FROM {_WIN}", f"DROP TABLE {_WIN}"]
+    return stmts + ([f"ANALYZE {view}"] if dialect != "duckdb" else [])
+
+
+def refresh_snapshot_view(conn, view: str, rebuild: bool, dialect: str,
+                          confirmations: list[str] | None = None) -> list[str]:
+    """Register new snapshots, judge them, apply confirmations, then update the table. Returns messages
+    (drops, holds, confirmations) for the log."""
+    import sqlalchemy as sa
+
+    conn.execute(sa.text(f"CREATE TABLE IF NOT EXISTS {SCOPES_TABLE} (view_name TEXT NOT NULL, "
+                         f"scope_code TEXT NOT NULL, file_sha TEXT NOT NULL)"))
+    register_snapshots(conn, view)
+    messages = judge_new_snapshots(conn, view)
+    messages += [f"{name}: 已确认，应用 (confirmed, applied)" for name in confirm_held(conn, view, confirmations or [])]
+    for stmt in _snapshot_statements(view, rebuild, dialect):
+        conn.execute(sa.text(stmt))
+    return messages
 
 
 # ------------------------------------------------------------------------------------------------ matching a child

@@ -1,0 +1,200 @@
+"""DQ01/DQ02 for every source with ID numbers, and text stored as mojibake (issue 13).
+
+DQ01 (valid 18-character resident ID, GB 11643-1999) and DQ02 (birth date and gender agree with it) ran on the
+registry only (:mod:`checks.dq`). Here the same rules run on the census (DQ01, DQ02), attendance, casework,
+exemptions and home teaching (DQ01: they carry no birth date or gender), over the rows the period looks at:
+the current census, the period's roll call (one row per ID and file: the first), and the event rows dated in
+the period (or whose date did not parse). Severity as in DESIGN.md: DQ01 is an error for a file when more than
+5 % of its IDs fail, else a warning with the list; DQ02 warns. These checks do not block: the registry's DQ01
+guards the rules; here the lists go to the schools and offices that must fix them.
+
+``dq03_text_encoding``: a name written in UTF-8 inside a GBK file decodes without error into other characters
+(``张三`` becomes ``寮犱笁``); the reader cannot see it, so each such value is a finding (warn) naming file, row
+and column — never the value.
+"""
+
+
+import re
+from typing import Any
+
+import dagster as dg
+import pandas as pd
+
+from checks import findings as fnd
+from checks.dq import DQ01_ERROR_RATE, _iter_chunks, _params, _result
+from checks.names import DQ01_VALID_ID_NUMBER, DQ02_ID_MATCHES_BIRTH_GENDER, DQ03_TEXT_ENCODING
+from kongchuo import idnumber
+from pipelines.pools import WAREHOUSE_POOL
+from warehouse.resource import WarehouseResource
+
+_NO_PERSON = "CAST(NULL AS DATE) AS birth_date, CAST(NULL AS TEXT) AS gender"
+_EVENTS = "JOIN raw.files f ON f.file_sha = t.file_sha AND f.status = 'ingested'"
+
+# source -> (SELECT of record_key, school_code, file_sha, row_no, id_number, birth_date, gender; DQ02 applies)
+ID_ROWS: dict[str, tuple[str, bool]] = {
+    "census": ("""SELECT t.id_number AS record_key, CAST(NULL AS TEXT) AS school_code, t.file_sha, t.row_no,
+                         t.id_number, t.birth_date, t.gender
+                  FROM staged.census_current t WHERE t.id_number IS NOT NULL""", True),
+    "attendance": (f"""SELECT coalesce(t.student_no, t.id_number) AS record_key, t.school_code, t.file_sha,
+                              min(t.row_no) AS row_no, t.id_number, {_NO_PERSON}
+                       FROM staged.attendance_current t
+                       WHERE t.id_number IS NOT NULL AND t.date BETWEEN :start AND :end
+                       GROUP BY coalesce(t.student_no, t.id_number), t.school_code, t.file_sha, t.id_number""",
+                   False),
+    "casework": (f"""SELECT t.id_number AS record_key, CAST(NULL AS TEXT) AS school_code, t.file_sha, t.row_no,
+                            t.id_number, {_NO_PERSON} FROM staged.casework t {_EVENTS}
+                     WHERE t.id_number IS NOT NULL AND (t.attempt_date IS NULL OR t.attempt_date BETWEEN :start AND :end)""",
+                 False),
+    "exemptions": (f"""SELECT t.id_number AS record_key, CAST(NULL AS TEXT) AS school_code, t.file_sha, t.row_no,
+                              t.id_number, {_NO_PERSON} FROM staged.exemptions t {_EVENTS}
+                       WHERE t.id_number IS NOT NULL AND (t.approved_on IS NULL OR t.approved_on <= :end)
+                         AND (t.valid_until IS NULL OR t.valid_until >= :start)""", False),
+    "home_teaching": (f"""SELECT t.id_number AS record_key, CAST(NULL AS TEXT) AS school_code, t.file_sha, t.row_no,
+                                 t.id_number, {_NO_PERSON} FROM staged.home_teaching t {_EVENTS}
+                          WHERE t.id_number IS NOT NULL AND (t.visit_date IS NULL OR t.visit_date BETWEEN :start AND :end)""",
+                      False),
+}
+_COLS = ["record_key", "school_code", "file_sha", "row_no", "detail"]
+
+
+def id_problems(warehouse: WarehouseResource, sql: str, p: dict[str, Any], person: bool
+                ) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
+    """(DQ01 findings, DQ02 findings, per-file rows/bad) over the rows of ``sql``, chunk by chunk."""
+    bad1, bad2, totals = [], [], []
+    for chunk in _iter_chunks(warehouse, sql, p):
+        why = idnumber.problem_series(chunk["id_number"])
+        invalid = why.notna().to_numpy()
+        totals.append(chunk.assign(bad=invalid).groupby("file_sha", as_index=False).agg(
+            rows=("bad", "size"), bad=("bad", "sum")))
+        b1 = chunk.loc[invalid, _COLS[:4]].copy()
+        b1["detail"] = "身份证件号无效 invalid ID number (GB 11643-1999): " + why[invalid].astype(str).to_numpy()
+        bad1.append(b1)
+        if person:
+            bad2.append(_birth_gender_problems(chunk.loc[~invalid]))
+    f1 = pd.concat(bad1, ignore_index=True) if bad1 else pd.DataFrame(columns=_COLS)
+    f2 = pd.concat(bad2, ignore_index=True) if bad2 else pd.DataFrame(columns=_COLS)
+    per_file = (pd.concat(totals).groupby("file_sha", as_index=False).sum() if totals
+                else pd.DataFrame(columns=["file_sha", "rows", "bad"]))
+    return f1, f2, per_file
+
+
+def _birth_gender_problems(valid: pd.DataFrame) -> pd.DataFrame:
+    if valid.empty:
+        return pd.DataFrame(columns=_COLS)
+    ids = valid["id_number"].astype(str)
+    id_birth = pd.to_datetime(ids.str.slice(6, 14), format="%Y%m%d", errors="coerce")
+    rec_birth = pd.to_datetime(valid["birth_date"], errors="coerce")
+    id_gender = ids.str.slice(16, 17).astype(int).mod(2).map({1: "M", 0: "F"})
+    birth_bad = (rec_birth.notna() & (rec_birth != id_birth)).to_numpy()
+    gender_bad = (valid["gender"].notna() & (valid["gender"].astype(object) != id_gender.astype(object))).to_numpy()
+    sel = birth_bad | gender_bad
+    out = valid.loc[sel, _COLS[:4]].copy()
+    out["detail"] = ["出生日期/性别与身份证件号不符 " + "/".join(x for x, on in (("birth_date", b), ("gender", g)) if on)
+                     + " disagree with the ID number" for b, g in zip(birth_bad[sel], gender_bad[sel])]
+    return out
+
+
+def _dq01(source: str) -> dg.AssetChecksDefinition:
+    sql, _ = ID_ROWS[source]
+
+    @dg.asset_check(asset=dg.AssetKey(["staged", source]), name=DQ01_VALID_ID_NUMBER, blocking=False,
+                    pool=WAREHOUSE_POOL, metadata={"check_id": "DQ01"},
+                    description=f"DQ01 {source}: 身份证件号有效（GB 11643-1999）。某文件无效率超过 5% 为错误，否则为警告并列出。\n\n"
+                                f"DQ01 {source}: valid resident ID numbers; error for a file over 5 %, else a warning.")
+    def _fn(context: dg.AssetCheckExecutionContext, warehouse: WarehouseResource) -> dg.AssetCheckResult:
+        fnd.ensure_tables(warehouse)
+        p = _params(context)
+        found, _, per_file = id_problems(warehouse, sql, p, person=False)
+        per_file = per_file.assign(rate=per_file["bad"] / per_file["rows"].clip(lower=1))
+        error_files = set(per_file.loc[per_file["rate"] > DQ01_ERROR_RATE, "file_sha"])
+        found["severity"] = found["file_sha"].map(lambda f: "error" if f in error_files else "warn")
+        total = int(per_file["rows"].sum()) if len(per_file) else 0
+        extra = {"ids_checked": total, "files_over_5_percent": len(error_files)}
+        return _result(context, warehouse, p, asset=dg.AssetKey(["staged", source]), name=DQ01_VALID_ID_NUMBER,
+                       source=source, findings=found, error=bool(error_files), extra=extra, passed=found.empty)
+
+    _fn.__name__ = f"dq01_valid_id_number_{source}"
+    return _fn
+
+
+def _dq02(source: str) -> dg.AssetChecksDefinition:
+    sql, _ = ID_ROWS[source]
+
+    @dg.asset_check(asset=dg.AssetKey(["staged", source]), name=DQ02_ID_MATCHES_BIRTH_GENDER, blocking=False,
+                    pool=WAREHOUSE_POOL, metadata={"check_id": "DQ02"},
+                    description=f"DQ02 {source}: 出生日期、性别与身份证件号一致。警告。\n\n"
+                                f"DQ02 {source}: birth date and gender agree with the ID number. Warning.")
+    def _fn(context: dg.AssetCheckExecutionContext, warehouse: WarehouseResource) -> dg.AssetCheckResult:
+        fnd.ensure_tables(warehouse)
+        p = _params(context)
+        _, found, _ = id_problems(warehouse, sql, p, person=True)
+        return _result(context, warehouse, p, asset=dg.AssetKey(["staged", source]),
+                       name=DQ02_ID_MATCHES_BIRTH_GENDER, source=source, findings=found, error=False)
+
+    _fn.__name__ = f"dq02_id_matches_birth_gender_{source}"
+    return _fn
+
+
+# --- text stored as mojibake -------------------------------------------------------------------------------
+
+TEXT_COLUMNS = {"registry": ("name", "guardian_name", "school_name", "class_name"), "census": ("name", "village")}
+_CJK = re.compile(r"[\u4e00-\u9fff]")
+
+
+def utf8_inside_gbk(text: object) -> bool:
+    """True when ``text`` (decoded as GBK) is really UTF-8 bytes: re-encoded, they decode as UTF-8 Chinese."""
+    if not isinstance(text, str) or text.isascii():
+        return False
+    try:
+        again = text.encode("gb18030").decode("utf-8")
+    except (UnicodeEncodeError, UnicodeDecodeError):
+        return False
+    return again != text and bool(_CJK.search(again))
+
+
+def mojibake_findings(warehouse: WarehouseResource, source: str) -> pd.DataFrame:
+    key = "coalesce(t.student_no, t.id_number)" if source == "registry" else "t.id_number"
+    school = "t.school_code" if source == "registry" else "CAST(NULL AS TEXT)"
+    cols = TEXT_COLUMNS[source]
+    sql = (f"SELECT {key} AS record_key, {school} AS school_code, t.file_sha, t.row_no, f.original_name, "
+           f"{', '.join('t.' + c for c in cols)} FROM staged.{source}_current t JOIN raw.files f "
+           f"ON f.file_sha = t.file_sha WHERE lower(coalesce(f.encoding, '')) LIKE 'gb%' "
+           f"OR lower(coalesce(f.encoding, '')) = 'cp936'")
+    out = []
+    for chunk in _iter_chunks(warehouse, sql, {}):
+        for col in cols:
+            hit = chunk[col].map(utf8_inside_gbk).to_numpy(dtype=bool)
+            if hit.any():
+                rows = chunk.loc[hit, _COLS[:4] + ["original_name"]].copy()
+                rows["detail"] = [f"文件 {n} 第{r}行 列「{col}」: GBK 文件中出现 UTF-8 文字，存为乱码 "
+                                  f"(UTF-8 text inside a GBK file: stored garbled; fix the encoding and resend)"
+                                  for n, r in zip(rows["original_name"], rows["row_no"])]
+                out.append(rows.drop(columns=["original_name"]))
+    return pd.concat(out, ignore_index=True) if out else pd.DataFrame(columns=_COLS)
+
+
+def _dq03_encoding(source: str) -> dg.AssetChecksDefinition:
+    @dg.asset_check(asset=dg.AssetKey(["staged", source]), name=DQ03_TEXT_ENCODING, blocking=False,
+                    pool=WAREHOUSE_POOL, metadata={"check_id": "DQ03"},
+                    description=f"DQ03 {source}: GBK 文件中的 UTF-8 文字（乱码）逐条列出。警告。\n\n"
+                                f"DQ03 {source}: UTF-8 text inside a GBK file (stored garbled), listed. Warning.")
+    def _fn(context: dg.AssetCheckExecutionContext, warehouse: WarehouseResource) -> dg.AssetCheckResult:
+        fnd.ensure_tables(warehouse)
+        p = _params(context)
+        found = mojibake_findings(warehouse, source).assign(severity="warn")
+        ok = found.empty
+        fnd.write_findings(warehouse, run_id=p["run_id"], period=p["period"], check_id="DQ03",
+                           source=f"{source}:encoding", findings=found, passed=ok)
+        meta = fnd.result_metadata(found, {"check_id": "DQ03", "period": p["period"], "source": source})
+        return dg.AssetCheckResult(asset_key=dg.AssetKey(["staged", source]), check_name=DQ03_TEXT_ENCODING,
+                                   passed=ok, severity=dg.AssetCheckSeverity.WARN, metadata=meta)
+
+    _fn.__name__ = f"dq03_text_encoding_{source}"
+    return _fn
+
+
+id_checks: list[dg.AssetChecksDefinition] = [
+    *[_dq01(s) for s in ID_ROWS],
+    _dq02("census"),
+    *[_dq03_encoding(s) for s in TEXT_COLUMNS],
+]

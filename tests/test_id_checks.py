@@ -1,0 +1,69 @@
+"""DQ01/DQ02 for every source with ID numbers, and UTF-8 text inside a GBK file (issue 13), through the real
+monthly job on a generated district with a census file holding a bad ID, a birth date that disagrees with its
+ID and a name written in UTF-8 inside a GBK file."""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+
+import pytest
+
+from checks.id_checks import utf8_inside_gbk
+from conftest import use_home
+from kongchuo import idnumber
+from kongchuo.masking import mask_id
+from kongchuo.settings import default_warehouse_url
+from run_home import run_home
+from tests.bad_inputs import CENSUS_HEADER
+from warehouse.resource import WarehouseResource
+
+PERIOD = "2026-04"
+BORN = dt.date(2013, 7, 8)
+
+
+@pytest.fixture(scope="module")
+def generated(tmp_path_factory) -> Path:
+    from kongchuo.generate import generate
+
+    out = tmp_path_factory.mktemp("idchecks") / "generated"
+    generate("411003", 200, 11, dt.date(2026, 3, 2), dt.date(2026, 4, 30), out)
+    return out
+
+
+def test_utf8_inside_gbk_is_recognised() -> None:
+    garbled = "张三".encode("utf-8").decode("gb18030")
+    assert utf8_inside_gbk(garbled) and not utf8_inside_gbk("张三") and not utf8_inside_gbk("Li Si")
+
+
+def test_census_ids_and_mojibake_are_checked_in_the_monthly_run(tmp_path: Path, generated: Path,
+                                                                 monkeypatch: pytest.MonkeyPatch,
+                                                                 dagster_instance) -> None:
+    home = use_home(tmp_path / "home", monkeypatch, copy_of=generated)
+    # a new township: no census snapshot of its own yet, so this file adds one (nothing is replaced)
+    town = "411003099"
+    with open(home / "reference" / "townships.csv", "a", encoding="utf-8") as fh:
+        fh.write(f"{town},新设镇,411003\n")
+    good = [idnumber.make_id("411003", BORN, 300 + i) for i in range(4)]
+    bad_check_digit = good[0][:17] + ("0" if good[0][17] != "0" else "1")
+    lines = [",".join(CENSUS_HEADER),
+             f"{bad_check_digit},王一,男,{BORN},{town},在户",
+             f"{good[1]},王二,男,{BORN + dt.timedelta(days=1)},{town},在户",  # birth date disagrees with the ID
+             f"{good[2]},王三,男,{BORN},{town},在户"]
+    data = "\n".join(lines).encode("gbk")
+    data += f"\n{good[3]},".encode("gbk") + "张三".encode("utf-8") + f",男,{BORN},{town},在户\n".encode("gbk")
+    (home / "landing" / "census" / "户籍_补充_20260420.csv").write_bytes(data)
+    outcome = run_home(home, PERIOD, dagster_instance)
+    warehouse = WarehouseResource(url=default_warehouse_url(home))
+    found = warehouse.query_df("SELECT check_id, source, record_key, row_no, detail FROM checks.findings "
+                               "WHERE run_id = :r AND source LIKE 'census%'", {"r": outcome.run_id})
+    dq01 = found[found["check_id"] == "DQ01"]
+    assert bad_check_digit in set(dq01["record_key"])
+    assert good[1] in set(found[found["check_id"] == "DQ02"]["record_key"])
+    enc = found[(found["check_id"] == "DQ03") & (found["source"] == "census:encoding")]
+    assert list(enc["row_no"]) == [5] and "UTF-8" in enc["detail"].iloc[0]
+    assert "张三" not in " ".join(found["detail"].astype(str))
+    checked = {(c[0], c[1]) for c in outcome.failed_checks}
+    assert ("staged/census", "dq01_valid_id_number") in checked  # 1 of 4 IDs: an error for that file
+    assert mask_id(bad_check_digit) != bad_check_digit
+    warehouse.dispose()

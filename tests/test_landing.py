@@ -1,0 +1,267 @@
+"""Landing that cannot be abused (issue 13): links are refused, sub-folders read, hidden files listed, files still
+being written wait, archive bombs are stopped before they inflate, any file name is handled and masked, raw/
+and quarantine/ are private, and leftovers of killed runs are removed by the next run.
+
+Each test lands real files in a real KONGCHUO_HOME and runs the real ingest (``ingest_source``) or the real
+monthly job (``run_period``)."""
+
+from __future__ import annotations
+
+import io
+import os
+import stat
+import threading
+import time
+import zipfile
+from pathlib import Path
+
+import pytest
+
+from assets.ingest import ingest_source
+from kongchuo import landing
+from kongchuo.masking import mask_id
+from pipelines.resources import KongchuoHome
+from tests.bad_inputs import IDS, csv_bytes, registry_rows
+
+ID = IDS[0]
+
+
+def _home(root: Path) -> KongchuoHome:
+    return KongchuoHome(path=str(root))
+
+
+def _files_rows(warehouse) -> list[tuple[str, str, str]]:
+    return [tuple(r) for r in warehouse.query_df(
+        "SELECT original_name, status, coalesce(error, '') FROM raw.files ORDER BY original_name").itertuples(index=False)]
+
+
+def _private(root: Path) -> None:
+    for p in root.rglob("*"):
+        assert not p.stat().st_mode & stat.S_IROTH, f"world-readable: {p.relative_to(root.parent)}"
+
+
+def test_symlinks_are_refused_and_never_followed(kongchuo_home: Path, warehouse, drop) -> None:
+    folder = kongchuo_home / "landing" / "registry"
+    drop("registry", "good.csv", data=csv_bytes(registry_rows(2, 0)))
+    (folder / "passwd.csv").symlink_to("/etc/passwd")
+    (folder / "environ.csv").symlink_to("/proc/self/environ")
+    (folder / "etc").symlink_to("/etc", target_is_directory=True)
+    outcomes = ingest_source(_home(kongchuo_home), warehouse, "registry", workers=1)
+    assert [o.status for o in outcomes] == ["ingested"]
+    assert sorted(name for name, _ in outcomes.scan.refused) == ["environ.csv", "etc", "passwd.csv"]
+    passwd = Path("/etc/passwd").read_bytes()
+    copied = [p for p in kongchuo_home.rglob("*") if p.is_file() and "landing" not in p.parts]
+    assert not any(p.read_bytes() == passwd for p in copied if p.suffix != ".duckdb")
+    assert not (kongchuo_home / "quarantine").exists()  # nothing of theirs reached quarantine either
+    assert all(p.is_symlink() for p in (folder / "passwd.csv", folder / "etc"))  # left alone, not removed
+    _private(kongchuo_home / "raw")
+
+
+def test_a_file_swapped_for_a_link_after_listing_is_refused(tmp_path: Path) -> None:
+    real = tmp_path / "a.csv"
+    real.write_bytes(b"x")
+    link = tmp_path / "b.csv"
+    link.symlink_to("/etc/passwd")
+    assert landing.sha256_regular(real)
+    with pytest.raises(landing.NotRegularFile):
+        landing.sha256_regular(link)
+    with pytest.raises(landing.NotRegularFile):
+        landing.copy_private(link, tmp_path / "out" / "c.csv")
+    assert not any((tmp_path / "out").iterdir())
+
+
+def test_subfolders_are_read_and_hidden_files_listed(kongchuo_home: Path, warehouse, drop) -> None:
+    drop("registry", "第一批/一中.csv", data=csv_bytes(registry_rows(2, 0)))
+    drop("registry", "第一批/二中/二中.csv", data=csv_bytes(registry_rows(2, 2)))
+    drop("registry", ".hidden.csv", data=csv_bytes(registry_rows(2, 4)))
+    drop("registry", "~$lock.xlsx", data=b"lock")
+    drop("registry", ".svn/entries.csv", data=csv_bytes(registry_rows(2, 6)))
+    outcomes = ingest_source(_home(kongchuo_home), warehouse, "registry", workers=1)
+    assert sorted((o.name, o.status) for o in outcomes) == [("第一批/一中.csv", "ingested"),
+                                                             ("第一批/二中/二中.csv", "ingested")]
+    ignored = dict(outcomes.scan.ignored)
+    assert set(ignored) == {".hidden.csv", "~$lock.xlsx", ".svn"}
+    assert "隐藏" in ignored[".hidden.csv"] and "hidden" in ignored[".hidden.csv"]
+    assert warehouse.scalar("SELECT count(*) FROM staged.registry") == 4
+
+
+def test_a_file_still_being_written_waits_for_the_next_run(kongchuo_home: Path, warehouse, drop,
+                                                           monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("KONGCHUO_LANDING_SETTLE_SECONDS", "0.6")
+    data = csv_bytes(registry_rows(18, 0))
+    target = kongchuo_home / "landing" / "registry" / "growing.csv"
+    target.write_bytes(data[:100])
+    stop = threading.Event()
+
+    def writer() -> None:  # a slow copy: a few bytes every 50 ms until told to finish
+        written = 100
+        while not stop.is_set() and written < len(data) - 50:
+            with open(target, "ab") as fh:
+                fh.write(data[written:written + 20])
+            written += 20
+            time.sleep(0.05)
+        with open(target, "ab") as fh:
+            fh.write(data[written:])
+
+    thread = threading.Thread(target=writer)
+    thread.start()
+    try:
+        outcomes = ingest_source(_home(kongchuo_home), warehouse, "registry", workers=1)
+    finally:
+        stop.set()
+        thread.join()
+    assert list(outcomes) == [] and [f.display for f in outcomes.scan.waiting] == ["growing.csv"]
+    assert warehouse.scalar("SELECT count(*) FROM raw.files") == 0
+    assert not (kongchuo_home / "quarantine").exists()
+    os.utime(target, (time.time() - 60, time.time() - 60))  # finished a minute ago
+    outcomes = ingest_source(_home(kongchuo_home), warehouse, "registry", workers=1)
+    assert [o.status for o in outcomes] == ["ingested"] and outcomes[0].rows == 18
+
+
+def _bomb_xlsx(inflated: int) -> bytes:
+    """A valid-looking XLSX whose shared strings inflate to ``inflated`` bytes (one repeated character)."""
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as z:
+        z.writestr("[Content_Types].xml", "<Types/>")
+        z.writestr("xl/workbook.xml", "<workbook/>")
+        with z.open("xl/sharedStrings.xml", "w", force_zip64=True) as fh:
+            block = b"A" * (1 << 20)
+            for _ in range(inflated >> 20):
+                fh.write(block)
+    return buf.getvalue()
+
+
+def test_an_archive_bomb_is_refused_before_it_inflates(kongchuo_home: Path, warehouse, drop,
+                                                       monkeypatch: pytest.MonkeyPatch) -> None:
+    drop("registry", "bomb.xlsx", data=_bomb_xlsx(64 << 20))  # 64 MiB of one letter: ~1000x
+    drop("registry", "good.csv", data=csv_bytes(registry_rows(2, 0)))
+    outcomes = {o.name: o for o in ingest_source(_home(kongchuo_home), warehouse, "registry", workers=1)}
+    assert outcomes["good.csv"].status == "ingested"
+    assert outcomes["bomb.xlsx"].status == "quarantined"
+    assert outcomes["bomb.xlsx"].error.startswith("bomb.xlsx: row 1, column A:") and "bomb" in outcomes["bomb.xlsx"].error
+    monkeypatch.setenv("KONGCHUO_MAX_INFLATED_BYTES", str(8 << 20))  # the total bound, at a lower limit
+    drop("registry", "big.xlsx", data=_bomb_xlsx(9 << 20))
+    (big,) = [o for o in ingest_source(_home(kongchuo_home), warehouse, "registry", workers=1) if o.name == "big.xlsx"]
+    assert big.status == "quarantined" and "over the limit of 8,388,608" in big.error
+    _private(kongchuo_home / "quarantine")
+
+
+def test_any_file_name_is_handled_masked_and_never_forges_a_log_line(kongchuo_home: Path, warehouse) -> None:
+    folder = os.fsencode(kongchuo_home / "landing" / "registry")
+    gbk_name = "学籍_一中.csv".encode("gbk")  # not UTF-8: a Windows share mounted without iocharset
+    names = {
+        gbk_name: csv_bytes(registry_rows(2, 0)),
+        "学籍\n2026-12-01 INFO forged line.csv".encode(): csv_bytes(registry_rows(2, 2)),
+        f"张三_{ID}_学籍.csv".encode(): csv_bytes(registry_rows(2, 4)),
+        ("坏" * 80 + ".csv").encode(): b"\xff\xfe\x00garbage",  # 243 bytes, and it goes to quarantine
+        b"\xff\xfe\xfa.csv": csv_bytes(registry_rows(2, 6)),  # neither UTF-8 nor GBK
+    }
+    for name, data in names.items():
+        with open(os.path.join(folder, name), "wb") as fh:
+            fh.write(data)
+
+    class Log:
+        lines: list[str] = []
+
+        def info(self, msg: str) -> None:
+            self.lines.append(msg)
+
+        warning = error = info
+
+    log = Log()
+    outcomes = ingest_source(_home(kongchuo_home), warehouse, "registry", workers=1, log=log)
+    by_status = sorted(o.status for o in outcomes)
+    assert by_status == ["ingested", "ingested", "ingested", "ingested", "quarantined"]
+    stored = [r[0] for r in _files_rows(warehouse)]
+    for text in stored + log.lines:
+        assert "\n" not in text and "\r" not in text
+        assert ID not in text, "a full ID number in a file name reached the warehouse or the log"
+    assert f"张*_{mask_id(ID)}_学籍.csv" in stored
+    assert "学籍?2026-12-01 INFO forged line.csv" in stored
+    assert "学籍_一中.csv" in stored  # the GBK name, read as GBK
+    assert "\ufffd\ufffd\ufffd.csv" in stored
+    assert all(len(s) <= landing.DISPLAY_MAX_CHARS for s in stored)
+    quarantined = [p for p in (kongchuo_home / "quarantine" / "registry").iterdir()]
+    assert len(quarantined) == 2 and all(len(os.fsencode(p.name)) <= 140 for p in quarantined)
+    assert not list((kongchuo_home / "landing" / "registry").glob("坏*"))  # it left landing
+    _private(kongchuo_home / "quarantine")
+    _private(kongchuo_home / "raw")
+
+
+def test_leftovers_of_killed_runs_are_removed_by_the_next_run(kongchuo_home: Path, warehouse, drop) -> None:
+    dead = 2 ** 22 + 12345  # above the default pid_max: no such process
+    assert not landing.pid_alive(dead)
+    folder = kongchuo_home / "reports" / "2026-06"
+    folder.mkdir(parents=True)
+    (folder / f".partial-{dead}-abc.xlsx").write_bytes(b"")
+    mine = folder / f".partial-{os.getpid()}-def.xlsx"  # a live writer's file (this process)
+    mine.write_bytes(b"")
+    scratch = kongchuo_home / ".ingest_scratch" / f"{dead}-0123456789ab" / "sha"
+    scratch.mkdir(parents=True)
+    (scratch / "part-00000.arrow").write_bytes(b"\0" * 4096)
+    drop("census", "x.csv", data=b"")
+    ingest_source(_home(kongchuo_home), warehouse, "census", workers=1)
+    assert not (folder / f".partial-{dead}-abc.xlsx").exists()
+    assert not scratch.parent.exists()
+    assert mine.exists()
+
+
+def test_cr_only_line_endings_are_read(kongchuo_home: Path, warehouse, drop) -> None:
+    data = csv_bytes(registry_rows(3, 0)).replace(b"\r\n", b"\n").replace(b"\n", b"\r")  # classic Mac OS
+    drop("registry", "cr.csv", data=data)
+    (outcome,) = ingest_source(_home(kongchuo_home), warehouse, "registry", workers=1)
+    assert (outcome.status, outcome.rows, outcome.error) == ("ingested", 3, None)
+
+
+@pytest.fixture(scope="module")
+def generated(tmp_path_factory) -> Path:
+    import datetime as dt
+
+    from kongchuo.generate import generate
+
+    out = tmp_path_factory.mktemp("landing") / "generated"
+    generate("411003", 150, 13, dt.date(2026, 3, 2), dt.date(2026, 4, 30), out)
+    return out
+
+
+def test_the_monthly_run_survives_hostile_landing_and_leaks_no_name(tmp_path: Path, generated: Path,
+                                                                    monkeypatch: pytest.MonkeyPatch,
+                                                                    dagster_instance, capfd) -> None:
+    """A symlink to /etc/passwd, a bad file whose name holds a child's name and ID plus a forged log line, a
+    non-UTF-8 name and a file in a sub-folder: the real monthly job succeeds (the reports are drafts), and
+    neither the ID nor the name reaches the console, the event log, the manifest or raw.files."""
+    import json
+    import shutil
+
+    from conftest import use_home
+    from kongchuo.settings import default_warehouse_url
+    from run_home import run_home
+    from warehouse.resource import WarehouseResource
+
+    home = use_home(tmp_path / "home", monkeypatch, copy_of=generated)
+    reg = home / "landing" / "registry"
+    (reg / "passwd.csv").symlink_to("/etc/passwd")
+    hostile = f"王小虎_{ID}_学籍\n2026-12-01 - dagster - INFO - forged.csv"
+    (reg / hostile).write_bytes("姓名,备注\n王小虎,坏表\n".encode())
+    with open(os.path.join(os.fsencode(reg), "一中".encode("gbk") + b"\xff.csv"), "wb") as fh:
+        fh.write(b"\xff\xfe\x00")
+    (reg / "补报").mkdir()
+    shutil.copy(sorted((home / "landing" / "casework").iterdir())[0], home / "landing" / "casework" / "a.xlsx")
+    outcome = run_home(home, "2026-04", dagster_instance)
+    assert outcome.success, outcome.summary()
+    console = capfd.readouterr()
+    events = " ".join(f"{e.user_message} {e.dagster_event!r}" for e in dagster_instance.all_logs(outcome.run_id))
+    manifest = (home / "reports" / "2026-04" / "manifest.json").read_text(encoding="utf-8")
+    warehouse = WarehouseResource(url=default_warehouse_url(home))
+    names = " ".join(warehouse.query_df("SELECT original_name FROM raw.files")["original_name"])
+    warehouse.dispose()
+    for where, text in (("console", console.out + console.err), ("event log", events), ("manifest", manifest),
+                        ("raw.files", names)):
+        assert ID not in text, f"the full ID reached the {where}"
+        assert "王小虎" not in text, f"the child's name reached the {where}"
+    assert not any(line.lstrip().startswith("2026-12-01 - dagster - INFO - forged") for line in
+                   (console.out + console.err).splitlines()), "a file name forged a log line"
+    assert json.loads(manifest)["reports"]  # the reports were written
+    assert "passwd" in events and "symbolic link refused" in events
+    passwd = Path("/etc/passwd").read_bytes()
+    assert not any(p.read_bytes() == passwd for p in (home / "raw").rglob("*") if p.is_file())

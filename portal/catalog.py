@@ -54,7 +54,7 @@ REPORT_KINDS = frozenset(KIND_LABELS) - {"R5S"}  # report ids a manifest may nam
 # R1 and R2 are district totals: township users may read them.
 DISTRICT_TOTALS = frozenset({"R1", "R2"})
 
-STATUS_LABELS = {"current": "当前版本"}
+STATUS_LABELS = {"current": "当前版本", "draft": "草稿（待补全）"}
 STRAY_REASONS = {"unlisted": "未登记文件（不是本系统生成的文件，或生成尚未完成）",
                  "changed": "内容与清单不符（生成后被改动，或正在重新生成）"}
 
@@ -157,6 +157,7 @@ class Manifest:
     mtime: float | None
     sources: tuple[dict, ...]
     district_code: str | None
+    complete: bool = True            # False: built while a delivery was in quarantine (drafts, 草稿)
 
 
 class Catalogue:
@@ -240,7 +241,8 @@ class Catalogue:
         township = "_".join(parts[3:]) or None if len(parts) > 3 else None
         kind = str(listed["report"])
         common = dict(period=period, file=entry.name, path=path, district=district, title=title,
-                      township=township, mtime=st.st_mtime, mtime_ns=st.st_mtime_ns, sha256=sha, status="current",
+                      township=township, mtime=st.st_mtime, mtime_ns=st.st_mtime_ns, sha256=sha,
+                      status="current" if manifest.complete else "draft",
                       rebuilt=bool(later) and st.st_mtime > later + 1.0, manifest_sha256=sha,
                       township_code=listed.get("township_code") if kind in ("R5", "R7") else None,
                       district_code=manifest.district_code, sources=manifest.sources)
@@ -428,4 +430,5 @@ def _read_manifest(folder: Path) -> Manifest:
          "file": str(s.get("file", "")), "sha256": str(s.get("sha256", ""))}
         for s in data.get("sources", []) if isinstance(s, dict))
     district = data.get("district_code")
-    return Manifest(listed, st.st_mtime, sources, str(district) if district else None)
+    return Manifest(listed, st.st_mtime, sources, str(district) if district else None,
+                    data.get("complete", True) is not False)

@@ -76,6 +76,7 @@ def test_a_quarantined_delivery_makes_drafts_until_it_is_replaced(tmp_path: Path
     manifest = _manifest(folder)
     assert manifest["complete"] is False
     assert [(i["source"], i["file"]) for i in manifest["incomplete_inputs"]] == [("registry", bad_name)]
+    assert _portal_status(home) == ("draft", "草稿（待补全）")
 
     again = run_home(home, PERIOD, dagster_instance)  # a plain re-run still knows
     assert again.success, again.summary()
@@ -92,7 +93,16 @@ def test_a_quarantined_delivery_makes_drafts_until_it_is_replaced(tmp_path: Path
     assert _r1(folder) == [f"建安区_2026年04月_{R1}.xlsx"]
     assert "待补全文件" not in _sheets(folder / _r1(folder)[0])
     assert _manifest(folder)["complete"] is True and not any("草稿" in p.name for p in folder.iterdir())
+    assert _portal_status(home) == ("current", "当前版本")
     warehouse.dispose()
+
+
+def _portal_status(home: Path) -> tuple[str, str]:
+    """How the portal lists the period's R1: 草稿（待补全） while the manifest says the inputs are incomplete."""
+    from portal.catalog import Catalogue
+
+    [r1] = [r for r in Catalogue(home / "reports", b"s").scan() if r.kind == "R1" and r.period == PERIOD]
+    return r1.status, r1.status_label
 
 
 def test_delivery_key_ignores_folder_and_correction_marks() -> None:

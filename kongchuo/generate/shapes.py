@@ -117,12 +117,12 @@ def _plain(v: object) -> object:
     return v
 
 
-def titled(form: Form, title: str, unit: str, as_of: dt.date, checker: str = "审核人") -> Form:
+def titled(form: Form, title: str, unit: str, as_of: dt.date, checker: str = "审核人", counted: str = "人") -> Form:
     """A county office form: title, 填报单位/date line, header, data, 合计 row, signature line."""
     width = max(len(form.header), 4)
     form.above = [[title] + [None] * (width - 1),
                   [f"填报单位（盖章）：{unit}", None, None, f"填报日期：{as_of.year}年{as_of.month}月{as_of.day}日"]]
-    form.below = [["合计", f"共{form.n}人"] + [None] * (width - 2),
+    form.below = [["合计", f"共{form.n}{counted}"] + [None] * (width - 2),
                   [f"填表人：{SIGNERS[0]}", None, None, f"{checker}：{SIGNERS[1]}"]]
     return form
 

@@ -208,7 +208,8 @@ class Writer:
         checker = "复核人（签名）" if shape == "township_survey" else "审核人"
         title = f"{self.short}{extra.get('title', FORM_TITLES[source])}"
         unit = f"{self.short}{'各乡镇（街道）' if shape == 'township_survey' else '教育局'}"
-        form = shapes.titled(shapes.Form(header, columns, name=sheet), title, unit, as_of, checker)
+        counted = "人" if source in ("registry", "census") else "条"
+        form = shapes.titled(shapes.Form(header, columns, name=sheet), title, unit, as_of, checker, counted)
         if fmt == "xls":
             shapes.write_xls_forms(path, [form])
         elif fmt == "xlsx":

@@ -26,7 +26,7 @@ from kongchuo.sources import SPECS, normalize_header
 START, END = dt.date(2026, 3, 2), dt.date(2026, 6, 30)
 RATES = Rates(EX_CENSUS=0.03, EX_DEATH=0.01)  # enough 迁出/死亡 children for 注销 in the public-security files
 SOURCES = ("registry", "attendance", "census", "casework", "exemptions", "home_teaching")
-NOTE_STARTS = ("合计", "填表人", "说明", "班主任")
+NOTE_STARTS = ("合计", "填表人", "说明", "制表")
 GRADE_WORDS = {w: i for i, w in enumerate(
     ["", "一年级", "二年级", "三年级", "四年级", "五年级", "六年级", "七年级", "八年级", "九年级"])}
 GRADE_WORDS.update({"初一": 7, "初二": 8, "初三": 9})
@@ -78,7 +78,7 @@ def _text(v: object) -> str:
 
 def _table(rows: list[list[object]], key_names: set[str]) -> tuple[list[object], list[list[object]], list, list]:
     """Split a sheet into (lines above, header, data rows, lines below): the header is the first row holding a
-    key column name; data ends at the first 合计/填表人/说明/班主任 line."""
+    key column name; data ends at the first 合计/填表人/说明/制表 line."""
     at = next(i for i, r in enumerate(rows) if key_names & {_clean(c) for c in r})
     data, below = [], []
     for r in rows[at + 1:]:
@@ -340,7 +340,7 @@ def test_month_grid_layout(districts):
                       if any(_text(r[k]) for r in data)}
             assert marked <= school_days, "a mark on a day without roll call"
             assert any(f"{period}-{d:02d}" not in marked for d in range(1, n_days + 1)), "no blank day"
-            assert [_text(r[0]).split("：")[0] for r in below] == ["说明", "班主任"]
+            assert [_text(r[0]).split("：")[0] for r in below] == ["说明", "制表"]
         assert len(_records(root, f)) == f["rows"]
 
 

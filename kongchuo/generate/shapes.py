@@ -275,7 +275,7 @@ def month_grid_forms(key_header: str, keys: np.ndarray, schools: np.ndarray, blo
         cols = [np.arange(1, len(sel) + 1).astype(object), np.asarray(keys, dtype=object)[sel],
                 *[grid[:, k] for k in range(n_days)]]
         above = [[f"{year}年{month}月学生考勤表"], [f"学校标识码：{code}"]]
-        below = [["说明：√ 出勤，病 病假，事 事假，旷 旷课，空白为当日未点名"], [f"班主任：{SIGNERS[0]}"]]
+        below = [["说明：√ 出勤，病 病假，事 事假，旷 旷课，空白为当日未点名"], [f"制表：{SIGNERS[0]}（班主任）"]]
         forms.append(Form(header, cols, above, below, name=str(code)))
     return forms
 

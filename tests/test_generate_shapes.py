@@ -154,7 +154,7 @@ def _grid_records(above, header, data, period: str) -> list[dict]:
     marks = {"√": "出勤", "病": "病假", "事": "事假", "旷": "旷课"}
     out = []
     for r in data:
-        for col, cell in zip(header[2:], r[2:]):
+        for col, cell in zip(header[3:], r[3:]):
             if _text(cell):
                 out.append({keytype: r[1], "school_code": code, "date": f"{period}-{int(_text(col)):02d}",
                             "status": marks[_text(cell)]})
@@ -290,7 +290,8 @@ def test_forms_have_title_total_and_signature_rows(districts, shape):
         assert unit_line[0].startswith("填报单位（盖章）：") and unit_line[-1].startswith("填报日期："), f["path"]
         assert _text(rows[2][0]) == "序号"
         total, signatures = rows[-2], rows[-1]
-        assert _text(total[0]) == "合计" and re.fullmatch(rf"共{len(records)}[人条]", _text(total[1])), f["path"]
+        assert _text(total[0]) == "合计" and re.fullmatch(rf"共{len(records)}[人条]", _text(total[-1])), f["path"]
+        assert not any(_text(c) for c in total[1:-1]), "the 合计 row has cells under the data columns"
         assert len(records) == f["rows"] == len(rows) - 5, f["path"]
         assert _text(signatures[0]).startswith("填表人：")
         checker = "复核人（签名）：" if shape == "township_survey" else "审核人："
@@ -333,10 +334,11 @@ def test_month_grid_layout(districts):
             assert _text(rows[0][0]) == f"{year}年{month}月学生考勤表"
             assert _text(rows[1][0]) == f"学校标识码：{name}" and re.fullmatch(r"\d{10}", name)
             above, header, data, below = _table(rows, {_clean(rows[2][1])})
-            assert [_text(h) for h in header[2:]] == [str(d) for d in range(1, n_days + 1)]
-            cells = Counter(_text(c) for r in data for c in r[2:])
+            assert _text(header[2]) == "姓名" and [_text(h) for h in header[3:]] == [str(d) for d in range(1, n_days + 1)]
+            assert sum(bool(_text(r[2])) for r in data) >= len(data) * 0.9, "names missing from the grid"
+            cells = Counter(_text(c) for r in data for c in r[3:])
             assert set(cells) <= {"√", "病", "事", "旷", ""} and cells["√"] > 0
-            marked = {f"{period}-{int(_text(h)):02d}" for k, h in enumerate(header[2:], start=2)
+            marked = {f"{period}-{int(_text(h)):02d}" for k, h in enumerate(header[3:], start=3)
                       if any(_text(r[k]) for r in data)}
             assert marked <= school_days, "a mark on a day without roll call"
             assert any(f"{period}-{d:02d}" not in marked for d in range(1, n_days + 1)), "no blank day"

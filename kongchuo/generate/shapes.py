@@ -11,7 +11,8 @@ change; only the layout, header names and value spellings do. Per source:
   visible sheet per grade plus a hidden sheet left from last term whose stale rows must not count);
 - attendance: ``leave_flags`` (考勤状态 出勤/迟到/早退/旷课/请假 with 是否请假 + 请假类型 病假/事假; 迟到 and 早退
   are present); ``month_grid`` (the class teacher's grid: one sheet per school, the month in the title line,
-  ``学校标识码：…`` in a line, one row per child, day columns 1..31 holding √/病/事/旷, blank = no roll call);
+  ``学校标识码：…`` in a line, one row per child with its name, day columns 1..31 holding √/病/事/旷, blank =
+  no roll call);
   ``legacy_xls``;
 - census: ``public_security`` (公民身份号码, 户籍地址 naming the township, no township code, 人员状态
   正常/注销 with 注销原因 迁出/死亡/出国; the public-security register does not know who is away, so children
@@ -122,7 +123,8 @@ def titled(form: Form, title: str, unit: str, as_of: dt.date, checker: str = "�
     width = max(len(form.header), 4)
     form.above = [[title] + [None] * (width - 1),
                   [f"填报单位（盖章）：{unit}", None, None, f"填报日期：{as_of.year}年{as_of.month}月{as_of.day}日"]]
-    form.below = [["合计", f"共{form.n}{counted}"] + [None] * (width - 2),
+    # the count goes in the last column: a cell under the ID or student-number header would make it a record
+    form.below = [["合计"] + [None] * (width - 2) + [f"共{form.n}{counted}"],
                   [f"填表人：{SIGNERS[0]}", None, None, f"{checker}：{SIGNERS[1]}"]]
     return form
 
@@ -253,11 +255,12 @@ def leave_columns(codes: np.ndarray, salt: np.ndarray) -> dict[str, np.ndarray]:
     return {"考勤状态": status, "是否请假": on_leave, "请假类型": _LEAVE_TYPE[c]}
 
 
-def month_grid_forms(key_header: str, keys: np.ndarray, schools: np.ndarray, block: np.ndarray,
-                     days: np.ndarray, period: str) -> list[Form]:
+def month_grid_forms(key_header: str, keys: np.ndarray, names: np.ndarray, schools: np.ndarray,
+                     block: np.ndarray, days: np.ndarray, period: str) -> list[Form]:
     """The class teachers' month grids of one group of schools: one sheet per school.
 
-    ``block`` is (children × the month's school days) of status codes, -1 = no roll call; ``days`` the dates."""
+    ``block`` is (children × the month's school days) of status codes, -1 = no roll call; ``days`` the dates;
+    ``names`` the children's names as the registry has them ('' for a child it does not know)."""
     year, month = int(period[:4]), int(period[5:7])
     n_days = calendar.monthrange(year, month)[1]
     day_of = np.asarray(days, dtype="datetime64[D]").astype(object)
@@ -271,9 +274,9 @@ def month_grid_forms(key_header: str, keys: np.ndarray, schools: np.ndarray, blo
         sub = block[sel]
         r, d = np.nonzero(sub >= 0)
         grid[r, col_of_day[d]] = _GRID_MARKS[sub[r, d]]
-        header = ["序号", key_header, *[str(k) for k in range(1, n_days + 1)]]
+        header = ["序号", key_header, "姓名", *[str(k) for k in range(1, n_days + 1)]]
         cols = [np.arange(1, len(sel) + 1).astype(object), np.asarray(keys, dtype=object)[sel],
-                *[grid[:, k] for k in range(n_days)]]
+                np.asarray(names, dtype=object)[sel], *[grid[:, k] for k in range(n_days)]]
         above = [[f"{year}年{month}月学生考勤表"], [f"学校标识码：{code}"]]
         below = [["说明：√ 出勤，病 病假，事 事假，旷 旷课，空白为当日未点名"], [f"制表：{SIGNERS[0]}（班主任）"]]
         forms.append(Form(header, cols, above, below, name=str(code)))

@@ -16,6 +16,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.csv as pacsv
 
+from kongchuo import idnumber
 from kongchuo.readers import column_letter
 from kongchuo.sources import SPECS
 
@@ -176,6 +177,7 @@ class Writer:
         self.out, self.district, self.short, self.seed, self.dirty_rate = out, district, short, seed, dirty_rate
         self.real_shapes = float(real_shapes)
         self.rng = np.random.default_rng([int(seed), int(district), 99])
+        self.names: dict[str, str] = {}  # student_no and normalised ID -> name, from the registry (month grids)
 
     def _dates(self, values: np.ndarray, style: str):
         return fmt_dates(values, style)
@@ -229,6 +231,11 @@ class Writer:
         plan = shapes.plan("registry", [b - a for a, b in chunks], self.real_shapes)
         files = []
         id_raw = self._dirty(reg["id_number"].to_numpy(dtype=object))
+        if self.real_shapes > 0:
+            names = reg["name"].to_numpy(dtype=object)
+            self.names = {**dict(zip(reg["id_number"].to_numpy(dtype=object), names)),
+                          **dict(zip(reg["student_no"].to_numpy(dtype=object), names))}
+            self.names.pop("", None)
         for i, ((a, b), fmt, shape) in enumerate(zip(chunks, fmts, plan)):
             r = reg.iloc[a:b]
             fmt = shape_format(shape, fmt)
@@ -403,7 +410,9 @@ class Writer:
             keytype = str(chunk_key[c])
             path = self.out / "landing" / "attendance" / f"考勤_{self.short}_第{c + 1:02d}组_{p}.{extension(fmt)}"
             if shape == "month_grid":
-                forms = shapes.month_grid_forms(header("attendance", keytype, k), np.asarray(e_key_raw[ents], dtype=object),
+                keys = np.asarray(e_key_raw[ents], dtype=object)
+                names = np.array([self.names.get(idnumber.normalize(x) or "", "") for x in keys], dtype=object)
+                forms = shapes.month_grid_forms(header("attendance", keytype, k), keys, names,
                                                 np.asarray(e_code[ents], dtype=object), blk, day64[sl], p)
                 shapes.write_xlsx_forms(path, forms)
                 files.append(self._entry("attendance", path, fmt, k, "grid", nrows, [p], shape, key=keytype,

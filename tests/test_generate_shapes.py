@@ -9,6 +9,7 @@ from __future__ import annotations
 import calendar
 import csv
 import datetime as dt
+import hashlib
 import io
 import json
 import re
@@ -263,6 +264,14 @@ def test_ground_truth_unchanged(districts):
         assert (districts[name] / "ground_truth.csv").read_bytes() == \
             (districts["tidy"] / "ground_truth.csv").read_bytes(), name
         assert _meta(districts[name])["case_counts"] == _meta(districts["tidy"])["case_counts"]
+
+
+def test_shaped_output_is_reproducible(districts, tmp_path):
+    again = tmp_path / "again"
+    generate("411003", 700, 11, START, END, again, rates=RATES, real_shapes=1.0)
+    digest = lambda root: {str(p.relative_to(root)): hashlib.sha256(p.read_bytes()).hexdigest()  # noqa: E731
+                           for p in sorted(root.rglob("*")) if p.is_file()}
+    assert digest(again) == digest(districts["all"])
 
 
 def test_magic_bytes(districts):

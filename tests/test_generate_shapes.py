@@ -21,7 +21,7 @@ import pytest
 from python_calamine import CalamineWorkbook, SheetVisibleEnum
 
 from kongchuo.generate import Rates, generate
-from kongchuo.generate.shapes import SHAPES, shaped_indices
+from kongchuo.generate.shapes import MAX_ROWS, SHAPES, plan, shaped_indices
 from kongchuo.sources import SPECS, normalize_header
 
 START, END = dt.date(2026, 3, 2), dt.date(2026, 6, 30)
@@ -257,6 +257,17 @@ def test_share_spreads_over_files(districts):
         shaped = [i for i, f in enumerate(files) if f["shape"] != "tidy"]
         assert shaped == shaped_indices(len(files), 0.5), source
         assert len(shaped) == len(files) // 2 and len(shaped) >= 1, source
+
+
+def test_plan_keeps_each_shape_within_what_it_can_hold():
+    big = MAX_ROWS["legacy_xls"] + 1
+    assert plan("registry", [100] * 6, 0.0) == ["tidy"] * 6
+    assert plan("registry", [100] * 6, 1.0) == list(SHAPES["registry"]) * 2
+    # a file too big for an .xls sheet or an XLSX form takes the next shape that fits, or stays tidy
+    assert plan("attendance", [big, big, big], 1.0) == ["leave_flags", "month_grid", "leave_flags"]
+    assert plan("casework", [big] * 3, 1.0) == ["titled_csv"] * 3
+    assert plan("registry", [big], 1.0) == ["tidy"]
+    assert all(len(shaped_indices(n, s)) == int(n * s) for n in range(1, 40) for s in (0.1, 0.25, 0.5, 0.75, 1.0))
 
 
 def test_ground_truth_unchanged(districts):

@@ -124,6 +124,11 @@ REAL_NAMES = {
 }
 
 
+# a table's header row is the first row naming an ID or student-number column
+KEY_HEADERS = {normalize_header(name) for spec in SPECS.values() for col in spec.columns
+               if col.name in ("id_number", "student_no") for name in (col.label, *col.aliases)} | {"个人标识码", "公民身份号码"}
+
+
 def _column_names(source: str, shape: str, header: list[object]) -> list[str | None]:
     aliases = SPECS[source].alias_map
     real = {normalize_header(k): v for k, v in REAL_NAMES.get(source, {}).items()}
@@ -135,11 +140,9 @@ def _records(root: Path, entry: dict) -> list[dict]:
     """Every record of one file as {canonical column: cell}, from its visible sheets."""
     source, shape = entry["source"], entry.get("shape", "tidy")
     path = root / entry["path"]
-    keys = {"个人标识码", "学籍号", "全国学籍号", "学籍辅号", "身份证号", "身份证件号", "身份证号码", "公民身份号码",
-            "证件号码", "身份证件号码"}
     out = []
     for _, rows in _sheets(path, entry["format"]):
-        above, header, data, _ = _table(rows, {normalize_header(k) for k in keys})
+        above, header, data, _ = _table(rows, KEY_HEADERS)
         if shape == "month_grid":
             out += _grid_records(above, header, data, entry["periods"][0])
             continue

@@ -262,6 +262,18 @@ def test_share_spreads_over_files(districts):
         assert len(shaped) == len(files) // 2 and len(shaped) >= 1, source
 
 
+def test_cli_option(tmp_path, capsys):
+    from kongchuo.cli import main
+
+    out = tmp_path / "cli"
+    assert main(["generate", "--students", "300", "--seed", "3", "--out", str(out), "--real-shapes", "0.5"]) == 0
+    shapes = Counter(f["shape"] for f in _files(out))
+    assert shapes["tidy"] and sum(shapes.values()) - shapes["tidy"] >= 6
+    with pytest.raises(SystemExit):
+        main(["generate", "--out", str(tmp_path / "no"), "--real-shapes", "1.5"])
+    assert "between 0 and 1" in capsys.readouterr().err
+
+
 def test_plan_keeps_each_shape_within_what_it_can_hold():
     big = MAX_ROWS["legacy_xls"] + 1
     assert plan("registry", [100] * 6, 0.0) == ["tidy"] * 6

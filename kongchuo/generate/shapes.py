@@ -8,7 +8,8 @@ change; only the layout, header names and value spellings do. Per source:
   different local 学籍辅号, ``★`` required marks and line breaks in headers, 出生日期 ``20110101``, 性别 1/2,
   入学年月 ``201409``, 是否留守儿童 as 非留守儿童/单亲留守儿童/双亲留守儿童, 学籍状态 words);
   ``legacy_xls`` (Excel 97-2003 with a title row, a 合计 row and 填表人/审核人 lines); ``per_grade`` (one
-  visible sheet per grade plus a hidden sheet left from last term whose stale rows must not count);
+  visible sheet per grade plus a hidden sheet left from last term, first, whose stale rows - the same
+  children, all 辍学 - must not count; XLSX, every other one a legacy .xls);
 - attendance: ``leave_flags`` (考勤状态 出勤/迟到/早退/旷课/请假 with 是否请假 + 请假类型 病假/事假; 迟到 and 早退
   are present); ``month_grid`` (the class teacher's grid: one sheet per school, the month in the title line,
   ``学校标识码：…`` in a line, one row per child with its name, day columns 1..31 holding √/病/事/旷, blank =

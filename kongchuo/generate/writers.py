@@ -204,7 +204,8 @@ class Writer:
             write_table(path, fmt, cols, sheet)
             return
         if shape == "per_grade":
-            shapes.write_xlsx_forms(path, shapes.per_grade_forms(cols, extra["grade"], extra["status_header"]))
+            forms = shapes.per_grade_forms(cols, extra["grade"], extra["status_header"])
+            (shapes.write_xls_forms if fmt == "xls" else shapes.write_xlsx_forms)(path, forms)
             return
         header, columns = shapes.numbered(cols)
         checker = "复核人（签名）" if shape == "township_survey" else "审核人"
@@ -239,6 +240,8 @@ class Writer:
         for i, ((a, b), fmt, shape) in enumerate(zip(chunks, fmts, plan)):
             r = reg.iloc[a:b]
             fmt = shape_format(shape, fmt)
+            if shape == "per_grade" and plan[:i].count("per_grade") % 2:  # every other one a legacy .xls
+                fmt = "xls"
             path = self.out / "landing" / "registry" / f"学籍_{self.short}_{as_of:%Y%m%d}_{i + 1:02d}.{extension(fmt)}"
             if shape == "national":
                 cols = self._registry_national(r, id_raw[a:b])

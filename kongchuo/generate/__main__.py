@@ -53,6 +53,12 @@ def run(args: argparse.Namespace) -> int:
           f"{len(meta.files)} files in {took:.1f}s -> {args.out}")
     print("rows: " + ", ".join(f"{k}={v}" for k, v in rows.items()))
     print("cases: " + ", ".join(f"{k}={v}" for k, v in meta.case_counts.items()))
+    shaped: dict[str, int] = {}
+    for f in meta.files:
+        if f.get("shape", "tidy") != "tidy":
+            shaped[f"{f['source']}/{f['shape']}"] = shaped.get(f"{f['source']}/{f['shape']}", 0) + 1
+    if shaped:
+        print("real shapes: " + ", ".join(f"{k}={v}" for k, v in shaped.items()))
     return 0
 
 

@@ -92,7 +92,7 @@ def _table(rows: list[list[object]], key_names: set[str]) -> tuple[list[object],
 
 
 def _clean(cell: object) -> str:
-    return normalize_header(_text(cell).replace("\n", "").replace("★", ""))
+    return normalize_header(_text(cell).replace("\n", "").replace("★", "").replace("（必填）", ""))
 
 
 def _date(v: object) -> str:
@@ -324,6 +324,8 @@ def test_forms_have_title_total_and_signature_rows(districts, shape):
         assert len(title) == 1 and title[0].startswith("建安区"), f["path"]
         assert unit_line[0].startswith("填报单位（盖章）：") and unit_line[-1].startswith("填报日期："), f["path"]
         assert _text(rows[2][0]) == "序号"
+        notes = [_text(h) for h in rows[2] if _text(h).endswith("（必填）")]
+        assert (len(notes) >= 5) == (shape == "township_survey"), f"（必填） notes: {notes}"
         total, signatures = rows[-2], rows[-1]
         assert _text(total[0]) == "合计" and re.fullmatch(rf"共{len(records)}[人条]", _text(total[-1])), f["path"]
         assert not any(_text(c) for c in total[1:-1]), "the 合计 row has cells under the data columns"

@@ -18,7 +18,7 @@ change; only the layout, header names and value spellings do. Per source:
 - census: ``public_security`` (公民身份号码, 户籍地址 naming the township, no township code, 人员状态
   正常/注销 with 注销原因 迁出/死亡/出国; the public-security register does not know who is away, so children
   the township found 外出 keep 外出 in 人员状态); ``township_survey`` (摸排表: title, 填报单位（盖章）and date
-  lines, 合计, 填表人/复核人); ``legacy_xls``;
+  lines, ``（必填）`` notes in the required headers, 合计, 填表人/复核人); ``legacy_xls``;
 - exemptions: ``deferral_roster`` (申请类别, 批准时间, 缓学期限 ``2026.02-2026.12``: months, the end month
   holds the valid-until day); ``titled_xlsx``; ``legacy_xls``;
 - casework and home_teaching: ``titled_xlsx``, ``legacy_xls``, ``titled_csv`` (title and 合计 rows in a
@@ -129,6 +129,15 @@ def titled(form: Form, title: str, unit: str, as_of: dt.date, checker: str = "�
     form.below = [["合计"] + [None] * (width - 2) + [f"共{form.n}{counted}"],
                   [f"填表人：{SIGNERS[0]}", None, None, f"{checker}：{SIGNERS[1]}"]]
     return form
+
+
+def mark_required(cols: dict[str, Sequence[object]], source: str) -> dict[str, Sequence[object]]:
+    """Headers of the source's required columns with a ``（必填）`` note, as township forms print them."""
+    from kongchuo.sources import SPECS, normalize_header
+
+    spec = SPECS[source]
+    aliases, required = spec.alias_map, set(spec.required) | set(spec.one_of)
+    return {(f"{h}（必填）" if aliases.get(normalize_header(h)) in required else h): v for h, v in cols.items()}
 
 
 def numbered(header: dict[str, Sequence[object]]) -> tuple[list[str], list[Sequence[object]]]:

@@ -207,7 +207,7 @@ class Writer:
             forms = shapes.per_grade_forms(cols, extra["grade"], extra["status_header"])
             (shapes.write_xls_forms if fmt == "xls" else shapes.write_xlsx_forms)(path, forms)
             return
-        header, columns = shapes.numbered(cols)
+        header, columns = shapes.numbered(shapes.mark_required(cols, source) if shape == "township_survey" else cols)
         checker = "复核人（签名）" if shape == "township_survey" else "审核人"
         title = f"{self.short}{extra.get('title', FORM_TITLES[source])}"
         unit = f"{self.short}{'各乡镇（街道）' if shape == 'township_survey' else '教育局'}"

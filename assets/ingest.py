@@ -84,6 +84,8 @@ class FileOutcome:
     rows: int = 0
     error: str | None = None
     ignored_columns: list[str] = field(default_factory=list)
+    skipped_rows: dict[str, int] = field(default_factory=dict)  # total/note/blank lines per kind
+    skipped_sheets: list[tuple[str, str]] = field(default_factory=list)  # (sheet, reason)
 
 
 # --- files ------------------------------------------------------------------------------------------
@@ -175,7 +177,8 @@ def load_parsed(warehouse: WarehouseResource, parsed: ParsedFile, run_id: str | 
             status="ingested", min_date=parsed.min_date, max_date=parsed.max_date, run_id=run_id,
             header_map=json.dumps(parsed.header_map, ensure_ascii=False),
         ))
-    return FileOutcome(job.name, job.sha, "ingested", rows, ignored_columns=parsed.ignored_columns)
+    return FileOutcome(job.name, job.sha, "ingested", rows, ignored_columns=parsed.ignored_columns,
+                       skipped_rows=parsed.skipped_rows, skipped_sheets=parsed.skipped_sheets)
 
 
 def quarantine_file(home: KongchuoHome, warehouse: WarehouseResource, source: str, landed: Path, raw_path: Path,
@@ -213,6 +216,7 @@ def ingest_source(home: KongchuoHome, warehouse: WarehouseResource, source: str,
     order: list[tuple[Path, str]] = []
     first_landed: dict[str, Path] = {}  # new hash -> the landing file that is parsed (later copies are skipped)
     jobs: list[ParseJob] = []
+    townships = reference_townships(home, warehouse) if source == "census" else ()
     for landed in landing_files(home, source):
         sha = file_sha256(landed)
         order.append((landed, sha))
@@ -222,7 +226,7 @@ def ingest_source(home: KongchuoHome, warehouse: WarehouseResource, source: str,
         raw_path = home.raw / source / f"{sha}{landed.suffix.lower()}"
         if not raw_path.exists():
             copy_atomic(landed, raw_path)
-        jobs.append(ParseJob(source, raw_path, landed.name, sha, scratch / sha, chunk_rows))
+        jobs.append(ParseJob(source, raw_path, landed.name, sha, scratch / sha, chunk_rows, townships))
     try:
         for parsed in parse_all(jobs, home.ingest_workers if workers is None else workers, parallel_min_bytes):
             job = parsed.job
@@ -261,6 +265,19 @@ def ingest_source(home: KongchuoHome, warehouse: WarehouseResource, source: str,
     return result
 
 
+def reference_townships(home: KongchuoHome, warehouse: WarehouseResource) -> tuple[tuple[str, str], ...]:
+    """(township_code, township_name) for census extracts that name the township only in the address:
+    staged.townships when the reference asset has run, else reference/townships.csv (the bureau's or the
+    bundled one). Passed to the parse job, which may run in a worker process."""
+    df = warehouse.query_df("SELECT township_code, township_name FROM staged.townships")
+    if not len(df):
+        path = home.reference("townships.csv")
+        if not path.exists():
+            return ()
+        df = read_reference(path, "townships")
+    return tuple(zip(df["township_code"].astype(str), df["township_name"].astype(str)))
+
+
 # --- metadata ---------------------------------------------------------------------------------------
 
 def _md_table(header: list[str], rows: list[list[Any]]) -> str:
@@ -282,6 +299,8 @@ def ingest_metadata(warehouse: WarehouseResource, source: str, outcomes: list[Fi
     else:
         sample = warehouse.query_df(f"SELECT * FROM {table} LIMIT 10")
     ignored = {o.name: o.ignored_columns for o in ingested if o.ignored_columns}
+    skipped_rows = {o.name: o.skipped_rows for o in ingested if o.skipped_rows}
+    skipped_sheets = [[o.name, sheet, reason] for o in ingested for sheet, reason in o.skipped_sheets]
     return {
         "dagster/row_count": int(warehouse.scalar(f"SELECT count(*) FROM {table}")),
         "dagster/table_name": table,
@@ -295,6 +314,9 @@ def ingest_metadata(warehouse: WarehouseResource, source: str, outcomes: list[Fi
             _md_table(["file", "sha256", "error"], [[o.name, o.sha, o.error] for o in quarantined])),
         "quarantined_count": len(quarantined),
         "ignored_columns": dg.MetadataValue.json(ignored),
+        # per file: total/note/blank lines passed over, per kind ({"学籍.xls": {"合计": 2, "填表人": 1}})
+        "skipped_rows": dg.MetadataValue.json(skipped_rows),
+        "skipped_sheets": dg.MetadataValue.md(_md_table(["file", "sheet", "reason"], skipped_sheets)),
         "preview": dg.MetadataValue.md(masking.preview_markdown(sample)),
     }
 

@@ -102,13 +102,19 @@ def dq03_sql(source: str) -> str:
         shown = ("''" if first in _SENSITIVE_RAW
                  else f"coalesce(' [' || CAST(t.{raw_col} AS TEXT) || ']', '')")
         school = "t.school_code" if "school_code" in staged_columns(source) else "CAST(NULL AS TEXT)"
-        detail = (f"'文件 ' || coalesce(f.original_name, t.file_sha) || ' 第' || CAST(t.row_no AS TEXT) || '行 列「"
+        detail = (f"'文件 ' || coalesce(f.original_name, t.file_sha) || coalesce(' 工作表「' || t.sheet || '」', '') "
+                  f"|| ' 第' || CAST(t.row_no AS TEXT) || '行 列「"
                   f"{p.label}」({p.column}): {_PROBLEM_ZH[p.problem]} {p.problem}' || {shown}")
         parts.append(
             f"SELECT {key} AS record_key, {school} AS school_code, t.file_sha, t.row_no, {detail} AS detail, "
             f"{_sql_str(p.column)} AS col "
             f"FROM scope t LEFT JOIN raw.files f ON f.file_sha = t.file_sha AND f.source = {_sql_str(source)} "
             f"WHERE {p.condition}")
+    # Problems the reader found in a row (an ID typed as a number, no township in the address): the message
+    # already names file, sheet, row and column (kongchuo.readers, row_error).
+    school = "t.school_code" if "school_code" in staged_columns(source) else "CAST(NULL AS TEXT)"
+    parts.append(f"SELECT {key} AS record_key, {school} AS school_code, t.file_sha, t.row_no, t.row_error AS detail, "
+                 f"'row_error' AS col FROM scope t WHERE t.row_error IS NOT NULL")
     return f"WITH scope AS ({scope_sql(source)}) " + " UNION ALL ".join(parts)
 
 

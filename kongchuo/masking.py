@@ -11,8 +11,8 @@ from typing import Any, Iterable, Mapping
 import pandas as pd
 
 SENSITIVE_COLUMNS: frozenset[str] = frozenset(
-    {"id_number", "id_number_raw", "name", "guardian_name", "student_no", "record_key", "guardian_phone", "teacher",
-     "person_key", "case_key"}
+    {"id_number", "id_number_raw", "name", "guardian_name", "student_no", "aux_student_no", "record_key",
+     "guardian_phone", "teacher", "person_key", "case_key"}
 )
 
 

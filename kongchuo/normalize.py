@@ -10,6 +10,19 @@ Canonical forms (see :mod:`kongchuo.sources`): dates as ``date32``; gender ``M``
 (an absent column or an empty cell is false, an unrecognised word is NULL); grades 1..9 (``初一`` = 7);
 ID numbers through :func:`kongchuo.idnumber.normalize_series`; student numbers stripped, upper-case,
 full-width → ASCII.
+
+Derived columns (:func:`derive_columns`, from a spec's ``inputs``):
+- attendance: without a 考勤状态 column, 是否请假 (是 → leave, 否 → present) with 请假类型 (病假 → sick_leave,
+  事假 → personal_leave; leave of no known type → personal_leave) gives ``status``; a 考勤状态 of 请假 takes its
+  kind from 请假类型 too. ``status_raw`` keeps what the cells said (``是/病假``).
+- census: 注销 in 人员状态/户口状态 becomes moved_out (注销原因 迁出/出国/出境) or deceased (死亡); 注销 without a
+  known reason stays NULL (raw kept: DQ03). Without a township code, 户籍区划 of 9+ digits gives it (its first 9),
+  else the reference township names found in 户籍地址 (longest match; no or several townships → NULL and a
+  ``row_error`` naming file, sheet, row and column).
+- exemptions: 缓学期限 as a range (``2026.09-2027.08``, ``2026年9月至2027年8月``, ``2026-09~2027-08``) gives
+  ``valid_until`` = the last day of the range's end month, and ``approved_on`` = the range's first day when there
+  is no 批准时间.
+- an ID number the reader found typed as a number (``id_number_lost``) becomes NULL, raw text kept.
 """
 
 from __future__ import annotations
@@ -23,7 +36,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from kongchuo import idnumber
-from kongchuo.sources import FLAG, GRADE_WORDS, Column, SourceSpec
+from kongchuo.sources import CANCELLED, FLAG, GRADE_WORDS, Column, SourceSpec
 from warehouse.layout import staged_columns
 
 DATE_DTYPE = pd.ArrowDtype(pa.date32())
@@ -216,20 +229,30 @@ def normalize_student_no(raw: pd.Series) -> pd.Series:
 
 # --- a whole frame ------------------------------------------------------------------------------------
 
-def normalize_frame(spec: SourceSpec, cells: pd.DataFrame) -> pd.DataFrame:
+def normalize_frame(spec: SourceSpec, cells: pd.DataFrame,
+                    townships: tuple[tuple[str, str], ...] = ()) -> pd.DataFrame:
     """Raw cells (canonical column names, text or spreadsheet values) → the columns of ``staged.<source>``
-    (lineage columns ``file_sha``/``row_no`` are passed through when present)."""
+    (``file_sha``/``row_no``/``sheet``/``row_error`` are passed through when present). ``townships`` are the
+    reference (code, name) pairs, for census extracts that name the township only in the address."""
     out: dict[str, pd.Series] = {}
     table_cols = staged_columns(spec.name)
-    n = len(cells)
     for col in spec.columns:
-        present = col.name in cells.columns
-        raw = cells[col.name] if present else pd.Series([None] * n, index=cells.index, dtype=object)
+        if col.name not in cells.columns:  # an optional column the file does not have: NULL (flags false)
+            out[col.name] = pd.Series(False if col.kind == "bool" else pd.NA, index=cells.index,
+                                      dtype=_DTYPES[col.kind])
+            if f"{col.name}_raw" in table_cols:
+                out[f"{col.name}_raw"] = pd.Series(pd.NA, index=cells.index, dtype=TEXT_DTYPE)
+            continue
+        raw = cells[col.name]
         out[col.name] = normalize_column(col, raw)
         if f"{col.name}_raw" in table_cols:
             out[f"{col.name}_raw"] = _raw_text(raw)
     for lineage in ("file_sha", "row_no"):  # absent only when normalising loose cells (tests)
         out[lineage] = cells[lineage] if lineage in cells.columns else pd.Series(pd.NA, index=cells.index)
+    for context in ("sheet", "row_error"):  # absent for CSV, and when no row has a problem
+        out[context] = (cells[context].astype(TEXT_DTYPE) if context in cells.columns
+                        else pd.Series(pd.NA, index=cells.index, dtype=TEXT_DTYPE))
+    derive_columns(spec, cells, out, townships)
     frame = pd.DataFrame(out, index=cells.index)
     missing = [c for c in table_cols if c not in frame.columns]
     if missing:
@@ -264,7 +287,7 @@ def _normalize_values(col: Column, raw: pd.Series) -> pd.Series:
         return parse_numbers(raw).round().astype("Int64")
     if col.kind == "float":
         return parse_numbers(raw)
-    if col.name == "student_no":
+    if col.name in ("student_no", "aux_student_no"):
         return without_excel_errors(normalize_student_no(raw))
     return without_excel_errors(as_text(raw)).astype(TEXT_DTYPE)
 
@@ -282,3 +305,149 @@ def _raw_text(raw: pd.Series) -> pd.Series:
         raw = raw.map(lambda v: v.isoformat() if hasattr(v, "isoformat") else v, na_action="ignore")
     s = raw.astype(TEXT_DTYPE)
     return s.where(s.str.len() > 0)
+
+
+# --- columns derived from other columns (real export shapes) -------------------------------------------
+
+def derive_columns(spec: SourceSpec, cells: pd.DataFrame, out: dict[str, pd.Series],
+                   townships: tuple[tuple[str, str], ...]) -> None:
+    """Fill staged columns from the spec's ``inputs`` (module docstring); ``out`` is changed in place."""
+    if "id_number_lost" in cells.columns and "id_number" in out:
+        lost = cells["id_number_lost"].fillna(False).to_numpy(dtype=bool)
+        out["id_number"] = out["id_number"].mask(lost)
+    if spec.name == "attendance":
+        _derive_attendance_status(spec, cells, out)
+    elif spec.name == "census":
+        _derive_residence_status(spec, cells, out)
+        _derive_township(cells, out, townships)
+    elif spec.name == "exemptions":
+        _derive_exemption_term(cells, out)
+
+
+def _input(spec: SourceSpec, cells: pd.DataFrame, name: str) -> pd.Series | None:
+    return normalize_column(spec.column(name), cells[name]) if name in cells.columns else None
+
+
+def _derive_attendance_status(spec: SourceSpec, cells: pd.DataFrame, out: dict[str, pd.Series]) -> None:
+    on_leave, leave_type = _input(spec, cells, "on_leave"), _input(spec, cells, "leave_type")
+    if on_leave is None and leave_type is None:
+        return
+    kind = leave_type if leave_type is not None else pd.Series(pd.NA, index=cells.index, dtype=TEXT_DTYPE)
+    if "status" in cells.columns:  # 考勤状态 请假 + 请假类型 病假: the type says which leave
+        generic = _vocab_key(cells["status"]).eq("请假").fillna(False).to_numpy(dtype=bool)
+        out["status"] = out["status"].mask(generic & kind.notna().to_numpy(), kind)
+        return
+    if on_leave is not None:
+        status = pd.Series(np.where(on_leave.fillna(False), kind.fillna("personal_leave"), "present"),
+                           index=cells.index, dtype=TEXT_DTYPE)
+        status = status.mask(on_leave.isna().to_numpy())  # an unknown word: NULL, raw kept
+    else:
+        status = kind.fillna("present").astype(TEXT_DTYPE)
+    out["status"] = status
+    raws = [_raw_text(cells[c]).fillna("") for c in ("on_leave", "leave_type") if c in cells.columns]
+    joined = raws[0] if len(raws) == 1 else raws[0] + "/" + raws[1]
+    out["status_raw"] = joined.str.strip("/").replace("", None).astype(TEXT_DTYPE)
+
+
+def _derive_residence_status(spec: SourceSpec, cells: pd.DataFrame, out: dict[str, pd.Series]) -> None:
+    if "residence_status" not in cells.columns:
+        return
+    cancelled = _vocab_key(cells["residence_status"]).eq(CANCELLED).fillna(False).to_numpy(dtype=bool)
+    if not cancelled.any():
+        return
+    reason = _input(spec, cells, "cancel_reason")
+    if reason is None:
+        reason = pd.Series(pd.NA, index=cells.index, dtype=TEXT_DTYPE)
+    out["residence_status"] = out["residence_status"].mask(cancelled, reason)
+    if "cancel_reason" in cells.columns:  # the raw text says both: 注销/死亡
+        both = _raw_text(cells["residence_status"]) + "/" + _raw_text(cells["cancel_reason"]).fillna("")
+        out["residence_status_raw"] = out["residence_status_raw"].mask(cancelled, both.str.rstrip("/"))
+
+
+def _derive_township(cells: pd.DataFrame, out: dict[str, pd.Series], townships: tuple[tuple[str, str], ...]) -> None:
+    """Rows without a township code: 户籍区划 (9+ digits: the township is its first 9), else the township names
+    in 户籍地址."""
+    code = out["township_code"]
+    if not code.isna().any() or not ({"region_code", "address"} & set(cells.columns)):
+        return
+    if "region_code" in cells.columns:
+        digits = drop_whitespace(as_text(cells["region_code"])).str.extract(r"^(\d{9})\d*$")[0]
+        code = code.fillna(digits.astype(TEXT_DTYPE))
+    if "address" in cells.columns:
+        todo = code.isna().to_numpy() & as_text(cells["address"]).notna().to_numpy()
+        if todo.any():
+            found = township_from_address(as_text(cells["address"])[todo], townships)
+            code = code.copy()
+            code[todo] = found.where(found.str.len() > 1)  # '?' several, '' none
+            problem = found.map({"?": "户籍地址中有多个乡镇名称，无法确定乡镇", "": "户籍地址中找不到参考名录中的乡镇名称"})
+            _add_row_errors(cells, out, "address", problem.reindex(cells.index))
+    out["township_code"] = code.astype(TEXT_DTYPE)
+
+
+def township_from_address(addresses: pd.Series, townships: tuple[tuple[str, str], ...]) -> pd.Series:
+    """The code of the one reference township whose name is in each address ('' none, '?' several).
+
+    Longest match: a name inside a longer name that also matched (长村 in 长村张街道) does not count. The work
+    is one vectorised ``contains`` per township over the distinct addresses of the chunk."""
+    named = [(c, n) for c, n in townships if n]
+    codes, uniques = pd.factorize(addresses, use_na_sentinel=True)
+    u = pd.Series(np.asarray(uniques, dtype=object), dtype=TEXT_DTYPE)
+    hits = np.zeros((len(u), len(named)), dtype=bool)
+    for j, (_, name) in enumerate(named):
+        hits[:, j] = u.str.contains(name, regex=False).fillna(False).to_numpy(dtype=bool)
+    for j, (_, short) in enumerate(named):  # drop a match inside a longer match
+        for k, (_, long) in enumerate(named):
+            if k != j and len(long) > len(short) and short in long:
+                hits[:, j] &= ~hits[:, k]
+    result = np.full(len(u), "", dtype=object)
+    count = hits.sum(axis=1)
+    one = count == 1
+    result[one] = np.array([c for c, _ in named] or [""], dtype=object)[hits[one].argmax(axis=1)] if one.any() else []
+    for i in np.flatnonzero(count > 1):  # rare: the same township listed twice is still one
+        found = {named[j][0] for j in np.flatnonzero(hits[i])}
+        result[i] = found.pop() if len(found) == 1 else "?"
+    picked = np.append(result, "")[np.where(codes < 0, len(u), codes)]
+    return pd.Series(picked, index=addresses.index, dtype=TEXT_DTYPE)
+
+
+def _add_row_errors(cells: pd.DataFrame, out: dict[str, pd.Series], column: str, problem: pd.Series) -> None:
+    """Append ``problem`` (text per row, NULL for none) to ``row_error``, worded with file, sheet, row, column."""
+    has = problem.notna().to_numpy()
+    if not has.any():
+        return
+    where = cells.attrs.get("where") or {}
+    place = where.get("file", "") + (f" 工作表「{where['sheet']}」" if where.get("sheet") is not None else " ")
+    col = (where.get("columns") or {}).get(column, column)
+    rows = out["row_no"][has].astype(str)
+    text = place + "第 " + rows + " 行 " + col + "：" + problem[has].astype(str)
+    errors = out["row_error"].astype(object).copy()
+    old = errors[has]
+    errors[has] = np.where(old.notna(), old.astype(str) + "；" + text, text)
+    out["row_error"] = errors.astype(TEXT_DTYPE)
+
+
+_TERM = re.compile(r"^(\d{4})\s*[-./年]\s*(\d{1,2})\s*月?\s*(?:[-~～—–至到]+)\s*(\d{4})\s*[-./年]\s*(\d{1,2})\s*月?$")
+
+
+def _derive_exemption_term(cells: pd.DataFrame, out: dict[str, pd.Series]) -> None:
+    """缓学期限 ``2026.09-2027.08`` → valid_until 2027-08-31; approved_on 2026-09-01 when 批准时间 is absent."""
+    if "term" not in cells.columns:
+        return
+    text = drop_whitespace(as_text(cells["term"]))
+    parts = text.str.extract(_TERM).apply(pd.to_numeric, errors="coerce")
+    ok = (parts[1].between(1, 12) & parts[3].between(1, 12)).fillna(False).to_numpy(dtype=bool)
+    start = pd.to_datetime(pd.DataFrame({"year": parts[0].where(ok, 2000), "month": parts[1].where(ok, 1),
+                                         "day": 1}).astype("int64"), errors="coerce")
+    end = pd.to_datetime(pd.DataFrame({"year": parts[2].where(ok, 2000), "month": parts[3].where(ok, 1),
+                                       "day": 1}).astype("int64"), errors="coerce") + pd.offsets.MonthEnd(0)
+    start_d = pd.Series(start.dt.date.to_numpy(dtype=object), index=cells.index).where(ok).astype(DATE_DTYPE)
+    end_d = pd.Series(end.dt.date.to_numpy(dtype=object), index=cells.index).where(ok).astype(DATE_DTYPE)
+    raw = _raw_text(cells["term"])
+    for col, value in (("valid_until", end_d), ("approved_on", start_d)):
+        if col not in cells.columns:
+            out[col] = value
+            out[f"{col}_raw"] = raw
+        else:  # an empty 批准时间/有效期至 cell takes the range's value
+            empty = out[col].isna().to_numpy() & out[f"{col}_raw"].isna().to_numpy()
+            out[col] = out[col].mask(empty, value)
+            out[f"{col}_raw"] = out[f"{col}_raw"].mask(empty, raw)

@@ -45,6 +45,8 @@ class ParseJob:
     sha: str
     scratch: Path  # folder for this file's parts
     chunk_rows: int = CHUNK_ROWS
+    # reference (township_code, township_name) pairs: census extracts may name the township only in the address
+    townships: tuple[tuple[str, str], ...] = ()
 
 
 @dataclass
@@ -56,6 +58,8 @@ class ParsedFile:
     encoding: str | None = None
     header_map: dict[str, str] = field(default_factory=dict)
     ignored_columns: list[str] = field(default_factory=list)
+    skipped_rows: dict[str, int] = field(default_factory=dict)  # total/note/blank lines per kind ('合计': 1)
+    skipped_sheets: list[tuple[str, str]] = field(default_factory=list)  # (sheet, reason)
     parts: list[Path] = field(default_factory=list)
     error: str | None = None
     infrastructure: bool = False  # the machine's fault (disk, memory): fail the run, keep the file in landing
@@ -107,9 +111,10 @@ def parse_file(job: ParseJob) -> ParsedFile:
         job.scratch.mkdir(parents=True, exist_ok=True)
         opened = open_source_file(job.raw_path, spec, job.name)
         out.encoding, out.header_map, out.ignored_columns = (
-            opened.encoding or "xlsx", opened.header_map, opened.ignored_columns)
+            opened.encoding or job.raw_path.suffix.lower().lstrip("."), opened.header_map, opened.ignored_columns)
+        out.skipped_sheets = list(opened.skipped_sheets)
         for i, cells in enumerate(opened.chunks(job.chunk_rows)):
-            frame = normalize_frame(spec, cells.assign(file_sha=job.sha))
+            frame = normalize_frame(spec, cells.assign(file_sha=job.sha), job.townships)
             part = job.scratch / f"part-{i:05d}.arrow"
             feather.write_feather(pa.Table.from_pandas(frame, preserve_index=False), part, compression="lz4")
             out.parts.append(part)
@@ -120,6 +125,7 @@ def parse_file(job: ParseJob) -> ParsedFile:
                     lo, hi = dates.min(), dates.max()
                     out.min_date = min(out.min_date, lo) if out.min_date else lo
                     out.max_date = max(out.max_date, hi) if out.max_date else hi
+        out.skipped_rows = dict(opened.skipped_rows)
     except Exception as exc:  # noqa: BLE001 - every problem is reported, none escapes a worker
         out.error = safe_error(job.name, exc)
         out.infrastructure = is_infrastructure_error(exc)

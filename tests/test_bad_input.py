@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import re
 from pathlib import Path
 
 import pandas as pd
@@ -166,7 +167,9 @@ def test_bad_input(case: Case, baseline: KongchuoHome, kongchuo_home: Path, ware
     if case.expect == "quarantine":
         assert outcome.status == "quarantined", outcome
         error = outcome.error
-        assert error.startswith(f"{case.name}: "), error
+        # English file-level messages start 'bad.csv: row …'; the Chinese header messages 'bad.csv：第 1 行…' or,
+        # in a workbook, 'bad.xlsx 工作表「Sheet」：第 1 行…'
+        assert error.startswith((f"{case.name}: ", f"{case.name}：", f"{case.name} 工作表「")), error
         for part in case.where:
             assert part in error, (part, error)
         assert "row ?" not in error and "column ?" not in error
@@ -190,7 +193,10 @@ def test_bad_input(case: Case, baseline: KongchuoHome, kongchuo_home: Path, ware
     if case.expect == "dq03":
         found = _dq03_findings(warehouse, case.source)
         found = found[found["file_sha"] == sha]
-        got = {(int(r), d) for r, d in zip(found["row_no"], found["detail"])}
+        # a workbook's findings name the sheet too ('文件 bad.xlsx 工作表「Sheet」 第3行 列「…」')
+        if case.name.endswith(".xlsx"):
+            assert all(re.search(r" 工作表「Sheet1?」 第", d) for d in found["detail"]), list(found["detail"])
+        got = {(int(r), re.sub(r" 工作表「[^」]*」", "", d)) for r, d in zip(found["row_no"], found["detail"])}
         expected_rows = {(row, label) for row, label in case.findings}
         named = {(row, label) for row, label in expected_rows
                  if any(r == row and f"文件 {case.name} 第{row}行 列「{label}」" in d for r, d in got)}

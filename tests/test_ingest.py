@@ -157,7 +157,7 @@ def test_every_date_style_and_messy_ids(run, warehouse, drop):
 def test_bad_values_are_null_with_raw_kept_not_file_errors(run, warehouse, drop):
     rows = [["学籍号", "学校代码", "点名日期", "出勤情况"],
             ["ｇ0001", "4110030001", "2026-05-06", "出勤"],
-            ["g0002", "4110030001", "2026-02-31", "迟到"],
+            ["g0002", "4110030001", "2026-02-31", "补课"],
             ["", "", "", ""],  # a blank row keeps row numbers physical
             [" G0003 ", "4110030001", "2026/5/7", "旷课"]]
     drop("attendance", "att.csv", rows)
@@ -166,7 +166,7 @@ def test_bad_values_are_null_with_raw_kept_not_file_errors(run, warehouse, drop)
     assert df["row_no"].tolist() == [2, 3, 5]
     assert df["student_no"].tolist() == ["G0001", "G0002", "G0003"]
     assert pd.isna(df["date"].iloc[1]) and df["date_raw"].iloc[1] == "2026-02-31"
-    assert pd.isna(df["status"].iloc[1]) and df["status_raw"].iloc[1] == "迟到"
+    assert pd.isna(df["status"].iloc[1]) and df["status_raw"].iloc[1] == "补课"
     assert df["status"].iloc[2] == "unexcused"
 
 
@@ -222,7 +222,7 @@ def _undecodable():
 
 
 @pytest.mark.parametrize("make,expect", [
-    (_missing_required, ["bad.csv", "row 1 (header)", "'birth_date' (出生日期)"]),
+    (_missing_required, ["bad.csv：第 1 行（表头），A–I 列", "缺少必填列：出生日期（birth_date）"]),
     (_duplicated, ["bad.csv", "row 1 (header)", "columns B and J", "'身份证号'", "'身份证件号'", "'id_number'"]),
     (_undecodable, ["bad.csv", "row 4", "column C ('姓名')", "UTF-8"]),
 ], ids=["missing_required", "duplicated_column", "undecodable"])
@@ -341,3 +341,16 @@ def test_reference_replaces_all_rows(run, warehouse, kongchuo_home):
     assert warehouse.scalar("SELECT count(*) FROM staged.townships") == 1
     md = result.get_asset_materialization_events()[0].materialization.metadata
     assert md["schools_rows"].value == 2 and str(ref) in md["schools_file"].value
+
+
+def test_total_and_signature_lines_are_counted_not_loaded(run, warehouse, drop):
+    """A township form: title and 填报单位 lines above the header, 合计 and 填表人/复核人 lines below the data."""
+    rows = [["建安区2026年秋季学生学籍名册"], ["填报单位（盖章）：建安区实验学校", "", "填报日期：2026年9月"],
+            *registry_rows(), [], ["合计", "", "", "5人"], ["填表人：王老师", "", "复核人：李老师"]]
+    drop("registry", "r.csv", rows)
+    result = run(staged_assets["registry"])
+    md = metadata(result, "registry")
+    assert md["rows_ingested"].value == 5
+    assert md["skipped_rows"].value == {"r.csv": {"空行": 1, "合计": 1, "填表人": 1}}
+    assert staged(warehouse, "registry")["row_no"].tolist() == [4, 5, 6, 7, 8]
+    assert md["skipped_sheets"].value == "(none)"

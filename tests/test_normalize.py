@@ -15,7 +15,7 @@ from kongchuo.normalize import (
     parse_grades,
     parse_numbers,
 )
-from kongchuo.readers import IngestError, column_letter, resolve_header
+from kongchuo.readers import IngestError, column_letter, id_lost_to_number, note_kind, resolve_header
 from kongchuo.sources import GENDER, REGISTRY_STATUS, SPECS, normalize_header
 from warehouse.layout import staged_columns
 
@@ -111,8 +111,8 @@ def test_frame_has_exactly_the_staged_columns_and_defaults():
 
 
 def test_unknown_code_keeps_raw():
-    frame = normalize_frame(SPECS["attendance"], pd.DataFrame({"status": ["迟到", "旷课"]}, dtype="str"))
-    assert pd.isna(frame["status"].iloc[0]) and frame["status_raw"].iloc[0] == "迟到"
+    frame = normalize_frame(SPECS["attendance"], pd.DataFrame({"status": ["补课", "旷课"]}, dtype="str"))
+    assert pd.isna(frame["status"].iloc[0]) and frame["status_raw"].iloc[0] == "补课"
     assert frame["status"].iloc[1] == "unexcused"
 
 
@@ -143,16 +143,41 @@ def test_duplicate_column_names_both():
 
 
 def test_missing_required_and_one_of():
-    with pytest.raises(IngestError, match=r"r\.csv: row 2 \(header\): required column 'birth_date' \(出生日期\)"):
+    with pytest.raises(IngestError) as err:
         resolve_header([["title"], ["学籍号", "姓名", "性别", "学校标识码", "年级", "学籍状态"]],
                        SPECS["registry"], "r.csv")
-    with pytest.raises(IngestError, match="'id_number' .* or 'student_no' .* missing"):
+    assert str(err.value).startswith("r.csv：第 2 行（表头），A–F 列：缺少必填列：出生日期（birth_date）；找到的表头：「学籍号」")
+    with pytest.raises(IngestError, match="缺少必填列：身份证件号或全国学籍号（id_number/student_no）"):
         resolve_header([["姓名", "性别", "出生日期", "学校标识码", "年级", "学籍状态"]], SPECS["registry"], "r.csv")
 
 
+def test_missing_columns_named_at_once_with_nearest_alias():
+    """Every missing required column in one message, the headers found, and the nearest known name."""
+    head = [["学籍_xx 导出"], ["", ""], ["全国学籍号", "姓名", "性别", "出生日期", "学校标识码", "学藉状态", "所在年纪"]]
+    with pytest.raises(IngestError) as err:
+        resolve_header(head, SPECS["registry"], "学籍_xx.xlsx")
+    assert str(err.value) == (
+        "学籍_xx.xlsx：第 3 行（表头），A–G 列：缺少必填列：年级（grade）、学籍状态（status）；找到的表头：「全国学籍号」、"
+        "「姓名」、「性别」、「出生日期」、「学校标识码」、「学藉状态」、「所在年纪」；「学藉状态」可能是「学籍状态」；「所在年纪」可能是「所在年级」")
+
+
 def test_no_header_row():
-    with pytest.raises(IngestError, match=r"a\.csv: rows 1-2 \(header\)"):
+    with pytest.raises(IngestError) as err:
         resolve_header([["x", "y"], ["1", "2"]], SPECS["attendance"], "a.csv")
+    assert str(err.value).startswith("a.csv：第 1–2 行（未找到表头：没有一行含两个以上考勤列名），A–B 列：缺少必填列：学校标识码（school_code）、"
+                                     "日期（date）、考勤状态（status）、身份证件号或全国学籍号（id_number/student_no）；找到的表头：（无）"
+                                     "（另有 2 个不像列名的单元格，未列出）")
+
+
+def test_no_header_message_never_quotes_data_cells():
+    """A sheet of pupils without a header: the 'found headers' would be a data row; only header-like cells
+    are named (names and ID numbers never are)."""
+    row = ["张小明", idnumber.make_id("411003", dt.date(2011, 1, 1), 5), "男", "学藉状态"]
+    with pytest.raises(IngestError) as err:
+        resolve_header([row, row], SPECS["registry"], "r.csv")
+    msg = str(err.value)
+    assert "张小明" not in msg and row[1] not in msg and "「学藉状态」可能是「学籍状态」" in msg
+    assert "（另有 3 个不像列名的单元格，未列出）" in msg
 
 
 def test_column_letters():
@@ -173,3 +198,56 @@ def test_encoding_detection(tmp_path):
     (tmp_path / "bad.csv").write_bytes("姓名,性别\n".encode("gbk") + b"x,y\nz,\xff\xff\n")
     with pytest.raises(IngestError, match=r"bad\.csv: row 3, column B: .* neither UTF-8 nor GB18030"):
         detect_encoding(tmp_path / "bad.csv")
+
+
+# --- real export words (REAL_EXPORTS.md) -------------------------------------------------------------------
+
+def test_flag_words_of_the_national_export():
+    raw = pd.Series(["单亲留守", "双亲留守", "单亲留守儿童", "双亲留守儿童", "非留守", "非留守儿童", "是", "否", None, "不详"],
+                    dtype="str")
+    frame = normalize_frame(SPECS["registry"], pd.DataFrame({"is_left_behind": raw}))
+    assert frame["is_left_behind"].tolist()[:9] == [True, True, True, True, False, False, True, False, False]
+    assert pd.isna(frame["is_left_behind"].iloc[9]) and frame["is_left_behind_raw"].iloc[9] == "不详"
+    assert frame["is_left_behind_raw"].iloc[0] == "单亲留守" and pd.isna(frame["is_left_behind_raw"].iloc[8])
+
+
+def test_registry_status_words():
+    words = ["在籍", "在读", "休学", "保留学籍", "转出", "转入", "退学", "辍学", "毕业", "死亡"]
+    frame = normalize_frame(SPECS["registry"], pd.DataFrame({"status": pd.Series(words, dtype="str")}))
+    assert frame["status"].tolist() == ["active", "active", "suspended", "suspended", "transferred_out", "active",
+                                        "dropped_out", "dropped_out", "graduated", "deceased"]
+
+
+def test_national_codes_dates_and_gender():
+    cells = pd.DataFrame({"birth_date": ["20110101"], "enrolled_on": ["201409"], "gender": ["2"]}, dtype="str")
+    frame = normalize_frame(SPECS["registry"], cells)
+    assert str(frame["birth_date"].iloc[0]) == "2011-01-01" and str(frame["enrolled_on"].iloc[0]) == "2014-09-01"
+    assert frame["gender"].iloc[0] == "F"
+
+
+@pytest.mark.parametrize("cells,kind", [
+    (["合计", "", "12"], "合计"), (["合  计", "12"], "合计"), (["", "总计：", "3"], "总计"), (["小计"], "小计"),
+    (["填表人：王老师", "", "审核人：李"], "填表人"), (["审核人：李"], "审核人"), (["复核人（签名）："], "复核人"),
+    (["制表：教务处"], "制表"), (["制表日期：2026年9月"], "制表"), (["说明：1.本表……"], "说明"),
+    (["", "本页合计", "3人"], "合计"), ([], None), (["", "  "], None), (["王小明", "合计"], "合计"),
+    (["1", "七年级"], None), (["注：留守儿童填是否"], "注"),
+])
+def test_note_kind(cells, kind):
+    assert note_kind(cells, has_name=False) == kind
+
+
+def test_total_word_in_a_later_cell_with_a_name_is_a_record():
+    assert note_kind(["1", "合计村", "张*"], has_name=True) is None
+
+
+def test_ids_lost_to_excel_numbers():
+    ok = idnumber.make_id("411003", dt.date(2011, 1, 1), 201)
+    cut = ok[:15] + "000"
+    ids = pd.Series(["4.11003E+17", "4.11003201101012E+17", cut, ok, "123", None, "4,11003E+17"], dtype="str")
+    assert id_lost_to_number(ids).tolist() == [True, True, idnumber.check_digit(cut[:17]) != "0", False, False,
+                                               False, False]
+
+
+def test_a_column_of_ids_ending_000_went_through_a_number():
+    ids = [idnumber.make_id("411003", dt.date(2011, 1, 1), i)[:15] + "000" for i in range(201, 205)]
+    assert id_lost_to_number(pd.Series(ids, dtype="str")).tolist() == [True] * 4  # check digits right or not

@@ -456,3 +456,113 @@ def test_union_of_shapes_equals_the_tidy_records(districts, source):
         assert not missing and not extra, (f"{name} {source}: {sum(got.values())} records, want "
                                            f"{sum(want.values())}; {sum(missing.values())} missing, "
                                            f"{sum(extra.values())} not in the tidy files")
+
+
+# ------------------------------------------------------------------------------ end to end, through the real job
+
+@pytest.fixture(scope="module")
+def shaped_run():
+    """A district with every file in a real shape (every source in >= 3 shapes) through the monthly and
+    quarterly jobs (tests/district_run.py's helpers), as tests/test_rules.py runs the tidy one."""
+    import shutil
+    import tempfile
+
+    import dagster as dg
+
+    from district_run import MONTHS, QUARTER, DistrictRun, install_district, run_periods
+
+    root = Path(tempfile.mkdtemp(prefix="kongchuo-shaped-"))
+    generated, home = root / "generated", root / "home"
+    generate("411003", 1500, 11, START, END, generated, real_shapes=1.0)
+    install_district(generated, home)
+    instance = dg.DagsterInstance.ephemeral()
+    outcomes = run_periods(home, (*MONTHS, QUARTER), instance)
+    truth = pd.read_csv(generated / "ground_truth.csv", dtype=str, keep_default_na=False)
+    yield DistrictRun(home=home, generated=generated, truth=truth, outcomes=outcomes, instance=instance)
+    shutil.rmtree(root, ignore_errors=True)
+
+
+def test_shaped_district_covers_every_source_in_three_shapes(shaped_run):
+    for source in SOURCES:
+        assert len({f["shape"] for f in _files(shaped_run.generated, source)} - {"tidy"}) >= 3, source
+
+
+def test_shaped_runs_succeeded(shaped_run):
+    for period, outcome in shaped_run.outcomes.items():
+        assert outcome.success, f"{period}: {outcome.error} skipped={outcome.skipped} failed={outcome.failed_checks}"
+
+
+def test_shaped_files_all_ingested_none_quarantined(shaped_run):
+    files = shaped_run.warehouse.query_df("SELECT source, original_name, status FROM raw.files")
+    quarantined = files.loc[files["status"] == "quarantined", "original_name"].tolist()
+    assert not quarantined, f"quarantined: {quarantined}"
+    held = shaped_run.home / "quarantine"
+    assert not held.exists() or not [p.name for p in held.rglob("*") if p.is_file()]
+    landed = {Path(f["path"]).name for f in _files(shaped_run.generated)}
+    assert set(files.loc[files["status"] == "ingested", "original_name"]) == landed
+
+
+def _ingest_metadata(run, source: str) -> list[dict]:
+    import dagster as dg
+
+    result = run.instance.fetch_materializations(dg.AssetKey(["staged", source]), limit=100)
+    return [r.asset_materialization.metadata for r in result.records]
+
+
+def test_skipped_rows_listed_in_ingest_metadata(shaped_run):
+    for source in SOURCES:
+        skipped, sheets = {}, ""
+        for md in _ingest_metadata(shaped_run, source):
+            if "skipped_rows" in md:
+                skipped.update(md["skipped_rows"].value)
+            if "skipped_sheets" in md:
+                sheets += md["skipped_sheets"].value
+        for f in _files(shaped_run.generated, source):
+            name = Path(f["path"]).name
+            if f["shape"] in ("legacy_xls", "titled_xlsx", "titled_csv", "township_survey"):
+                assert skipped.get(name, {}).get("合计") == 1 and skipped[name].get("填表人") == 1, (name, skipped.get(name))
+            elif f["shape"] == "month_grid":
+                n_sheets = len(_sheets(shaped_run.generated / f["path"], "xlsx"))
+                assert skipped.get(name, {}).get("说明") == n_sheets, (name, skipped.get(name))
+            elif f["shape"] == "per_grade":
+                assert name in sheets and "hidden" in sheets, name
+
+
+@pytest.mark.parametrize("rule", ["SD1", "SD2", "SD3", "SD4", "SD5"])
+def test_shaped_suspected_dropout_rule(shaped_run, rule):
+    from district_run import assert_same
+
+    got_df = shaped_run.warehouse.query_df("SELECT period, person_key, rules FROM derived.suspected_dropouts")
+    got = {(p, k) for p, k, rules in got_df.itertuples(index=False) if rule in rules.split(",")}
+    want = shaped_run.truth_pairs(rule)
+    assert want, f"the generator planted no {rule} case"
+    assert_same(rule, got, want)
+
+
+@pytest.mark.parametrize("case,away", [("OOS", False), ("OOS_AWAY", True)])
+def test_shaped_out_of_school(shaped_run, case, away):
+    from district_run import assert_same
+
+    df = shaped_run.warehouse.query_df("SELECT period, id_number, verify_elsewhere FROM derived.out_of_school")
+    got = {(p, i) for p, i, v in df.itertuples(index=False) if bool(v) == away}
+    want = shaped_run.truth_pairs(case)
+    assert want
+    assert_same(case, got, want)
+
+
+def test_shaped_home_teaching_and_escalations(shaped_run):
+    from assets.ledger import state_as_of_sql
+    from district_run import MONTHS, assert_same
+
+    df = shaped_run.warehouse.query_df(
+        "SELECT period, id_number FROM derived.home_teaching_compliance WHERE NOT compliant")
+    want = shaped_run.truth_pairs("HT_NONCOMPLIANT", "id_number")
+    assert want
+    assert_same("HT_NONCOMPLIANT", set(map(tuple, df.itertuples(index=False))), want)
+    escalated = set()
+    for period in MONTHS:
+        states = shaped_run.warehouse.query_df(state_as_of_sql(before=False), {"period": period})
+        escalated |= {(period, k) for k, s in zip(states["person_key"], states["state"]) if s == "escalated"}
+    want = shaped_run.truth_pairs("ESC")
+    assert want
+    assert_same("ESC", escalated, want)

@@ -319,8 +319,8 @@ class Writer:
             "是否残疾": flag("is_disabled"),
             "残疾等级": r["disability_grade"].to_numpy(dtype=object),
             "是否困境儿童": flag("is_in_difficulty"),
-            "监护人姓名": r["guardian_name"].to_numpy(dtype=object),
-            "监护人联系电话": r["guardian_phone"].to_numpy(dtype=object),
+            "成员1姓名": r["guardian_name"].to_numpy(dtype=object),
+            "成员1联系电话": r["guardian_phone"].to_numpy(dtype=object),
         }
 
     # ------------------------------------------------------------------ census

@@ -1,6 +1,7 @@
 """Synthetic district generator: the ground truth every test uses.
 
-``generate(district, students, seed, start, end, out, rates=None, attendance="rollcall") -> Meta`` writes
+``generate(district, students, seed, start, end, out, rates=None, attendance="rollcall", real_shapes=0.0) -> Meta``
+writes
 
 - ``out/landing/<source>/...``: registry, attendance, census, casework, exemptions, home_teaching extracts as
   bureaus send them (CSV UTF-8 / UTF-8-BOM / GBK, XLSX; rotating header alias sets, date, gender, flag,
@@ -16,9 +17,22 @@ rows whose status is not ``present`` (sick_leave, personal_leave, unexcused), pl
 generated range from ``calendar``; the pipeline also accepts an optional ``school_code`` column), and
 ``"attendance": "absence_only"`` in meta.json. Rollcall output is unchanged (byte-identical).
 
+``real_shapes`` (CLI ``--real-shapes 0.5``; default 0) is the share of files written in the shapes bureaus
+really send (``shapes``: the national registry export, legacy ``.xls`` forms with title, 合计 and 填表人 rows,
+a workbook with one sheet per grade and a hidden stale sheet, attendance with 是否请假/请假类型 and the class
+teacher's month grid, the public-security household extract, the township 摸排表, the deferral roster with
+缓学期限 ranges, titled CSV/XLSX forms). Shaped files carry the same records as their tidy twins, so
+``ground_truth.csv`` is byte-identical for every share; with a share > 0 the small sources are written as three
+files each, and every file's entry in meta.json has its ``shape`` (``tidy`` or the shape's name). With
+``real_shapes=1`` every source comes in at least three shapes. The default leaves every output byte-identical
+to earlier versions. The bundled sample (``data/sample``) stays tidy (share 0): other tests and the demo
+read it, and its coverage test counts the tidy formats and alias sets; regenerate it with a share once the
+readers of these shapes are merged, if wanted.
+
 Same arguments give byte-identical files. CLI: ``python -m kongchuo.generate --district 411003 --students
 100000 --seed 7 --start 2026-03-02 --end 2026-06-30 --out DIR [--rate DQ08=0.01]``. ``start`` and ``end`` must
-lie in one school year. ``--attendance absence_only`` selects the absence-only mode.
+lie in one school year. ``--attendance absence_only`` selects the absence-only mode; ``--real-shapes SHARE``
+writes that share of the files in real export shapes.
 
 Ground truth semantics (the pipeline implements exactly these)
 ---------------------------------------------------------------

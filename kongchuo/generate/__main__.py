@@ -1,5 +1,5 @@
 """``python -m kongchuo.generate --district 411003 --students 100000 --seed 7 --start 2026-03-02
---end 2026-06-30 --out DIR [--rate DQ08=0.01 ...] [--attendance absence_only]``"""
+--end 2026-06-30 --out DIR [--rate DQ08=0.01 ...] [--attendance absence_only] [--real-shapes 0.5]``"""
 
 from __future__ import annotations
 
@@ -26,13 +26,25 @@ def build_parser(parser: argparse.ArgumentParser | None = None) -> argparse.Argu
     p.add_argument("--attendance", default="rollcall", choices=["rollcall", "absence_only"],
                    help="rollcall: one row per student per school day; absence_only: only non-present rows, "
                         "plus reference/school_calendar.csv")
+    p.add_argument("--real-shapes", type=_share, default=0.0, metavar="SHARE",
+                   help="share (0-1) of the files written in real export shapes: national registry export, "
+                        "legacy .xls with title and 合计 rows, sheets per grade with a hidden stale sheet, "
+                        "month grids, public-security extracts ... (default 0: every file tidy)")
     return p
+
+
+def _share(text: str) -> float:
+    value = float(text)
+    if not 0 <= value <= 1:
+        raise argparse.ArgumentTypeError(f"a share between 0 and 1, not {text}")
+    return value
 
 
 def run(args: argparse.Namespace) -> int:
     t0 = time.perf_counter()
     meta = generate(args.district, args.students, args.seed, args.start, args.end, args.out,
-                    rates=Rates.parse(args.rate), attendance=args.attendance)
+                    rates=Rates.parse(args.rate), attendance=args.attendance,
+                    real_shapes=args.real_shapes)
     took = time.perf_counter() - t0
     rows = {}
     for f in meta.files:
@@ -41,6 +53,12 @@ def run(args: argparse.Namespace) -> int:
           f"{len(meta.files)} files in {took:.1f}s -> {args.out}")
     print("rows: " + ", ".join(f"{k}={v}" for k, v in rows.items()))
     print("cases: " + ", ".join(f"{k}={v}" for k, v in meta.case_counts.items()))
+    shaped: dict[str, int] = {}
+    for f in meta.files:
+        if f.get("shape", "tidy") != "tidy":
+            shaped[f"{f['source']}/{f['shape']}"] = shaped.get(f"{f['source']}/{f['shape']}", 0) + 1
+    if shaped:
+        print("real shapes: " + ", ".join(f"{k}={v}" for k, v in shaped.items()))
     return 0
 
 

@@ -226,8 +226,9 @@ def _tick(label: str) -> None:
 
 
 def generate(district: str, students: int, seed: int, start: dt.date, end: dt.date, out: Path,
-             rates: Rates | None = None, attendance: str = "rollcall") -> Meta:
-    """Generate one synthetic district into ``out`` (landing/, reference/, ground_truth.csv, meta.json)."""
+             rates: Rates | None = None, attendance: str = "rollcall", real_shapes: float = 0.0) -> Meta:
+    """Generate one synthetic district into ``out`` (landing/, reference/, ground_truth.csv, meta.json).
+    ``real_shapes``: the share of files written in real export shapes (kongchuo.generate.shapes)."""
     # numpy object strings: far faster than Arrow-backed strings for the generator's filtering and takes
     import warnings
 
@@ -240,13 +241,13 @@ def generate(district: str, students: int, seed: int, start: dt.date, end: dt.da
 
     old = _set(False)
     try:
-        return _generate(district, students, seed, start, end, out, rates, attendance)
+        return _generate(district, students, seed, start, end, out, rates, attendance, real_shapes)
     finally:
         _set(old)
 
 
 def _generate(district: str, students: int, seed: int, start: dt.date, end: dt.date, out: Path,
-              rates: Rates | None = None, attendance: str = "rollcall") -> Meta:
+              rates: Rates | None = None, attendance: str = "rollcall", real_shapes: float = 0.0) -> Meta:
     if attendance not in ATTENDANCE_MODES:
         raise ValueError(f"attendance must be one of {', '.join(ATTENDANCE_MODES)}, not {attendance!r}")
     absence_only = attendance == "absence_only"
@@ -826,7 +827,7 @@ def _generate(district: str, students: int, seed: int, start: dt.date, end: dt.d
     # ---------------------------------------------------------------- write
     out.mkdir(parents=True, exist_ok=True)
     files: list[dict] = []
-    w = wr.Writer(out, district, info["short"], seed, rates.id_dirty)
+    w = wr.Writer(out, district, info["short"], seed, rates.id_dirty, real_shapes)
     files += w.registry(reg, end, periods)
     _tick("write registry")
     files += w.census(cen, end, periods)

@@ -71,7 +71,7 @@ import sqlalchemy as sa
 from assets.common import OWNERS, period_params, table_schema
 from assets.derived import ROSTER, STAGED, SUSPECTED
 from assets.report_files import source_files_metadata
-from assets.rules import ROSTER_SQL, SUSPECTED_DROPOUTS_SQL, RuleConfig, age_sql, mode_params
+from assets.rules import ROSTER_SQL, SUSPECTED_DROPOUTS_SQL, RuleConfig, age_sql, rule_params
 from kongchuo.masking import preview_markdown
 from pipelines.partitions import FIRST_MONTH, monthly_partitions, period_bounds, period_of
 from pipelines.resources import KongchuoHome
@@ -460,12 +460,13 @@ def own_month_relations(warehouse: WarehouseResource, params: dict[str, Any]) ->
     return EVALUATED_RELATIONS
 
 
-def catch_up(warehouse: WarehouseResource, period: str, rule_params: dict[str, Any]) -> dict[str, int]:
+def catch_up(warehouse: WarehouseResource, period: str, config: RuleConfig, mode: str) -> dict[str, int]:
     """Derive the events of every month :func:`catch_up_periods` names, in order, evaluating each month's
-    rules on its own window; returns the number of events per month caught up."""
+    rules on its own window (the same bind parameters as the month's own run); returns the number of events
+    per month caught up."""
     done: dict[str, int] = {}
     for month in catch_up_periods(warehouse, period):
-        params = {**period_params(month), **rule_params}
+        params = rule_params(warehouse, period_params(month), config, mode)
         evaluate_month(warehouse, params)
         done[month] = len(write_period(warehouse, month, params, EVALUATED_RELATIONS))
     return done
@@ -487,12 +488,11 @@ def case_events(context: dg.AssetExecutionContext, warehouse: WarehouseResource,
     Built from the whole history: months before this one that the ledger lacks are derived first, in order.
     Append-only: a month's run replaces only its own events (and writes those of months never derived)."""
     period = period_of(context)
-    rule_params = {**config.params(), **mode_params(home.attendance_mode)}
     ensure_work_tables(warehouse)
-    caught_up = catch_up(warehouse, period, rule_params)
+    caught_up = catch_up(warehouse, period, config, home.attendance_mode)
     if caught_up:
         context.log.info(f"ledger {period}: derived the months before it first: {caught_up}")
-    params = {**period_params(period), **rule_params}
+    params = rule_params(warehouse, period_params(period), config, home.attendance_mode)
     events = write_period(warehouse, period, params, own_month_relations(warehouse, params))
     later = warehouse.query_df(
         f"SELECT DISTINCT created_for_period FROM {TABLE} WHERE created_for_period > :p ORDER BY 1", {"p": period})

@@ -52,7 +52,7 @@ class Rates:
     EX_EXEMPT: float = 0.003    # 休学 approval in force (half registry 休学, half still 在籍)
     EX_EXPIRED: float = 0.003   # approval expired before / during the range, no attendance (-> SD5)
     EX_DEATH: float = 0.003     # deceased (registry 死亡, or census 死亡 with an active record)
-    EX_GRADUATED: float = 0.002  # registry 毕业
+    EX_GRADUATED: float = 0.002  # registry 毕业 from grade 9, still on a roll call with an unexcused run (excluded)
     EX_AGE: float = 0.003       # grade 9, aged 16 on 31 Aug: 17 during the range; 辍学 or active without attendance
     EX_DEFERRAL: float = 0.003  # census child aged 6 with 延缓入学 approval (half expiring mid-range)
     EX_CENSUS: float = 0.004    # census-only children not OOS: aged 5, aged 16, 迁出, 死亡
@@ -122,7 +122,7 @@ class Meta:
 
 # ------------------------------------------------------------------------------------------------ helpers
 
-NOATT = ("SD4", "SD5", "HT", "EX_EXEMPT", "EX_EXPIRED", "EX_DEATH", "EX_GRADUATED", "EX_AGE", "SD6")
+NOATT = ("SD4", "SD5", "HT", "EX_EXEMPT", "EX_EXPIRED", "EX_DEATH", "EX_AGE", "SD6")
 ATTENDANCE_MODES = ("rollcall", "absence_only")
 CALENDAR_FILE = "school_calendar.csv"
 ACTIVE, SUSP, OUT, DROP, GRAD, DEAD = "active", "suspended", "transferred_out", "dropped_out", "graduated", "deceased"
@@ -662,6 +662,12 @@ def _generate(district: str, students: int, seed: int, start: dt.date, end: dt.d
         if len(ct):
             shift = (rng.random(len(ct)) * (nd[mi][ct] - 15)).astype(np.int64)
             codes[np.repeat(e1[ct], 10), (m0[ct] + shift)[:, None].repeat(10, 1).ravel() + np.tile(pat, len(ct))] = UNEX
+    # graduates of grade 9 still on a roll call: a 4-day unexcused run in the first month (SD1, excluded)
+    eg = ents("EX_GRADUATED")
+    if len(eg):
+        first = msl[periods[0]]
+        run_days = np.arange(first.start + 1, min(first.start + 5, first.stop))
+        codes[np.ix_(eg, run_days)] = UNEX
     # SD2
     e2 = ents("SD2")
     sd2_term: dict[int, str] = {}
@@ -817,6 +823,7 @@ def _generate(district: str, students: int, seed: int, start: dt.date, end: dt.d
     planted_sd1 = set(pkey_all[e_pid[e1]]) if len(e1) else set()
     got_sd1 = set(gt.loc[gt["case"] == "SD1", "person_key"])
     got_sd1 |= set(gt.loc[(gt["case"] == "EXCLUDED") & gt["detail"].str.startswith("SD1 "), "person_key"])
+    got_sd1 -= set(pkey_all[picks["EX_GRADUATED"]])  # their planted run is excluded (毕业 from grade 9)
     if absence_only:  # planted SD5 children are absent unexcused every school day: SD1 unless excluded
         got_sd1 -= set(pkey_all[picks["SD5"]])
     if planted_sd1 != got_sd1:

@@ -92,3 +92,36 @@ def test_sd2_needs_the_roll_call_to_reach_the_term_start(first_roll_call, covere
     (dt.date(2026, 5, 31), True), (dt.date(2026, 6, 30), False), (dt.date(2026, 8, 31), False)])
 def test_sd6_runs_from_thirty_days_after_the_autumn_start(cutoff, evaluated):
     assert (terms.sd6_autumn_start(cutoff, []) is not None) is evaluated
+
+
+@pytest.fixture
+def warehouse(tmp_path):
+    from warehouse.resource import WarehouseResource
+    from warehouse.views import refresh_current
+
+    wh = WarehouseResource(url=f"duckdb:///{tmp_path / 'w.duckdb'}")
+    wh.ensure_layout()
+    refresh_current(wh)
+    yield wh
+    wh.dispose()
+
+
+def _roll_call_from(warehouse, first: dt.date) -> None:
+    warehouse.execute("DELETE FROM staged.attendance_current")
+    days = [first + dt.timedelta(days=i) for i in range(30)]
+    for day in (d for d in days if d.weekday() < 5):
+        warehouse.execute("INSERT INTO staged.attendance_current (student_no, school_code, date, status) "
+                          "VALUES ('L1', '4110030001', :d, 'present')", {"d": day})
+
+
+@pytest.mark.parametrize("first,evaluated", [(dt.date(2025, 9, 1), 1), (dt.date(2025, 9, 5), 1),
+                                             (dt.date(2025, 9, 9), 0)])
+def test_sd2_not_evaluated_when_a_bureau_starts_late_in_the_term(warehouse, first, evaluated):
+    from assets.rules import term_params
+
+    _roll_call_from(warehouse, first)
+    params = term_params(warehouse, dt.date(2025, 9, 1), dt.date(2025, 9, 30))
+    assert params["sd2_evaluate"] == evaluated, params["sd2_note"]
+    assert params["term_first"] == dt.date(2025, 9, 1) and params["term_tenth"] == dt.date(2025, 9, 12)
+    october = term_params(warehouse, dt.date(2025, 10, 1), dt.date(2025, 10, 31))
+    assert october["sd2_evaluate"] == 0 and october["sd6_evaluate"] == 1

@@ -207,7 +207,8 @@ ROSTER_SQL = f"""
     runs AS (  -- a streak runs over the school days of the school the rows come from
         SELECT record_key, rec_school, count(*) AS run_len
         FROM (SELECT record_key, rec_school,
-                     day_no - ROW_NUMBER() OVER (PARTITION BY record_key, rec_school, school_code ORDER BY day_no) AS grp,
+                     day_no - ROW_NUMBER() OVER (PARTITION BY record_key, rec_school, school_code
+                                                 ORDER BY day_no) AS grp,
                      school_code
               FROM in_period WHERE status = 'unexcused') u
         GROUP BY record_key, rec_school, school_code, grp
@@ -335,7 +336,9 @@ SUSPECTED_DROPOUTS_SQL = f"""
     home AS (  -- the record the case is filed under: the first school (by code) where a rule fired
         SELECT person_key, min(school_code) AS school_code FROM kept GROUP BY person_key
     ),
-    rule_list AS (SELECT person_key, string_agg(DISTINCT rule, ',' ORDER BY rule) AS rules FROM kept GROUP BY person_key)
+    rule_list AS (  -- every rule that fired (R1's breakdown picks the first in its own order)
+        SELECT person_key, string_agg(DISTINCT rule, ',' ORDER BY rule) AS rules FROM kept GROUP BY person_key
+    )
     SELECT :period AS period, max(ro.id_number) AS id_number, max(ro.student_no) AS student_no, k.person_key,
            h.school_code, max(ro.township_code) AS township_code, max(ro.grade) AS grade, max(k.rules) AS rules
     FROM rule_list k

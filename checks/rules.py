@@ -4,7 +4,8 @@ Every finding query selects the columns of ``checks.findings`` that a rule knows
 ``record_key, school_code, file_sha, row_no, detail`` (``detail`` never holds a name or an ID number).
 Keys follow :mod:`assets.rules`: a registry record's key is ``coalesce(student_no, id_number)``; persons
 (DQ04–DQ07) follow the one matching rule of :mod:`warehouse.views` (valid ID, else the ID inside a ``G``
-number; a roll-call row's person by its ID, else through its student number). Bind parameters: ``:period``, ``:start``, ``:end``, ``:run_id``,
+number; a roll-call row's person by its ID, else through its student number).
+Bind parameters: ``:period``, ``:start``, ``:end``, ``:run_id``,
 ``:source``, ``:ref_year``, ``:ref_md`` (month * 100 + day of the school-age reference date).
 """
 

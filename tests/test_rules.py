@@ -91,7 +91,8 @@ def test_quarterly_months_match_monthly_truth(run):
     assert set(df["month"]) == {"2026-04", "2026-05", "2026-06"}
     for month in ("2026-04", "2026-05"):  # June is cut off on the 25th
         got = set(df.loc[df["month"] == month, "person_key"])
-        want = {k for case in ("SD1", "SD2", "SD3", "SD4", "SD5", "SD6") for p, k in run.truth_pairs(case) if p == month}
+        want = {k for case in ("SD1", "SD2", "SD3", "SD4", "SD5", "SD6")
+                for p, k in run.truth_pairs(case) if p == month}
         assert_same(f"quarterly {month}", got, want)
 
 

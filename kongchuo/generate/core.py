@@ -512,7 +512,8 @@ def _generate(district: str, students: int, seed: int, start: dt.date, end: dt.d
     s6 = picks["SD6"]
     if len(s6):  # their only record: 毕业 at grade 6 of their primary school
         b = primary[s6]
-        reg.loc[s6, ["school_code", "school_name", "township_code"]] = np.column_stack([s_code[b], s_name[b], s_town[b]])
+        reg.loc[s6, ["school_code", "school_name", "township_code"]] = np.column_stack(
+            [s_code[b], s_name[b], s_town[b]])
         reg.loc[s6, "grade"], reg.loc[s6, "status"], reg.loc[s6, "order"] = 6, GRAD, b
     s6e = picks["SD6_ENROLLED"]
     if len(s6e):  # the grade-6 record 毕业 stays next to the new grade-7 record (same student number)
@@ -853,7 +854,8 @@ def _generate(district: str, students: int, seed: int, start: dt.date, end: dt.d
     # absence-only mode and, in both modes, the term starts of SD2 (kongchuo.terms)
     pd.DataFrame({"date": [d.isoformat() for d in days]}).to_csv(
         refdir / CALENDAR_FILE, index=False, lineterminator="\n", encoding="utf-8")
-    files.append({"source": "reference", "path": f"reference/{CALENDAR_FILE}", "format": "csv-utf8", "date_style": "iso",
+    files.append({"source": "reference", "path": f"reference/{CALENDAR_FILE}", "format": "csv-utf8",
+                  "date_style": "iso",
                   "encoding": "utf-8", "rows": D, "periods": periods})
     gt.to_csv(out / "ground_truth.csv", index=False, lineterminator="\n")
     meta = Meta(

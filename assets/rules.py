@@ -351,8 +351,9 @@ SUSPECTED_DROPOUTS_SQL = f"""
 OUT_OF_SCHOOL_SQL = f"""
     WITH reg_ids AS (
         SELECT id_number AS person_id FROM staged.registry_current WHERE id_number IS NOT NULL
-        UNION SELECT {g_number_id_sql('t.student_no')} FROM staged.registry_current t
-            WHERE substr(t.student_no, 1, 1) = 'G' AND (t.id_number IS NULL OR NOT {valid_id_sql('t.id_number')})
+        UNION SELECT {g_number_id_sql('t.student_no')} FROM staged.registry_current t  -- G + another ID: rare
+            WHERE substr(t.student_no, 1, 1) = 'G' AND (t.id_number IS NULL OR t.student_no <> 'G' || t.id_number)
+              AND (t.id_number IS NULL OR NOT {valid_id_sql('t.id_number')})
     )
     SELECT :period AS period, c.id_number, c.township_code, {census_birth_sql('c')} AS birth_date,
            (c.residence_status = 'away') AS verify_elsewhere

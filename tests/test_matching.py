@@ -125,3 +125,39 @@ def test_sd2_not_evaluated_when_a_bureau_starts_late_in_the_term(warehouse, firs
     assert params["term_first"] == dt.date(2025, 9, 1) and params["term_tenth"] == dt.date(2025, 9, 12)
     october = term_params(warehouse, dt.date(2025, 10, 1), dt.date(2025, 10, 31))
     assert october["sd2_evaluate"] == 0 and october["sd6_evaluate"] == 1
+
+
+def _person_of(id_number: str | None, student_no: str | None) -> str | None:
+    """DESIGN.md "Matching a child", in plain Python."""
+    if id_number and idnumber.is_valid(id_number):
+        return id_number
+    if student_no and student_no.startswith("G") and idnumber.is_valid(student_no[1:]):
+        return student_no[1:]
+    return id_number or student_no
+
+
+def test_registry_person_key_and_birth_follow_the_rule():
+    from warehouse.views import birth_for_age_sql, registry_person_key_sql
+
+    ids = _ids(300, 5)
+    valid = [i for i in ids if idnumber.is_valid(i)]
+    rng = random.Random(9)
+    rows = []
+    for i in ids:
+        other = rng.choice(valid)
+        for sno in (None, f"G{i}", f"G{other}", f"L{rng.randint(10**15, 10**16)}", f"J{other}"):
+            for id_cell in (i or None, None):
+                rows.append((id_cell, sno, dt.date(2012, 5, 17)))
+    con = duckdb.connect()
+    con.execute("CREATE TABLE t (id_number TEXT, student_no TEXT, birth_date DATE)")
+    con.executemany("INSERT INTO t VALUES (?, ?, ?)", rows)
+    keyed = f"SELECT id_number, student_no, birth_date, {registry_person_key_sql('t')} AS pk FROM t"
+    got = con.execute(f"SELECT id_number, student_no, pk, {birth_for_age_sql('k.pk', 'k.birth_date')} "
+                      f"FROM ({keyed}) k").fetchall()
+    wrong_key = wrong_birth = 0
+    for id_cell, sno, key, born in got:
+        want = _person_of(id_cell, sno)
+        wrong_key += key != want
+        want_birth = idnumber.birth_date_of(want) if want and idnumber.is_valid(want) else dt.date(2012, 5, 17)
+        wrong_birth += born != want_birth
+    assert (wrong_key, wrong_birth) == (0, 0), f"{wrong_key} keys and {wrong_birth} birth dates wrong of {len(got)}"

@@ -204,34 +204,44 @@ def g_number_id_sql(student_no: str) -> str:
 
 def registry_person_key_sql(t: str = "t") -> str:
     """A registry record's person: its valid ID; where the ID is blank or invalid and the student number is
-    ``G`` + a valid ID, that ID; else the ID as given, else the student number (J/L numbers)."""
-    return (f"(CASE WHEN {valid_id_sql(f'{t}.id_number')} THEN {t}.id_number "
-            f"ELSE coalesce({g_number_id_sql(f'{t}.student_no')}, {t}.id_number, {t}.student_no) END)")
+    ``G`` + a valid ID, that ID; else the ID as given, else the student number (J/L numbers).
+
+    The full validity test costs ~5 s per million rows, so it runs only where it can change the answer: an ID
+    whose student number is not a ``G`` number, or is ``G`` + that same ID, is the person either way (valid:
+    itself; invalid: no other ID to take), and a record without ID and without ``G`` number is its student
+    number. That leaves ID-less ``G`` records and the rare ``G`` number that differs from the record's ID."""
+    i, n = f"{t}.id_number", f"{t}.student_no"
+    return (f"(CASE WHEN {i} IS NOT NULL AND ({n} IS NULL OR substr({n}, 1, 1) <> 'G' OR {n} = 'G' || {i}) "
+            f"THEN {i} WHEN {i} IS NULL AND ({n} IS NULL OR substr({n}, 1, 1) <> 'G') THEN {n} "
+            f"WHEN {valid_id_sql(i)} THEN {i} ELSE coalesce({g_number_id_sql(n)}, {i}, {n}) END)")
 
 
-def registry_birth_sql(t: str = "t") -> str:
-    """School age is taken from the birth date inside the person's valid ID, else from ``birth_date``."""
-    pk = registry_person_key_sql(t)
-    return (f"(CASE WHEN {valid_id_sql(pk)} THEN CAST(substr({pk}, 7, 4) || '-' || substr({pk}, 11, 2) || '-' "
-            f"|| substr({pk}, 13, 2) AS DATE) ELSE {t}.birth_date END)")
+def _id_birth_text(x: str) -> str:
+    return f"(substr({x}, 7, 4) || '-' || substr({x}, 11, 2) || '-' || substr({x}, 13, 2))"
+
+
+def birth_for_age_sql(id_expr: str, birth: str) -> str:
+    """School age is taken from the birth date inside a valid ID, else from ``birth``. Where the two agree
+    (nearly every row) the cheap text comparison decides; the validity test runs on the rest only."""
+    text = _id_birth_text(id_expr)
+    return (f"(CASE WHEN {text} = CAST({birth} AS TEXT) THEN {birth} "
+            f"WHEN {id_expr} IS NOT NULL AND {valid_id_sql(id_expr)} THEN CAST({text} AS DATE) ELSE {birth} END)")
 
 
 def census_birth_sql(c: str = "c") -> str:
     """A census child's birth date for school age: from a valid ID, else ``birth_date``."""
-    x = f"{c}.id_number"
-    return (f"(CASE WHEN {valid_id_sql(x)} THEN CAST(substr({x}, 7, 4) || '-' || substr({x}, 11, 2) || '-' "
-            f"|| substr({x}, 13, 2) AS DATE) ELSE {c}.birth_date END)")
+    return birth_for_age_sql(f"{c}.id_number", f"{c}.birth_date")
 
 
 def registry_persons_sql(where: str = "") -> str:
     """``staged.registry_current`` rows with ``record_key`` (student number, else ID), ``person_key`` (the
     matching rule) and ``age_birth_date`` (the birth date school age is taken from). ``where``: a filter on
-    ``t`` (e.g. ``t.status = 'active'``)."""
+    ``t`` (e.g. ``t.status = 'active'``). The person key is computed once, in the inner query."""
     cond = f" WHERE {where}" if where else ""
     cols = ", ".join(f"t.{c}" for c in staged_columns("registry"))
-    return (f"SELECT {cols}, coalesce(t.student_no, t.id_number) AS record_key, "
-            f"{registry_person_key_sql('t')} AS person_key, {registry_birth_sql('t')} AS age_birth_date "
-            f"FROM staged.registry_current t{cond}")
+    return (f"SELECT p.*, {birth_for_age_sql('p.person_key', 'p.birth_date')} AS age_birth_date FROM ("
+            f"SELECT {cols}, coalesce(t.student_no, t.id_number) AS record_key, "
+            f"{registry_person_key_sql('t')} AS person_key FROM staged.registry_current t{cond}) p")
 
 
 def attendance_persons_sql(window: str) -> str:

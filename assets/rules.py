@@ -26,8 +26,11 @@ Semantics (the synthetic generator plants exactly these):
   does not count. School age comes from the birth date inside a valid ID, else ``birth_date``.
 - School days of a school are the dates on which it has roll-call rows (make-up Saturdays included);
   in absence_only mode the dates of the school calendar.
-- SD1: on one record, ≥ ``consecutive_days`` unexcused school days in a row within the period, or
-  ≥ ``monthly_days`` unexcused days in the period.
+- SD1: a run of ``consecutive_days`` unexcused school days at one school reaches its N-th day in the period
+  (a run crosses weekends, holidays and month ends, and belongs to the month in which it reaches N), or
+  ≥ ``monthly_days`` unexcused days in the period, the person's days at every school together.
+  ``derived.roster.max_unexcused_run`` is the longest run still counting in the period (its length up to the
+  cut-off, from its first day, which may lie in an earlier month).
 - SD2 (:mod:`kongchuo.terms`, bind parameters ``:sd2_evaluate``, ``:term_first``, ``:term_tenth``): the period
   holds the term's 10th school day and the delivered roll call reaches back into the term's first 5 school
   days; the person has an active record and no ``present`` row at any school in the term's first
@@ -204,17 +207,23 @@ ROSTER_SQL = f"""
         FROM matched m JOIN school_days d ON d.school_code = m.school_code AND d.date = m.date
         WHERE m.date BETWEEN :start AND :end
     ),
-    runs AS (  -- a streak runs over the school days of the school the rows come from
-        SELECT record_key, rec_school, count(*) AS run_len
-        FROM (SELECT record_key, rec_school,
-                     day_no - ROW_NUMBER() OVER (PARTITION BY record_key, rec_school, school_code
-                                                 ORDER BY day_no) AS grp,
-                     school_code
-              FROM in_period WHERE status = 'unexcused') u
-        GROUP BY record_key, rec_school, school_code, grp
+    unexcused AS (  -- the school year's unexcused rows up to the cut-off, numbered by their school's school days
+        SELECT m.record_key, m.rec_school, m.school_code, m.date,
+               d.day_no - ROW_NUMBER() OVER (PARTITION BY m.record_key, m.rec_school, m.school_code
+                                             ORDER BY d.day_no) AS grp
+        FROM matched m JOIN school_days d ON d.school_code = m.school_code AND d.date = m.date
+        WHERE m.status = 'unexcused'
     ),
-    longest AS (SELECT record_key, rec_school, max(run_len) AS max_unexcused_run FROM runs
-                GROUP BY record_key, rec_school),
+    runs AS (  -- a streak runs over school days only: across weekends, holidays and month ends
+        SELECT record_key, rec_school, count(*) AS run_len, max(date) AS last_date,
+               sum(CASE WHEN date < :start THEN 1 ELSE 0 END) AS days_before
+        FROM unexcused GROUP BY record_key, rec_school, school_code, grp
+    ),
+    longest AS (  -- runs still counting in the period: one that reached N before it belongs to that month
+        SELECT record_key, rec_school, max(run_len) AS max_unexcused_run FROM runs
+        WHERE last_date >= :start AND days_before < :consecutive_days
+        GROUP BY record_key, rec_school
+    ),
     stats AS (
         SELECT record_key, rec_school, count(*) AS attendance_days,
                sum(CASE WHEN status = 'present' THEN 1 ELSE 0 END) AS present_days,

@@ -32,6 +32,7 @@ class Rates:
     """
 
     SD1: float = 0.004          # unexcused run of 3-5 days, or >= 10 unexcused days, in one month
+    SD1_CROSS: float = 0.002    # unexcused on a month's last 2 school days and the next month's first (SD1 then)
     SD2: float = 0.003          # personal leave on the first 10 school days of the term, present afterwards
     SD3: float = 0.003          # 转出, attendance stops (or none at all), nobody receives them
     SD3_RECEIVED: float = 0.003  # 转出 at A + 转入 at B, attending at B (NOT SD3)
@@ -342,8 +343,10 @@ def _generate(district: str, students: int, seed: int, start: dt.date, end: dt.d
     picks["SD6"] = _pick(rng, plant, "SD6", cnt("SD6"), grade == 7)
     picks["SD6_ENROLLED"] = _pick(rng, plant, "SD6_ENROLLED", cnt("SD6_ENROLLED"), grade == 7)
     sd2_terms = [t for t, (a, b) in terms.items() if b - a + 1 >= 11]
-    for name in ("SD1", "SD2", "SD3", "SD4", "SD5", "SD5_MONTH", "DQ01", "DQ02", "DQ08", "EX_EXEMPT", "EX_EXPIRED"):
-        c = cnt(name) if (name != "SD2" or sd2_terms) else 0
+    plantable = {"SD2": bool(sd2_terms), "SD1_CROSS": len(periods) > 1}
+    for name in ("SD1", "SD2", "SD3", "SD4", "SD5", "SD5_MONTH", "DQ01", "DQ02", "DQ08", "EX_EXEMPT", "EX_EXPIRED",
+                 "SD1_CROSS"):
+        c = cnt(name) if plantable.get(name, True) else 0
         picks[name] = _pick(rng, plant, name, c, ~migrant if name in ("SD4", "SD5") else np.ones(N, bool))
 
     # modifications that happen before IDs are made
@@ -663,6 +666,15 @@ def _generate(district: str, students: int, seed: int, start: dt.date, end: dt.d
         if len(ct):
             shift = (rng.random(len(ct)) * (nd[mi][ct] - 15)).astype(np.int64)
             codes[np.repeat(e1[ct], 10), (m0[ct] + shift)[:, None].repeat(10, 1).ravel() + np.tile(pat, len(ct))] = UNEX
+    # SD1 across a month end: the run reaches its 3rd day on the next month's first school day
+    ec = ents("SD1_CROSS")
+    pairs = [i for i in range(len(periods) - 1)
+             if msl[periods[i]].stop - msl[periods[i]].start >= 4 and msl[periods[i + 1]].start == msl[periods[i]].stop
+             and msl[periods[i + 1]].stop - msl[periods[i + 1]].start >= 2]
+    if len(ec) and pairs:
+        for e, i in zip(ec, rng.choice(np.array(pairs), len(ec))):
+            last = msl[periods[i]].stop
+            codes[e, last - 3], codes[e, last - 2:last + 1], codes[e, last + 1] = P, UNEX, P
     # graduates of grade 9 still on a roll call: a 4-day unexcused run in the first month (SD1, excluded)
     eg = ents("EX_GRADUATED")
     if len(eg):
@@ -821,7 +833,7 @@ def _generate(district: str, students: int, seed: int, start: dt.date, end: dt.d
     from .truth import ground_truth  # noqa: PLC0415
 
     gt = ground_truth(world)
-    planted_sd1 = set(pkey_all[e_pid[e1]]) if len(e1) else set()
+    planted_sd1 = set(pkey_all[e_pid[np.concatenate([e1, ec])]]) if len(e1) + len(ec) else set()
     got_sd1 = set(gt.loc[gt["case"] == "SD1", "person_key"])
     got_sd1 |= set(gt.loc[(gt["case"] == "EXCLUDED") & gt["detail"].str.startswith("SD1 "), "person_key"])
     got_sd1 -= set(pkey_all[picks["EX_GRADUATED"]])  # their planted run is excluded (毕业 from grade 9)

@@ -150,29 +150,41 @@ def rule_params(warehouse: Any, period_bounds: dict[str, Any], config: "RuleConf
 ACTIVE = "'active'"
 
 # Roll-call rows of the school year up to the cut-off, each filed under a record of its person (at any school).
+# The record is chosen once per (person, school) place, not per row: ~100k places against ~2M rows a month.
 _MATCHED_ATTENDANCE = f"""
-    att AS (SELECT * FROM {attendance_persons_sql("a.date <= :end AND a.date > CAST(:ref_date AS DATE)")} ap),
+    att AS (
+        SELECT ap.*, coalesce(ap.school_code, '') AS school_k
+        FROM {attendance_persons_sql("a.date <= :end AND a.date > CAST(:ref_date AS DATE)")} ap
+    ),
+    place AS (SELECT DISTINCT person_key, school_k FROM att),
     rec AS (  -- a person's record at each school, and the person's first record (active first)
         SELECT record_key, school_k AS rec_school, person_key,
-               row_number() OVER (PARTITION BY person_key, school_code
+               row_number() OVER (PARTITION BY person_key, school_k
                                   ORDER BY CASE WHEN status = {ACTIVE} THEN 0 ELSE 1 END, record_key) AS at_school,
                row_number() OVER (PARTITION BY person_key ORDER BY CASE WHEN status = {ACTIVE} THEN 0 ELSE 1 END,
                                   school_code, record_key) AS overall
-        FROM reg WHERE person_key IN (SELECT person_key FROM att)
+        FROM reg WHERE person_key IN (SELECT person_key FROM place)
     ),
-    multi AS (SELECT person_key FROM att GROUP BY person_key HAVING min(school_code) <> max(school_code)),
-    present_elsewhere AS (  -- only persons with rows at two schools can be present elsewhere the same day
-        SELECT DISTINCT person_key, date FROM att
-        WHERE status = 'present' AND person_key IN (SELECT person_key FROM multi)
-    ),
-    matched AS (
-        SELECT coalesce(rs.record_key, rp.record_key) AS record_key,
+    multi AS (SELECT person_key FROM place GROUP BY person_key HAVING count(*) > 1),
+    place_rec AS (  -- the record at the row's school, else the person's first record
+        SELECT p.person_key, p.school_k, coalesce(rs.record_key, rp.record_key) AS record_key,
                CASE WHEN rs.record_key IS NULL THEN rp.rec_school ELSE rs.rec_school END AS rec_school,
-               a.school_code, a.date, a.status
+               (m.person_key IS NOT NULL) AS multi
+        FROM place p
+        JOIN rec rp ON rp.person_key = p.person_key AND rp.overall = 1
+        LEFT JOIN rec rs ON rs.person_key = p.person_key AND rs.rec_school = p.school_k AND rs.at_school = 1
+        LEFT JOIN multi m ON m.person_key = p.person_key
+    ),
+    present_elsewhere AS (  -- only persons with rows at two schools can be present elsewhere the same day
+        SELECT DISTINCT a.person_key, a.date FROM att a JOIN multi m ON m.person_key = a.person_key
+        WHERE a.status = 'present'
+    ),
+    matched AS (  -- an unexcused row on a day the person is present at another school does not count
+        SELECT pr.record_key, pr.rec_school, a.school_code, a.date, a.status
         FROM att a
-        JOIN rec rp ON rp.person_key = a.person_key AND rp.overall = 1
-        LEFT JOIN rec rs ON rs.person_key = a.person_key AND rs.rec_school = a.school_code AND rs.at_school = 1
-        LEFT JOIN present_elsewhere pe ON a.status = 'unexcused' AND pe.person_key = a.person_key AND pe.date = a.date
+        JOIN place_rec pr ON pr.person_key = a.person_key AND pr.school_k = a.school_k
+        LEFT JOIN present_elsewhere pe
+               ON pr.multi AND a.status = 'unexcused' AND pe.person_key = a.person_key AND pe.date = a.date
         WHERE pe.person_key IS NULL
     )"""
 

@@ -137,7 +137,7 @@ def _person_of(id_number: str | None, student_no: str | None) -> str | None:
 
 
 def test_registry_person_key_and_birth_follow_the_rule():
-    from warehouse.views import birth_for_age_sql, registry_person_key_sql
+    from warehouse.views import registry_birth_sql, registry_person_key_sql
 
     ids = _ids(300, 5)
     valid = [i for i in ids if idnumber.is_valid(i)]
@@ -148,16 +148,17 @@ def test_registry_person_key_and_birth_follow_the_rule():
         for sno in (None, f"G{i}", f"G{other}", f"L{rng.randint(10**15, 10**16)}", f"J{other}"):
             for id_cell in (i or None, None):
                 rows.append((id_cell, sno, dt.date(2012, 5, 17)))
+                if id_cell and idnumber.is_valid(id_cell):  # birth_date agreeing with the ID
+                    rows.append((id_cell, sno, idnumber.birth_date_of(id_cell)))
     con = duckdb.connect()
     con.execute("CREATE TABLE t (id_number TEXT, student_no TEXT, birth_date DATE)")
     con.executemany("INSERT INTO t VALUES (?, ?, ?)", rows)
-    keyed = f"SELECT id_number, student_no, birth_date, {registry_person_key_sql('t')} AS pk FROM t"
-    got = con.execute(f"SELECT id_number, student_no, pk, {birth_for_age_sql('k.pk', 'k.birth_date')} "
-                      f"FROM ({keyed}) k").fetchall()
+    got = con.execute(f"SELECT id_number, student_no, birth_date, {registry_person_key_sql('t')}, "
+                      f"{registry_birth_sql('t')} FROM t").fetchall()
     wrong_key = wrong_birth = 0
-    for id_cell, sno, key, born in got:
+    for id_cell, sno, birth, key, born in got:
         want = _person_of(id_cell, sno)
         wrong_key += key != want
-        want_birth = idnumber.birth_date_of(want) if want and idnumber.is_valid(want) else dt.date(2012, 5, 17)
+        want_birth = idnumber.birth_date_of(want) if want and idnumber.is_valid(want) else birth
         wrong_birth += born != want_birth
     assert (wrong_key, wrong_birth) == (0, 0), f"{wrong_key} keys and {wrong_birth} birth dates wrong of {len(got)}"

@@ -222,10 +222,24 @@ def _id_birth_text(x: str) -> str:
 
 def birth_for_age_sql(id_expr: str, birth: str) -> str:
     """School age is taken from the birth date inside a valid ID, else from ``birth``. Where the two agree
-    (nearly every row) the cheap text comparison decides; the validity test runs on the rest only."""
+    (nearly every row) the cheap text comparison decides; the validity test runs on the rest only. ``id_expr``
+    must be a column: the expression repeats it many times."""
     text = _id_birth_text(id_expr)
     return (f"(CASE WHEN {text} = CAST({birth} AS TEXT) THEN {birth} "
             f"WHEN {id_expr} IS NOT NULL AND {valid_id_sql(id_expr)} THEN CAST({text} AS DATE) ELSE {birth} END)")
+
+
+def registry_birth_sql(t: str = "t") -> str:
+    """A registry record's birth date for school age: from its person's valid ID (its own, else the one inside
+    its ``G`` number), else ``birth_date``. Written on the columns, not on the person key expression: nesting
+    that expression costs ~12 s per million rows, this ~1 s."""
+    i, n, b = f"{t}.id_number", f"{t}.student_no", f"{t}.birth_date"
+    g = f"substr({n}, 2)"
+    own_id_decides = f"({n} IS NULL OR substr({n}, 1, 1) <> 'G' OR {n} = 'G' || {i})"
+    return (f"(CASE WHEN {own_id_decides} AND {_id_birth_text(i)} = CAST({b} AS TEXT) THEN {b} "
+            f"WHEN {i} IS NOT NULL AND {valid_id_sql(i)} THEN CAST({_id_birth_text(i)} AS DATE) "
+            f"WHEN substr({n}, 1, 1) = 'G' AND length({n}) = 19 AND {valid_id_sql(g)} "
+            f"THEN CAST({_id_birth_text(g)} AS DATE) ELSE {b} END)")
 
 
 def census_birth_sql(c: str = "c") -> str:
@@ -236,12 +250,12 @@ def census_birth_sql(c: str = "c") -> str:
 def registry_persons_sql(where: str = "") -> str:
     """``staged.registry_current`` rows with ``record_key`` (student number, else ID), ``person_key`` (the
     matching rule) and ``age_birth_date`` (the birth date school age is taken from). ``where``: a filter on
-    ``t`` (e.g. ``t.status = 'active'``). The person key is computed once, in the inner query."""
+    ``t`` (e.g. ``t.status = 'active'``)."""
     cond = f" WHERE {where}" if where else ""
     cols = ", ".join(f"t.{c}" for c in staged_columns("registry"))
-    return (f"SELECT p.*, {birth_for_age_sql('p.person_key', 'p.birth_date')} AS age_birth_date FROM ("
-            f"SELECT {cols}, coalesce(t.student_no, t.id_number) AS record_key, "
-            f"{registry_person_key_sql('t')} AS person_key FROM staged.registry_current t{cond}) p")
+    return (f"SELECT {cols}, coalesce(t.student_no, t.id_number) AS record_key, "
+            f"{registry_person_key_sql('t')} AS person_key, {registry_birth_sql('t')} AS age_birth_date "
+            f"FROM staged.registry_current t{cond}")
 
 
 def attendance_persons_sql(window: str) -> str:

@@ -375,12 +375,16 @@ OUT_OF_SCHOOL_SQL = f"""
         UNION SELECT {g_number_id_sql('t.student_no')} FROM staged.registry_current t  -- G + another ID: rare
             WHERE substr(t.student_no, 1, 1) = 'G' AND (t.id_number IS NULL OR t.student_no <> 'G' || t.id_number)
               AND (t.id_number IS NULL OR NOT {valid_id_sql('t.id_number')})
+    ),
+    census AS MATERIALIZED (  -- the birth date once per child (age_sql repeats its argument)
+        SELECT c.id_number, c.township_code, c.residence_status, {census_birth_sql('c')} AS birth_date
+        FROM staged.census_current c WHERE c.residence_status IN ('resident', 'away')
     )
-    SELECT :period AS period, c.id_number, c.township_code, {census_birth_sql('c')} AS birth_date,
+    SELECT :period AS period, c.id_number, c.township_code, c.birth_date,
            (c.residence_status = 'away') AS verify_elsewhere
-    FROM staged.census_current c
-    WHERE c.residence_status IN ('resident', 'away') AND {census_birth_sql('c')} IS NOT NULL
-      AND {age_sql(census_birth_sql('c'), 'CAST(:ref_date AS DATE)')} BETWEEN :min_school_age AND :max_school_age
+    FROM census c
+    WHERE c.birth_date IS NOT NULL
+      AND {age_sql('c.birth_date', 'CAST(:ref_date AS DATE)')} BETWEEN :min_school_age AND :max_school_age
       AND NOT EXISTS (SELECT 1 FROM reg_ids r WHERE r.person_id = c.id_number)
       AND NOT EXISTS (SELECT 1 FROM staged.exemptions e WHERE e.id_number = c.id_number
                       AND e.approved_on <= :end AND e.valid_until >= :end)

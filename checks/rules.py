@@ -187,13 +187,16 @@ DQ06_SQL = f"""
 AGE_GRADE_MIN, AGE_GRADE_MAX = 5, 8
 
 DQ07_SQL = f"""
-    WITH reg AS (  -- school age from the birth date inside a valid ID, else birth_date
+    WITH born AS MATERIALIZED (  -- school age from the birth date inside a valid ID, else birth_date (once a row)
+        SELECT record_key, school_code, file_sha, row_no, grade, age_birth_date
+        FROM ({registry_persons_sql("t.status = 'active' AND t.grade IS NOT NULL")}) t
+    ),
+    reg AS (
         SELECT t.record_key, t.school_code, t.file_sha, t.row_no, t.grade,
                :ref_year - CAST(EXTRACT(YEAR FROM t.age_birth_date) AS INTEGER)
                - CASE WHEN EXTRACT(MONTH FROM t.age_birth_date) * 100 + EXTRACT(DAY FROM t.age_birth_date) > :ref_md
                       THEN 1 ELSE 0 END AS age
-        FROM ({registry_persons_sql("t.status = 'active' AND t.grade IS NOT NULL")}) t
-        WHERE t.age_birth_date IS NOT NULL
+        FROM born t WHERE t.age_birth_date IS NOT NULL
     )
     SELECT record_key, school_code, file_sha, row_no,
            '年龄与年级不符 age ' || CAST(age AS TEXT) || ' in grade ' || CAST(grade AS TEXT)

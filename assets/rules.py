@@ -2,8 +2,9 @@
 
 Portable SQL (DuckDB and PostgreSQL). Every query takes the bind parameters ``:period`` (text),
 ``:start`` and ``:end`` (the period's first and last day) and ``:ref_date`` (school-age reference date),
-plus the thresholds of :class:`RuleConfig` and ``:absence_only`` (0 or 1, :func:`mode_params` of the
-attendance mode, ``KongchuoHome.attendance_mode``).
+plus the thresholds of :class:`RuleConfig`, ``:absence_only`` (0 or 1, :func:`mode_params` of the
+attendance mode, ``KongchuoHome.attendance_mode``) and the term parameters of SD2/SD6 (:func:`term_params`,
+computed in Python from the term calendar); :func:`rule_params` gives them all.
 
 Attendance modes (one query per rule; the mode-dependent parts are guarded by ``:absence_only``):
 - ``rollcall`` (default): one row per student per school day. A school's school days are the dates on which
@@ -39,10 +40,10 @@ Semantics (the synthetic generator plants exactly these):
   ``transfer_grace_days`` days lie between the person's last roll-call row (up to the period end) and the
   period's last day (or the person was never seen).
 - SD4: a record says dropped out (辍学).
-- SD6 (``:sd6_evaluate``): a record says 毕业 at grade 6 and the person has no active record anywhere, at
-  cut-offs from 30 days after the autumn term's start (:func:`kongchuo.terms.sd6_autumn_start`).
 - SD5: the person has an active record and no roll-call row at all in the period (DQ05 at person level).
   Not evaluated in absence_only mode (a child without rows was present).
+- SD6 (``:sd6_evaluate``): a record says 毕业 at grade 6 and the person has no active record anywhere, at
+  cut-offs from 30 days after the autumn term's start (:func:`kongchuo.terms.sd6_autumn_start`).
 - Excluded from all SD rules: deferral/suspension approved and in force ON the cut-off ``:end`` (the month's
   last day; the quarter's cut-off in the quarterly tables), home-taught children (any 送教上门 visit in the
   school year up to the cut-off), deceased (registry or census), a 毕业 record at grade 9, and persons
@@ -327,7 +328,8 @@ SUSPECTED_DROPOUTS_SQL = f"""
         SELECT person_key,
                max(CASE WHEN status = {ACTIVE} THEN 1 ELSE 0 END) AS has_active,
                sum(attendance_days) AS attendance_days, sum(unexcused_days) AS unexcused_days,
-               max(max_unexcused_run) AS max_unexcused_run, sum(coalesce(term_days_present, 0)) AS term_days_present
+               max(max_unexcused_run) AS max_unexcused_run, sum(coalesce(term_days_present, 0)) AS term_days_present,
+               max(last_seen) AS last_seen
         FROM ro GROUP BY person_key
     ),
     fired AS (
@@ -340,7 +342,7 @@ SUSPECTED_DROPOUTS_SQL = f"""
         UNION ALL
         SELECT ro.person_key, ro.school_code, 'SD3' FROM ro JOIN person p ON p.person_key = ro.person_key
             WHERE ro.status = 'transferred_out' AND p.has_active = 0
-              AND (ro.last_seen IS NULL OR CAST(:end AS DATE) - ro.last_seen > :transfer_grace_days)
+              AND (p.last_seen IS NULL OR CAST(:end AS DATE) - p.last_seen > :transfer_grace_days)
         UNION ALL
         SELECT person_key, school_code, 'SD4' FROM ro WHERE status = 'dropped_out'
         UNION ALL

@@ -347,7 +347,8 @@ def _generate(district: str, students: int, seed: int, start: dt.date, end: dt.d
     for name in ("SD1", "SD2", "SD3", "SD4", "SD5", "SD5_MONTH", "DQ01", "DQ02", "DQ08", "EX_EXEMPT", "EX_EXPIRED",
                  "SD1_CROSS"):
         c = cnt(name) if plantable.get(name, True) else 0
-        picks[name] = _pick(rng, plant, name, c, ~migrant if name in ("SD4", "SD5") else np.ones(N, bool))
+        local = name in ("SD1", "SD1_CROSS", "SD4", "SD5", "SD5_MONTH", "EX_EXPIRED")  # IDs of the district itself
+        picks[name] = _pick(rng, plant, name, c, ~migrant if local else np.ones(N, bool))
 
     # modifications that happen before IDs are made
     ea = picks["EX_AGE"]

@@ -220,11 +220,18 @@ ROSTER_SQL = f"""
         FROM matched m JOIN school_days d ON d.school_code = m.school_code AND d.date = m.date
         WHERE m.date BETWEEN :start AND :end
     ),
-    unexcused AS (  -- the school year's unexcused rows up to the cut-off, numbered by their school's school days
+    period_days AS (
+        SELECT school_code, count(*) AS school_days, min(day_no) AS first_no, max(day_no) AS last_no
+        FROM school_days WHERE date BETWEEN :start AND :end GROUP BY school_code
+    ),
+    unexcused AS (  -- unexcused rows numbered by their school's school days, from N school days before the period:
+        -- enough to see whether a run had reached N before the period started
         SELECT m.record_key, m.rec_school, m.school_code, m.date,
                d.day_no - ROW_NUMBER() OVER (PARTITION BY m.record_key, m.rec_school, m.school_code
                                              ORDER BY d.day_no) AS grp
-        FROM matched m JOIN school_days d ON d.school_code = m.school_code AND d.date = m.date
+        FROM matched m
+        JOIN school_days d ON d.school_code = m.school_code AND d.date = m.date
+        JOIN period_days pd ON pd.school_code = m.school_code AND d.day_no >= pd.first_no - :consecutive_days
         WHERE m.status = 'unexcused'
     ),
     runs AS (  -- a streak runs over school days only: across weekends, holidays and month ends
@@ -252,10 +259,6 @@ ROSTER_SQL = f"""
                count(DISTINCT CASE WHEN status <> 'present' THEN date END) AS absent
         FROM matched WHERE :sd2_evaluate = 1 AND date BETWEEN :term_first AND :term_tenth
         GROUP BY record_key, rec_school
-    ),
-    period_days AS (
-        SELECT school_code, count(*) AS school_days, min(day_no) AS first_no, max(day_no) AS last_no
-        FROM school_days WHERE date BETWEEN :start AND :end GROUP BY school_code
     ),
     -- absence_only: what an active record's implied presence needs (empty in rollcall mode)
     school_last AS (SELECT school_code, max(date) AS last_day FROM school_days WHERE :absence_only = 1

@@ -112,10 +112,14 @@ OUT_OF_SCHOOL_AT_CUTOFF_SQL = OUT_OF_SCHOOL_SQL.replace(":start", ":end")
 # Persons behind every township count of R2 and derived.township_rates: (township_code, measure, person).
 # Parameters: :period (quarter), :start/:end (quarter start, cut-off), :ref_date, :last_month, rule thresholds.
 TOWNSHIP_PEOPLE_SQL = f"""
-    WITH census_age AS (
-        SELECT c.id_number, c.township_code, c.residence_status FROM staged.census_current c
-        WHERE c.residence_status IN ('resident', 'away') AND {census_birth_sql('c')} IS NOT NULL
-          AND {age_sql(census_birth_sql('c'), 'CAST(:ref_date AS DATE)')} BETWEEN :min_school_age AND :max_school_age
+    WITH census_born AS MATERIALIZED (  -- the birth date once per child (from a valid ID, else birth_date)
+        SELECT c.id_number, c.township_code, c.residence_status, {census_birth_sql('c')} AS birth_date
+        FROM staged.census_current c WHERE c.residence_status IN ('resident', 'away')
+    ),
+    census_age AS (
+        SELECT c.id_number, c.township_code, c.residence_status FROM census_born c
+        WHERE c.birth_date IS NOT NULL
+          AND {age_sql('c.birth_date', 'CAST(:ref_date AS DATE)')} BETWEEN :min_school_age AND :max_school_age
     ),
     oos AS ({OUT_OF_SCHOOL_AT_CUTOFF_SQL}),
     qs AS (SELECT * FROM derived.quarterly_suspected WHERE period = :period)

@@ -2,8 +2,9 @@
 
 Portable SQL (DuckDB and PostgreSQL). Every query takes the bind parameters ``:period`` (text),
 ``:start`` and ``:end`` (the period's first and last day) and ``:ref_date`` (school-age reference date),
-plus the thresholds of :class:`RuleConfig` and ``:absence_only`` (0 or 1, :func:`mode_params` of the
-attendance mode, ``KongchuoHome.attendance_mode``).
+plus the thresholds of :class:`RuleConfig`, ``:absence_only`` (0 or 1, :func:`mode_params` of the
+attendance mode, ``KongchuoHome.attendance_mode``) and the term parameters of SD2/SD6 (:func:`term_params`,
+computed in Python from the term calendar); :func:`rule_params` gives them all.
 
 Attendance modes (one query per rule; the mode-dependent parts are guarded by ``:absence_only``):
 - ``rollcall`` (default): one row per student per school day. A school's school days are the dates on which
@@ -26,8 +27,11 @@ Semantics (the synthetic generator plants exactly these):
   does not count. School age comes from the birth date inside a valid ID, else ``birth_date``.
 - School days of a school are the dates on which it has roll-call rows (make-up Saturdays included);
   in absence_only mode the dates of the school calendar.
-- SD1: on one record, ≥ ``consecutive_days`` unexcused school days in a row within the period, or
-  ≥ ``monthly_days`` unexcused days in the period.
+- SD1: a run of ``consecutive_days`` unexcused school days at one school reaches its N-th day in the period
+  (a run crosses weekends, holidays and month ends, and belongs to the month in which it reaches N), or
+  ≥ ``monthly_days`` unexcused days in the period, the person's days at every school together.
+  ``derived.roster.max_unexcused_run`` is the longest run still counting in the period (its length up to the
+  cut-off, from its first day, which may lie in an earlier month).
 - SD2 (:mod:`kongchuo.terms`, bind parameters ``:sd2_evaluate``, ``:term_first``, ``:term_tenth``): the period
   holds the term's 10th school day and the delivered roll call reaches back into the term's first 5 school
   days; the person has an active record and no ``present`` row at any school in the term's first
@@ -36,10 +40,10 @@ Semantics (the synthetic generator plants exactly these):
   ``transfer_grace_days`` days lie between the person's last roll-call row (up to the period end) and the
   period's last day (or the person was never seen).
 - SD4: a record says dropped out (辍学).
-- SD6 (``:sd6_evaluate``): a record says 毕业 at grade 6 and the person has no active record anywhere, at
-  cut-offs from 30 days after the autumn term's start (:func:`kongchuo.terms.sd6_autumn_start`).
 - SD5: the person has an active record and no roll-call row at all in the period (DQ05 at person level).
   Not evaluated in absence_only mode (a child without rows was present).
+- SD6 (``:sd6_evaluate``): a record says 毕业 at grade 6 and the person has no active record anywhere, at
+  cut-offs from 30 days after the autumn term's start (:func:`kongchuo.terms.sd6_autumn_start`).
 - Excluded from all SD rules: deferral/suspension approved and in force ON the cut-off ``:end`` (the month's
   last day; the quarter's cut-off in the quarterly tables), home-taught children (any 送教上门 visit in the
   school year up to the cut-off), deceased (registry or census), a 毕业 record at grade 9, and persons
@@ -147,29 +151,41 @@ def rule_params(warehouse: Any, period_bounds: dict[str, Any], config: "RuleConf
 ACTIVE = "'active'"
 
 # Roll-call rows of the school year up to the cut-off, each filed under a record of its person (at any school).
+# The record is chosen once per (person, school) place, not per row: ~100k places against ~2M rows a month.
 _MATCHED_ATTENDANCE = f"""
-    att AS (SELECT * FROM {attendance_persons_sql("a.date <= :end AND a.date > CAST(:ref_date AS DATE)")} ap),
+    att AS (
+        SELECT ap.*, coalesce(ap.school_code, '') AS school_k
+        FROM {attendance_persons_sql("a.date <= :end AND a.date > CAST(:ref_date AS DATE)")} ap
+    ),
+    place AS (SELECT DISTINCT person_key, school_k FROM att),
     rec AS (  -- a person's record at each school, and the person's first record (active first)
         SELECT record_key, school_k AS rec_school, person_key,
-               row_number() OVER (PARTITION BY person_key, school_code
+               row_number() OVER (PARTITION BY person_key, school_k
                                   ORDER BY CASE WHEN status = {ACTIVE} THEN 0 ELSE 1 END, record_key) AS at_school,
                row_number() OVER (PARTITION BY person_key ORDER BY CASE WHEN status = {ACTIVE} THEN 0 ELSE 1 END,
                                   school_code, record_key) AS overall
-        FROM reg WHERE person_key IN (SELECT person_key FROM att)
+        FROM reg WHERE person_key IN (SELECT person_key FROM place)
     ),
-    multi AS (SELECT person_key FROM att GROUP BY person_key HAVING min(school_code) <> max(school_code)),
-    present_elsewhere AS (  -- only persons with rows at two schools can be present elsewhere the same day
-        SELECT DISTINCT person_key, date FROM att
-        WHERE status = 'present' AND person_key IN (SELECT person_key FROM multi)
-    ),
-    matched AS (
-        SELECT coalesce(rs.record_key, rp.record_key) AS record_key,
+    multi AS (SELECT person_key FROM place GROUP BY person_key HAVING count(*) > 1),
+    place_rec AS (  -- the record at the row's school, else the person's first record
+        SELECT p.person_key, p.school_k, coalesce(rs.record_key, rp.record_key) AS record_key,
                CASE WHEN rs.record_key IS NULL THEN rp.rec_school ELSE rs.rec_school END AS rec_school,
-               a.school_code, a.date, a.status
+               (m.person_key IS NOT NULL) AS multi
+        FROM place p
+        JOIN rec rp ON rp.person_key = p.person_key AND rp.overall = 1
+        LEFT JOIN rec rs ON rs.person_key = p.person_key AND rs.rec_school = p.school_k AND rs.at_school = 1
+        LEFT JOIN multi m ON m.person_key = p.person_key
+    ),
+    present_elsewhere AS (  -- only persons with rows at two schools can be present elsewhere the same day
+        SELECT DISTINCT a.person_key, a.date FROM att a JOIN multi m ON m.person_key = a.person_key
+        WHERE a.status = 'present'
+    ),
+    matched AS (  -- an unexcused row on a day the person is present at another school does not count
+        SELECT pr.record_key, pr.rec_school, a.school_code, a.date, a.status
         FROM att a
-        JOIN rec rp ON rp.person_key = a.person_key AND rp.overall = 1
-        LEFT JOIN rec rs ON rs.person_key = a.person_key AND rs.rec_school = a.school_code AND rs.at_school = 1
-        LEFT JOIN present_elsewhere pe ON a.status = 'unexcused' AND pe.person_key = a.person_key AND pe.date = a.date
+        JOIN place_rec pr ON pr.person_key = a.person_key AND pr.school_k = a.school_k
+        LEFT JOIN present_elsewhere pe
+               ON pr.multi AND a.status = 'unexcused' AND pe.person_key = a.person_key AND pe.date = a.date
         WHERE pe.person_key IS NULL
     )"""
 
@@ -204,16 +220,30 @@ ROSTER_SQL = f"""
         FROM matched m JOIN school_days d ON d.school_code = m.school_code AND d.date = m.date
         WHERE m.date BETWEEN :start AND :end
     ),
-    runs AS (  -- a streak runs over the school days of the school the rows come from
-        SELECT record_key, rec_school, count(*) AS run_len
-        FROM (SELECT record_key, rec_school,
-                     day_no - ROW_NUMBER() OVER (PARTITION BY record_key, rec_school, school_code ORDER BY day_no) AS grp,
-                     school_code
-              FROM in_period WHERE status = 'unexcused') u
-        GROUP BY record_key, rec_school, school_code, grp
+    period_days AS (
+        SELECT school_code, count(*) AS school_days, min(day_no) AS first_no, max(day_no) AS last_no
+        FROM school_days WHERE date BETWEEN :start AND :end GROUP BY school_code
     ),
-    longest AS (SELECT record_key, rec_school, max(run_len) AS max_unexcused_run FROM runs
-                GROUP BY record_key, rec_school),
+    unexcused AS (  -- unexcused rows numbered by their school's school days, from N school days before the period:
+        -- enough to see whether a run had reached N before the period started
+        SELECT m.record_key, m.rec_school, m.school_code, m.date,
+               d.day_no - ROW_NUMBER() OVER (PARTITION BY m.record_key, m.rec_school, m.school_code
+                                             ORDER BY d.day_no) AS grp
+        FROM matched m
+        JOIN school_days d ON d.school_code = m.school_code AND d.date = m.date
+        JOIN period_days pd ON pd.school_code = m.school_code AND d.day_no >= pd.first_no - :consecutive_days
+        WHERE m.status = 'unexcused'
+    ),
+    runs AS (  -- a streak runs over school days only: across weekends, holidays and month ends
+        SELECT record_key, rec_school, count(*) AS run_len, max(date) AS last_date,
+               sum(CASE WHEN date < :start THEN 1 ELSE 0 END) AS days_before
+        FROM unexcused GROUP BY record_key, rec_school, school_code, grp
+    ),
+    longest AS (  -- runs still counting in the period: one that reached N before it belongs to that month
+        SELECT record_key, rec_school, max(run_len) AS max_unexcused_run FROM runs
+        WHERE last_date >= :start AND days_before < :consecutive_days
+        GROUP BY record_key, rec_school
+    ),
     stats AS (
         SELECT record_key, rec_school, count(*) AS attendance_days,
                sum(CASE WHEN status = 'present' THEN 1 ELSE 0 END) AS present_days,
@@ -229,10 +259,6 @@ ROSTER_SQL = f"""
                count(DISTINCT CASE WHEN status <> 'present' THEN date END) AS absent
         FROM matched WHERE :sd2_evaluate = 1 AND date BETWEEN :term_first AND :term_tenth
         GROUP BY record_key, rec_school
-    ),
-    period_days AS (
-        SELECT school_code, count(*) AS school_days, min(day_no) AS first_no, max(day_no) AS last_no
-        FROM school_days WHERE date BETWEEN :start AND :end GROUP BY school_code
     ),
     -- absence_only: what an active record's implied presence needs (empty in rollcall mode)
     school_last AS (SELECT school_code, max(date) AS last_day FROM school_days WHERE :absence_only = 1
@@ -305,7 +331,8 @@ SUSPECTED_DROPOUTS_SQL = f"""
         SELECT person_key,
                max(CASE WHEN status = {ACTIVE} THEN 1 ELSE 0 END) AS has_active,
                sum(attendance_days) AS attendance_days, sum(unexcused_days) AS unexcused_days,
-               max(max_unexcused_run) AS max_unexcused_run, sum(coalesce(term_days_present, 0)) AS term_days_present
+               max(max_unexcused_run) AS max_unexcused_run, sum(coalesce(term_days_present, 0)) AS term_days_present,
+               max(last_seen) AS last_seen
         FROM ro GROUP BY person_key
     ),
     fired AS (
@@ -318,7 +345,7 @@ SUSPECTED_DROPOUTS_SQL = f"""
         UNION ALL
         SELECT ro.person_key, ro.school_code, 'SD3' FROM ro JOIN person p ON p.person_key = ro.person_key
             WHERE ro.status = 'transferred_out' AND p.has_active = 0
-              AND (ro.last_seen IS NULL OR CAST(:end AS DATE) - ro.last_seen > :transfer_grace_days)
+              AND (p.last_seen IS NULL OR CAST(:end AS DATE) - p.last_seen > :transfer_grace_days)
         UNION ALL
         SELECT person_key, school_code, 'SD4' FROM ro WHERE status = 'dropped_out'
         UNION ALL
@@ -335,7 +362,9 @@ SUSPECTED_DROPOUTS_SQL = f"""
     home AS (  -- the record the case is filed under: the first school (by code) where a rule fired
         SELECT person_key, min(school_code) AS school_code FROM kept GROUP BY person_key
     ),
-    rule_list AS (SELECT person_key, string_agg(DISTINCT rule, ',' ORDER BY rule) AS rules FROM kept GROUP BY person_key)
+    rule_list AS (  -- every rule that fired (R1's breakdown picks the first in its own order)
+        SELECT person_key, string_agg(DISTINCT rule, ',' ORDER BY rule) AS rules FROM kept GROUP BY person_key
+    )
     SELECT :period AS period, max(ro.id_number) AS id_number, max(ro.student_no) AS student_no, k.person_key,
            h.school_code, max(ro.township_code) AS township_code, max(ro.grade) AS grade, max(k.rules) AS rules
     FROM rule_list k
@@ -348,14 +377,19 @@ SUSPECTED_DROPOUTS_SQL = f"""
 OUT_OF_SCHOOL_SQL = f"""
     WITH reg_ids AS (
         SELECT id_number AS person_id FROM staged.registry_current WHERE id_number IS NOT NULL
-        UNION SELECT {g_number_id_sql('t.student_no')} FROM staged.registry_current t
-            WHERE substr(t.student_no, 1, 1) = 'G' AND (t.id_number IS NULL OR NOT {valid_id_sql('t.id_number')})
+        UNION SELECT {g_number_id_sql('t.student_no')} FROM staged.registry_current t  -- G + another ID: rare
+            WHERE substr(t.student_no, 1, 1) = 'G' AND (t.id_number IS NULL OR t.student_no <> 'G' || t.id_number)
+              AND (t.id_number IS NULL OR NOT {valid_id_sql('t.id_number')})
+    ),
+    census AS MATERIALIZED (  -- the birth date once per child (age_sql repeats its argument)
+        SELECT c.id_number, c.township_code, c.residence_status, {census_birth_sql('c')} AS birth_date
+        FROM staged.census_current c WHERE c.residence_status IN ('resident', 'away')
     )
-    SELECT :period AS period, c.id_number, c.township_code, {census_birth_sql('c')} AS birth_date,
+    SELECT :period AS period, c.id_number, c.township_code, c.birth_date,
            (c.residence_status = 'away') AS verify_elsewhere
-    FROM staged.census_current c
-    WHERE c.residence_status IN ('resident', 'away') AND {census_birth_sql('c')} IS NOT NULL
-      AND {age_sql(census_birth_sql('c'), 'CAST(:ref_date AS DATE)')} BETWEEN :min_school_age AND :max_school_age
+    FROM census c
+    WHERE c.birth_date IS NOT NULL
+      AND {age_sql('c.birth_date', 'CAST(:ref_date AS DATE)')} BETWEEN :min_school_age AND :max_school_age
       AND NOT EXISTS (SELECT 1 FROM reg_ids r WHERE r.person_id = c.id_number)
       AND NOT EXISTS (SELECT 1 FROM staged.exemptions e WHERE e.id_number = c.id_number
                       AND e.approved_on <= :end AND e.valid_until >= :end)

@@ -4,7 +4,8 @@ Every finding query selects the columns of ``checks.findings`` that a rule knows
 ``record_key, school_code, file_sha, row_no, detail`` (``detail`` never holds a name or an ID number).
 Keys follow :mod:`assets.rules`: a registry record's key is ``coalesce(student_no, id_number)``; persons
 (DQ04–DQ07) follow the one matching rule of :mod:`warehouse.views` (valid ID, else the ID inside a ``G``
-number; a roll-call row's person by its ID, else through its student number). Bind parameters: ``:period``, ``:start``, ``:end``, ``:run_id``,
+number; a roll-call row's person by its ID, else through its student number).
+Bind parameters: ``:period``, ``:start``, ``:end``, ``:run_id``,
 ``:source``, ``:ref_year``, ``:ref_md`` (month * 100 + day of the school-age reference date).
 """
 
@@ -192,13 +193,16 @@ DQ06_SQL = f"""
 AGE_GRADE_MIN, AGE_GRADE_MAX = 5, 8
 
 DQ07_SQL = f"""
-    WITH reg AS (  -- school age from the birth date inside a valid ID, else birth_date
+    WITH born AS MATERIALIZED (  -- school age from the birth date inside a valid ID, else birth_date (once a row)
+        SELECT record_key, school_code, file_sha, row_no, grade, age_birth_date
+        FROM ({registry_persons_sql("t.status = 'active' AND t.grade IS NOT NULL")}) t
+    ),
+    reg AS (
         SELECT t.record_key, t.school_code, t.file_sha, t.row_no, t.grade,
                :ref_year - CAST(EXTRACT(YEAR FROM t.age_birth_date) AS INTEGER)
                - CASE WHEN EXTRACT(MONTH FROM t.age_birth_date) * 100 + EXTRACT(DAY FROM t.age_birth_date) > :ref_md
                       THEN 1 ELSE 0 END AS age
-        FROM ({registry_persons_sql("t.status = 'active' AND t.grade IS NOT NULL")}) t
-        WHERE t.age_birth_date IS NOT NULL
+        FROM born t WHERE t.age_birth_date IS NOT NULL
     )
     SELECT record_key, school_code, file_sha, row_no,
            '8月31日周岁 ' || CAST(age AS TEXT) || ' 岁，就读' || {grade_label_sql('grade')}

@@ -4,7 +4,8 @@ test_reports and test_ledger).
 ``district_run()`` generates a district over the spring term 2026 (2026-03-02 … 2026-06-30: a term start,
 four months and the quarter 2026-Q2), copies its landing files and reference data into a fresh
 ``KONGCHUO_HOME``, and runs ``monthly_job`` for 2026-03 … 2026-06 in order and then ``quarterly_job`` for
-2026-Q2 through :func:`pipelines.run.run_period` on an ephemeral Dagster instance.
+2026-Q2 through :func:`pipelines.run.run_period` on an ephemeral Dagster instance. ``autumn_run()`` does the
+same for the autumn term start (2026-09, 2026-10): SD2 in September, SD6 from 30 days after the start.
 
 Tests compare set sizes and masked samples only: full ID numbers and names never reach test output.
 """
@@ -34,6 +35,8 @@ from warehouse.resource import WarehouseResource
 MONTHS = ("2026-03", "2026-04", "2026-05", "2026-06")
 QUARTER = "2026-Q2"
 START, END = dt.date(2026, 3, 2), dt.date(2026, 6, 30)
+AUTUMN_MONTHS = ("2026-09", "2026-10")
+AUTUMN_START, AUTUMN_END = dt.date(2026, 9, 1), dt.date(2026, 10, 31)
 
 
 @dataclass
@@ -101,15 +104,25 @@ def run_periods(home: Path, periods, instance: dg.DagsterInstance) -> dict:
 
 @functools.lru_cache(maxsize=None)
 def district_run(students: int = 1500, seed: int = 11) -> DistrictRun:
+    return _generated_run(START, END, (*MONTHS, QUARTER), students, seed)
+
+
+@functools.lru_cache(maxsize=None)
+def autumn_run(students: int = 1000, seed: int = 12) -> DistrictRun:
+    """The autumn term start: 2026-09 (SD2 month, SD6 not yet: 30 days after the start) and 2026-10 (SD6)."""
+    return _generated_run(AUTUMN_START, AUTUMN_END, AUTUMN_MONTHS, students, seed)
+
+
+def _generated_run(start: dt.date, end: dt.date, periods, students: int, seed: int) -> DistrictRun:
     from kongchuo.generate import generate
 
     root = Path(tempfile.mkdtemp(prefix="kongchuo-district-"))
     atexit.register(shutil.rmtree, root, ignore_errors=True)
     generated, home = root / "generated", root / "home"
-    generate("411003", students, seed, START, END, generated)
+    generate("411003", students, seed, start, end, generated)
     install_district(generated, home)
     instance = dg.DagsterInstance.ephemeral()
-    outcomes = run_periods(home, (*MONTHS, QUARTER), instance)
+    outcomes = run_periods(home, periods, instance)
     truth = pd.read_csv(generated / "ground_truth.csv", dtype=str, keep_default_na=False)
     return DistrictRun(home=home, generated=generated, truth=truth, outcomes=outcomes, instance=instance)
 

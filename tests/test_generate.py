@@ -106,8 +106,11 @@ _GRADE_WORDS = {"一": 1, "二": 2, "三": 3, "四": 4, "五": 5, "六": 6, "七
 
 
 def _grade_no(text: str) -> int | None:
-    digits = "".join(ch for ch in str(text) if ch.isdigit())
-    return int(digits) if digits else _GRADE_WORDS.get(str(text).replace("年级", ""))
+    text = str(text).replace("年级", "").strip()
+    try:
+        return int(float(text))  # 9, "9", "9.0" (a number cell read back)
+    except ValueError:
+        return _GRADE_WORDS.get(text)
 
 
 def _person_of(id_number: str, student_no: str) -> str:
@@ -174,13 +177,16 @@ def brute_force(root: Path) -> dict[str, set]:
     att = att.sort_values(["school_code", "record_key", "date"])
     att["pos"] = att.groupby("school_code")["date"].rank(method="dense").astype(int)
     u = att[att["status"] == "unexcused"].copy()
+    for (key, sc), g in u.groupby(["person_key", "school_code"]):  # a run crosses month ends
+        g = g.sort_values("pos")
+        run, prev = 0, None
+        for pos, p in zip(g["pos"], g["period"]):
+            run = run + 1 if prev is not None and pos == prev + 1 else 1
+            prev = pos
+            if run == 3:  # the month in which the run reaches 3
+                res["SD1"].add((p, key))
     for (key, sc, p), g in u.groupby(["person_key", "school_code", "period"]):
-        ps = sorted(g["pos"])
-        run = best = 1
-        for a, b in zip(ps, ps[1:]):
-            run = run + 1 if b == a + 1 else 1
-            best = max(best, run)
-        if best >= 3 or len(ps) >= 10:
+        if len(g) >= 10:
             res["SD1"].add((p, key))
     for p in periods:
         hits = {k for (pp, k) in res["SD1"] if pp == p}

@@ -92,3 +92,73 @@ def test_sd2_needs_the_roll_call_to_reach_the_term_start(first_roll_call, covere
     (dt.date(2026, 5, 31), True), (dt.date(2026, 6, 30), False), (dt.date(2026, 8, 31), False)])
 def test_sd6_runs_from_thirty_days_after_the_autumn_start(cutoff, evaluated):
     assert (terms.sd6_autumn_start(cutoff, []) is not None) is evaluated
+
+
+@pytest.fixture
+def warehouse(tmp_path):
+    from warehouse.resource import WarehouseResource
+    from warehouse.views import refresh_current
+
+    wh = WarehouseResource(url=f"duckdb:///{tmp_path / 'w.duckdb'}")
+    wh.ensure_layout()
+    refresh_current(wh)
+    yield wh
+    wh.dispose()
+
+
+def _roll_call_from(warehouse, first: dt.date) -> None:
+    warehouse.execute("DELETE FROM staged.attendance_current")
+    days = [first + dt.timedelta(days=i) for i in range(30)]
+    for day in (d for d in days if d.weekday() < 5):
+        warehouse.execute("INSERT INTO staged.attendance_current (student_no, school_code, date, status) "
+                          "VALUES ('L1', '4110030001', :d, 'present')", {"d": day})
+
+
+@pytest.mark.parametrize("first,evaluated", [(dt.date(2025, 9, 1), 1), (dt.date(2025, 9, 5), 1),
+                                             (dt.date(2025, 9, 9), 0)])
+def test_sd2_not_evaluated_when_a_bureau_starts_late_in_the_term(warehouse, first, evaluated):
+    from assets.rules import term_params
+
+    _roll_call_from(warehouse, first)
+    params = term_params(warehouse, dt.date(2025, 9, 1), dt.date(2025, 9, 30))
+    assert params["sd2_evaluate"] == evaluated, params["sd2_note"]
+    assert params["term_first"] == dt.date(2025, 9, 1) and params["term_tenth"] == dt.date(2025, 9, 12)
+    october = term_params(warehouse, dt.date(2025, 10, 1), dt.date(2025, 10, 31))
+    assert october["sd2_evaluate"] == 0 and october["sd6_evaluate"] == 1
+
+
+def _person_of(id_number: str | None, student_no: str | None) -> str | None:
+    """DESIGN.md "Matching a child", in plain Python."""
+    if id_number and idnumber.is_valid(id_number):
+        return id_number
+    if student_no and student_no.startswith("G") and idnumber.is_valid(student_no[1:]):
+        return student_no[1:]
+    return id_number or student_no
+
+
+def test_registry_person_key_and_birth_follow_the_rule():
+    from warehouse.views import registry_birth_sql, registry_person_key_sql
+
+    ids = _ids(300, 5)
+    valid = [i for i in ids if idnumber.is_valid(i)]
+    rng = random.Random(9)
+    rows = []
+    for i in ids:
+        other = rng.choice(valid)
+        for sno in (None, f"G{i}", f"G{other}", f"L{rng.randint(10**15, 10**16)}", f"J{other}"):
+            for id_cell in (i or None, None):
+                rows.append((id_cell, sno, dt.date(2012, 5, 17)))
+                if id_cell and idnumber.is_valid(id_cell):  # birth_date agreeing with the ID
+                    rows.append((id_cell, sno, idnumber.birth_date_of(id_cell)))
+    con = duckdb.connect()
+    con.execute("CREATE TABLE t (id_number TEXT, student_no TEXT, birth_date DATE)")
+    con.executemany("INSERT INTO t VALUES (?, ?, ?)", rows)
+    got = con.execute(f"SELECT id_number, student_no, birth_date, {registry_person_key_sql('t')}, "
+                      f"{registry_birth_sql('t')} FROM t").fetchall()
+    wrong_key = wrong_birth = 0
+    for id_cell, sno, birth, key, born in got:
+        want = _person_of(id_cell, sno)
+        wrong_key += key != want
+        want_birth = idnumber.birth_date_of(want) if want and idnumber.is_valid(want) else birth
+        wrong_birth += born != want_birth
+    assert (wrong_key, wrong_birth) == (0, 0), f"{wrong_key} keys and {wrong_birth} birth dates wrong of {len(got)}"

@@ -171,5 +171,5 @@ def test_two_month_backfill_from_the_cli(tmp_path, small_district):
         sd = con.execute("SELECT period, person_key FROM derived.suspected_dropouts").fetchall()
     assert [p for (p,) in ledger] == ["2026-03", "2026-04"]
     truth = pd.read_csv(small_district / "ground_truth.csv", dtype=str, keep_default_na=False)
-    truth = truth[truth["case"].isin(["SD1", "SD2", "SD3", "SD4", "SD5"])]
+    truth = truth[truth["case"].isin(["SD1", "SD2", "SD3", "SD4", "SD5", "SD6"])]
     assert_same("backfilled suspected dropouts", set(sd), set(zip(truth["period"], truth["person_key"])))

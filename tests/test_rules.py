@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import pytest
 
-from district_run import MONTHS, QUARTER, assert_same, district_run
+from district_run import AUTUMN_MONTHS, MONTHS, QUARTER, assert_same, autumn_run, district_run
 
 
 @pytest.fixture(scope="module")
@@ -91,5 +91,53 @@ def test_quarterly_months_match_monthly_truth(run):
     assert set(df["month"]) == {"2026-04", "2026-05", "2026-06"}
     for month in ("2026-04", "2026-05"):  # June is cut off on the 25th
         got = set(df.loc[df["month"] == month, "person_key"])
-        want = {k for case in ("SD1", "SD2", "SD3", "SD4", "SD5", "SD6") for p, k in run.truth_pairs(case) if p == month}
+        want = {k for case in ("SD1", "SD2", "SD3", "SD4", "SD5", "SD6")
+                for p, k in run.truth_pairs(case) if p == month}
         assert_same(f"quarterly {month}", got, want)
+
+
+# --- the autumn term start: a second generated district (2026-09, 2026-10) ---------------------------------
+
+@pytest.fixture(scope="module")
+def autumn():
+    return autumn_run()
+
+
+def test_autumn_runs_succeeded(autumn):
+    for period, outcome in autumn.outcomes.items():
+        assert outcome.success, f"{period}: {outcome.error} skipped={outcome.skipped} failed={outcome.failed_checks}"
+
+
+@pytest.mark.parametrize("rule", ["SD1", "SD2", "SD3", "SD4", "SD5", "SD6"])
+def test_autumn_rule(autumn, rule):
+    got_df = autumn.warehouse.query_df("SELECT period, person_key, rules FROM derived.suspected_dropouts")
+    got = {(p, k) for p, k, rules in got_df.itertuples(index=False) if rule in rules.split(",")}
+    want = autumn.truth_pairs(rule)
+    assert want, f"the generator planted no {rule} case"
+    assert_same(f"autumn {rule}", got, want)
+
+
+def test_sd2_and_sd6_months_of_the_autumn_term(autumn):
+    """SD2 only in the month of the term's 10th school day; SD6 from 30 days after the term's start."""
+    df = autumn.warehouse.query_df("SELECT period, rules FROM derived.suspected_dropouts")
+    months = {rule: {p for p, rules in df.itertuples(index=False) if rule in rules.split(",")}
+              for rule in ("SD2", "SD6")}
+    assert months == {"SD2": {AUTUMN_MONTHS[0]}, "SD6": {AUTUMN_MONTHS[1]}}
+
+
+def test_same_child_by_g_number_or_other_school_is_not_out_of_school_or_sd5(run):
+    """Planted: registry ID blank with a G number; present every day at a school other than the registry's."""
+    plants = run.truth[run.truth["case"].isin(["DQ05", "DQ06"])]
+    got = run.warehouse.query_df("SELECT period, person_key, rules FROM derived.suspected_dropouts")
+    sd5 = {k for p, k, rules in got.itertuples(index=False) if "SD5" in rules.split(",")}
+    oos = set(run.warehouse.query_df("SELECT id_number FROM derived.out_of_school")["id_number"])
+    registry = run.warehouse.query_df(
+        "SELECT student_no FROM staged.registry_current WHERE id_number IS NULL AND student_no LIKE 'G%'")
+    g_only = {s[1:] for s in registry["student_no"]}
+    assert g_only, "the generator planted no G-number-only record"
+    assert_same("G-number children listed 失学", g_only & oos, set())
+    assert_same("G-number children flagged SD5", g_only & sd5, set())
+    other = set(plants.loc[plants["case"] == "DQ06", "person_key"]) & set(
+        plants.loc[plants["case"] == "DQ05", "person_key"])
+    assert other, "the generator planted no child attending another school"
+    assert_same("children at another school flagged SD5", other & sd5, set())

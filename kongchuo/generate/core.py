@@ -32,6 +32,7 @@ class Rates:
     """
 
     SD1: float = 0.004          # unexcused run of 3-5 days, or >= 10 unexcused days, in one month
+    SD1_CROSS: float = 0.002    # unexcused on a month's last 2 school days and the next month's first (SD1 then)
     SD2: float = 0.003          # personal leave on the first 10 school days of the term, present afterwards
     SD3: float = 0.003          # 转出, attendance stops (or none at all), nobody receives them
     SD3_RECEIVED: float = 0.003  # 转出 at A + 转入 at B, attending at B (NOT SD3)
@@ -52,7 +53,7 @@ class Rates:
     EX_EXEMPT: float = 0.003    # 休学 approval in force (half registry 休学, half still 在籍)
     EX_EXPIRED: float = 0.003   # approval expired before / during the range, no attendance (-> SD5)
     EX_DEATH: float = 0.003     # deceased (registry 死亡, or census 死亡 with an active record)
-    EX_GRADUATED: float = 0.002  # registry 毕业
+    EX_GRADUATED: float = 0.002  # registry 毕业 from grade 9, still on a roll call with an unexcused run (excluded)
     EX_AGE: float = 0.003       # grade 9, aged 16 on 31 Aug: 17 during the range; 辍学 or active without attendance
     EX_DEFERRAL: float = 0.003  # census child aged 6 with 延缓入学 approval (half expiring mid-range)
     EX_CENSUS: float = 0.004    # census-only children not OOS: aged 5, aged 16, 迁出, 死亡
@@ -122,7 +123,7 @@ class Meta:
 
 # ------------------------------------------------------------------------------------------------ helpers
 
-NOATT = ("SD4", "SD5", "HT", "EX_EXEMPT", "EX_EXPIRED", "EX_DEATH", "EX_GRADUATED", "EX_AGE", "SD6")
+NOATT = ("SD4", "SD5", "HT", "EX_EXEMPT", "EX_EXPIRED", "EX_DEATH", "EX_AGE", "SD6")
 ATTENDANCE_MODES = ("rollcall", "absence_only")
 CALENDAR_FILE = "school_calendar.csv"
 ACTIVE, SUSP, OUT, DROP, GRAD, DEAD = "active", "suspended", "transferred_out", "dropped_out", "graduated", "deceased"
@@ -343,9 +344,12 @@ def _generate(district: str, students: int, seed: int, start: dt.date, end: dt.d
     picks["SD6"] = _pick(rng, plant, "SD6", cnt("SD6"), grade == 7)
     picks["SD6_ENROLLED"] = _pick(rng, plant, "SD6_ENROLLED", cnt("SD6_ENROLLED"), grade == 7)
     sd2_terms = [t for t, (a, b) in terms.items() if b - a + 1 >= 11]
-    for name in ("SD1", "SD2", "SD3", "SD4", "SD5", "SD5_MONTH", "DQ01", "DQ02", "DQ08", "EX_EXEMPT", "EX_EXPIRED"):
-        c = cnt(name) if (name != "SD2" or sd2_terms) else 0
-        picks[name] = _pick(rng, plant, name, c, ~migrant if name in ("SD4", "SD5") else np.ones(N, bool))
+    plantable = {"SD2": bool(sd2_terms), "SD1_CROSS": len(periods) > 1}
+    for name in ("SD1", "SD2", "SD3", "SD4", "SD5", "SD5_MONTH", "DQ01", "DQ02", "DQ08", "EX_EXEMPT", "EX_EXPIRED",
+                 "SD1_CROSS"):
+        c = cnt(name) if plantable.get(name, True) else 0
+        local = name in ("SD1", "SD1_CROSS", "SD4", "SD5", "SD5_MONTH", "EX_EXPIRED")  # IDs of the district itself
+        picks[name] = _pick(rng, plant, name, c, ~migrant if local else np.ones(N, bool))
 
     # modifications that happen before IDs are made
     ea = picks["EX_AGE"]
@@ -513,7 +517,8 @@ def _generate(district: str, students: int, seed: int, start: dt.date, end: dt.d
     s6 = picks["SD6"]
     if len(s6):  # their only record: 毕业 at grade 6 of their primary school
         b = primary[s6]
-        reg.loc[s6, ["school_code", "school_name", "township_code"]] = np.column_stack([s_code[b], s_name[b], s_town[b]])
+        reg.loc[s6, ["school_code", "school_name", "township_code"]] = np.column_stack(
+            [s_code[b], s_name[b], s_town[b]])
         reg.loc[s6, "grade"], reg.loc[s6, "status"], reg.loc[s6, "order"] = 6, GRAD, b
     s6e = picks["SD6_ENROLLED"]
     if len(s6e):  # the grade-6 record 毕业 stays next to the new grade-7 record (same student number)
@@ -663,6 +668,21 @@ def _generate(district: str, students: int, seed: int, start: dt.date, end: dt.d
         if len(ct):
             shift = (rng.random(len(ct)) * (nd[mi][ct] - 15)).astype(np.int64)
             codes[np.repeat(e1[ct], 10), (m0[ct] + shift)[:, None].repeat(10, 1).ravel() + np.tile(pat, len(ct))] = UNEX
+    # SD1 across a month end: the run reaches its 3rd day on the next month's first school day
+    ec = ents("SD1_CROSS")
+    pairs = [i for i in range(len(periods) - 1)
+             if msl[periods[i]].stop - msl[periods[i]].start >= 4 and msl[periods[i + 1]].start == msl[periods[i]].stop
+             and msl[periods[i + 1]].stop - msl[periods[i + 1]].start >= 2]
+    if len(ec) and pairs:
+        for e, i in zip(ec, rng.choice(np.array(pairs), len(ec))):
+            last = msl[periods[i]].stop
+            codes[e, last - 3], codes[e, last - 2:last + 1], codes[e, last + 1] = P, UNEX, P
+    # graduates of grade 9 still on a roll call: a 4-day unexcused run in the first month (SD1, excluded)
+    eg = ents("EX_GRADUATED")
+    if len(eg):
+        first = msl[periods[0]]
+        run_days = np.arange(first.start + 1, min(first.start + 5, first.stop))
+        codes[np.ix_(eg, run_days)] = UNEX
     # SD2
     e2 = ents("SD2")
     sd2_term: dict[int, str] = {}
@@ -815,9 +835,10 @@ def _generate(district: str, students: int, seed: int, start: dt.date, end: dt.d
     from .truth import ground_truth  # noqa: PLC0415
 
     gt = ground_truth(world)
-    planted_sd1 = set(pkey_all[e_pid[e1]]) if len(e1) else set()
+    planted_sd1 = set(pkey_all[e_pid[np.concatenate([e1, ec])]]) if len(e1) + len(ec) else set()
     got_sd1 = set(gt.loc[gt["case"] == "SD1", "person_key"])
     got_sd1 |= set(gt.loc[(gt["case"] == "EXCLUDED") & gt["detail"].str.startswith("SD1 "), "person_key"])
+    got_sd1 -= set(pkey_all[picks["EX_GRADUATED"]])  # their planted run is excluded (毕业 from grade 9)
     if absence_only:  # planted SD5 children are absent unexcused every school day: SD1 unless excluded
         got_sd1 -= set(pkey_all[picks["SD5"]])
     if planted_sd1 != got_sd1:
@@ -847,7 +868,8 @@ def _generate(district: str, students: int, seed: int, start: dt.date, end: dt.d
     # absence-only mode and, in both modes, the term starts of SD2 (kongchuo.terms)
     pd.DataFrame({"date": [d.isoformat() for d in days]}).to_csv(
         refdir / CALENDAR_FILE, index=False, lineterminator="\n", encoding="utf-8")
-    files.append({"source": "reference", "path": f"reference/{CALENDAR_FILE}", "format": "csv-utf8", "date_style": "iso",
+    files.append({"source": "reference", "path": f"reference/{CALENDAR_FILE}", "format": "csv-utf8",
+                  "date_style": "iso",
                   "encoding": "utf-8", "rows": D, "periods": periods})
     gt.to_csv(out / "ground_truth.csv", index=False, lineterminator="\n")
     meta = Meta(

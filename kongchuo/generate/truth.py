@@ -113,21 +113,21 @@ def ground_truth(w: dict) -> pd.DataFrame:
     ent["student_no"] = np.where(ent["keytype"] == "student_no", ent["record_key"],
                                  ent["pid"].map(pinfo["student_no"]).fillna(""))
     ent["township_code"] = ent["pid"].map(pinfo["township_code"]).fillna("")
+    # SD1: a run of unexcused school days crosses month ends and belongs to the month of its 3rd day
+    unex = codes == 3
+    reach = np.zeros(codes.shape, bool)
+    run = np.zeros(len(codes), np.int64)
+    for d in range(codes.shape[1]):
+        run = (run + 1) * unex[:, d]
+        reach[:, d] = run == 3
     rows_pm = {}
     for p in periods:
-        blk = codes[:, msl[p]]
-        has = (blk >= 0).any(axis=1)
-        rows_pm[p] = has
-        u = blk == 3
-        run = np.zeros(len(blk), np.int64)
-        mx = np.zeros(len(blk), np.int64)
-        for d in range(blk.shape[1]):
-            run = (run + 1) * u[:, d]
-            mx = np.maximum(mx, run)
-        cnt = u.sum(axis=1)
-        hit = (mx >= 3) | (cnt >= 10)
+        rows_pm[p] = (codes[:, msl[p]] >= 0).any(axis=1)
+        reached = reach[:, msl[p]].any(axis=1)
+        cnt = unex[:, msl[p]].sum(axis=1)
+        hit = reached | (cnt >= 10)
         df = ent[hit].copy()
-        df["detail"] = [f"max_run={a} unexcused_days={b}" for a, b in zip(mx[hit], cnt[hit])]
+        df["detail"] = [f"run reached 3: {a} unexcused_days={b}" for a, b in zip(reached[hit], cnt[hit])]
         emit_rule("SD1", p, df)
 
     _tick("truth 3")

@@ -8,10 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
-import json
-import os
 import re
-import tempfile
 import time
 from pathlib import Path
 from typing import Any
@@ -21,7 +18,6 @@ import pandas as pd
 import sqlalchemy as sa
 
 from kongchuo.districts import common_region, district_name, month_label
-from kongchuo.excel import sha256_file
 from pipelines.resources import KongchuoHome
 from warehouse.resource import WarehouseResource
 
@@ -172,30 +168,3 @@ def remove_stale_partials(folder: Path, older_than: float = STALE_PARTIAL_SECOND
             p.unlink(missing_ok=True)
             removed.append(p.name)
     return removed
-
-
-def write_manifest(folder: Path, sources: pd.DataFrame, completeness: dict[str, Any] | None = None) -> Path:
-    """``manifest.json``: every report file of the folder with its SHA-256 and the source files (by hash).
-
-    Also removes ``.partial-*`` files left by a killed run (older than ``STALE_PARTIAL_SECONDS``, so a
-    concurrent writer's file in progress is never touched)."""
-    remove_stale_partials(folder)
-    files = [
-        {"file": p.name, "sha256": sha256_file(p), "bytes": p.stat().st_size}
-        for p in sorted(folder.glob("*.xlsx")) if not p.name.startswith(".")
-    ]
-    # No timestamps or run ids: the same inputs give a byte-identical manifest (run history is in Dagster).
-    manifest = {
-        "period": folder.name,
-        "reports": files,
-        "sources": [{"source": r.source, "file": r.original_name, "sha256": r.file_sha}
-                    for r in sources.itertuples(index=False)],
-        **(completeness or {"complete": True}),  # draft hook: "complete": false and what is missing
-    }
-    folder.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".partial-{os.getpid()}-", suffix=".json", dir=folder)
-    with os.fdopen(fd, "w", encoding="utf-8") as fh:
-        json.dump(manifest, fh, ensure_ascii=False, indent=2)
-    target = folder / "manifest.json"
-    os.replace(tmp, target)
-    return target

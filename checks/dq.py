@@ -139,17 +139,11 @@ def _compute_id_findings(warehouse: WarehouseResource, p: dict[str, Any]
         bad1.append(b1)
         valid = chunk.loc[~invalid]
         if len(valid):
-            ids = valid["id_number"].astype(str)
-            id_birth = pd.to_datetime(ids.str.slice(6, 14), format="%Y%m%d", errors="coerce")
-            rec_birth = pd.to_datetime(valid["birth_date"], errors="coerce")
-            id_gender = ids.str.slice(16, 17).astype(int).mod(2).map({1: "M", 0: "F"})
-            birth_bad = (rec_birth.notna() & (rec_birth != id_birth)).to_numpy()
-            gender_bad = (valid["gender"].notna() & (valid["gender"].astype(object) != id_gender.astype(object))).to_numpy()
+            birth_bad, gender_bad = idnumber.birth_gender_mismatch(valid["id_number"], valid["birth_date"],
+                                                                   valid["gender"])
             sel = birth_bad | gender_bad
             b2 = valid.loc[sel, ["record_key", "school_code", "file_sha", "row_no"]].copy()
-            b2["detail"] = [
-                "、".join(x for x, on in (("出生日期", b), ("性别", g)) if on) + "与身份证件号不符"
-                for b, g in zip(birth_bad[sel], gender_bad[sel])]
+            b2["detail"] = [idnumber.mismatch_text(b, g) for b, g in zip(birth_bad[sel], gender_bad[sel])]
             bad2.append(b2)
     cols = ["record_key", "school_code", "file_sha", "row_no", "detail"]
     f1 = pd.concat(bad1, ignore_index=True) if bad1 else pd.DataFrame(columns=cols)

@@ -81,16 +81,10 @@ def id_problems(warehouse: WarehouseResource, sql: str, p: dict[str, Any], perso
 def _birth_gender_problems(valid: pd.DataFrame) -> pd.DataFrame:
     if valid.empty:
         return pd.DataFrame(columns=_COLS)
-    ids = valid["id_number"].astype(str)
-    id_birth = pd.to_datetime(ids.str.slice(6, 14), format="%Y%m%d", errors="coerce")
-    rec_birth = pd.to_datetime(valid["birth_date"], errors="coerce")
-    id_gender = ids.str.slice(16, 17).astype(int).mod(2).map({1: "M", 0: "F"})
-    birth_bad = (rec_birth.notna() & (rec_birth != id_birth)).to_numpy()
-    gender_bad = (valid["gender"].notna() & (valid["gender"].astype(object) != id_gender.astype(object))).to_numpy()
+    birth_bad, gender_bad = idnumber.birth_gender_mismatch(valid["id_number"], valid["birth_date"], valid["gender"])
     sel = birth_bad | gender_bad
     out = valid.loc[sel, _COLS[:4]].copy()
-    out["detail"] = ["出生日期/性别与身份证件号不符 " + "/".join(x for x, on in (("birth_date", b), ("gender", g)) if on)
-                     + " disagree with the ID number" for b, g in zip(birth_bad[sel], gender_bad[sel])]
+    out["detail"] = [idnumber.mismatch_text(b, g) for b, g in zip(birth_bad[sel], gender_bad[sel])]
     return out
 
 

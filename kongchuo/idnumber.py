@@ -116,3 +116,21 @@ def make_id(region6: str, born: dt.date, sequence3: int) -> str:
     """Build a valid ID (used by the generator and tests)."""
     first17 = f"{region6}{born:%Y%m%d}{sequence3:03d}"
     return first17 + check_digit(first17)
+
+
+def birth_gender_mismatch(ids: pd.Series, birth_dates: pd.Series, genders: pd.Series
+                          ) -> tuple[np.ndarray, np.ndarray]:
+    """(birth date disagrees, gender disagrees) per row, for VALID ID numbers (DQ02: digits 7–14 are the birth
+    date, an odd 17th digit is male); a missing birth date or gender never disagrees."""
+    ids = ids.astype(str)
+    id_birth = pd.to_datetime(ids.str.slice(6, 14), format="%Y%m%d", errors="coerce")
+    rec_birth = pd.to_datetime(birth_dates, errors="coerce")
+    id_gender = ids.str.slice(16, 17).astype(int).mod(2).map({1: "M", 0: "F"})
+    birth_bad = (rec_birth.notna() & (rec_birth != id_birth)).to_numpy()
+    gender_bad = (genders.notna() & (genders.astype(object) != id_gender.astype(object))).to_numpy()
+    return birth_bad, gender_bad
+
+
+def mismatch_text(birth_bad: bool, gender_bad: bool) -> str:
+    """'出生日期、性别与身份证件号不符' for the parts that disagree."""
+    return "、".join(x for x, on in (("出生日期", birth_bad), ("性别", gender_bad)) if on) + "与身份证件号不符"

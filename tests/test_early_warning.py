@@ -4,7 +4,6 @@ leave never warns; a backfill in any order gives the same lists. Real files, rea
 
 from __future__ import annotations
 
-import csv
 import datetime as dt
 from pathlib import Path
 
@@ -13,6 +12,7 @@ import pandas as pd
 import pytest
 
 from district_run import definitions_for, kongchuo_env
+from hand_worked_cases import write_csv
 from kongchuo.idnumber import make_id
 from warehouse.resource import WarehouseResource
 
@@ -44,24 +44,16 @@ ID_OF = {label: make_id("411003", dt.date(2016, 3, 1) + dt.timedelta(days=37 * i
          for i, label in enumerate(CHILDREN)}
 
 
-def _write(path: Path, header: list[str], rows: list[list[str]]) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with path.open("w", encoding="utf-8", newline="") as f:
-        writer = csv.writer(f)
-        writer.writerow(header)
-        writer.writerows(rows)
-
-
 def _land(home: Path, days: list[dt.date]) -> None:
     """The registry snapshot, the calendar, and one roll-call file per school day (as schools upload daily)."""
-    _write(home / "landing" / "registry" / "学籍_20260901.csv",
+    write_csv(home / "landing" / "registry" / "学籍_20260901.csv",
            ["全国学籍号", "身份证件号", "姓名", "性别", "出生日期", "学校标识码", "学校名称", "年级", "学籍状态", "乡镇代码"],
            [["G" + i, i, f"学生{n}", "男", f"{i[6:10]}-{i[10:12]}-{i[12:14]}", SCHOOL, SCHOOL_NAME, "4", "在读", TOWNSHIP]
             for n, i in enumerate(ID_OF.values())])
-    _write(home / "reference" / "school_calendar.csv", ["date", "school_code"],
+    write_csv(home / "reference" / "school_calendar.csv", ["date", "school_code"],
            [[d.isoformat(), ""] for d in SCHOOL_DAYS])
     for day in days:
-        _write(home / "landing" / "attendance" / f"考勤_{SCHOOL}_{day:%Y%m%d}.csv",
+        write_csv(home / "landing" / "attendance" / f"考勤_{SCHOOL}_{day:%Y%m%d}.csv",
                ["全国学籍号", "身份证件号", "学校标识码", "日期", "考勤状态"],
                [["G" + ID_OF[label], ID_OF[label], SCHOOL, day.isoformat(), marks.get(day.day, P)]
                 for label, marks in CHILDREN.items()])

@@ -6,7 +6,8 @@ from pathlib import Path
 
 import pandas as pd
 
-from assets.report_files import STALE_PARTIAL_SECONDS, write_manifest
+from assets.manifest import write_manifest
+from assets.report_files import STALE_PARTIAL_SECONDS
 
 
 def test_manifest_removes_stale_partials_only(tmp_path: Path) -> None:
@@ -19,7 +20,7 @@ def test_manifest_removes_stale_partials_only(tmp_path: Path) -> None:
     old = time.time() - STALE_PARTIAL_SECONDS - 60
     os.utime(stale, (old, old))
 
-    write_manifest(folder, pd.DataFrame(columns=["source", "original_name", "file_sha"]))
+    write_manifest(folder, [], pd.DataFrame(columns=["source", "original_name", "file_sha"]), "411003")
 
     assert not stale.exists()
     assert fresh.exists()

@@ -62,7 +62,8 @@ def _build(warehouse) -> None:
 
 
 def test_r3_one_workbook_per_county(warehouse, resources, kongchuo_home: Path):
-    from assets.report_files import source_files, write_manifest
+    from assets.manifest import write_manifest
+    from assets.report_files import source_files
     from assets.report_r3 import r3_one_student_one_form
     from pipelines.partitions import period_bounds
 
@@ -103,7 +104,8 @@ def test_r3_one_workbook_per_county(warehouse, resources, kongchuo_home: Path):
     assert meta["open_cases"].value == 3 and meta["workbooks"].value == 2
     assert {Path(f["path"]).name for f in meta["files"].value} == files
 
-    write_manifest(folder, source_files(warehouse, period_bounds(PERIOD)[1]))
+    written = [{"file": Path(f["path"]).name, "report": "R3", "sha256": f["sha256"]} for f in meta["files"].value]
+    write_manifest(folder, written, source_files(warehouse, period_bounds(PERIOD)[1]), "411003")
     manifest = json.loads((folder / "manifest.json").read_text(encoding="utf-8"))
     assert files <= {r["file"] for r in manifest["reports"]}
     assert not list(folder.glob(".partial-*"))

@@ -21,6 +21,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import PlainTextResponse, RedirectResponse, Response, StreamingResponse
 from starlette.routing import Route
+from markupsafe import Markup
 from starlette.templating import Jinja2Templates
 
 from portal.audit import AuditLog, AuditUnavailable
@@ -28,6 +29,7 @@ from portal.auth import COOKIE, CSRF_FIELD, LoginLimiter, Sessions, SessionState
 from portal.catalog import (KIND_LABELS, Catalogue, listed_for, may_access, open_report, period_key, period_label,
                             sha256_stream, strays_for)
 from portal.config import PortalConfig
+from portal.lineage_graph import lineage_svg
 from portal.scope import ReferenceCache
 from portal.trace import MAX_ROWS, TraceReader, trace_cell
 from portal.users import TRACE_ROLES, User, UserStore, UsersFileError, verify_password
@@ -376,7 +378,8 @@ class Portal:
             return blocked
         response = self.page(request, "trace_cell.html", {
             "user": user, "csrf": state.csrf, "report": report, "period": period, "row": row,
-            "row_label": self._row_label(row), "column": column, **found})
+            "row_label": self._row_label(row), "column": column, "dagster_url": self.config.dagster_url,
+            "lineage_svg": Markup(lineage_svg(report, column)), **found})
         return self.set_cookie(response, self.sessions.touch(state.data))
 
     async def healthz(self, request: Request) -> Response:

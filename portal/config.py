@@ -29,6 +29,8 @@ class PortalConfig:
     # Addresses/networks of reverse proxies whose X-Forwarded-For is believed (KONGCHUO_PORTAL_TRUSTED_PROXIES,
     # comma-separated, e.g. "127.0.0.1,10.0.0.0/8"). Empty: the header is ignored, the peer address counts.
     trusted_proxies: tuple[str, ...] = ()
+    # The Dagster UI (KONGCHUO_DAGSTER_URL, e.g. http://127.0.0.1:3001 for `make audit`): run ids link to its run page.
+    dagster_url: str = ""
 
     @property
     def portal_dir(self) -> Path:
@@ -66,6 +68,7 @@ class PortalConfig:
             secure_cookie=os.environ.get("KONGCHUO_PORTAL_SECURE_COOKIE", "") in ("1", "true", "yes"),
             trusted_proxies=tuple(p.strip() for p in os.environ.get("KONGCHUO_PORTAL_TRUSTED_PROXIES", "").split(",")
                                   if p.strip()),
+            dagster_url=os.environ.get("KONGCHUO_DAGSTER_URL", "").strip().rstrip("/"),
         )
 
 

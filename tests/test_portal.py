@@ -672,6 +672,15 @@ def test_trace_pages_for_auditor(tmp_path):
     assert not re.search(r"\d{17}[\dXx]", cell.text)  # no full ID number anywhere on the page
     assert "SD" in cell.text and "第 " in cell.text   # rules and evidence rows (file + row)
     assert re.search(r'<td class="sha">[0-9a-f]{64}</td>', cell.text) and r1_run in cell.text
+    # The column's lineage, drawn from pipelines.lineage (the dagster/column_lineage metadata): R1.suspected is
+    # counted from derived.suspected_dropouts, itself computed from the roster and the staged roll call.
+    svg = re.search(r'<svg id="lineage".*?</svg>', cell.text, re.S).group(0)
+    nodes = set(re.findall(r"<text[^>]*>([^<]+)</text>", svg))
+    assert {"reports/r1_monthly.suspected", "derived/suspected_dropouts.person_key"} <= nodes
+    assert any(n.startswith("staged/attendance.") for n in nodes)
+    linked = create_app(replace(config, dagster_url="http://127.0.0.1:3001"))
+    page = login(linked, "shenji", "auditor-pass-2026").get(href.replace("&amp;", "&"))
+    assert f'<a href="http://127.0.0.1:3001/runs/{r1_run}">' in page.text
     # Only auditors and district staff trace; every view is audited.
     township = login(app, "jgc", PASSWORD["township"])
     assert township.get("/trace").status_code == 403

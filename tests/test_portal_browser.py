@@ -172,3 +172,43 @@ def test_browser_school_sheet_size_and_search(server, tmp_path):
             ctx.close()
         finally:
             browser.close()
+
+
+def test_browser_auditor_follows_an_r1_number_to_its_source_rows(tmp_path):
+    """追溯 in Chromium on a real run's warehouse: the auditor picks R1 of June, clicks the largest 疑似辍学
+    number, and sees as many masked cases as the number, each with its rules and evidence rows, the source files
+    and the column's lineage graph; no full ID number on the page."""
+    import re
+    import shutil
+
+    from playwright.sync_api import sync_playwright
+
+    from district_run import district_run
+    from portal_server import portal_server, write_users as write_scoped_users
+
+    run = district_run()
+    home = tmp_path / "home"
+    home.mkdir()
+    for suffix in ("", ".wal"):
+        src = Path(str(run.home / "warehouse.duckdb") + suffix)
+        if src.exists():
+            shutil.copy(src, str(home / "warehouse.duckdb") + suffix)
+    write_scoped_users(home / "portal" / "users.toml", {"shenji": ("auditor", {})})
+    with portal_server(home, tmp_path / "logs") as base, sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        page = browser.new_page()
+        log_in(page, base, "shenji", "auditor-pass-2026")
+        page.goto(f"{base}/trace?report=R1&period=2026-06")
+        links = page.locator('a.cell[href*="column=suspected"]')
+        numbers = [int(links.nth(i).inner_text()) for i in range(links.count())]
+        assert numbers
+        biggest = max(range(len(numbers)), key=lambda i: numbers[i])
+        links.nth(biggest).click()
+        page.wait_for_selector("#cases")
+        assert int(page.locator("#total").get_attribute("data-total")) == numbers[biggest]
+        assert page.locator("tr.case").count() == numbers[biggest]
+        assert page.locator("span.evidence").count() >= numbers[biggest]
+        assert page.locator("#files td.sha").count() >= 1
+        assert page.locator("#lineage g.node").count() >= 3
+        assert not re.search(r"\d{17}[\dXx]", page.content())
+        browser.close()

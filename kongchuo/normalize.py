@@ -426,20 +426,28 @@ def _add_row_errors(cells: pd.DataFrame, out: dict[str, pd.Series], column: str,
     out["row_error"] = errors.astype(TEXT_DTYPE)
 
 
-_TERM = re.compile(r"^(\d{4})\s*[-./年]\s*(\d{1,2})\s*月?\s*(?:[-~～—–至到]+)\s*(\d{4})\s*[-./年]\s*(\d{1,2})\s*月?$")
+# 2026.09-2027.08, 2026年9月至2027年8月, 2026-09~2027-08; a day may follow each month (2026.09.10-2027.07.15).
+_DAY = r"(?:\s*[-./月]\s*(\d{1,2})\s*日?)?"
+_TERM = re.compile(r"^(\d{4})\s*[-./年]\s*(\d{1,2})" + _DAY + r"\s*月?\s*(?:[-~～—–至到]+)\s*(\d{4})\s*[-./年]\s*"
+                   r"(\d{1,2})" + _DAY + r"\s*月?$")
 
 
 def _derive_exemption_term(cells: pd.DataFrame, out: dict[str, pd.Series]) -> None:
-    """缓学期限 ``2026.09-2027.08`` → valid_until 2027-08-31; approved_on 2026-09-01 when 批准时间 is absent."""
+    """缓学期限 ``2026.09-2027.08`` → valid_until 2027-08-31 (``2026.09.10-2027.07.15`` → 2027-07-15); approved_on
+    the range's first day when 批准时间 is absent."""
     if "term" not in cells.columns:
         return
     text = drop_whitespace(as_text(cells["term"]))
     parts = text.str.extract(_TERM).apply(pd.to_numeric, errors="coerce")
-    ok = (parts[1].between(1, 12) & parts[3].between(1, 12)).fillna(False).to_numpy(dtype=bool)
+    ok = (parts[1].between(1, 12) & parts[4].between(1, 12)).fillna(False).to_numpy(dtype=bool)
     start = pd.to_datetime(pd.DataFrame({"year": parts[0].where(ok, 2000), "month": parts[1].where(ok, 1),
-                                         "day": 1}).astype("int64"), errors="coerce")
-    end = pd.to_datetime(pd.DataFrame({"year": parts[2].where(ok, 2000), "month": parts[3].where(ok, 1),
-                                       "day": 1}).astype("int64"), errors="coerce") + pd.offsets.MonthEnd(0)
+                                         "day": parts[2].where(ok, 1).fillna(1)}).astype("int64"), errors="coerce")
+    month_end = pd.to_datetime(pd.DataFrame({"year": parts[3].where(ok, 2000), "month": parts[4].where(ok, 1),
+                                             "day": 1}).astype("int64"), errors="coerce") + pd.offsets.MonthEnd(0)
+    end = pd.to_datetime(pd.DataFrame({"year": parts[3].where(ok, 2000), "month": parts[4].where(ok, 1),
+                                       "day": parts[5].where(ok, 1).fillna(1)}).astype("int64"), errors="coerce")
+    end = end.where(parts[5].notna().to_numpy(), month_end)  # a month range ends on the month's last day
+    ok &= start.notna().to_numpy() & end.notna().to_numpy()  # 2026.02.30 is no day
     start_d = pd.Series(start.dt.date.to_numpy(dtype=object), index=cells.index).where(ok).astype(DATE_DTYPE)
     end_d = pd.Series(end.dt.date.to_numpy(dtype=object), index=cells.index).where(ok).astype(DATE_DTYPE)
     raw = _raw_text(cells["term"])

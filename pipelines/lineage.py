@@ -32,6 +32,7 @@ HOME_TEACHING = _key("derived/home_teaching_compliance")
 QUARTERLY_SUSPECTED = _key("derived/quarterly_suspected")
 TOWNSHIP_RATES = _key("derived/township_rates")
 CASE_EVENTS = _key("ledger/case_events")
+EARLY_WARNINGS = _key("derived/early_warnings")
 R1 = _key("reports/r1_monthly")
 R2 = _key("reports/quarterly/r2_statistics")
 
@@ -46,6 +47,7 @@ TABLES: dict[dg.AssetKey, tuple[str, ...]] = {
     QUARTERLY_SUSPECTED: ("derived.quarterly_suspected",),
     TOWNSHIP_RATES: ("derived.township_rates",),
     CASE_EVENTS: ("ledger.case_events",),
+    EARLY_WARNINGS: ("derived.early_warnings",),
 }
 
 # Columns of report workbooks whose cells come from ``reports.cells`` (column key -> Chinese header).
@@ -147,6 +149,23 @@ COLUMN_LINEAGE: dict[dg.AssetKey, dict[str, list[tuple[dg.AssetKey, str]]]] = {
         "failed_attempts": _d(CASE, "attempt_date result"),
         "source_file_sha": [(s, "file_sha") for s in (REG, ATT, CEN, CASE, EXE, HOME)],
     },
+}
+
+
+# R7: a day's warnings come from the roll call up to that day, the registry (who) and the case ledger (open cases).
+_ROLL = _d(STAGED["attendance"], "student_no id_number school_code date status")
+COLUMN_LINEAGE[EARLY_WARNINGS] = {
+    "period": _d(STAGED["attendance"], "date"),
+    "date": _d(STAGED["attendance"], "date"),
+    "person_key": [*_d(STAGED["attendance"], "student_no id_number"), *_d(STAGED["registry"], "student_no id_number")],
+    "id_number": _d(STAGED["registry"], "id_number student_no"),
+    "student_no": _d(STAGED["registry"], "id_number student_no"),
+    "school_code": _d(STAGED["attendance"], "school_code"),
+    "township_code": _d(STAGED["reference"], "school_code township_code"),
+    "reason": [*_ROLL, *_d(CASE_EVENTS, "person_key to_state")],
+    "days_absent": _ROLL,
+    "first_seen": _ROLL,
+    "continuing": _ROLL,
 }
 
 

@@ -114,7 +114,7 @@ def test_leave_broken_streaks_and_scattered_days_never_warn(daily):
 
 def test_r7_workbook_per_school_lists_the_day_and_masks_ids(daily):
     folder = daily / "reports" / D[12].isoformat()
-    [book] = list(folder.glob("*每日预警名单.xlsx"))
+    [book] = list(folder.glob("*每日预警名单_*.xlsx"))
     assert SCHOOL in book.name
     df = pd.read_excel(book, header=None, engine="calamine", dtype=object)
     text = df.astype(str).to_string()

@@ -222,9 +222,12 @@ def _residence(rec: dict) -> str:
     return {"正常": "在户", "外出": "外出"}[state]
 
 
+TERM_RANGE = r"(\d{4})\.(\d{2})(?:\.\d{2})?-(\d{4})\.(\d{2})(?:\.\d{2})?"  # months, or with days
+
+
 def _term_end(term: str) -> str:
-    m = re.fullmatch(r"(\d{4})\.(\d{2})-(\d{4})\.(\d{2})", term)
-    assert m, "缓学期限 is not a month range like 2026.09-2027.08"
+    m = re.fullmatch(TERM_RANGE, term)
+    assert m, "缓学期限 is not a range like 2026.09-2027.08 or 2026.09.10-2027.07.15"
     return f"{m[3]}-{m[4]}"
 
 
@@ -429,7 +432,7 @@ def test_deferral_roster(districts):
     (f,) = _files(root, "exemptions", "deferral_roster")
     records = _records(root, f)
     assert records and all("valid_until" not in r for r in records)
-    assert all(re.fullmatch(r"\d{4}\.\d{2}-\d{4}\.\d{2}", _text(r["term"])) for r in records)
+    assert all(re.fullmatch(TERM_RANGE, _text(r["term"])) for r in records)
     assert {_text(r["kind"]) for r in records} <= {"延缓入学", "休学"}
 
 

@@ -321,7 +321,9 @@ def test_graphql_every_extract_reaches_the_reports_it_feeds(webserver: str):
     for extract in EXTRACTS:
         assert any(extract.to_user_string() in r for r in reach.values()), extract
     # the manifests list every report of their period
-    assert _upstream(nodes, "reports/monthly_manifest") >= {r for r in reports if "quarterly" not in r}
+    assert _upstream(nodes, "reports/monthly_manifest") >= {r for r in reports if "quarterly" not in r
+                                                            and r != "reports/r7_daily"}
+    assert "reports/r7_daily" in _upstream(nodes, "reports/daily_manifest")
     assert "reports/quarterly/r2_statistics" in _upstream(nodes, "reports/quarterly/manifest")
 
 

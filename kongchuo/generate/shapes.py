@@ -379,10 +379,18 @@ def household_addresses(prefix: str, town_names: np.ndarray, villages: np.ndarra
 # ---------------------------------------------------------------------------------------------- exemptions
 
 def term_ranges(start: np.ndarray, until: np.ndarray) -> np.ndarray:
-    """缓学期限 ``2026.02-2026.12``: from the approval month to the month holding the valid-until day."""
+    """缓学期限 ``2026.02-2026.12`` when the approval is a month's first day and the deferral ends on a month's
+    last day; else with days (``2026.02.10-2026.05.15``), so "in force on the cut-off" is the same as the truth's."""
     a = np.datetime_as_string(np.asarray(start, dtype="datetime64[D]"), unit="D")
     b = np.datetime_as_string(np.asarray(until, dtype="datetime64[D]"), unit="D")
-    return np.array([f"{x[:4]}.{x[5:7]}-{y[:4]}.{y[5:7]}" for x, y in zip(a, b)], dtype=object)
+    out = []
+    for x, y in zip(a, b):
+        month_end = (np.datetime64(y) + 1).astype(str)[8:10] == "01"
+        if x[8:10] == "01" and month_end:
+            out.append(f"{x[:4]}.{x[5:7]}-{y[:4]}.{y[5:7]}")
+        else:
+            out.append(f"{x[:4]}.{x[5:7]}.{x[8:10]}-{y[:4]}.{y[5:7]}.{y[8:10]}")
+    return np.array(out, dtype=object)
 
 
 def split_small(n: int, share: float) -> list[tuple[int, int]]:

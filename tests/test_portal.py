@@ -673,11 +673,11 @@ def test_trace_pages_for_auditor(tmp_path):
     assert "SD" in cell.text and "第 " in cell.text   # rules and evidence rows (file + row)
     assert re.search(r'<td class="sha">[0-9a-f]{64}</td>', cell.text) and r1_run in cell.text
     # The column's lineage, drawn from pipelines.lineage (the dagster/column_lineage metadata): R1.suspected is
-    # counted from derived.suspected_dropouts, itself computed from the roster and the staged roll call.
+    # counted from derived.suspected_dropouts, keyed through the roster to the staged registry.
     svg = re.search(r'<svg id="lineage".*?</svg>', cell.text, re.S).group(0)
     nodes = set(re.findall(r"<text[^>]*>([^<]+)</text>", svg))
     assert {"reports/r1_monthly.suspected", "derived/suspected_dropouts.person_key"} <= nodes
-    assert any(n.startswith("staged/attendance.") for n in nodes)
+    assert any(n.startswith("derived/roster.") for n in nodes) and any(n.startswith("staged/registry.") for n in nodes)
     # Only auditors and district staff trace; every view is audited.
     township = login(app, "jgc", PASSWORD["township"])
     assert township.get("/trace").status_code == 403

@@ -410,7 +410,7 @@ def build_staged_asset(source: str) -> dg.AssetsDefinition:
     description = (
         f"{spec.label}：读取 landing/{source}/ 中的新文件（CSV 或 XLSX），原样保存到 raw/，"
         f"规范化后写入 staged.{source}；有问题的文件移入 quarantine/。\n\n"
-        f"{_DESCRIPTIONS[source]}: every new file in landing/{source}/ (CSV or XLSX) is kept unchanged in "
+        f"{_DESCRIPTIONS[source]}: every new file in landing/{source}/ (CSV, XLSX or XLS; sub-folders too) is kept unchanged in "
         f"raw/, normalised and loaded into staged.{source} in one transaction per file; a file with a "
         f"problem goes to quarantine/ with the error. Idempotent by file hash: any period ingests whatever "
         f"is new."

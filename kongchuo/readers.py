@@ -24,12 +24,12 @@
   blank rows as ``空行``) in :attr:`SourceFile.skipped_rows`. A row with an ID or student number is always a
   record, whatever its first cell says; a keyless row that is no such line stays a record (DQ03 lists it).
 - ID numbers typed as numbers: an ``id_number`` cell that is an Excel number of 16+ digits (Excel keeps 15
-  significant digits), or text ``4.11003E+17``, or 18 digits ending in ``000`` whose check digit is wrong, is a
-  ROW error (``row_error``: file, sheet, row, column, "身份证号被存为数字，末位已丢失，请将该列设为文本后重新
-  导出"); the ID becomes NULL (raw text kept) and the rest of the file loads. When most IDs of a chunk end in
-  000, every one of them is such an error (the column was a number). A lone ID ending in 000 with a right check
-  digit is kept: about one in 1,100 real IDs ends so, and a truncated one passes the check one time in eleven;
-  only number cells are certain.
+  significant digits), or text ``4.11003E+17``, is a ROW error (``row_error``: file, sheet, row, column,
+  "身份证号被存为数字，末位已丢失，请将该列设为文本后重新导出"); the ID becomes NULL (raw text kept) and the rest of
+  the file loads. When most IDs of a chunk end in 000, every one of them is such an error (the column was a
+  number). A lone text ID ending in 000 is checked like any other ID (DQ01 lists it when its check digit is
+  wrong): about one in 1,100 real IDs ends so, and treating one mistyped ID as a lost number made it a blocking
+  row error for the whole district; only number cells are certain.
 - Attendance month grid (the class teacher's sheet): a header with 学籍号 and/or 身份证号 (姓名 and 学校标识码
   optional) and at least :data:`MIN_GRID_DAYS` day columns (``1``..``31``, ``1日``, ``1号``, ``10月1日``) and no
   日期/考勤状态 column. Cells hold √/✓/病/事/旷/迟/早 (blank = no roll call that day). Year and month come from a
@@ -395,20 +395,18 @@ def note_kind(cells: list[str], has_name: bool) -> str | None:
 
 
 def id_lost_to_number(ids: pd.Series) -> np.ndarray:
-    """ID texts that came out of an Excel number: scientific notation, or 18 digits whose last three are the
-    zeros Excel puts after its 15 significant digits and whose check digit is then wrong, or all such IDs
-    when most IDs of the chunk end so (the column was a number; real IDs end in 000 about once in 1,100).
-    A lone real ID ending in 000 with a right check digit is kept (see the module docstring)."""
+    """ID texts that came out of an Excel number: scientific notation, or all 18-digit IDs ending in the zeros
+    Excel puts after its 15 significant digits when most IDs of the chunk end so (the column was a number; real
+    IDs end in 000 about once in 1,100). A lone ID ending in 000 is checked like any other (DQ01)."""
     text = ids.str.strip()
     sci = text.str.match(_SCIENTIFIC).fillna(False).to_numpy(dtype=bool, copy=True)
     cut = text.str.match(_TRUNCATED18).fillna(False).to_numpy(dtype=bool, copy=True)
     if cut.sum() >= MIN_NUMERIC_COLUMN and cut.sum() > 0.5 * text.notna().sum():
         return sci | cut  # most IDs of the chunk end in 000: the whole column went through a number
-    if cut.any():
-        from kongchuo.idnumber import check_digit
-
-        cut[cut] = [check_digit(t[:17]) != t[17] for t in text[cut]]
-    return sci | cut
+    # A lone text ID ending in 000 with a wrong check digit is just an invalid ID (DQ01 lists it): treating it as
+    # a lost number made one mistyped ID a blocking row error for the whole district. Number cells of a
+    # workbook are caught by the reader's cell types instead.
+    return sci
 
 
 def open_source_file(path: Path, spec: SourceSpec, name: str | None = None) -> SourceFile:

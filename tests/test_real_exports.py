@@ -221,7 +221,8 @@ def test_aux_student_no_is_never_student_no() -> None:
 
 
 def test_csv_ids_from_excel_numbers(tmp_path: Path) -> None:
-    """A CSV saved from a sheet whose ID column was a number: 4.11003E+17, or 18 digits ending 000."""
+    """A CSV saved from a sheet whose ID column was a number shows 4.11003E+17: a row error. A lone 18-digit ID
+    ending 000 with a wrong check digit stays an (invalid) ID for DQ01: one mistyped ID must not block a district."""
     cut = IDS[20][:15] + "000"
     assert idnumber.check_digit(cut[:17]) != "0"  # so the check digit proves the tail is lost
     rows = [["全国学籍号", "身份证号", "姓名", "性别", "出生日期", "学校标识码", "年级", "学籍状态"],
@@ -230,9 +231,10 @@ def test_csv_ids_from_excel_numbers(tmp_path: Path) -> None:
             [f"G{IDS[22]}", IDS[22], NAMES[2], "男", "2011-01-01", SCHOOL, "1", "在读"]]
     path = write_extract(tmp_path / "学籍.csv", rows)
     frame, _ = read(path, "registry")
-    assert frame["id_number"].isna().tolist() == [True, True, False]
-    assert frame["row_error"].tolist()[:2] == [f"学籍.csv 第 {r} 行 B 列（身份证号）：{ID_AS_NUMBER}" for r in (2, 3)]
-    assert pd.isna(frame["row_error"].iloc[2])
+    assert frame["id_number"].isna().tolist() == [True, False, False]
+    assert frame["id_number"].iloc[1] == cut and not idnumber.is_valid(cut)
+    assert frame["row_error"].iloc[0] == f"学籍.csv 第 2 行 B 列（身份证号）：{ID_AS_NUMBER}"
+    assert frame["row_error"].iloc[1:].isna().all()
 
 
 # --- attendance: leave columns, and the class teacher's month grid --------------------------------------

@@ -24,21 +24,18 @@ import io
 from dataclasses import dataclass, field
 
 from kongchuo import settings
+from kongchuo.labels import ATTENDANCE_STATUS_LABELS, RULE_NAMES, SOURCE_LABELS, STATUS_LABELS
 from kongchuo.masking import mask_id
-from kongchuo.sources import REGISTRY_STATUS_LABEL
+from kongchuo.reports_catalog import REPORT_NAMES
+from kongchuo.sources import RESIDENCE_STATUS
 from pipelines.partitions import period_bounds
 from warehouse.resource import WarehouseResource
 
-REPORTS = {"R1": "控辍保学月报", "R2": "控辍保学排查整改工作情况统计表", "R4": "劝返无效上报名单",
-           "R6": "送教上门情况表"}
-RULES = {"SD1": "连续或累计旷课", "SD2": "开学未返校", "SD3": "转出未接收", "SD4": "学籍辍学",
-         "SD5": "空挂学籍（本月无考勤）", "SD6": "小升初未升学"}
-RESIDENCE_LABEL = {"resident": "在户", "away": "外出", "moved_out": "迁出", "deceased": "死亡"}
+# The reports whose numbers are counts of reports.cells, by their one Chinese name.
+REPORTS = {k: REPORT_NAMES[k] for k in ("R1", "R2", "R4", "R6")}
+RESIDENCE_LABELS = {code: word for word, code in RESIDENCE_STATUS.items() if word != "正常"}
 TOTAL_ROWS = ("合计", "总计", "total", "*")
 TOWNSHIP_PREFIX = "township:"
-ATTENDANCE_STATUS = {"present": "出勤", "sick_leave": "病假", "personal_leave": "事假", "unexcused": "旷课"}
-SOURCE_LABEL = {"registry": "学籍", "attendance": "考勤", "census": "户籍人口", "casework": "劝返记录",
-                "exemptions": "延缓入学/休学", "home_teaching": "送教上门"}
 # What a column's cases are when no SD rule explains them (R1 persuasion, 失学, R2, R4, R6).
 COLUMN_MEANING = {
     "enrolled": "在籍学生", "attempts": "劝返记录", "returned": "劝返已返校", "out_of_school": "失学（户籍比对，无学籍）",
@@ -215,13 +212,13 @@ def _evidence(warehouse: WarehouseResource, period: str, person: str, column: st
 
     def add(source: str, sql: str, detail) -> None:
         for row in warehouse.query_df(sql, p).to_dict("records"):
-            found.append(Evidence(SOURCE_LABEL[source], names.get(row["file_sha"], row["file_sha"][:12]),
+            found.append(Evidence(SOURCE_LABELS[source], names.get(row["file_sha"], row["file_sha"][:12]),
                                   int(row["row_no"]), detail(row)))
 
     person_match = "(id_number = :k OR student_no = :k OR student_no = :g)"
     if column in ("out_of_school", "verify_elsewhere", "school_age"):
         add("census", "SELECT file_sha, row_no, residence_status FROM staged.census_current "
-                      "WHERE id_number = :k ORDER BY row_no", lambda r: f"居住状态 {RESIDENCE_LABEL.get(r['residence_status'], r['residence_status'] or '')}")
+                      "WHERE id_number = :k ORDER BY row_no", lambda r: f"居住状态 {RESIDENCE_LABELS.get(r['residence_status'], r['residence_status'] or '')}")
         return found
     if column in ("attempts", "returned", "escalated"):
         extra = " AND CAST(attempt_date AS TEXT) = :when" if when else ""
@@ -238,12 +235,12 @@ def _evidence(warehouse: WarehouseResource, period: str, person: str, column: st
         return found
     add("registry", f"SELECT file_sha, row_no, school_code, status FROM staged.registry_current WHERE {person_match} "
                     f"ORDER BY school_code, row_no", lambda r: f"学校 {r['school_code']} 学籍状态 "
-                    f"{REGISTRY_STATUS_LABEL.get(r['status'], r['status'] or '')}")
+                    f"{STATUS_LABELS.get(r['status'], r['status'] or '')}")
     if column != "enrolled":
         add("attendance", f"SELECT file_sha, row_no, date, status FROM staged.attendance_current "
                           f"WHERE {person_match} AND date BETWEEN :start AND :end AND status <> 'present' "
                           f"ORDER BY date, row_no",
-            lambda r: f"{r['date']} {ATTENDANCE_STATUS.get(r['status'], r['status'])}")
+            lambda r: f"{r['date']} {ATTENDANCE_STATUS_LABELS.get(r['status'], r['status'])}")
     return found
 
 
@@ -279,7 +276,7 @@ def answer(period: str, report: str, row: str, column: str, warehouse: Warehouse
 
 def _rule_text(case: Case, column: str) -> str:
     if case.rules:
-        return "、".join(f"{r} {RULES.get(r, r)}" for r in case.rules)
+        return "、".join(f"{r} {RULE_NAMES.get(r, r)}" for r in case.rules)
     return COLUMN_MEANING.get(column, column)
 
 

@@ -381,6 +381,16 @@ def ensure_work_tables(warehouse: WarehouseResource) -> None:
         warehouse.lock_ddl(conn)
         for table, columns in WORK_TABLES.items():
             conn.execute(sa.text(f"CREATE TABLE IF NOT EXISTS {table} ({columns.strip()})"))
+            # a work table made before the roster gained a column (transfer_date): add it, as ensure_layout does
+            schema, name = table.split(".")
+            have = {c for (c,) in conn.execute(sa.text(
+                "SELECT column_name FROM information_schema.columns WHERE table_schema = :s AND table_name = :t"),
+                {"s": schema, "t": name}).all()}
+            for part in columns.replace("\n", " ").split(","):
+                bits = part.split()
+                if bits and bits[0] not in have:
+                    kind = " ".join(b for b in bits[1:] if b.upper() not in ("NOT", "NULL"))
+                    conn.execute(sa.text(f"ALTER TABLE {table} ADD COLUMN {bits[0]} {kind}"))
 
 
 def month_key(day: dt.date) -> str:

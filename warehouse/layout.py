@@ -42,7 +42,8 @@ TABLES: dict[str, str] = {
         township_code TEXT, is_poverty_family BOOLEAN, is_left_behind BOOLEAN, is_migrant BOOLEAN,
         is_disabled BOOLEAN, disability_grade TEXT, is_in_difficulty BOOLEAN, guardian_name TEXT,
         guardian_phone TEXT, aux_student_no TEXT, is_poverty_family_raw TEXT, is_left_behind_raw TEXT,
-        is_migrant_raw TEXT, is_disabled_raw TEXT, is_in_difficulty_raw TEXT, {ROW_CONTEXT_COLUMNS}
+        is_migrant_raw TEXT, is_disabled_raw TEXT, is_in_difficulty_raw TEXT, change_date DATE,
+        change_date_raw TEXT, {ROW_CONTEXT_COLUMNS}
     """,
     "staged.attendance": f"""
         {LINEAGE_COLUMNS}, student_no TEXT, id_number TEXT, id_number_raw TEXT, school_code TEXT,
@@ -80,7 +81,7 @@ TABLES: dict[str, str] = {
         township_code TEXT, grade INTEGER, birth_date DATE, status TEXT, school_days INTEGER,
         attendance_days INTEGER, present_days INTEGER, unexcused_days INTEGER, leave_days INTEGER,
         max_unexcused_run INTEGER, first_present DATE, last_present DATE, last_seen DATE,
-        term_days_present INTEGER
+        term_days_present INTEGER, transfer_date DATE
     """,
     "derived.suspected_dropouts": """
         period TEXT NOT NULL, id_number TEXT, student_no TEXT, person_key TEXT NOT NULL, school_code TEXT,

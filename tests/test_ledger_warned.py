@@ -12,11 +12,11 @@ import datetime as dt
 from pathlib import Path
 
 import dagster as dg
+import hand_worked_cases as cases
 import pandas as pd
 import pytest
-
-import hand_worked_cases as cases
 from district_run import definitions_for, kongchuo_env
+
 from kongchuo.idnumber import make_id
 from kongchuo.masking import mask_id
 from warehouse.resource import WarehouseResource

@@ -25,6 +25,7 @@ from district_run import definitions_for, kongchuo_env
 from kongchuo import idnumber
 from kongchuo.masking import mask_id
 from kongchuo.settings import default_warehouse_url
+from kongchuo.sources import SPECS, normalize_header
 from warehouse.resource import WarehouseResource
 
 SEP, OCT = "2026-09", "2026-10"
@@ -251,6 +252,13 @@ def test_schools_and_townships_are_in_the_bundled_reference():
     for school in cases.SCHOOLS:
         assert schools[school.code] == (school.name, school.township)
     assert {c.township for c in cases.DISTRICT_CHILDREN} <= townships
+
+
+def test_change_date_headers_are_read_as_change_date():
+    """SD3's transfer date: the national system's and the counties' names for a record's change date."""
+    aliases = SPECS["registry"].alias_map
+    for header in ("变动日期", "异动日期", "异动时间", "★变动日期", "异动\n日期", "学籍异动日期（必填）"):
+        assert aliases.get(normalize_header(header)) == "change_date", header
 
 
 def test_calendar_weeks_and_first_ten_school_days():

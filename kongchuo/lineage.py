@@ -85,6 +85,8 @@ COLUMN_LINEAGE: dict[str, dict[str, list[tuple[str, str]]]] = {
         "last_present": _d(ATT, "date status"),
         "last_seen": _d(ATT, "date"),
         "term_days_present": _d(ATT, "date status"),
+        # the change date, else the first snapshot showing 转出 (raw.snapshots: the registry files' dates)
+        "transfer_date": _d(REG, "status change_date"),
     },
     SUSPECTED: {
         "id_number": _d(ROSTER, "id_number"),
@@ -94,7 +96,7 @@ COLUMN_LINEAGE: dict[str, dict[str, list[tuple[str, str]]]] = {
         "township_code": _d(ROSTER, "township_code"),
         "grade": _d(ROSTER, "grade"),
         "rules": [*_d(ROSTER, "status max_unexcused_run unexcused_days term_days_present attendance_days "
-                              "last_seen birth_date"), *_EXCLUSIONS],
+                              "transfer_date birth_date"), *_EXCLUSIONS],
     },
     OUT_OF_SCHOOL: {
         "id_number": [*_d(CEN, "id_number"), *_d(REG, "id_number"), *_d(EXE, "id_number approved_on valid_until")],

@@ -47,7 +47,7 @@ TABLES: dict[str, str] = {
         township_code TEXT, grade INTEGER, birth_date DATE, status TEXT, school_days INTEGER,
         attendance_days INTEGER, present_days INTEGER, unexcused_days INTEGER, leave_days INTEGER,
         max_unexcused_run INTEGER, first_present DATE, last_present DATE, last_seen DATE,
-        term_days_present INTEGER
+        term_days_present INTEGER, transfer_date DATE
     """,
     "derived.suspected_dropouts": """
         period TEXT NOT NULL, id_number TEXT, student_no TEXT, person_key TEXT NOT NULL, school_code TEXT,

@@ -706,6 +706,22 @@ def _generate(district: str, students: int, seed: int, start: dt.date, end: dt.d
         sub = codes[e3]
         sub[mask] = NOROW
         codes[e3] = sub
+    # the transfer dates (变动日期) of the 转出 records: the day after an SD3 child's last roll-call day; before
+    # the range for those never on a roll call and for received transfers (no rng: other draws stay put)
+    transfer = np.full(N, np.datetime64("NaT"), dtype="datetime64[D]")
+    for name, lo in (("SD3", 7), ("SD3_RECEIVED", 3)):
+        sids = picks[name]
+        transfer[sids] = np.datetime64(start) - (lo + sids % 50).astype("timedelta64[D]")
+    if len(e3):
+        moved = stop >= 0
+        transfer[e_pid[e3][moved]] = days64[stop[moved]] + np.timedelta64(1, "D")
+    reg["change_date"] = np.where(reg["status"].to_numpy() == OUT,
+                                  transfer[reg["sid"].to_numpy(dtype=np.int64)], np.datetime64("NaT"))
+    # which registry file holds each record (writers.registry_chunks), and whether that file has the column
+    file_no = np.zeros(len(reg), np.int64)
+    for i, (a, b) in enumerate(wr.registry_chunks(reg)):
+        file_no[a:b] = i
+    reg["change_col"] = [wr.has_change_date(int(i)) for i in file_no]
     # SD5 for one month
     e5 = ents("SD5_MONTH")
     if len(e5):
@@ -830,7 +846,7 @@ def _generate(district: str, students: int, seed: int, start: dt.date, end: dt.d
         visits=visits, case=case, codes=codes, e_pid=e_pid, e_code=e_code, e_key=e_key, e_pkey=e_pkey,
         e_keytype=e_keytype, pkey_all=pkey_all, true_id=true_id, plant_all=np.concatenate([plant, ex["plant"].to_numpy(dtype=object)]),
         ref_schools=set(allschools["school_code"]), ref_towns=set(towns["township_code"]),
-        st_sno=student_no, st_town=rec_town, absence_only=absence_only,
+        st_sno=student_no, st_town=rec_town, absence_only=absence_only, registry_as_of=end,
     )
     from .truth import ground_truth  # noqa: PLC0415
 

@@ -1,0 +1,174 @@
+"""R8 学籍异动梳理 (issue 19): registry changes between a school's consecutive snapshots, with verdicts.
+
+Hand-worked from the issue and DESIGN.md ("Snapshots"): real registry, roll-call, exemption and census files in a
+real KONGCHUO_HOME, ingested by the real ingest; the expected kind and reasons of every child are written below
+from the rules, one child per case (every kind, every verdict). The generator's planted changes are checked in
+tests/test_registry_changes_e2e.py.
+
+Term: no school calendar, so the autumn term of 2026 starts on 2026-09-01 (the first working day from 1 September,
+kongchuo.terms); R8's deadline is 2026-11-01. Snapshots: 初中 J and 九年一贯制 N on 2026-09-15 and 2026-10-15; 小学 P
+on 2026-06-20 (last school year), 2026-09-15 and 2026-10-15; 初中 J2 only on 2026-10-15.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+
+import pandas as pd
+
+from assets.ingest import ingest_source, read_reference
+from assets.registry_changes import build_changes, review_term, write_changes
+from kongchuo import idnumber
+from kongchuo.settings import reference_file
+from pipelines.resources import KongchuoHome
+from tests.bad_inputs import ATTENDANCE_HEADER, CENSUS_HEADER, REGISTRY_HEADER, csv_bytes
+
+P, J, N, J2 = "2410030001", "2410030005", "2410030006", "2410030007"  # 小学, 初中, 九年一贯制, 初中 (新元街道)
+TOWN = "411003001"
+BORN = dt.date(2014, 3, 1)  # 12 on 2026-08-31: school age
+NAMES = "A B C D E F G H I K L M O Q R S T U V W X Y Z P1 P2 P3 N1 N2".split()
+ID = {n: idnumber.make_id("411003", BORN, 100 + i) for i, n in enumerate(NAMES)}
+
+# (child, grade, status word) per school and snapshot date
+J_OLD = [("C", 7, "在读"), ("D", 7, "在读"), ("E", 7, "在读"), ("F", 7, "在读"), ("G", 7, "在读"), ("H", 7, "在读"),
+         ("I", 7, "在读"), ("K", 7, "休学"), ("L", 7, "休学"), ("M", 7, "在读"), ("O", 7, "在读"), ("Q", 8, "在读"),
+         ("R", 9, "在读"), ("S", 7, "在读"), ("T", 7, "在读"), ("U", 8, "在读"), ("V", 7, "在读"), ("W", 7, "在读"),
+         ("X", 7, "在读"), ("Y", 7, "在读"), ("Z", 7, "转出")]
+J_NEW = [("A", 7, "在读"), ("B", 7, "转入"), ("C", 7, "转出"), ("D", 7, "转出"), ("E", 7, "转出"), ("F", 7, "转出"),
+         ("G", 7, "休学"), ("H", 7, "休学"), ("I", 7, "休学"), ("K", 7, "在读"), ("L", 7, "在读"), ("M", 7, "辍学"),
+         ("O", 7, "死亡"), ("Q", 8, "毕业"), ("R", 9, "毕业"), ("S", 8, "在读"), ("T", 9, "在读"), ("U", 7, "在读"),
+         ("Y", 7, "在读")]
+J2_NEW = [("C", 7, "在读"), ("X", 7, "在读")]
+P_JUNE = [("P1", 5, "在读"), ("P2", 5, "在读"), ("P3", 6, "在读")]
+P_SEP = [("P1", 6, "在读"), ("P2", 5, "在读"), ("P3", 6, "毕业")]
+P_OCT = P_SEP
+N_OLD = [("N1", 6, "在读"), ("N2", 8, "在读")]
+N_NEW = [("N1", 6, "毕业"), ("N2", 8, "毕业")]
+
+# roll call: (child, school, date, status)
+ROLL = [("Y", J, "2026-09-21", "出勤"), ("Y", J, "2026-10-14", "出勤"), ("Y", J, "2026-10-15", "出勤"),
+        ("Y", J, "2026-10-16", "出勤"), ("E", J, "2026-09-21", "出勤"), ("F", J, "2026-10-10", "出勤"),
+        ("D", J, "2026-10-16", "出勤"), ("I", J, "2026-10-16", "出勤"), ("K", J, "2026-10-14", "出勤"),
+        ("L", J, "2026-10-14", "旷课"), ("C", J2, "2026-10-16", "出勤")]
+EXEMPTIONS = [("G", "休学", "2026-10-10", "2027-07-01"), ("I", "休学", "2026-10-10", "2027-07-01")]
+CENSUS = ["V", "X"]
+
+# What the issue's rules give, child by child: (school, kind, reason codes); 一致 when there is no reason.
+EXPECTED_OCTOBER = {
+    ("A", J): ("新增", set()),
+    ("B", J): ("转入", set()),
+    ("C", J): ("转出", set()),                                   # received at J2
+    ("D", J): ("转出", {"transfer_still_present"}),              # present at J on 10-16, after the 10-15 snapshot
+    ("E", J): ("转出", {"transfer_not_received"}),               # last row 09-21: 40 days before 10-31
+    ("F", J): ("转出", set()),                                   # last row 10-10: 21 days, pending
+    ("G", J): ("休学", set()),                                   # approved, not present
+    ("H", J): ("休学", {"suspension_no_approval"}),
+    ("I", J): ("休学", {"suspension_present"}),
+    ("K", J): ("复学", set()),                                   # present 10-14
+    ("L", J): ("复学", {"resumption_absent"}),                   # only 旷课 since
+    ("M", J): ("辍学", set()),
+    ("O", J): ("死亡", set()),
+    ("Q", J): ("毕业", {"graduation_not_final_grade"}),          # grade 8 at a 初中
+    ("R", J): ("毕业", set()),
+    ("S", J): ("升级", set()),
+    ("T", J): ("升级", {"progression_skips"}),
+    ("U", J): ("升级", {"progression_repeats"}),
+    ("V", J): ("删除", {"deletion_in_census"}),                  # census 在户, 12 years old, no record elsewhere
+    ("W", J): ("删除", set()),                                   # not in the census
+    ("X", J): ("删除", set()),                                   # in the census, but active at J2
+    ("N1", N): ("毕业", set()),                                  # 九年一贯制: grade 6 graduates
+    ("N2", N): ("毕业", {"graduation_not_final_grade"}),
+    ("P1", P): ("升级", set()),                                  # June grade 5 -> September grade 6
+    ("P2", P): ("升级", {"progression_repeats"}),                # grade 5 again in the new school year
+    ("P3", P): ("毕业", set()),                                  # 小学 grade 6
+}
+# Y (unchanged) and Z (transferred out before, gone now) are no change.
+SEPTEMBER = {k: v for k, v in EXPECTED_OCTOBER.items() if k[1] == P}  # only P's June -> September pair
+
+
+def _registry(rows, school: str, exported: str) -> bytes:
+    """A school's registry export with its export date above the table (P's September and October exports hold
+    the same records: the date line keeps them two files)."""
+    body = [[f"G{ID[n]}", ID[n], "学生", "男", BORN.isoformat(), school, g, s] for n, g, s in rows]
+    return csv_bytes([[f"导出日期：{exported}"], REGISTRY_HEADER] + body)
+
+
+def setup_district(home: Path, warehouse) -> None:
+    """Drop and ingest every file of the hand-worked district, and load the reference data."""
+    files = {
+        "registry": {f"初中_{J}_20260915.csv": _registry(J_OLD, J, "2026-09-15"), f"初中_{J}_20261015.csv": _registry(J_NEW, J, "2026-10-15"),
+                     f"二中_{J2}_20261015.csv": _registry(J2_NEW, J2, "2026-10-15"),
+                     f"小学_{P}_20260620.csv": _registry(P_JUNE, P, "2026-06-20"), f"小学_{P}_20260915.csv": _registry(P_SEP, P, "2026-09-15"),
+                     f"小学_{P}_20261015.csv": _registry(P_OCT, P, "2026-10-15"),
+                     f"九年_{N}_20260915.csv": _registry(N_OLD, N, "2026-09-15"), f"九年_{N}_20261015.csv": _registry(N_NEW, N, "2026-10-15")},
+        "attendance": {"考勤_202610.csv": csv_bytes([ATTENDANCE_HEADER] + [[f"G{ID[n]}", s, d, st]
+                                                                          for n, s, d, st in ROLL])},
+        "exemptions": {"休学.csv": csv_bytes([["身份证件号", "类型", "批准日期", "有效期至", "原因", "批准单位"]] + [
+            [ID[n], k, a, u, "疾病治疗", "建安区教育局"] for n, k, a, u in EXEMPTIONS])},
+        "census": {"户籍.csv": csv_bytes([CENSUS_HEADER] + [[ID[n], "某某", "男", BORN.isoformat(), TOWN, "在户"]
+                                                           for n in CENSUS])},
+    }
+    kh = KongchuoHome(path=str(home))
+    for source, named in files.items():
+        for name, data in named.items():
+            (home / "landing" / source / name).write_bytes(data)
+        outcomes = ingest_source(kh, warehouse, source, workers=1)
+        assert all(o.status == "ingested" for o in outcomes), [(o.name, o.error) for o in outcomes]
+    with warehouse.begin() as conn:
+        for table in ("schools", "townships"):
+            warehouse.insert_frame(conn, f"staged.{table}",
+                                   read_reference(reference_file(home, f"{table}.csv"), table))
+
+
+def _by_child(frame: pd.DataFrame) -> dict[tuple[str, str], tuple[str, set[str]]]:
+    name_of = {v: k for k, v in ID.items()}
+    out = {}
+    for r in frame.itertuples(index=False):
+        key = (name_of[r.person_key], r.school_code)
+        assert key not in out, f"two rows for {key}"
+        out[key] = (r.kind, set(r.reason_codes.split(",")) if isinstance(r.reason_codes, str) else set())
+    return out
+
+
+def test_every_kind_and_verdict_of_the_hand_worked_district(kongchuo_home: Path, warehouse) -> None:
+    setup_district(kongchuo_home, warehouse)
+    term, deadline = review_term(warehouse, "2026-10")
+    assert (term.name, term.first_day, deadline) == ("2026-autumn", dt.date(2026, 9, 1), dt.date(2026, 11, 1))
+    frame = build_changes(warehouse, "2026-10")
+    assert _by_child(frame) == EXPECTED_OCTOBER
+    # one verdict per row, and the Chinese reason names what to do
+    assert set(frame["verdict"]) == {"一致", "需核实"}
+    assert (frame["needs_review"] == (frame["verdict"] == "需核实")).all()
+    assert frame["reason"].map(lambda s: isinstance(s, str) and s != "").all()
+    v = frame[frame["person_key"] == ID["V"]].iloc[0]
+    assert "户籍" in v["reason"] and v["verdict"] == "需核实"
+    # old and new values, snapshot dates, files and rows
+    d = frame[frame["person_key"] == ID["D"]].iloc[0]
+    assert (d["old_status"], d["new_status"]) == ("active", "transferred_out")
+    assert (str(d["old_snapshot_date"])[:10], str(d["new_snapshot_date"])[:10]) == ("2026-09-15", "2026-10-15")
+    files = dict(warehouse.query_df("SELECT file_sha, original_name FROM raw.files").itertuples(index=False))
+    assert (files[d["old_file_sha"]], files[d["new_file_sha"]]) == (f"初中_{J}_20260915.csv", f"初中_{J}_20261015.csv")
+    assert (int(d["old_row_no"]), int(d["new_row_no"])) == (4, 6)  # file lines: date line, header, then C, D, ...
+    t = frame[frame["person_key"] == ID["T"]].iloc[0]
+    assert (int(t["old_grade"]), int(t["new_grade"])) == (7, 9)
+    a = frame[frame["person_key"] == ID["A"]].iloc[0]
+    assert pd.isna(a["old_status"]) and pd.isna(a["old_file_sha"]) and a["new_status"] == "active"
+    v_old = frame[frame["person_key"] == ID["V"]].iloc[0]
+    assert pd.isna(v_old["new_file_sha"]) and files[v_old["old_file_sha"]] == f"初中_{J}_20260915.csv"
+
+
+def test_a_period_holds_the_pairs_of_its_term_up_to_its_end(kongchuo_home: Path, warehouse) -> None:
+    setup_district(kongchuo_home, warehouse)
+    september = build_changes(warehouse, "2026-09")
+    assert _by_child(september) == SEPTEMBER  # 10-15 snapshots are after September's cut-off
+    # the P pair of June -> September is listed once more in October, with its own dates
+    october = build_changes(warehouse, "2026-10")
+    p1 = october[october["person_key"] == ID["P1"]].iloc[0]
+    assert (str(p1["old_snapshot_date"])[:10], str(p1["new_snapshot_date"])[:10]) == ("2026-06-20", "2026-09-15")
+    # the write is idempotent per period, the text period column keeps periods apart
+    write_changes(warehouse, "2026-09", september)
+    write_changes(warehouse, "2026-10", october)
+    write_changes(warehouse, "2026-10", october)
+    counts = warehouse.query_df("SELECT period, count(*) AS n FROM derived.registry_changes GROUP BY period")
+    assert dict(counts.itertuples(index=False)) == {"2026-09": len(SEPTEMBER), "2026-10": len(EXPECTED_OCTOBER)}

@@ -41,6 +41,8 @@ PORTAL_KIND_LABELS: dict[str, str] = {
     **{k: REPORT_NAMES[k] for k in ("R1", "R2", "R3", "R4", "R5")},
     "R5S": f"{REPORT_NAMES['R5']}（本校）",
     "R6": REPORT_NAMES["R6"],
+    "R8": REPORT_NAMES["R8"],
+    "R8S": f"{REPORT_NAMES['R8']}（本校）",  # one school's sheet of an R8 township workbook
     "other": "其他",
 }
 

@@ -33,7 +33,9 @@ QUARTERLY_SUSPECTED = _key("derived/quarterly_suspected")
 TOWNSHIP_RATES = _key("derived/township_rates")
 CASE_EVENTS = _key("ledger/case_events")
 EARLY_WARNINGS = _key("derived/early_warnings")
+REGISTRY_CHANGES = _key("derived/registry_changes")
 R1 = _key("reports/r1_monthly")
+R8 = _key("reports/r8_registry_changes")
 R2 = _key("reports/quarterly/r2_statistics")
 
 # Asset -> warehouse tables it writes (the first one is its ``dagster/table_name``).
@@ -48,6 +50,7 @@ TABLES: dict[dg.AssetKey, tuple[str, ...]] = {
     TOWNSHIP_RATES: ("derived.township_rates",),
     CASE_EVENTS: ("ledger.case_events",),
     EARLY_WARNINGS: ("derived.early_warnings",),
+    REGISTRY_CHANGES: ("derived.registry_changes",),
 }
 
 # Columns of report workbooks whose cells come from ``reports.cells`` (column key -> Chinese header).
@@ -169,6 +172,31 @@ COLUMN_LINEAGE[EARLY_WARNINGS] = {
 }
 
 
+# R8: each change compares two snapshots of a school's registry (every staged registry row is kept, dated by its
+# file's snapshot); the verdicts read the roll call, the exemptions, the census and the school's stage.
+_SNAPSHOT = _d(REG, "file_sha row_no school_code")
+COLUMN_LINEAGE[REGISTRY_CHANGES] = {
+    "period": _d(REG, "file_sha"),
+    "term": _d(REF, "school_code"),
+    "school_code": _d(REG, "school_code"),
+    "township_code": _d(REF, "school_code township_code"),
+    "person_key": _d(REG, "id_number student_no"),
+    "student_no": _d(REG, "student_no"),
+    "id_number": _d(REG, "id_number"),
+    "kind": [*_d(REG, "id_number student_no status status_raw grade"), *_SNAPSHOT],
+    "old_status": [*_d(REG, "status"), *_SNAPSHOT], "new_status": [*_d(REG, "status"), *_SNAPSHOT],
+    "old_grade": [*_d(REG, "grade"), *_SNAPSHOT], "new_grade": [*_d(REG, "grade"), *_SNAPSHOT],
+    "old_class": [*_d(REG, "class_name"), *_SNAPSHOT], "new_class": [*_d(REG, "class_name"), *_SNAPSHOT],
+    "old_snapshot_date": _SNAPSHOT, "new_snapshot_date": _SNAPSHOT,
+    "old_file_sha": _d(REG, "file_sha"), "old_row_no": _d(REG, "row_no"),
+    "new_file_sha": _d(REG, "file_sha"), "new_row_no": _d(REG, "row_no"),
+    **{col: [*_d(REG, "status grade school_code"), *_d(ATT, "student_no id_number school_code date status"),
+             *_d(EXE, "id_number kind approved_on valid_until"),
+             *_d(CEN, "id_number birth_date residence_status"), *_d(REF, "school_code stage")]
+       for col in ("needs_review", "verdict", "reason_codes", "reason")},
+}
+
+
 def _report_lineage() -> None:
     """R1 and R2: each report column and the derived/staged columns its cells count."""
     from assets import report_r1, report_r2
@@ -204,6 +232,18 @@ def _report_lineage() -> None:
         "out_of_school": [*people, *_d(REG, "id_number")],
         "verify_elsewhere": [*people, *_d(REG, "id_number")],
         "still_out": [*people, *_d(REG, "id_number"), *_d(QUARTERLY_SUSPECTED, "person_key month")],
+    }
+
+
+    from assets import report_r8
+
+    REPORT_COLUMNS[R8] = (("school_code", "学校标识码"), *report_r8.SUMMARY_COLUMNS)
+    changes = _d(REGISTRY_CHANGES, "school_code person_key kind new_snapshot_date")
+    COLUMN_LINEAGE[R8] = {
+        "school_code": [*_d(REGISTRY_CHANGES, "school_code"), *_d(REF, "school_code")],
+        **{key: changes for key, _ in report_r8.SUMMARY_COLUMNS},
+        "needs_review": [*changes, *_d(REGISTRY_CHANGES, "needs_review")],
+        "consistent": [*changes, *_d(REGISTRY_CHANGES, "needs_review")],
     }
 
 

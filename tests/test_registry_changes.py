@@ -172,3 +172,97 @@ def test_a_period_holds_the_pairs_of_its_term_up_to_its_end(kongchuo_home: Path,
     write_changes(warehouse, "2026-10", october)
     counts = warehouse.query_df("SELECT period, count(*) AS n FROM derived.registry_changes GROUP BY period")
     assert dict(counts.itertuples(index=False)) == {"2026-09": len(SEPTEMBER), "2026-10": len(EXPECTED_OCTOBER)}
+
+
+def test_r8_workbooks_manifest_and_portal_scope(kongchuo_home: Path, warehouse) -> None:
+    """The real assets in a real Dagster run (ephemeral instance): derived.registry_changes, R8 and the manifest;
+    the workbooks read back with calamine (not the writer's library); the portal's catalogue and access rules."""
+    import json
+
+    import dagster as dg
+    from python_calamine import CalamineWorkbook
+
+    from assets.manifest import build_manifest_asset
+    from assets.registry_changes import registry_changes
+    from assets.report_r8 import R8, r8_registry_changes
+    from pipelines.partitions import monthly_partitions
+    from portal.catalog import Catalogue, listed_for, may_access, sheet_school_codes
+    from portal.users import User
+
+    setup_district(kongchuo_home, warehouse)
+    manifest = build_manifest_asset("monthly_manifest", [R8], monthly_partitions)
+    result = dg.materialize([registry_changes, r8_registry_changes, manifest], partition_key="2026-10",
+                            instance=dg.DagsterInstance.ephemeral(),
+                            resources={"home": KongchuoHome(path=str(kongchuo_home)), "warehouse": warehouse})
+    assert result.success
+    stored = warehouse.query_df("SELECT person_key, school_code, kind, reason_codes FROM derived.registry_changes "
+                                "WHERE period = '2026-10'")
+    assert _by_child(stored) == EXPECTED_OCTOBER
+
+    folder = kongchuo_home / "reports" / "2026-10"
+    town_file = folder / "建安区_2026年10月_学籍异动梳理_新元街道.xlsx"
+    district_file = folder / "建安区_2026年10月_学籍异动梳理_全区汇总.xlsx"
+    assert town_file.exists() and district_file.exists()
+    book = CalamineWorkbook.from_path(str(town_file))
+    sheets = book.sheet_names
+    assert sheets[0] == "本乡镇汇总" and len(sheets) == 4  # P, J, N changed; J2 has none (summary only)
+    codes = dict(sheet_school_codes(town_file))
+    assert sorted(c for c in codes.values() if c) == sorted([P, J, N]) and codes["本乡镇汇总"] is None
+
+    def table(sheet: str) -> list[list]:
+        return book.get_sheet_by_name(sheet).to_python()
+
+    name_of = {code: sheet for sheet, code in codes.items()}
+    j = table(name_of[J])
+    assert "2026年秋季学期学籍异动梳理" in j[0][0] and "2026年11月01日前完成" in j[0][0]
+    header = j[next(i for i, r in enumerate(j) if r[0] == "序号")]
+    body = [r for r in j if isinstance(r[0], (int, float)) and r[0] >= 1]
+    col = {h: i for i, h in enumerate(header)}
+    expected_j = {k: v for k, v in EXPECTED_OCTOBER.items() if k[1] == J}
+    assert len(body) == len(expected_j)
+    by_id = {r[col["身份证件号"]]: r for r in body}
+    name_of_id = {v: k for k, v in ID.items()}
+    for id_number, r in by_id.items():
+        kind, reasons = expected_j[(name_of_id[id_number], J)]
+        assert r[col["异动类型"]] == kind
+        assert r[col["核查结论"]] == ("需核实" if reasons else "一致")
+        assert r[col["姓名"]] == "学生"
+    d = by_id[ID["D"]]
+    assert (d[col["原学籍状态"]], d[col["现学籍状态"]]) == ("在读", "转出")
+    assert d[col["新记录来源（文件/行号）"]] == f"初中_{J}_20261015.csv 第6行"
+    assert by_id[ID["T"]][col["原年级"]] == "七年级" and by_id[ID["T"]][col["现年级"]] == "九年级"
+
+    # the township summary and the district summary: counts per school, still to review
+    summary = table("本乡镇汇总")
+    shead = summary[next(i for i, r in enumerate(summary) if r[0] == "序号")]
+    scol = {h: i for i, h in enumerate(shead)}
+    rows = {r[scol["学校标识码"]]: r for r in summary if isinstance(r[0], (int, float)) and r[0] >= 1}
+    for code in (P, J, N, J2):
+        mine = [v for k, v in EXPECTED_OCTOBER.items() if k[1] == code]
+        assert rows[code][scol["异动合计"]] == len(mine)
+        assert rows[code][scol["需核实"]] == sum(1 for _, reasons in mine if reasons)
+        for kind in ("新增", "转出", "毕业", "删除", "升级"):
+            assert rows[code][scol[kind]] == sum(1 for k, _ in mine if k == kind)
+    total = next(r for r in summary if r[0] == "合计")
+    assert total[scol["需核实"]] == sum(1 for _, reasons in EXPECTED_OCTOBER.values() if reasons)
+    district = CalamineWorkbook.from_path(str(district_file)).get_sheet_by_index(0).to_python()
+    dtotal = next(r for r in district if r[0] == "合计")
+    assert dtotal[scol["异动合计"]] == len(EXPECTED_OCTOBER)
+
+    # the manifest lists both with their report id and township code; the portal scopes by those codes
+    listed = {r["file"]: r for r in json.loads((folder / "manifest.json").read_text(encoding="utf-8"))["reports"]}
+    assert listed[town_file.name]["report"] == "R8" and listed[town_file.name]["township_code"] == TOWN
+    assert listed[district_file.name]["township_code"] is None
+    reports = Catalogue(kongchuo_home / "reports", b"secret").scan()
+    users = {
+        "district": User("q", "district", "", district_code="411003"),
+        "township": User("t", "township", "", district_code="411003", township_code=TOWN),
+        "other_township": User("o", "township", "", district_code="411003", township_code="411003002"),
+        "school": User("s", "school", "", district_code="411003", township_code=TOWN, school_code=J),
+    }
+    seen = {who: {(r.kind, r.file, r.school_code) for r in reports if may_access(u, r)} for who, u in users.items()}
+    assert seen["district"] >= {("R8", town_file.name, None), ("R8", district_file.name, None)}
+    assert ("R8", town_file.name, None) in seen["township"] and ("R8", district_file.name, None) not in seen["township"]
+    assert not seen["other_township"]
+    assert seen["school"] == {("R8S", town_file.name, J)}
+    assert [r.kind for r in listed_for(users["school"], reports)] == ["R8S"]

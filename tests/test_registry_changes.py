@@ -266,3 +266,48 @@ def test_r8_workbooks_manifest_and_portal_scope(kongchuo_home: Path, warehouse) 
     assert not seen["other_township"]
     assert seen["school"] == {("R8S", town_file.name, J)}
     assert [r.kind for r in listed_for(users["school"], reports)] == ["R8S"]
+
+
+def _tick(name: str, when: dt.datetime):
+    import dagster as dg
+
+    from pipelines.definitions import defs
+
+    repository = defs.get_repository_def()
+    schedule = repository.get_schedule_def(name)
+    with dg.DagsterInstance.ephemeral() as instance:
+        data = schedule.evaluate_tick(dg.build_schedule_context(
+            instance=instance, scheduled_execution_time=when, repository_def=repository))
+    return schedule, data
+
+
+def _requests(data) -> list[tuple[str, str]]:
+    return [(r.partition_key, r.run_key) for r in data.run_requests or []]
+
+
+def test_r8_schedules_weekly_from_term_start_and_final_at_the_deadline(kongchuo_home: Path) -> None:
+    """No school calendar: the autumn term starts on 2026-09-01, R8's deadline is 2026-11-01 (term start + 2
+    months). Mondays in between run the week just ended; the deadline's run is the final one."""
+    from zoneinfo import ZoneInfo
+
+    def at(*args) -> dt.datetime:
+        return dt.datetime(*args, tzinfo=ZoneInfo("Asia/Shanghai"))
+
+    weekly, data = _tick("r8_weekly_schedule", at(2026, 9, 7, 6))
+    assert (weekly.cron_schedule, weekly.execution_timezone, weekly.job_name) == (
+        "0 6 * * 1", "Asia/Shanghai", "registry_changes_job")
+    assert _requests(data) == [("2026-09", "r8_weekly_2026-09-07")]
+    assert _requests(_tick("r8_weekly_schedule", at(2026, 10, 5, 6))[1]) == [("2026-10", "r8_weekly_2026-10-05")]
+    assert _requests(_tick("r8_weekly_schedule", at(2026, 10, 26, 6))[1]) == [("2026-10", "r8_weekly_2026-10-26")]
+    for when in (at(2026, 11, 2, 6), at(2026, 8, 31, 6)):  # after the deadline; summer holiday
+        assert not _requests(_tick("r8_weekly_schedule", when)[1])
+    final, data = _tick("r8_final_schedule", at(2026, 11, 1, 6))
+    assert (final.cron_schedule, final.job_name) == ("0 6 * * *", "registry_changes_job")
+    assert _requests(data) == [("2026-10", "r8_final_2026-autumn")]
+    assert not _requests(_tick("r8_final_schedule", at(2026, 10, 31, 6))[1])
+    # the bureau's calendar moves the term start, and with it the deadline
+    (kongchuo_home / "reference").mkdir(exist_ok=True)
+    (kongchuo_home / "reference" / "school_calendar.csv").write_text(
+        "date\n2026-09-07\n2026-09-08\n2026-09-09\n", encoding="utf-8")
+    assert not _requests(_tick("r8_final_schedule", at(2026, 11, 1, 6))[1])
+    assert _requests(_tick("r8_final_schedule", at(2026, 11, 7, 6))[1]) == [("2026-11", "r8_final_2026-autumn")]

@@ -196,8 +196,8 @@ def r8_registry_changes(context: dg.AssetExecutionContext, home: KongchuoHome,
                 title=f"{heading}（{name}）",
                 subtitle_lines=[f"乡镇：{town_name}　学校标识码：{code}　{period_line}", PRIVACY],
                 headers=HEADERS, rows=body, widths=WIDTHS, wrap_columns=WRAP_COLUMNS,
-                totals=["合计", f"{len(body)} 条", "；".join(f"{k} {kinds[k]} 条" for k in KINDS if kinds.get(k))]
-                + [""] * 8 + [f"需核实 {review} 条"] + [""] * 3,
+                totals=["合计", f"{len(body)} 条"] + [""] * 10 + [
+                    f"需核实 {review} 条。" + "；".join(f"{k} {kinds[k]} 条" for k in KINDS if kinds.get(k)), "", ""],
                 footer_lines=["填表人：　　　　审核人：　　　　填报日期：　　　　", LEGEND]))
         path = draft_or_final(
             folder / f"{file_part(district)}_{label}{FILE_SUFFIX}{file_part(town_name)}.xlsx", warehouse, period)

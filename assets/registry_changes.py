@@ -45,8 +45,9 @@ import sqlalchemy as sa
 from assets.common import OWNERS, period_params, table_metadata
 from assets.rules import age_sql, calendar_dates
 from kongchuo import terms
-from pipelines.partitions import monthly_partitions, period_bounds, period_of
-from pipelines.pools import WAREHOUSE_POOL
+from kongchuo.reports_catalog import R8_KINDS
+from warehouse.partitions import monthly_partitions, period_bounds, period_of
+from warehouse.pools import WAREHOUSE_POOL
 from warehouse.resource import WarehouseResource
 from warehouse.views import (NO_SCOPE, _candidates_sql, _home_scopes_sql, attendance_persons_sql, census_birth_sql,
                              registry_person_key_sql, registry_persons_sql)
@@ -54,7 +55,7 @@ from warehouse.views import (NO_SCOPE, _candidates_sql, _home_scopes_sql, attend
 REGISTRY_CHANGES = dg.AssetKey(["derived", "registry_changes"])
 TABLE = "derived.registry_changes"
 TRANSFER_GRACE_DAYS = 30
-KINDS: tuple[str, ...] = ("新增", "转入", "转出", "休学", "复学", "升级", "毕业", "辍学", "死亡", "删除")
+KINDS = R8_KINDS
 
 # Reason code -> what the school reads (and what to do).
 REASONS: dict[str, str] = {

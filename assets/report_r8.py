@@ -24,11 +24,11 @@ from assets.report_files import (current_district, draft_or_final, file_part, re
 from kongchuo.districts import district_name, month_label
 from kongchuo.excel import Sheet, write_workbook
 from kongchuo.labels import grade_label
-from kongchuo.reports_catalog import REPORT_NAMES
+from kongchuo.reports_catalog import R8_COLUMNS, REPORT_NAMES
 from kongchuo.sources import REGISTRY_STATUS_LABEL
-from pipelines.partitions import monthly_partitions, period_of
-from pipelines.pools import WAREHOUSE_POOL
-from pipelines.resources import KongchuoHome
+from warehouse.partitions import monthly_partitions, period_of
+from warehouse.pools import WAREHOUSE_POOL
+from warehouse.home import KongchuoHome
 from warehouse.resource import WarehouseResource
 
 R8 = dg.AssetKey(["reports", "r8_registry_changes"])
@@ -43,9 +43,8 @@ WIDTHS = (6, 8, 22, 22, 10, 8, 8, 10, 10, 12, 12, 8, 40, 30, 30)
 WRAP_COLUMNS = (12, 13, 14)
 SUMMARY_HEADERS = ("序号", "乡镇", "学校标识码", "学校名称", *KINDS, "异动合计", "需核实", "一致")
 SUMMARY_WIDTHS = (6, 14, 14, 28, *([6] * len(KINDS)), 8, 8, 8)
-# Column keys of the summary (reports.cells and the lineage of pipelines/lineage.py): kind words, then totals.
-SUMMARY_COLUMNS: tuple[tuple[str, str], ...] = (*((k, k) for k in KINDS), ("changes", "异动合计"),
-                                                ("needs_review", "需核实"), ("consistent", "一致"))
+# Column keys of the summary (reports.cells and the lineage of kongchuo/lineage.py): kind words, then totals.
+SUMMARY_COLUMNS = R8_COLUMNS
 LEGEND = ("说明：1. 本表列出本学期开学以来学校相邻两次学籍快照之间变化的每条学籍记录（新增、转入、转出、休学、复学、"
           "升级、毕业、辍学、死亡、删除；删除指记录从本校快照中消失且未办转出），并与考勤、延缓入学/休学审批和户籍人口"
           "核对。2. “需核实”的记录请学校在梳理截止日期前核实整改：转出后仍在本校出勤或30天未被接收；休学无审批或仍有出勤；"

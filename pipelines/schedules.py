@@ -46,11 +46,10 @@ from zoneinfo import ZoneInfo
 
 import dagster as dg
 
-from kongchuo.settings import automation_on
 from kongchuo import terms
-from kongchuo.settings import kongchuo_home
+from kongchuo.settings import automation_on, kongchuo_home
 from pipelines.jobs import monthly_job, quarterly_job, registry_changes_job
-from pipelines.partitions import TIMEZONE, monthly_partitions, quarter_label, quarterly_partitions
+from warehouse.partitions import TIMEZONE, monthly_partitions, quarter_label, quarterly_partitions
 
 # Running by default wherever a daemon runs (a bureau installs it and it works); KONGCHUO_AUTOMATION=off
 # starts it stopped (kongchuo.settings.automation_on).

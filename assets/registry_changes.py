@@ -46,11 +46,19 @@ from assets.common import OWNERS, period_params, table_metadata
 from assets.rules import age_sql, calendar_dates
 from kongchuo import terms
 from kongchuo.reports_catalog import R8_KINDS
+from warehouse.layout import TABLES
 from warehouse.partitions import monthly_partitions, period_bounds, period_of
 from warehouse.pools import WAREHOUSE_POOL
 from warehouse.resource import WarehouseResource
-from warehouse.views import (NO_SCOPE, _candidates_sql, _home_scopes_sql, attendance_persons_sql, census_birth_sql,
-                             registry_person_key_sql, registry_persons_sql)
+from warehouse.views import (
+    NO_SCOPE,
+    _candidates_sql,
+    _home_scopes_sql,
+    attendance_persons_sql,
+    census_birth_sql,
+    registry_person_key_sql,
+    registry_persons_sql,
+)
 
 REGISTRY_CHANGES = dg.AssetKey(["derived", "registry_changes"])
 TABLE = "derived.registry_changes"
@@ -324,8 +332,6 @@ def build_changes(warehouse: WarehouseResource, period: str, min_age: int = 6, m
 
 
 def _columns() -> list[str]:
-    from warehouse.layout import TABLES
-
     return [p.strip() for p in TABLES[TABLE].replace("\n", " ").split(",") if p.strip()]
 
 

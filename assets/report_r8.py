@@ -19,16 +19,15 @@ import pandas as pd
 from assets.common import OWNERS
 from assets.fix_list import school_code_label, school_sheet_names
 from assets.registry_changes import KINDS, REGISTRY_CHANGES, VERDICT_REVIEW, review_term
-from assets.report_files import (current_district, draft_or_final, file_part, replace_cells,
-                                 source_files_metadata)
+from assets.report_files import current_district, draft_or_final, file_part, replace_cells, source_files_metadata
 from kongchuo.districts import district_name, month_label
 from kongchuo.excel import Sheet, write_workbook
 from kongchuo.labels import grade_label
 from kongchuo.reports_catalog import R8_COLUMNS, REPORT_NAMES
 from kongchuo.sources import REGISTRY_STATUS_LABEL
+from warehouse.home import KongchuoHome
 from warehouse.partitions import monthly_partitions, period_of
 from warehouse.pools import WAREHOUSE_POOL
-from warehouse.home import KongchuoHome
 from warehouse.resource import WarehouseResource
 
 R8 = dg.AssetKey(["reports", "r8_registry_changes"])

@@ -21,8 +21,8 @@ from assets.ingest import ingest_source, read_reference
 from assets.registry_changes import build_changes, review_term, write_changes
 from kongchuo import idnumber
 from kongchuo.settings import reference_file
-from warehouse.home import KongchuoHome
 from tests.bad_inputs import ATTENDANCE_HEADER, CENSUS_HEADER, REGISTRY_HEADER, csv_bytes
+from warehouse.home import KongchuoHome
 
 P, J, N, J2 = "2410030001", "2410030005", "2410030006", "2410030007"  # 小学, 初中, 九年一贯制, 初中 (新元街道)
 TOWN = "411003001"
@@ -185,9 +185,9 @@ def test_r8_workbooks_manifest_and_portal_scope(kongchuo_home: Path, warehouse) 
     from assets.manifest import build_manifest_asset
     from assets.registry_changes import registry_changes
     from assets.report_r8 import R8, r8_registry_changes
-    from warehouse.partitions import monthly_partitions
     from portal.catalog import Catalogue, listed_for, may_access, sheet_school_codes
     from portal.users import User
+    from warehouse.partitions import monthly_partitions
 
     setup_district(kongchuo_home, warehouse)
     manifest = build_manifest_asset("monthly_manifest", [R8], monthly_partitions)

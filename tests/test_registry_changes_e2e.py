@@ -14,8 +14,8 @@ from pathlib import Path
 import dagster as dg
 import pandas as pd
 import pytest
-
 from conftest import use_home
+
 from kongchuo.generate import generate
 from kongchuo.generate.changes import TRUTH_FILE
 from kongchuo.settings import default_warehouse_url
@@ -53,8 +53,9 @@ def test_generator_plants_every_kind_and_verdict(generated: Path) -> None:
 
 def test_monthly_job_and_r8_job_find_every_planted_change(generated: Path, tmp_path: Path,
                                                           monkeypatch: pytest.MonkeyPatch) -> None:
-    from pipelines.jobs import registry_changes_job
     from run_home import home_defs
+
+    from pipelines.jobs import registry_changes_job
     from pipelines.run import run_period
 
     home = use_home(tmp_path / "home", monkeypatch, copy_of=generated)

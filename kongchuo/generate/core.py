@@ -227,7 +227,8 @@ def _tick(label: str) -> None:
 
 
 def generate(district: str, students: int, seed: int, start: dt.date, end: dt.date, out: Path,
-             rates: Rates | None = None, attendance: str = "rollcall", real_shapes: float = 0.0) -> Meta:
+             rates: Rates | None = None, attendance: str = "rollcall", real_shapes: float = 0.0,
+             registry_changes: dt.date | str | None = None) -> Meta:
     """Generate one synthetic district into ``out`` (landing/, reference/, ground_truth.csv, meta.json).
     ``real_shapes``: the share of files written in real export shapes (kongchuo.generate.shapes)."""
     # numpy object strings: far faster than Arrow-backed strings for the generator's filtering and takes
@@ -242,13 +243,14 @@ def generate(district: str, students: int, seed: int, start: dt.date, end: dt.da
 
     old = _set(False)
     try:
-        return _generate(district, students, seed, start, end, out, rates, attendance, real_shapes)
+        return _generate(district, students, seed, start, end, out, rates, attendance, real_shapes, registry_changes)
     finally:
         _set(old)
 
 
 def _generate(district: str, students: int, seed: int, start: dt.date, end: dt.date, out: Path,
-              rates: Rates | None = None, attendance: str = "rollcall", real_shapes: float = 0.0) -> Meta:
+              rates: Rates | None = None, attendance: str = "rollcall", real_shapes: float = 0.0,
+              registry_changes: dt.date | str | None = None) -> Meta:
     if attendance not in ATTENDANCE_MODES:
         raise ValueError(f"attendance must be one of {', '.join(ATTENDANCE_MODES)}, not {attendance!r}")
     absence_only = attendance == "absence_only"
@@ -840,6 +842,14 @@ def _generate(district: str, students: int, seed: int, start: dt.date, end: dt.d
     case["id_number"] = st_id[case["pid"].to_numpy(dtype=np.int64)] if len(case) else []
 
     _tick("side sources")
+    changes_plan = None
+    if registry_changes is not None:  # R8: an older registry snapshot with planted changes (generate/changes.py)
+        from .changes import plant_changes  # noqa: PLC0415
+
+        changes_plan = plant_changes(reg, exem, cen, codes, e_pid, e_code, days64, picks,
+                                     dict(zip(allschools["school_code"], allschools["stage"])), registry_changes,
+                                     end, ref, seed)
+        reg, exem = changes_plan.new_reg, changes_plan.exem
     # ---------------------------------------------------------------- ground truth
     world = dict(
         N=N, periods=periods, msl=msl, days64=days64, terms=terms, ref=ref, reg=reg, cen=cen, exem=exem,
@@ -887,6 +897,9 @@ def _generate(district: str, students: int, seed: int, start: dt.date, end: dt.d
     files.append({"source": "reference", "path": f"reference/{CALENDAR_FILE}", "format": "csv-utf8",
                   "date_style": "iso",
                   "encoding": "utf-8", "rows": D, "periods": periods})
+    if changes_plan is not None:
+        files += w.registry(changes_plan.old_reg, changes_plan.old_date, periods)
+        changes_plan.write_truth(out)
     gt.to_csv(out / "ground_truth.csv", index=False, lineterminator="\n")
     meta = Meta(
         district=district, district_name=info["city"] + info["name"], students=N, seed=int(seed),

@@ -24,17 +24,16 @@ the day partitions of the school days the new files hold (up to today).
 
 # No postponed annotations: Dagster reads the config and context types of the asset functions.
 import datetime as dt
-from pathlib import Path
 from typing import Any
 
 import dagster as dg
 import sqlalchemy as sa
 
 from assets.common import OWNERS, table_schema
-from assets.report_files import current_district, file_part
+from assets.report_files import file_part
+from assets.report_skeleton import Built, ReportRun, ReportSpec, report_asset
 from assets.rules import RuleConfig, mode_params
-from kongchuo.districts import district_name
-from kongchuo.excel import Sheet, write_workbook
+from kongchuo.excel import Sheet
 from kongchuo.masking import mask_id, preview_markdown
 from kongchuo.reports_catalog import REPORT_NAMES
 from warehouse.home import KongchuoHome
@@ -257,36 +256,31 @@ def _text(row, col: str) -> str:
     return "" if value is None or (isinstance(value, float) and value != value) else str(value)
 
 
-def write_r7(home: KongchuoHome, warehouse: WarehouseResource, day: dt.date) -> list[dict[str, Any]]:
-    """One workbook per school with warnings, under ``reports/<YYYY-MM-DD>/``; files of schools no longer listed
-    on a re-run are removed (they were this asset's own)."""
-    folder = home.reports(day.isoformat())
+def build_r7(run: ReportRun) -> Built:
+    """One workbook per school with warnings, under ``reports/<YYYY-MM-DD>/`` (files of schools no longer listed
+    on a re-run are removed: they were this asset's own)."""
+    day = dt.date.fromisoformat(run.period)
+    folder = run.home.reports(run.period)
     folder.mkdir(parents=True, exist_ok=True)
     files = []
-    district = file_part(district_name(current_district(warehouse)))
-    for school_code, township_code, name, sheet in r7_sheets(warehouse, day):
+    district = file_part(run.district())
+    for school_code, township_code, name, sheet in r7_sheets(run.warehouse, day):
         # <地区>_<日期>_<名称>_<学校>_<学校标识码>: the reports' naming, the code keeps school names unique
         path = folder / f"{district}_{day_label(day)}_{TITLE}_{file_part(name)}_{school_code}.xlsx"
-        files.append({"path": str(path), "sha256": write_workbook(path, [sheet]), "school_code": school_code,
-                      "township_code": township_code, "report": REPORT_ID})
-    keep = {Path(f["path"]).name for f in files}
-    for old in folder.glob(f"*_{TITLE}_*.xlsx"):
-        if old.name not in keep:
-            old.unlink()
-    return files
+        files.append(run.write([sheet], path, school_code=school_code, township_code=township_code,
+                               report=REPORT_ID))
+    return Built(files, len(files), {"schools": len(files), "date": day.isoformat(),
+                                     "folder": dg.MetadataValue.path(str(folder))})
 
 
-@dg.asset(pool=WAREHOUSE_POOL, key=R7, deps=[EARLY_WARNINGS, dg.AssetKey(["staged", "reference"])],
-          group_name="daily", owners=OWNERS, partitions_def=daily_partitions, kinds={"excel"}, code_version="1")
-def r7_daily(context: dg.AssetExecutionContext, home: KongchuoHome,
-             warehouse: WarehouseResource) -> dg.MaterializeResult:
-    """R7 每日预警名单 Daily early-warning list, one workbook per school: masked ID, name, class, guardian phone,
-    days absent and what to do (当日家访、三日内报中心校)."""
-    day = dt.date.fromisoformat(context.partition_key)
-    files = write_r7(home, warehouse, day)
-    return dg.MaterializeResult(metadata={
-        "files": dg.MetadataValue.json(files), "schools": len(files), "date": day.isoformat(),
-        "folder": dg.MetadataValue.path(str(home.reports(day.isoformat())))})
+R7_SPEC = ReportSpec(
+    REPORT_ID, R7,
+    description="""R7 每日预警名单 Daily early-warning list, one workbook per school: masked ID, name, class, guardian phone,
+    days absent and what to do (当日家访、三日内报中心校).""",
+    deps=[EARLY_WARNINGS, dg.AssetKey(["staged", "reference"])], build=build_r7, partitions_def=daily_partitions,
+    group_name="daily", kinds=frozenset({"excel"}), listing="files", sources=False, file_counts=False,
+    drafts=False, stale_glob=lambda run: f"*_{TITLE}_*.xlsx")
+r7_daily = report_asset(R7_SPEC, __name__)
 
 
 daily_assets = [early_warnings, r7_daily]

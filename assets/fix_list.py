@@ -13,19 +13,16 @@ from itertools import groupby
 import dagster as dg
 import pandas as pd
 
-from assets.common import OWNERS
-from assets.report_files import current_district, draft_or_final, file_part, source_files_metadata
+from assets.report_files import file_part
+from assets.report_skeleton import Built, ReportRun, ReportSpec, report_asset
 from kongchuo.check_names import CHECK_NAMES, FIX_LIST_CHECK_IDS
 from kongchuo.districts import district_name, month_label
-from kongchuo.excel import Sheet, write_workbook
+from kongchuo.excel import Sheet
 from kongchuo.labels import CHECK_EXPLANATIONS, grade_label
 from kongchuo.labels import CHECK_LABELS as LABELS_OF_CHECKS
 from kongchuo.reports_catalog import REPORT_NAMES
 from kongchuo.sources import REGISTRY_STATUS_LABEL
 from warehouse.findings import latest_run_findings_sql
-from warehouse.home import KongchuoHome
-from warehouse.partitions import monthly_partitions, period_of
-from warehouse.pools import WAREHOUSE_POOL
 from warehouse.resource import WarehouseResource
 
 R5 = dg.AssetKey(["reports", "r5_fix_list"])
@@ -128,26 +125,20 @@ def fix_list_rows(warehouse: WarehouseResource, period: str) -> pd.DataFrame:
         sql + " ORDER BY t.township_code, f.school_code, f.check_id, f.record_key, f.row_no", {"p": period})
 
 
-@dg.asset(pool=WAREHOUSE_POOL, key=R5, deps=[dg.AssetKey(["derived", "roster"]), dg.AssetKey(["staged", "registry"])],
-          group_name="reports", owners=OWNERS, partitions_def=monthly_partitions, kinds={"excel"}, code_version="1")
-def r5_fix_list(context: dg.AssetExecutionContext, home: KongchuoHome,
-                warehouse: WarehouseResource) -> dg.MaterializeResult:
-    """人籍不一致整改清单 R5 fix list: the period's DQ04–DQ07 findings (duplicate registry, registered but
-    absent, present but unregistered, age–grade mismatch), one workbook per township and one sheet per
-    school, with a plain-Chinese explanation of what to fix. Holds full IDs and names; metadata does not."""
-    period = period_of(context)
+def build(run: ReportRun) -> Built:
+    """One workbook per township (county-qualified names for a multi-county run), one sheet per school."""
+    warehouse, period, home = run.warehouse, run.period, run.home
     rows = fix_list_rows(warehouse, period)
     townships = warehouse.query_df(
         "SELECT t.township_code, t.township_name, t.district_code FROM staged.townships t ORDER BY t.township_code")
     folder = home.reports(period)
-    region = current_district(warehouse)
+    region = run.district_code()
     district = district_name(region)
     # several counties (a prefecture or province code, xxxx00): township names repeat across counties
     # (城关镇 ...), so workbooks are named with the county too: 魏都区城关街道
     county_of = dict(zip(townships["township_code"], townships["district_code"])) if region.endswith("00") else {}
     label = month_label(period)
-    written: dict[str, str] = {}
-    township_of: dict[str, str | None] = {}  # file → township code, for the manifest (portal scoping by code)
+    written = []  # each with its township code, for the manifest (portal scoping by code)
     unplaced = 0
     if len(rows):
         unplaced = int(rows["township_code"].isna().sum())
@@ -189,26 +180,28 @@ def r5_fix_list(context: dg.AssetExecutionContext, home: KongchuoHome,
                     "；".join(f"{CHECK_LABELS.get(k, k)} {v} 条" for k, v in by_check)] + [""] * 8,
                 footer_lines=["填表人：　　　　审核人：　　　　填报日期：　　　　", LEGEND],
             ))
-        path = draft_or_final(  # 草稿 while a delivery of the period is in quarantine (assets/completeness.py)
-            folder / f"{file_part(district)}_{label}{FILE_SUFFIX}{file_part(town_name)}.xlsx", warehouse, period)
-        written[str(path)] = write_workbook(path, sheets)
-        township_of[str(path)] = None if town == "unknown" else str(town)
-    # Townships with no finding this time: an older list of the period must not linger.
-    for old in folder.glob(f"*{FILE_SUFFIX}*.xlsx") if folder.exists() else []:
-        if str(old) not in written:
-            old.unlink()
+        # 草稿 while a delivery of the period is in quarantine (assets/completeness.py)
+        written.append(run.write(sheets, folder / f"{file_part(district)}_{label}{FILE_SUFFIX}{file_part(town_name)}.xlsx",
+                                 township_code=None if town == "unknown" else str(town)))
     by_check = rows["check_id"].value_counts().to_dict() if len(rows) else {}
-    context.log.info(f"R5 {period}: {len(rows)} finding(s) in {len(written)} workbook(s)")
-    return dg.MaterializeResult(metadata={
-        **source_files_metadata(warehouse, period),
-        "files": dg.MetadataValue.json([{"path": p, "sha256": h, "township_code": township_of[p]}
-                                        for p, h in written.items()]),
-        "workbooks": len(written),
-        "dagster/row_count": int(len(rows)),
+    run.context.log.info(f"R5 {period}: {len(rows)} finding(s) in {len(written)} workbook(s)")
+    return Built(written, int(len(rows)), {
         "by_check": dg.MetadataValue.json({CHECK_NAMES.get(k, k): int(v) for k, v in by_check.items()}),
         "findings_without_township": unplaced,
         "period": period,
     })
+
+
+SPEC = ReportSpec(
+    "R5", R5,
+    description="""人籍不一致整改清单 R5 fix list: the period's DQ04–DQ07 findings (duplicate registry, registered but
+    absent, present but unregistered, age–grade mismatch), one workbook per township and one sheet per
+    school, with a plain-Chinese explanation of what to fix. Holds full IDs and names; metadata does not.""",
+    deps=[dg.AssetKey(["derived", "roster"]), dg.AssetKey(["staged", "registry"])],
+    build=build, kinds=frozenset({"excel"}), listing="files",
+    # Townships with no finding this time: an older list of the period must not linger.
+    stale_glob=lambda run: f"*{FILE_SUFFIX}*.xlsx")
+r5_fix_list = report_asset(SPEC, __name__)
 
 
 fix_list_assets = [r5_fix_list]

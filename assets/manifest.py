@@ -32,6 +32,8 @@ REPORT_IDS: dict[str, str] = {
     "r1_monthly": "R1", "r2_statistics": "R2", "r3_one_student_one_form": "R3", "r4_escalations": "R4",
     "r5_fix_list": "R5", "r6_home_teaching": "R6", "r7_daily": "R7", "r8_registry_changes": "R8",
 }
+# The scope codes a report file may carry (R5, R8: township; R7: township and school), which the portal scopes by.
+SCOPE_KEYS = ("township_code", "school_code")
 
 
 def _value(meta: dict[str, Any], key: str) -> Any:
@@ -78,10 +80,8 @@ def written_reports(instance: dg.DagsterInstance, report_keys: Sequence[dg.Asset
                 continue
             entry = {"file": path.name, "report": report, "sha256": f["sha256"], "bytes": path.stat().st_size,
                      "run_id": run_id}
-            if report in ("R5", "R7", "R8"):
-                entry["township_code"] = f.get("township_code")
-            if report == "R7":
-                entry["school_code"] = f.get("school_code")
+            # the scope codes a per-township or per-school file was written with (report_skeleton.Written)
+            entry.update({k: f[k] for k in SCOPE_KEYS if k in f})
             entries.append(entry)
     return sorted(entries, key=lambda e: e["file"])
 

@@ -1,20 +1,18 @@
 """R1 控辍保学月报: monthly report of out-of-school children, dropouts and persuasion work,
-township × school rows with a totals row (DESIGN.md, Reports)."""
-
+township × school rows with a totals row (DESIGN.md, Reports). The spec of :mod:`assets.report_skeleton`:
+cells in ``warehouse/sql/reports/r1_cells.sql``, the rows and the 月报 sheet here."""
 
 import dagster as dg
 
-from assets.common import OWNERS, period_params
 from assets.derived import OUT_OF_SCHOOL, ROSTER, STAGED, SUSPECTED
 from assets.ledger import CASE_EVENTS, state_as_of_sql
-from assets.report_files import cell_counts, current_district, replace_cells, report_metadata, report_path
+from assets.report_files import cell_counts
+from assets.report_skeleton import Built, ReportRun, ReportSpec, report_asset
 from kongchuo.districts import district_name, is_multi_county, month_label, region_prefix
-from kongchuo.excel import Sheet, write_workbook
-from kongchuo.labels import RULE_ORDER, issuing_unit, rule_legend
+from kongchuo.excel import Sheet
+from kongchuo.labels import RULE_ORDER, rule_legend
 from kongchuo.reports_catalog import R1_COLUMNS, REPORT_NAMES
-from warehouse.home import KongchuoHome
-from warehouse.partitions import monthly_partitions, period_of
-from warehouse.pools import WAREHOUSE_POOL
+from warehouse import sql
 from warehouse.resource import WarehouseResource
 
 R1 = dg.AssetKey(["reports", "r1_monthly"])
@@ -30,36 +28,8 @@ SUBTOTAL, TOTAL = "小计", "合计"
 LEAD = ("乡镇（街道）", "学校名称", "学校标识码")
 
 _FIRST_RULE = "CASE " + " ".join(f"WHEN ',' || rules || ',' LIKE '%,{r},%' THEN '{r}'" for r in RULE_ORDER) + " END"
-# A case's row: its school, else its township's out-of-school row.
-_CASE_ROW = "coalesce(school_code, 'township:' || township_code, 'unknown')"
-
-CELLS_SQL = f"""
-    WITH sd AS (SELECT * FROM derived.suspected_dropouts WHERE period = :period),
-    person_school AS (SELECT person_key, min(school_code) AS school_code FROM derived.roster
-                      WHERE period = :period GROUP BY person_key),
-    attempts AS (
-        SELECT c.id_number, c.attempt_date, c.result, coalesce(sd.school_code, ps.school_code, 'unknown') AS school_code
-        FROM staged.casework c
-        LEFT JOIN sd ON sd.person_key = c.id_number
-        LEFT JOIN person_school ps ON ps.person_key = c.id_number
-        WHERE c.attempt_date BETWEEN :start AND :end
-    ),
-    cases AS ({state_as_of_sql(before=False)})
-    SELECT :period, :report, school_code, 'enrolled', coalesce(student_no, id_number) FROM derived.roster
-        WHERE period = :period AND status = 'active'
-    UNION ALL SELECT :period, :report, school_code, 'suspected', person_key FROM sd
-    UNION ALL SELECT :period, :report, school_code, {_FIRST_RULE}, person_key FROM sd WHERE {_FIRST_RULE} IS NOT NULL
-    UNION ALL SELECT :period, :report, {_CASE_ROW}, state, person_key FROM cases
-        WHERE state IN ('confirmed', 'persuading', 'escalated')
-    UNION ALL SELECT :period, :report, school_code, 'attempts', id_number || '@' || CAST(attempt_date AS TEXT)
-        FROM attempts
-    UNION ALL SELECT DISTINCT :period, :report, school_code, 'returned', id_number FROM attempts
-        WHERE result = 'returned'
-    UNION ALL SELECT :period, :report, 'township:' || township_code, 'out_of_school', id_number
-        FROM derived.out_of_school WHERE period = :period AND NOT verify_elsewhere
-    UNION ALL SELECT :period, :report, 'township:' || township_code, 'verify_elsewhere', id_number
-        FROM derived.out_of_school WHERE period = :period AND verify_elsewhere
-"""
+CELLS_PARTS = {"cases": state_as_of_sql(before=False), "first_rule": _FIRST_RULE}
+CELLS_SQL = sql.render("reports/r1_cells", **CELLS_PARTS)
 
 
 def r1_rows(warehouse: WarehouseResource, period: str, district: str) -> tuple[list[list], list]:
@@ -137,22 +107,19 @@ def r1_sheet(district: str, period: str, unit: str, rows: list[list], totals: li
     )
 
 
-@dg.asset(pool=WAREHOUSE_POOL, key=R1, deps=[ROSTER, SUSPECTED, OUT_OF_SCHOOL, CASE_EVENTS, STAGED["casework"], STAGED["reference"]],
-          group_name="reports", owners=OWNERS, partitions_def=monthly_partitions, kinds={"excel", "openpyxl"},
-          code_version="2")
-def r1_monthly(context: dg.AssetExecutionContext, home: KongchuoHome,
-               warehouse: WarehouseResource) -> dg.MaterializeResult:
-    """R1 控辍保学月报 Monthly report: out-of-school children, suspected dropouts by first rule, dropout cases
+def build(run: ReportRun) -> Built:
+    district_code = run.district_code()
+    rows, totals = r1_rows(run.warehouse, run.period, district_code)
+    sheet = r1_sheet(district_name(district_code), run.period, run.unit(), rows, totals)
+    return Built([run.write([sheet])], len(rows),
+                 {f"total_{k}": int(v) for (k, _), v in zip(COLUMNS, totals[3:])})
+
+
+SPEC = ReportSpec(
+    REPORT_ID, R1,
+    description="""R1 控辍保学月报 Monthly report: out-of-school children, suspected dropouts by first rule, dropout cases
     (confirmed, in persuasion, escalated) and persuasion work, township × school with township subtotals and
-    totals; due the 20th of the following month."""
-    period = period_of(context)
-    replace_cells(warehouse, period, REPORT_ID, CELLS_SQL, period_params(period))
-    district_code = current_district(warehouse)
-    rows, totals = r1_rows(warehouse, period, district_code)
-    district = district_name(district_code)
-    path = report_path(home, warehouse, period, REPORT_NAMES[REPORT_ID])
-    unit = issuing_unit(district_code, home.reference("districts.csv"))
-    sha = write_workbook(path, [r1_sheet(district, period, unit, rows, totals)])
-    meta = report_metadata(path, sha, len(rows), warehouse, period)
-    meta.update({f"total_{k}": int(v) for (k, _), v in zip(COLUMNS, totals[3:])})
-    return dg.MaterializeResult(metadata=meta)
+    totals; due the 20th of the following month.""",
+    deps=[ROSTER, SUSPECTED, OUT_OF_SCHOOL, CASE_EVENTS, STAGED["casework"], STAGED["reference"]],
+    build=build, cells="r1_cells", cells_parts=CELLS_PARTS, code_version="2")
+r1_monthly = report_asset(SPEC, __name__)

@@ -24,22 +24,17 @@ from concurrent.futures import Future
 from typing import Iterable, Iterator
 
 import dagster as dg
-import pandas as pd
 import sqlalchemy as sa
 
-from assets.common import OWNERS
 from assets.derived import STAGED
 from assets.ledger import CASE_EVENTS, EVENT_LABELS, STATE_LABELS, state_as_of_sql
-from assets.report_files import current_district, file_part, replace_cells, report_metadata, source_files_metadata
+from assets.report_files import file_part, source_files_metadata
+from assets.report_skeleton import Built, ReportRun, ReportSpec, Written, person_sql, report_asset
 from kongchuo.districts import district_name, month_label
 from kongchuo.one_form import CASE_COLUMNS, EVENT_COLUMNS, write_county
 from kongchuo.reports_catalog import REPORT_NAMES
 from kongchuo.workers import can_start_workers, main_script_hidden, spawn_executor
-from warehouse.home import KongchuoHome
-from warehouse.partitions import monthly_partitions, period_of
-from warehouse.pools import WAREHOUSE_POOL
-from warehouse.resource import WarehouseResource
-from warehouse.views import REGISTRY_PERSON_KEY_R
+from warehouse import sql
 
 R3 = dg.AssetKey(["reports", "r3_one_student_one_form"])
 REPORT_ID = "R3"
@@ -48,35 +43,8 @@ TITLE = REPORT_NAMES[REPORT_ID]
 OPEN_CASES_SQL = f"""
     SELECT * FROM ({state_as_of_sql(before=False)}) s WHERE s.state <> 'closed'
 """
-
-# Who the child is, for the people working the case: their registry record (active first), census fallback.
-# The registry is cut down to the cases' persons BEFORE the window: over a province's whole registry (15M
-# rows) the window took ~9 s per county workbook; over the cases' records it takes a fraction of a second.
-PERSON_SQL = f"""
-    WITH k AS ({{keys}}),
-    reg AS (
-        SELECT {REGISTRY_PERSON_KEY_R} AS person_key, r.id_number, r.student_no, r.name, r.gender,
-               r.birth_date, r.school_code, coalesce(r.school_name, s.school_name) AS school_name, r.grade,
-               r.class_name, r.status, coalesce(s.township_code, r.township_code) AS township_code,
-               r.guardian_name, r.guardian_phone, r.is_poverty_family, r.is_left_behind, r.is_migrant,
-               r.is_disabled, r.is_in_difficulty,
-               row_number() OVER (PARTITION BY {REGISTRY_PERSON_KEY_R}
-                                  ORDER BY CASE WHEN r.status = 'active' THEN 0 ELSE 1 END, r.school_code) AS rn
-        FROM staged.registry_current r LEFT JOIN staged.schools s ON s.school_code = r.school_code
-        WHERE {REGISTRY_PERSON_KEY_R} IN (SELECT person_key FROM k)
-    )
-    SELECT k.person_key, coalesce(r.id_number, c.id_number, k.id_number) AS id_number,
-           coalesce(r.student_no, k.student_no) AS student_no, coalesce(r.name, c.name) AS name,
-           coalesce(r.gender, c.gender) AS gender, coalesce(r.birth_date, c.birth_date) AS birth_date,
-           coalesce(r.school_code, k.school_code) AS school_code, r.school_name, r.grade, r.class_name, r.status,
-           coalesce(r.township_code, k.township_code, c.township_code) AS township_code, t.township_name,
-           c.village, r.guardian_name, r.guardian_phone, r.is_poverty_family, r.is_left_behind, r.is_migrant,
-           coalesce(r.is_disabled, c.is_disabled) AS is_disabled, r.is_in_difficulty
-    FROM k
-    LEFT JOIN reg r ON r.person_key = k.person_key AND r.rn = 1
-    LEFT JOIN staged.census_current c ON c.id_number = k.person_key
-    LEFT JOIN staged.townships t ON t.township_code = coalesce(r.township_code, k.township_code, c.township_code)
-"""
+CELLS_PARTS = {"open_cases": OPEN_CASES_SQL}
+CELLS_SQL = sql.render("reports/r3_cells", **CELLS_PARTS)
 
 # Each open case with its county; a case whose township is unknown belongs to the run's district (:fallback).
 CASES_SQL = f"""
@@ -90,7 +58,7 @@ CASES_SQL = f"""
 _CASES_TABLE, _PEOPLE_TABLE = "r3_open_cases", "r3_people"
 _KEYS_SQL = f"SELECT person_key, id_number, student_no, school_code, township_code FROM {_CASES_TABLE}"
 _PREPARE = (f"CREATE TEMPORARY TABLE {_CASES_TABLE} AS {CASES_SQL}",
-            f"CREATE TEMPORARY TABLE {_PEOPLE_TABLE} AS {PERSON_SQL.format(keys=_KEYS_SQL)}")
+            f"CREATE TEMPORARY TABLE {_PEOPLE_TABLE} AS {person_sql(_KEYS_SQL)}")
 _CASE_SELECT = {"person_key": "c.person_key", "state": "c.state", "attempt_count": "c.attempt_count"}
 # A county's cases in sheet order, each with the child's particulars (kongchuo.one_form.CASE_COLUMNS).
 COUNTY_CASES_SQL = (
@@ -120,12 +88,6 @@ HISTORY_SQL = f"""
 # counties it runs in worker processes while this process queries the next county. Below this many open
 # cases in all, starting workers (~0.5 s each) is not worth it.
 PARALLEL_MIN_CASES = 20_000
-
-
-def _text(value) -> str:
-    if value is None or (not isinstance(value, str) and pd.isna(value)):
-        return ""
-    return str(value)
 
 
 def _columns(conn: sa.Connection, is_duckdb: bool, sql: str, params: dict):
@@ -172,21 +134,13 @@ def _write_counties(jobs: Iterable[tuple], workers: int) -> list[tuple[str, int]
 
 
 
-@dg.asset(pool=WAREHOUSE_POOL, key=R3, deps=[CASE_EVENTS, STAGED["registry"], STAGED["census"], STAGED["reference"]],
-          group_name="reports", owners=OWNERS, partitions_def=monthly_partitions, kinds={"excel"},
-          code_version="2")
-def r3_one_student_one_form(context: dg.AssetExecutionContext, home: KongchuoHome,
-                            warehouse: WarehouseResource) -> dg.MaterializeResult:
-    """R3 一生一表 One student, one form: one sheet per case open at the month's end with the child's
-    particulars and the whole history of the case (every ledger event with reason, evidence and source file);
-    one workbook per county."""
-    period = period_of(context)
-    replace_cells(warehouse, period, REPORT_ID, f"""
-        SELECT :period, :report, coalesce(school_code, 'unknown'), 'open_cases', person_key
-        FROM ({OPEN_CASES_SQL}) o""", {"period": period})
-    home_district = current_district(warehouse)
+def build(run: ReportRun) -> Built:
+    """One workbook per county of the open cases (the usual name for one county), written by
+    :func:`kongchuo.one_form.write_county`, in worker processes for a province."""
+    warehouse, period = run.warehouse, run.period
+    home_district = run.district_code()
     label = month_label(period)
-    folder = home.reports(period)
+    folder = run.home.reports(period)
     labels = (dict(STATE_LABELS), dict(EVENT_LABELS))
     sources: dict = {}
     # One connection for the queries: the temporary tables live in it (and vanish with its rollback). Nothing
@@ -215,18 +169,23 @@ def r3_one_student_one_form(context: dg.AssetExecutionContext, home: KongchuoHom
             sources.update(source_files_metadata(warehouse, period))
 
         results = _write_counties(jobs(), _workers(total_cases, len(targets)))
-    written = [(path, sha, n) for (_, path), (sha, n) in zip(targets, results)]
+    written = [Written(path, sha, n, {"open_cases": n}) for (_, path), (sha, n) in zip(targets, results)]
+    total = sum(w.rows for w in written)
+    run.context.log.info(f"R3 {period}: {total} open cases in {len(written)} workbook(s)")
+    # one workbook: its path and hash, as every single-file report; several: the folder
+    where = ({"path": dg.MetadataValue.path(str(written[0].path)), "sha256": written[0].sha256}
+             if len(written) == 1 else {"path": dg.MetadataValue.path(str(folder))})
+    return Built(written, total, {**where, **sources, "open_cases": total})
+
+
+SPEC = ReportSpec(
+    REPORT_ID, R3,
+    description="""R3 一生一表 One student, one form: one sheet per case open at the month's end with the child's
+    particulars and the whole history of the case (every ledger event with reason, evidence and source file);
+    one workbook per county.""",
+    deps=[CASE_EVENTS, STAGED["registry"], STAGED["census"], STAGED["reference"]],
+    build=build, cells="r3_cells", cells_parts=CELLS_PARTS, params=lambda run: {"period": run.period},
+    kinds=frozenset({"excel"}), code_version="2", listing="files", sources=False,
     # Counties with no open case this time: an older R3 workbook of the period must not linger.
-    keep = {p.name for p, _, _ in written}
-    for old in folder.glob(f"*_{label}_{TITLE}.xlsx") if folder.exists() else []:
-        if old.name not in keep:
-            old.unlink()
-    total = sum(n for _, _, n in written)
-    context.log.info(f"R3 {period}: {total} open cases in {len(written)} workbook(s)")
-    path, sha, _ = written[0]
-    meta = {**report_metadata(path, sha, total), **sources} if len(written) == 1 else {
-        "path": dg.MetadataValue.path(str(folder)), "dagster/row_count": total, **sources}
-    meta["open_cases"] = total
-    meta["workbooks"] = len(written)
-    meta["files"] = dg.MetadataValue.json([{"path": str(p), "sha256": h, "open_cases": n} for p, h, n in written])
-    return dg.MaterializeResult(metadata=meta)
+    stale_glob=lambda run: f"*_{month_label(run.period)}_{TITLE}.xlsx")
+r3_one_student_one_form = report_asset(SPEC, __name__)

@@ -10,20 +10,16 @@ escalation (latest attempt 已返校) leaves the list: persuasion no longer fail
 
 import dagster as dg
 
-from assets.common import OWNERS
 from assets.derived import STAGED
 from assets.ledger import CASE_EVENTS, state_as_of_sql
-from assets.report_files import cell_counts, current_district, replace_cells, report_metadata, report_path
-from assets.report_r3 import PERSON_SQL, _text
-from kongchuo.districts import district_name, month_label
-from kongchuo.excel import Sheet, write_workbook
-from kongchuo.labels import grade_label, issuing_unit
+from assets.report_skeleton import Built, ReportRun, ReportSpec, column_total, person_sql, report_asset
+from assets.report_skeleton import cell_text as _text
+from kongchuo.districts import month_label
+from kongchuo.excel import Sheet
+from kongchuo.labels import grade_label
 from kongchuo.masking import mask_id
 from kongchuo.reports_catalog import REPORT_NAMES
-from warehouse.home import KongchuoHome
-from warehouse.partitions import monthly_partitions, period_bounds, period_of
-from warehouse.pools import WAREHOUSE_POOL
-from warehouse.resource import WarehouseResource
+from warehouse.partitions import period_bounds
 
 R4 = dg.AssetKey(["reports", "r4_escalations"])
 REPORT_ID = "R4"
@@ -64,22 +60,14 @@ REASON_SQL = f"""
 """
 
 
-@dg.asset(pool=WAREHOUSE_POOL, key=R4, deps=[CASE_EVENTS, STAGED["registry"], STAGED["casework"], STAGED["reference"]],
-          group_name="reports", owners=OWNERS, partitions_def=monthly_partitions, kinds={"excel", "openpyxl"},
-          code_version="2")
-def r4_escalations(context: dg.AssetExecutionContext, home: KongchuoHome,
-                   warehouse: WarehouseResource) -> dg.MaterializeResult:
-    """R4 劝返无效上报名单 Escalation list: children persuaded 3 or more times without returning, to be
-    reported to the joint working group (联控联保工作组), by township and school, with attempts and dates."""
-    period = period_of(context)
-    params = {"period": period, "end": period_bounds(period)[1]}
-    replace_cells(warehouse, period, REPORT_ID, f"""
-        SELECT :period, :report, coalesce(school_code, 'unknown'), 'escalated', person_key FROM ({ESCALATED_SQL}) e
-        UNION ALL
-        SELECT :period, :report, coalesce(school_code, 'unknown'), 'new_this_month', person_key
-        FROM ({ESCALATED_SQL}) e WHERE is_new = 1""", params)
+def _params(run: ReportRun) -> dict:
+    return {"period": run.period, "end": period_bounds(run.period)[1]}
+
+
+def build(run: ReportRun) -> Built:
+    warehouse, period, params = run.warehouse, run.period, run.params
     esc = warehouse.query_df(ESCALATED_SQL, params)
-    who = warehouse.query_df(PERSON_SQL.format(keys=ESCALATED_SQL), params).set_index("person_key")
+    who = warehouse.query_df(person_sql(ESCALATED_SQL), params).set_index("person_key")
     detail = warehouse.query_df(DETAIL_SQL, params).set_index("person_key")
     reasons = warehouse.query_df(REASON_SQL, params).set_index("person_key")
     order = who.reset_index().sort_values(["township_code", "school_code", "person_key"], na_position="last")
@@ -94,14 +82,12 @@ def r4_escalations(context: dg.AssetExecutionContext, home: KongchuoHome,
                      _text(d["first_attempt"]) if d is not None else "", _text(d["last_attempt"]) if d is not None else "",
                      _text(c["escalated_on"]), "是" if int(c["is_new"]) else "",
                      _text(r["dropout_reason"]) if r is not None else "", _text(r["unit"]) if r is not None else ""])
-    counts = cell_counts(warehouse, period, REPORT_ID)
-    total = _column_total(counts, "escalated")
-    new = _column_total(counts, "new_this_month")
-    district_code = current_district(warehouse)
-    district = district_name(district_code)
-    unit = issuing_unit(district_code, home.reference("districts.csv"))
-    path = report_path(home, warehouse, period, TITLE)
-    sha = write_workbook(path, [Sheet(
+    counts = run.counts()
+    total = column_total(counts, "escalated")
+    new = column_total(counts, "new_this_month")
+    district = run.district()
+    unit = run.unit()
+    sheet = Sheet(
         name="上报名单", title=f"{district}{month_label(period)}{TITLE}",
         subtitle_lines=[f"填报单位：{unit}（盖章）    统计期间：截至{month_label(period)}末    "
                         f"报送：联控联保工作组    标准：劝返3次及以上仍未返校    其中本月新增{new}人    单位：人、次"],
@@ -112,12 +98,14 @@ def r4_escalations(context: dg.AssetExecutionContext, home: KongchuoHome,
                       "说明：名单为截至月末台账中已上报联控联保工作组、尚未销号的学生；劝返次数含各种方式（上门、电话、联合劝返、"
                       "司法文书）；辍学原因、劝返单位取自劝返记录；本月新增指上月末尚未上报的学生。"],
         widths=[6, 16, 28, 10, 22, 8, 10, 13, 13, 12, 9, 14, 18], wrap_columns=(1, 2, 3, 11, 12),
-    )])
-    meta = report_metadata(path, sha, len(rows), warehouse, period)
-    meta["escalated"] = total
-    meta["new_this_month"] = new
-    return dg.MaterializeResult(metadata=meta)
+    )
+    return Built([run.write([sheet])], len(rows), {"escalated": total, "new_this_month": new})
 
 
-def _column_total(counts, column: str) -> int:
-    return int(counts[column].sum()) if not counts.empty and column in counts.columns else 0
+SPEC = ReportSpec(
+    REPORT_ID, R4,
+    description="""R4 劝返无效上报名单 Escalation list: children persuaded 3 or more times without returning, to be
+    reported to the joint working group (联控联保工作组), by township and school, with attempts and dates.""",
+    deps=[CASE_EVENTS, STAGED["registry"], STAGED["casework"], STAGED["reference"]],
+    build=build, cells="r4_cells", cells_parts={"escalated": ESCALATED_SQL}, params=_params, code_version="2")
+r4_escalations = report_asset(SPEC, __name__)

@@ -16,19 +16,16 @@ from itertools import groupby
 import dagster as dg
 import pandas as pd
 
-from assets.common import OWNERS
 from assets.fix_list import school_code_label, school_sheet_names
 from assets.registry_changes import KINDS, REGISTRY_CHANGES, VERDICT_REVIEW, review_term
-from assets.report_files import current_district, draft_or_final, file_part, replace_cells, source_files_metadata
-from kongchuo.districts import district_name, month_label
-from kongchuo.excel import Sheet, write_workbook
+from assets.report_files import file_part
+from assets.report_skeleton import Built, ReportRun, ReportSpec, report_asset
+from kongchuo.districts import month_label
+from kongchuo.excel import Sheet
 from kongchuo.labels import grade_label
 from kongchuo.reports_catalog import R8_COLUMNS, REPORT_NAMES
 from kongchuo.sources import REGISTRY_STATUS_LABEL
-from warehouse.home import KongchuoHome
-from warehouse.partitions import monthly_partitions, period_of
-from warehouse.pools import WAREHOUSE_POOL
-from warehouse.resource import WarehouseResource
+from warehouse import sql
 
 R8 = dg.AssetKey(["reports", "r8_registry_changes"])
 REPORT_TITLE = REPORT_NAMES["R8"]
@@ -75,20 +72,7 @@ SCHOOLS_SQL = """
     WHERE r.school_code IS NOT NULL
 """
 
-CELLS_SQL = """
-    SELECT :period, :report, c.school_code, x.column_key, c.person_key || '|' || c.kind || '|'
-           || CAST(c.new_snapshot_date AS TEXT)
-    FROM derived.registry_changes c
-    CROSS JOIN (SELECT 'kind' AS column_key UNION ALL SELECT 'changes' UNION ALL SELECT 'review') x
-    WHERE c.period = :period
-"""
-
-
-def _cells_sql() -> str:
-    """Each change counts under its kind, under 异动合计, and under 需核实 or 一致."""
-    return CELLS_SQL.replace(
-        "x.column_key", "CASE x.column_key WHEN 'kind' THEN c.kind WHEN 'changes' THEN 'changes' "
-                        "ELSE CASE WHEN c.needs_review THEN 'needs_review' ELSE 'consistent' END END")
+CELLS_SQL = sql.load("reports/r8_cells")
 
 
 def _date(v) -> str:
@@ -124,16 +108,10 @@ def _totals(body: list[list]) -> list:
     return ["合计", "", "", f"{len(body)} 所学校", *(sum(r[4 + j] for r in body) for j in range(len(KINDS) + 3))]
 
 
-@dg.asset(pool=WAREHOUSE_POOL, key=R8, deps=[REGISTRY_CHANGES, dg.AssetKey(["staged", "registry"]),
-                                             dg.AssetKey(["staged", "reference"])],
-          group_name="reports", owners=OWNERS, partitions_def=monthly_partitions, kinds={"excel"}, code_version="1")
-def r8_registry_changes(context: dg.AssetExecutionContext, home: KongchuoHome,
-                        warehouse: WarehouseResource) -> dg.MaterializeResult:
-    """学籍异动梳理 R8: every registry change of the term since its start with its verdict (一致 / 需核实 and why),
-    one workbook per township (summary sheet, then a sheet per school) and a district summary workbook (counts
-    per school and how many still need review); the deadline (term start + 2 months) is in every title. The
-    school sheets hold full IDs and names; metadata does not."""
-    period = period_of(context)
+def build(run: ReportRun) -> Built:
+    """A workbook per township with changes (its summary sheet, then a sheet per school), and the district
+    summary workbook."""
+    warehouse, period, home, context = run.warehouse, run.period, run.home, run.context
     term, deadline = review_term(warehouse, period)
     rows = warehouse.query_df(ROWS_SQL + " ORDER BY c.school_code, c.new_snapshot_date, c.person_key", {"p": period})
     kind_order = {k: i for i, k in enumerate(KINDS)}
@@ -148,10 +126,9 @@ def r8_registry_changes(context: dg.AssetExecutionContext, home: KongchuoHome,
     schools = schools.assign(township_code=schools["township_code"].fillna("unknown"),
                              township_name=schools["township_name"].fillna("未知乡镇"),
                              school_name=schools["school_name"].fillna(schools["school_code"]))
-    replace_cells(warehouse, period, "R8", _cells_sql(), {})
 
     folder = home.reports(period)
-    district = district_name(current_district(warehouse))
+    district = run.district()
     label = month_label(period)
     term_label = f"{term.first_day.year}年{'秋季' if term.name.endswith('autumn') else '春季'}学期"
     due = f"{deadline.year}年{deadline.month:02d}月{deadline.day:02d}日"
@@ -166,8 +143,7 @@ def r8_registry_changes(context: dg.AssetExecutionContext, home: KongchuoHome,
         listed.setdefault(code, (rs[0].township_code, rs[0].township_name, rs[0].school_name))
     ordered = sorted(listed.items(), key=lambda kv: (kv[1][0], kv[0]))
 
-    written: dict[str, str] = {}
-    township_of: dict[str, str | None] = {}
+    written = []  # each with its township code (None: the district summary), for the manifest
     district_body: list[list] = []
     for town, items in groupby(ordered, key=lambda kv: kv[1][0]):
         items = list(items)
@@ -197,36 +173,38 @@ def r8_registry_changes(context: dg.AssetExecutionContext, home: KongchuoHome,
                 totals=["合计", f"{len(body)} 条"] + [""] * 10 + [
                     f"需核实 {review} 条。" + "；".join(f"{k} {kinds[k]} 条" for k in KINDS if kinds.get(k)), "", ""],
                 footer_lines=["填表人：　　　　审核人：　　　　填报日期：　　　　", LEGEND]))
-        path = draft_or_final(
-            folder / f"{file_part(district)}_{label}{FILE_SUFFIX}{file_part(town_name)}.xlsx", warehouse, period)
-        written[str(path)] = write_workbook(path, sheets)
-        township_of[str(path)] = None if town == "unknown" else str(town)
+        written.append(run.write(sheets, folder / f"{file_part(district)}_{label}{FILE_SUFFIX}{file_part(town_name)}.xlsx",
+                                 township_code=None if town == "unknown" else str(town)))
 
     summary = Sheet(name=DISTRICT_PART, title=f"{heading}（{DISTRICT_PART}）", subtitle_lines=[period_line],
                     headers=SUMMARY_HEADERS, rows=district_body, widths=SUMMARY_WIDTHS, wrap_columns=(1, 3),
                     totals=_totals(district_body),
                     footer_lines=["填表人：　　　　审核人：　　　　填报日期：　　　　", LEGEND])
-    path = draft_or_final(folder / f"{file_part(district)}_{label}{FILE_SUFFIX}{DISTRICT_PART}.xlsx", warehouse, period)
-    written[str(path)] = write_workbook(path, [summary])
-    township_of[str(path)] = None
-    for old in folder.glob(f"*{FILE_SUFFIX}*.xlsx") if folder.exists() else []:
-        if str(old) not in written:  # a township without changes this time: no stale list
-            old.unlink()
+    written.append(run.write([summary], folder / f"{file_part(district)}_{label}{FILE_SUFFIX}{DISTRICT_PART}.xlsx",
+                             township_code=None))
     review = int((rows["verdict"] == VERDICT_REVIEW).sum()) if len(rows) else 0
     context.log.info(f"R8 {period} ({term.name}, deadline {deadline}): {len(rows)} change(s), {review} to review, "
                      f"{len(written)} workbook(s)")
-    return dg.MaterializeResult(metadata={
-        **source_files_metadata(warehouse, period),
-        "files": dg.MetadataValue.json([{"path": p, "sha256": h, "township_code": township_of[p]}
-                                        for p, h in written.items()]),
-        "workbooks": len(written),
-        "dagster/row_count": int(len(rows)),
+    return Built(written, int(len(rows)), {
         "needs_review": review,
         "term": term.name,
         "deadline": deadline.isoformat(),
         "by_kind": dg.MetadataValue.json({k: int(v) for k, v in Counter(rows["kind"]).items()} if len(rows) else {}),
         "period": period,
     })
+
+
+SPEC = ReportSpec(
+    "R8", R8,
+    description="""学籍异动梳理 R8: every registry change of the term since its start with its verdict (一致 / 需核实 and why),
+    one workbook per township (summary sheet, then a sheet per school) and a district summary workbook (counts
+    per school and how many still need review); the deadline (term start + 2 months) is in every title. The
+    school sheets hold full IDs and names; metadata does not.""",
+    deps=[REGISTRY_CHANGES, dg.AssetKey(["staged", "registry"]), dg.AssetKey(["staged", "reference"])],
+    build=build, cells="r8_cells", kinds=frozenset({"excel"}), listing="files",
+    # a township without changes this time: no stale list
+    stale_glob=lambda run: f"*{FILE_SUFFIX}*.xlsx")
+r8_registry_changes = report_asset(SPEC, __name__)
 
 
 report_r8_assets = [r8_registry_changes]

@@ -46,3 +46,58 @@ def test_small_district_month_matches_the_planted_truth(small_run):
         got = {(p, i) for p, i, v in oos.itertuples(index=False) if bool(v) == away}
         assert_same(case, got, {pair for pair in small_run.truth_pairs(case) if pair[0] == MONTH})
     assert list((small_run.home / "reports" / MONTH).glob("*控辍保学月报.xlsx"))
+
+
+def test_a_new_report_is_one_spec(small_run):
+    """A report made of one spec (issue 17): the factory records its cells, writes its workbook under the usual
+    name and returns the usual metadata. The toy reuses R1's cells query, so its cells must be R1's cells and its
+    per-school numbers (read back with calamine) R1's 在籍学生数 column."""
+    import hashlib
+
+    import pandas as pd
+
+    from assets.report_r1 import CELLS_PARTS, R1
+    from assets.report_skeleton import Built, ReportRun, ReportSpec, report_asset
+    from kongchuo.districts import month_label
+    from kongchuo.excel import Sheet
+    from kongchuo.settings import default_warehouse_url
+    from warehouse.home import KongchuoHome
+    from warehouse.resource import WarehouseResource
+
+    name = "在籍人数核对表"
+
+    def build(run: ReportRun) -> Built:
+        counts = run.counts()
+        rows = [[code, int(counts.loc[code, "enrolled"])] for code in sorted(counts.index)
+                if code.isdigit() and counts.loc[code, "enrolled"] > 0]
+        sheet = Sheet(name="在籍", title=f"{run.district()}{month_label(run.period)}{name}",
+                      headers=["学校标识码", "在籍学生数"], rows=rows, totals=["合计", sum(r[1] for r in rows)])
+        return Built([run.write([sheet])], len(rows), {"total_enrolled": sum(r[1] for r in rows)})
+
+    spec = ReportSpec("RX", dg.AssetKey(["reports", "rx_enrolled"]), "RX 在籍人数核对表 (test)", deps=[R1],
+                      build=build, cells="r1_cells", cells_parts=CELLS_PARTS, name=name)
+    home = small_run.home
+    resources = {"home": KongchuoHome(path=str(home)), "warehouse": WarehouseResource(url=default_warehouse_url(home))}
+    result = dg.materialize([report_asset(spec, __name__)], partition_key=MONTH, resources=resources,
+                            instance=small_run.instance)
+    assert result.success
+    meta = result.asset_materializations_for_node("reports__rx_enrolled")[0].metadata
+    assert {"path", "sha256", "dagster/row_count", "period", "source_files", "source_files_count",
+            "source_files_fingerprint", "total_enrolled"} == set(meta)
+    path = home / "reports" / MONTH / f"建安区_{month_label(MONTH)}_{name}.xlsx"
+    assert meta["path"].value == str(path)
+    assert meta["sha256"].value == hashlib.sha256(path.read_bytes()).hexdigest()
+
+    wh = small_run.warehouse
+    cells = "SELECT row_key, column_key, case_key FROM reports.cells WHERE period = :p AND report = :r"
+    toy = wh.query_df(cells, {"p": MONTH, "r": "RX"})
+    r1 = wh.query_df(cells, {"p": MONTH, "r": "R1"})
+    assert len(toy) and set(toy.itertuples(index=False)) == set(r1.itertuples(index=False))
+
+    got = pd.read_excel(path, header=None, engine="calamine", dtype=str)
+    got = {str(c): int(n) for c, n in zip(got[0], got[1]) if str(c).isdigit()}
+    r1_book = next((home / "reports" / MONTH).glob("*控辍保学月报.xlsx"))
+    want = pd.read_excel(r1_book, header=None, engine="calamine", dtype=str)
+    want = {str(c): int(n) for c, n in zip(want[2], want[3]) if str(c).isdigit() and int(n) > 0}
+    assert got == want and meta["dagster/row_count"].value == len(want) > 0
+    assert meta["total_enrolled"].value == sum(want.values())

@@ -1,0 +1,38 @@
+-- R2 控辍保学排查整改工作情况统计表: one row per (township, column, child). people: the township counts shared
+-- with derived.township_rates (assets.quarterly); person_key: the person of a registry row aliased r;
+-- priority: one UNION ALL branch per priority group (kongchuo.reports_catalog.R2_PRIORITY_FLAGS).
+WITH people AS ({people}),
+qs AS (SELECT DISTINCT person_key, township_code, stage FROM derived.quarterly_suspected WHERE period = :period),
+reg AS (
+    SELECT {person_key} AS person_key, coalesce(s.township_code, r.township_code) AS township_code,
+           CASE WHEN s.stage = '小学' THEN '小学' WHEN s.stage = '初中' THEN '初中'
+                WHEN r.grade <= 6 THEN '小学' ELSE '初中' END AS stage,
+           row_number() OVER (PARTITION BY {person_key}
+                              ORDER BY CASE WHEN r.status = 'active' THEN 0 ELSE 1 END, r.school_code) AS rn
+    FROM staged.registry_current r LEFT JOIN staged.schools s ON s.school_code = r.school_code
+),
+tries AS (
+    SELECT id_number, sum(CASE WHEN result = 'returned' THEN 1 ELSE 0 END) AS returned,
+           count(*) AS attempts
+    FROM (SELECT DISTINCT id_number, attempt_date, method, unit, result FROM staged.casework
+          WHERE attempt_date BETWEEN :start AND :end AND id_number IS NOT NULL) c
+    GROUP BY id_number
+),
+all_tries AS (  -- the ledger's escalation rule: >= 3 attempts 未返校 up to the cut-off, the latest 未返校
+    SELECT id_number, sum(CASE WHEN result = 'returned' THEN 0 ELSE 1 END) AS failed,
+           max(CASE WHEN result = 'returned' THEN attempt_date END) AS last_returned,
+           max(CASE WHEN result = 'returned' THEN NULL ELSE attempt_date END) AS last_failed
+    FROM (SELECT DISTINCT id_number, attempt_date, method, unit, result FROM staged.casework
+          WHERE attempt_date <= :end AND id_number IS NOT NULL AND result IS NOT NULL) c
+    GROUP BY id_number
+)
+SELECT :period, :report, 'township:' || coalesce(township_code, 'unknown'), measure, person FROM people
+UNION ALL SELECT :period, :report, 'township:' || coalesce(township_code, 'unknown'),
+                 CASE WHEN stage = '小学' THEN 'suspected_primary' ELSE 'suspected_junior' END, person_key FROM qs
+{priority}
+UNION ALL SELECT :period, :report, 'township:' || coalesce(r.township_code, 'unknown'),
+                 CASE WHEN r.stage = '小学' THEN 'returned_primary' ELSE 'returned_junior' END, t.id_number
+    FROM tries t JOIN reg r ON r.person_key = t.id_number AND r.rn = 1 WHERE t.returned > 0
+UNION ALL SELECT :period, :report, 'township:' || coalesce(r.township_code, 'unknown'), 'escalated', t.id_number
+    FROM all_tries t LEFT JOIN reg r ON r.person_key = t.id_number AND r.rn = 1
+    WHERE t.failed >= 3 AND (t.last_returned IS NULL OR t.last_failed >= t.last_returned)

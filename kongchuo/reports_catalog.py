@@ -50,7 +50,10 @@ PORTAL_KIND_LABELS: dict[str, str] = {
 
 
 def kind_of_file(file_name: str) -> str:
-    """The report id of a report file named ``<地区>_<期间>_<名称>[_<乡镇>].xlsx`` ('other' when none)."""
+    """The report id a file name ``<地区>_<期间>_<名称>[_<乡镇>].xlsx`` suggests ('other' when none).
+
+    A guess from words, for files no manifest lists (strays, shown as 未登记文件); a listed file's kind is the report
+    id its period's ``manifest.json`` records (assets/manifest.py, portal/catalog.py)."""
     by_name = {name: report_id for report_id, name in REPORT_NAMES.items()}
     return next((by_name[part] for part in file_name.removesuffix(".xlsx").split("_") if part in by_name), "other")
 

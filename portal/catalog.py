@@ -1,7 +1,8 @@
 """The report catalogue: what is under ``$KONGCHUO_HOME/reports/<period>/``, who may see it, and its status.
 
 Only what the pipeline wrote is served: a period folder's ``manifest.json`` (assets/manifest.py) lists each
-file the report assets wrote, with its report id (R1…R6), SHA-256 and, for R5, its township code. A workbook
+file the report assets wrote, with its report id (R1…R8), SHA-256 and, for R5, R7 and R8, its township code
+(R7: also its school code). A workbook
 is a catalogue entry when the manifest lists it and its bytes still have the listed hash; its kind is the
 manifest's report id, never a word in the file name. Anything else in the folder (a workbook saved there by
 hand, a file changed after the run, a run still in progress) is a stray file (未登记文件): never served,

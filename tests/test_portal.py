@@ -698,3 +698,23 @@ def test_trace_pages_for_auditor(tmp_path):
         if first:
             page = auditor.get(first.group(1).replace("&amp;", "&"))
             assert page.status_code == 200 and not re.search(r"\d{17}[\dXx]", page.text)
+
+
+def test_kind_is_the_manifests_report_id_not_a_word_in_the_name(tmp_path):
+    """Issue 17: the portal takes a file's kind from the report id its manifest records. A file whose name reads
+    like R4 but which the manifest lists as R6 is an R6 entry; the name is only a guess for strays."""
+    from kongchuo.reports_catalog import kind_of_file
+    from portal.catalog import Catalogue
+
+    paths = build_reports(tmp_path)
+    june = tmp_path / "reports" / "2026-06"
+    manifest = json.loads((june / "manifest.json").read_text(encoding="utf-8"))
+    for entry in manifest["reports"]:
+        if entry["file"] == paths["R4"].name:
+            entry["report"] = "R6"
+    (june / "manifest.json").write_text(json.dumps(manifest, ensure_ascii=False), encoding="utf-8")
+    reports, _ = Catalogue(tmp_path / "reports", b"s").scan_all()
+    kinds = {r.file: r.kind for r in reports if r.sheet is None and r.period == "2026-06"}
+    assert kind_of_file(paths["R4"].name) == "R4"
+    assert kinds[paths["R4"].name] == "R6"
+    assert kinds[paths["R1"].name] == "R1" and kinds[paths["R5_A"].name] == "R5"

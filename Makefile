@@ -50,7 +50,7 @@ portal: venv
 ## WORKERS=n generator processes for the province (memory ≈ n × 3.5 GB; default 2).
 SCALE ?= district
 bench: venv
-	$(BIN)/python -m kongchuo.bench --scale $(SCALE) $(if $(RECORD),--record) $(if $(PROFILE),--profile) \
+	$(BIN)/python -m pipelines.bench --scale $(SCALE) $(if $(RECORD),--record) $(if $(PROFILE),--profile) \
 	  $(if $(GENERATE_ONLY),--generate-only) $(if $(WORKERS),--workers $(WORKERS))
 
 ## Auditors: the read-only Dagster UI over the instance `make demo`/`make dev` write (runs, checks, lineage); it

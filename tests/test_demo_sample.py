@@ -192,7 +192,7 @@ def _workbook_number(home: Path, period: str, report: str, row: str, column: str
 def test_readme_explain_lines_follow_demo_numbers_to_their_source_rows(truth, reference, capsys, monkeypatch):
     from test_ledger_backlog import sample_run, warehouse_of
 
-    from kongchuo import cli
+    from pipelines import cli
 
     lines = _readme_explain_lines()
     assert len(lines) == 4 and [_option(a, "--report") for a in lines].count("R1") == 3

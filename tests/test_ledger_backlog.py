@@ -72,7 +72,7 @@ def sample_run() -> Path:
     """What ``make demo`` does, in a temporary home: ``kongchuo run --sample``'s copy (the bundled sample's landing
     files and its school calendar only, so the bundled townships and schools of both seed districts are in use),
     June run alone, then the quarter 2026-Q2."""
-    from kongchuo.cli import copy_sample
+    from pipelines.cli import copy_sample
 
     root = Path(tempfile.mkdtemp(prefix="kongchuo-sample-"))
     atexit.register(shutil.rmtree, root, ignore_errors=True)

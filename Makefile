@@ -10,7 +10,7 @@ export DAGSTER_HOME ?= $(KONGCHUO_HOME)/dagster
 export GX_ANALYTICS_ENABLED := false
 export DAGSTER_DISABLE_TELEMETRY := true
 
-.PHONY: venv demo test dev audit portal bench explain screenshot clean
+.PHONY: venv demo test check dev audit portal bench explain screenshot clean
 
 $(STAMP): requirements.lock pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -32,6 +32,10 @@ demo: venv
 ## The test suite (real DuckDB, real Dagster runs; PostgreSQL/Redis tests use the local services).
 test: venv
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+## The fast tier (pytest -m fast): unit tests, the definitions and one small district month end to end.
+check: venv
+	$(BIN)/python -m pytest -m fast $(PYTEST_ARGS)
 
 ## The Dagster UI on the same data.
 dev: venv

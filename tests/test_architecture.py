@@ -9,6 +9,10 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
+pytestmark = pytest.mark.fast  # make check
+
 REPO = Path(__file__).resolve().parents[1]
 PACKAGES = ("kongchuo", "warehouse", "assets", "checks", "pipelines", "portal")
 

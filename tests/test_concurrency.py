@@ -168,7 +168,7 @@ def test_every_warehouse_writer_is_in_the_pool():
 
 
 def test_local_instance_limits_the_pool_to_one_run(tmp_path, monkeypatch):
-    from kongchuo import cli
+    from pipelines import cli
 
     monkeypatch.setenv("DAGSTER_HOME", str(tmp_path / "dagster"))
     home = cli._dagster_home()

@@ -19,6 +19,8 @@ from kongchuo.readers import IngestError, column_letter, id_lost_to_number, note
 from kongchuo.sources import GENDER, REGISTRY_STATUS, SPECS
 from warehouse.layout import staged_columns
 
+pytestmark = pytest.mark.fast  # make check
+
 D = dt.date(2010, 3, 5)
 
 

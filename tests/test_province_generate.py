@@ -287,7 +287,7 @@ def test_absence_only_province_suspected_dropouts_match_ground_truth(absence_run
 
 
 def test_bench_generates_a_county_chunked_scale_once(tmp_path):
-    from kongchuo import bench
+    from pipelines import bench
 
     scale = bench.Scale("mini-province", 600, "2026-05-01", "2026-05-31", counties=2)
     data, took = bench.ensure_data(scale, root=tmp_path, log=lambda *_: None, workers=2)

@@ -40,17 +40,12 @@ R3 = dg.AssetKey(["reports", "r3_one_student_one_form"])
 REPORT_ID = "R3"
 TITLE = REPORT_NAMES[REPORT_ID]
 
-OPEN_CASES_SQL = f"""
-    SELECT * FROM ({state_as_of_sql(before=False)}) s WHERE s.state <> 'closed'
-"""
+OPEN_CASES_SQL = sql.render("reports/r3_open_cases", cases=state_as_of_sql(before=False))
 CELLS_PARTS = {"open_cases": OPEN_CASES_SQL}
 CELLS_SQL = sql.render("reports/r3_cells", **CELLS_PARTS)
 
-# Each open case with its county; a case whose township is unknown belongs to the run's district (:fallback).
-CASES_SQL = f"""
-    SELECT o.*, coalesce(t.district_code, :fallback) AS county
-    FROM ({OPEN_CASES_SQL}) o LEFT JOIN staged.townships t ON t.township_code = o.township_code
-"""
+# Each open case with its county (a case whose township is unknown: the run's district).
+CASES_SQL = sql.render("reports/r3_cases", open_cases=OPEN_CASES_SQL)
 
 # The open cases (with their county) and the children's particulars are computed once per run into temporary
 # tables of the asset's connection; each county's rows are then read from them. (Per county, the open-cases
@@ -70,19 +65,7 @@ COUNTY_CASES_SQL = (
 # persuasion record, its row in that file (the casework row of the same child, date and file).
 _SOURCE_FILE = "f.name || coalesce(' 第' || CAST(c.row_no AS TEXT) || '行', '') AS source_file"
 _EVENT_SELECT = ", ".join(_SOURCE_FILE if col == "source_file" else "e." + col for col in EVENT_COLUMNS)
-HISTORY_SQL = f"""
-    SELECT {_EVENT_SELECT} FROM ledger.case_events e
-    LEFT JOIN (SELECT file_sha, min(original_name) AS name FROM raw.files GROUP BY file_sha) f
-           ON f.file_sha = e.source_file_sha
-    LEFT JOIN (SELECT id_number, attempt_date, file_sha, min(row_no) AS row_no FROM staged.casework
-               WHERE id_number IN (SELECT person_key FROM {_CASES_TABLE} WHERE county = :county)
-               GROUP BY id_number, attempt_date, file_sha) c
-           ON e.source = 'casework' AND c.id_number = e.person_key AND c.attempt_date = e.event_date
-              AND c.file_sha = e.source_file_sha
-    WHERE e.created_for_period <= :period
-      AND e.person_key IN (SELECT person_key FROM {_CASES_TABLE} WHERE county = :county)
-    ORDER BY e.person_key, e.created_for_period, e.event_seq
-"""
+HISTORY_SQL = sql.render("reports/r3_history", event_select=_EVENT_SELECT, cases_table=_CASES_TABLE)
 
 # Rendering and compressing a county's workbook is ~2 s of Python and zlib per 17,000 cases; with several
 # counties it runs in worker processes while this process queries the next county. Below this many open

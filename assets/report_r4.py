@@ -19,45 +19,19 @@ from kongchuo.excel import Sheet
 from kongchuo.labels import grade_label
 from kongchuo.masking import mask_id
 from kongchuo.reports_catalog import REPORT_NAMES
+from warehouse import sql
 from warehouse.partitions import period_bounds
 
 R4 = dg.AssetKey(["reports", "r4_escalations"])
 REPORT_ID = "R4"
 TITLE = REPORT_NAMES[REPORT_ID]
 
-# Cases escalated at the cut-off, with the date of the escalation that put them in that state (the latest) and
-# whether they are new on the list (is_new: not escalated at the end of the previous month).
-ESCALATED_SQL = f"""
-    WITH esc AS (
-        SELECT person_key, max(event_date) AS escalated_on FROM ledger.case_events
-        WHERE event_type = 'escalate' AND created_for_period <= :period GROUP BY person_key
-    ),
-    prev AS (SELECT person_key, state FROM ({state_as_of_sql(before=True)}) b)
-    SELECT s.*, e.escalated_on,
-           CASE WHEN b.state IS NULL OR b.state <> 'escalated' THEN 1 ELSE 0 END AS is_new
-    FROM ({state_as_of_sql(before=False)}) s
-    JOIN esc e ON e.person_key = s.person_key
-    LEFT JOIN prev b ON b.person_key = s.person_key
-    WHERE s.state = 'escalated'
-"""
-
-# First and last persuasion attempt up to the cut-off, per escalated child.
-DETAIL_SQL = f"""
-    WITH esc AS ({ESCALATED_SQL})
-    SELECT e.person_key,
-           min(CASE WHEN v.event_type = 'attempt' THEN v.event_date END) AS first_attempt,
-           max(CASE WHEN v.event_type = 'attempt' THEN v.event_date END) AS last_attempt
-    FROM esc e JOIN ledger.case_events v ON v.person_key = e.person_key AND v.created_for_period <= :period
-    GROUP BY e.person_key
-"""
-
-REASON_SQL = f"""
-    WITH esc AS ({ESCALATED_SQL})
-    SELECT c.id_number AS person_key, min(c.dropout_reason) AS dropout_reason, min(c.unit) AS unit
-    FROM staged.casework c JOIN esc e ON e.person_key = c.id_number
-    WHERE c.attempt_date <= :end AND c.dropout_reason IS NOT NULL
-    GROUP BY c.id_number
-"""
+# Cases escalated at the cut-off with their escalation date and whether they are new on the list; their first and
+# last attempts; their dropout reason and persuading unit.
+ESCALATED_SQL = sql.render("reports/r4_escalated", before=state_as_of_sql(before=True),
+                           cases=state_as_of_sql(before=False))
+DETAIL_SQL = sql.render("reports/r4_detail", escalated=ESCALATED_SQL)
+REASON_SQL = sql.render("reports/r4_reason", escalated=ESCALATED_SQL)
 
 
 def _params(run: ReportRun) -> dict:

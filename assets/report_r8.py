@@ -48,29 +48,9 @@ LEGEND = ("说明：1. 本表列出本学期开学以来学校相邻两次学籍
           "学籍上报文件及其行。")
 PRIVACY = "说明：本表含学生身份证件号和姓名，仅供学校核实整改，请妥善保管，不得外传。"
 
-ROWS_SQL = """
-    SELECT c.*, s.school_name, s.township_code AS ref_township, t.township_name, t.district_code,
-           coalesce(rn.name, ro.name) AS name, fo.original_name AS old_file, fn.original_name AS new_file
-    FROM derived.registry_changes c
-    LEFT JOIN staged.schools s ON s.school_code = c.school_code
-    LEFT JOIN staged.townships t ON t.township_code = coalesce(s.township_code, c.township_code)
-    LEFT JOIN staged.registry rn ON rn.file_sha = c.new_file_sha AND rn.row_no = c.new_row_no
-                                 AND rn.school_code IS NOT DISTINCT FROM c.school_code
-    LEFT JOIN staged.registry ro ON ro.file_sha = c.old_file_sha AND ro.row_no = c.old_row_no
-                                 AND ro.school_code IS NOT DISTINCT FROM c.school_code
-    LEFT JOIN raw.files fo ON fo.file_sha = c.old_file_sha
-    LEFT JOIN raw.files fn ON fn.file_sha = c.new_file_sha
-    WHERE c.period = :p
-"""
+ROWS_SQL = sql.load("reports/r8_rows")  # every change of the period with school, name and source files
 
-# Schools with a registry this term (so a school without any change is listed with zeros in the summaries).
-SCHOOLS_SQL = """
-    SELECT DISTINCT r.school_code, s.school_name, s.township_code, t.township_name
-    FROM staged.registry_current r
-    LEFT JOIN staged.schools s ON s.school_code = r.school_code
-    LEFT JOIN staged.townships t ON t.township_code = s.township_code
-    WHERE r.school_code IS NOT NULL
-"""
+SCHOOLS_SQL = sql.load("reports/r8_schools")
 
 CELLS_SQL = sql.load("reports/r8_cells")
 
@@ -113,7 +93,7 @@ def build(run: ReportRun) -> Built:
     summary workbook."""
     warehouse, period, home, context = run.warehouse, run.period, run.home, run.context
     term, deadline = review_term(warehouse, period)
-    rows = warehouse.query_df(ROWS_SQL + " ORDER BY c.school_code, c.new_snapshot_date, c.person_key", {"p": period})
+    rows = warehouse.query_df(ROWS_SQL, {"p": period})
     kind_order = {k: i for i, k in enumerate(KINDS)}
     if len(rows):
         rows = rows.assign(township_code=rows["ref_township"].fillna(rows["township_code"]).fillna("unknown"),

@@ -1,0 +1,4 @@
+-- R3: each open case (open_cases) with its county; a case whose township is unknown belongs to the run's district
+-- (the fallback parameter).
+SELECT o.*, coalesce(t.district_code, :fallback) AS county
+FROM ({open_cases}) o LEFT JOIN staged.townships t ON t.township_code = o.township_code

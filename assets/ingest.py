@@ -60,7 +60,7 @@ from kongchuo.parsing import (PARALLEL_MIN_BYTES, ParsedFile, ParseJob, is_infra
 from kongchuo.readers import CHUNK_ROWS, IngestError, detect_encoding
 from kongchuo.settings import SOURCES
 from kongchuo.sources import SPECS
-from pipelines.partitions import TIMEZONE, monthly_partitions
+from pipelines.partitions import TIMEZONE, monthly_partitions, period_bounds
 from pipelines.pools import WAREHOUSE_POOL
 from pipelines.resources import KongchuoHome
 from warehouse.resource import WarehouseResource
@@ -257,12 +257,13 @@ def _queue_new_files(home: KongchuoHome, source: str, scan: landing.LandingScan,
 
 def ingest_source(home: KongchuoHome, warehouse: WarehouseResource, source: str, run_id: str | None = None,
                   log: Any = None, chunk_rows: int = CHUNK_ROWS, workers: int | None = None,
-                  parallel_min_bytes: int = PARALLEL_MIN_BYTES) -> IngestOutcomes:
+                  parallel_min_bytes: int = PARALLEL_MIN_BYTES, as_of: dt.date | None = None) -> IngestOutcomes:
     """Ingest every new file of ``landing/<source>``; returns one outcome per ready landing file (landing order),
     with the landing scan (refused, ignored, waiting files) as ``.scan``.
 
     New files are parsed by ``workers`` processes (default ``home.ingest_workers``) when they are large
-    together (:mod:`kongchuo.parsing`); this process loads them one by one, in landing order.
+    together (:mod:`kongchuo.parsing`); this process loads them one by one, in landing order. ``as_of``: the
+    period's last day: the current registry and census are each scope's newest snapshot dated up to it.
     """
     warehouse.ensure_layout()
     seen = known_shas(warehouse, source)
@@ -296,7 +297,8 @@ def ingest_source(home: KongchuoHome, warehouse: WarehouseResource, source: str,
             result.append(FileOutcome(landed.display, sha, "skipped", error=f"already {status}"))
     result.scan = scan
     result.snapshot_messages = refresh_current(
-        warehouse, [source], confirmations=landing.confirmation_texts(home.root / "landing" / CONFIRMATIONS))
+        warehouse, [source], confirmations=landing.confirmation_texts(home.root / "landing" / CONFIRMATIONS),
+        as_of=as_of)
     for message in result.snapshot_messages if log else []:
         log.warning(f"{source}: snapshot {message}")
     return result
@@ -429,7 +431,8 @@ def build_staged_asset(source: str) -> dg.AssetsDefinition:
     )
     def _staged(context: dg.AssetExecutionContext, home: KongchuoHome,
                 warehouse: WarehouseResource) -> dg.MaterializeResult:
-        outcomes = ingest_source(home, warehouse, source, run_id=context.run_id, log=context.log)
+        outcomes = ingest_source(home, warehouse, source, run_id=context.run_id, log=context.log,
+                                 as_of=period_bounds(context.partition_key)[1])  # the registry of this period
         meta = ingest_metadata(warehouse, source, outcomes)
         meta.update(landing_metadata(outcomes.scan))
         meta["snapshot_messages"] = dg.MetadataValue.md(

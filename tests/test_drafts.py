@@ -23,6 +23,7 @@ from run_home import run_home
 from warehouse.resource import WarehouseResource
 
 PERIOD = "2026-04"
+QUARTER = "2026-Q2"
 R1 = "控辍保学月报"
 
 
@@ -77,6 +78,11 @@ def test_a_quarantined_delivery_makes_drafts_until_it_is_replaced(tmp_path: Path
     assert manifest["complete"] is False
     assert [(i["source"], i["file"]) for i in manifest["incomplete_inputs"]] == [("registry", bad_name)]
     assert _portal_status(home) == ("draft", "草稿（待补全）")
+    _assert_every_report_is_a_draft(folder, bad_name, expected={"R1", "R3", "R4", "R5", "R6"})
+
+    quarter = run_home(home, QUARTER, dagster_instance)  # R2 of the quarter holding April: a draft too
+    assert quarter.success, quarter.summary()
+    _assert_every_report_is_a_draft(home / "reports" / QUARTER, bad_name, expected={"R2"})
 
     again = run_home(home, PERIOD, dagster_instance)  # a plain re-run still knows
     assert again.success, again.summary()
@@ -94,7 +100,34 @@ def test_a_quarantined_delivery_makes_drafts_until_it_is_replaced(tmp_path: Path
     assert "待补全文件" not in _sheets(folder / _r1(folder)[0])
     assert _manifest(folder)["complete"] is True and not any("草稿" in p.name for p in folder.iterdir())
     assert _portal_status(home) == ("current", "当前版本")
+    assert {r["report"] for r in _manifest(folder)["reports"]} >= {"R1", "R3", "R4", "R5", "R6"}
+    for path in folder.glob("*.xlsx"):  # R3 included: no notice sheet, no 【草稿】 title left
+        first = _sheets(path)
+        assert "待补全文件" not in first and "草稿" not in str(next(iter(first.values()))[0][0]), path.name
+    final_quarter = run_home(home, QUARTER, dagster_instance)
+    assert final_quarter.success, final_quarter.summary()
+    assert _manifest(home / "reports" / QUARTER)["complete"] is True
+    assert not any("草稿" in p.name for p in (home / "reports" / QUARTER).iterdir())
     warehouse.dispose()
+
+
+def _assert_every_report_is_a_draft(folder: Path, bad_name: str, expected: set[str]) -> None:
+    """Every workbook of the folder (all of ``expected`` among them, per the manifest) is a draft: 草稿 in the
+    file name, the 待补全文件 sheet first naming the bad file, 【草稿】 in the title of the next sheet."""
+    manifest = _manifest(folder)
+    assert manifest["complete"] is False
+    listed = {r["report"]: r["file"] for r in manifest["reports"]}
+    assert expected <= set(listed), (expected, listed)
+    books = sorted(folder.glob("*.xlsx"))
+    assert books and {r["file"] for r in manifest["reports"]} == {p.name for p in books}
+    for path in books:
+        assert path.stem.endswith("_草稿"), path.name
+        sheets = _sheets(path)
+        names = list(sheets)
+        assert names[0] == "待补全文件", path.name
+        notice = "\n".join(" ".join(str(v) for v in row) for row in sheets[names[0]])
+        assert bad_name in notice and "草稿" in notice, path.name
+        assert len(names) > 1 and str(sheets[names[1]][0][0]).startswith("【草稿】"), path.name
 
 
 def _portal_status(home: Path) -> tuple[str, str]:

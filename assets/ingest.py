@@ -52,6 +52,7 @@ import pandas as pd
 import sqlalchemy as sa
 
 from assets.common import OWNERS, table_schema
+from checks.landing_findings import record_refused
 from kongchuo import landing, masking
 from kongchuo.excel import sha256_file
 from kongchuo.normalize import parse_flags
@@ -435,6 +436,9 @@ def build_staged_asset(source: str) -> dg.AssetsDefinition:
                                  as_of=period_bounds(context.partition_key)[1])  # the registry of this period
         meta = ingest_metadata(warehouse, source, outcomes)
         meta.update(landing_metadata(outcomes.scan))
+        # refused links and devices: findings the bureau sees, not only a log line (checks/landing_findings.py)
+        meta["landing_findings"] = record_refused(warehouse, context.run_id, context.partition_key, source,
+                                                  outcomes.scan)
         meta["snapshot_messages"] = dg.MetadataValue.md(
             _md_table(["message"], [[m] for m in outcomes.snapshot_messages]))
         version = source_data_version(warehouse, source, meta["dagster/row_count"])

@@ -24,6 +24,7 @@ from pipelines.resources import KongchuoHome
 from tests.bad_inputs import IDS, csv_bytes, registry_rows
 
 ID = IDS[0]
+REFUSED_LINK = "符号链接，拒绝读取 (symbolic link refused, not followed)"
 
 
 def _home(root: Path) -> KongchuoHome:
@@ -233,6 +234,8 @@ def test_the_monthly_run_survives_hostile_landing_and_leaks_no_name(tmp_path: Pa
     import json
     import shutil
 
+    import dagster as dg
+
     from conftest import use_home
     from kongchuo.settings import default_warehouse_url
     from run_home import run_home
@@ -241,6 +244,7 @@ def test_the_monthly_run_survives_hostile_landing_and_leaks_no_name(tmp_path: Pa
     home = use_home(tmp_path / "home", monkeypatch, copy_of=generated)
     reg = home / "landing" / "registry"
     (reg / "passwd.csv").symlink_to("/etc/passwd")
+    (reg / f"链接_{ID}.csv").symlink_to("/proc/self/environ")  # an ID in a refused link's name: masked too
     hostile = f"王小虎_{ID}_学籍\n2026-12-01 - dagster - INFO - forged.csv"
     (reg / hostile).write_bytes("姓名,备注\n王小虎,坏表\n".encode())
     with open(os.path.join(os.fsencode(reg), "一中".encode("gbk") + b"\xff.csv"), "wb") as fh:
@@ -254,9 +258,23 @@ def test_the_monthly_run_survives_hostile_landing_and_leaks_no_name(tmp_path: Pa
     manifest = (home / "reports" / "2026-04" / "manifest.json").read_text(encoding="utf-8")
     warehouse = WarehouseResource(url=default_warehouse_url(home))
     names = " ".join(warehouse.query_df("SELECT original_name FROM raw.files")["original_name"])
+    refused = warehouse.query_df("SELECT check_id, source, severity, detail FROM checks.findings "
+                                 "WHERE run_id = :r AND source = 'registry:landing' ORDER BY detail",
+                                 {"r": outcome.run_id})
     warehouse.dispose()
+    # the refused links are findings the bureau sees (checks.findings and the run's metadata), names masked
+    assert list(refused["detail"]) == sorted([f"文件 passwd.csv：{REFUSED_LINK}",
+                                              f"文件 {landing.display_name(f'链接_{ID}.csv')}：{REFUSED_LINK}"])
+    assert set(refused["check_id"]) == {"DQ03"} and set(refused["severity"]) == {"warn"}
+    staged = dagster_instance.fetch_materializations(
+        dg.AssetRecordsFilter(asset_key=dg.AssetKey(["staged", "registry"])), limit=1).records[0]
+    metadata = staged.asset_materialization.metadata
+    assert metadata["landing_findings"].value == 2 and metadata["refused_count"].value == 2
+    assert "passwd.csv" in metadata["refused_files"].value
+    assert landing.display_name(f"链接_{ID}.csv") in metadata["refused_files"].value
     for where, text in (("console", console.out + console.err), ("event log", events), ("manifest", manifest),
-                        ("raw.files", names)):
+                        ("raw.files", names), ("checks.findings", " ".join(refused["detail"])),
+                        ("metadata", metadata["refused_files"].value)):
         assert ID not in text, f"the full ID reached the {where}"
         assert "王小虎" not in text, f"the child's name reached the {where}"
     assert not any(line.lstrip().startswith("2026-12-01 - dagster - INFO - forged") for line in

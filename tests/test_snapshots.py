@@ -272,3 +272,75 @@ def test_each_period_reads_its_own_registry_and_an_older_period_reruns_unchanged
     manifest = (home / "reports" / "2026-09" / "manifest.json").read_text(encoding="utf-8")
     assert f"学籍_{school}_20260915.csv" in manifest and f"学籍_{school}_20261020.csv" not in manifest
     warehouse.dispose()
+
+
+def test_corrections_totals_rows_and_large_drops_through_the_monthly_job(
+        tmp_path: Path, autumn: Path, monkeypatch: pytest.MonkeyPatch, dagster_instance) -> None:
+    """Issue 13's snapshot failures, through the real monthly job. One school's September snapshot holds A, B, a
+    mistyped (valid) ID instead of C, and a 合计 line; October's corrected snapshot holds A, B, C. Hand-worked
+    (nobody of the school has roll call, so every active child is SD5): September {A, B, mistyped}, October
+    {A, B, C} — the mistyped phantom is gone, not kept beside C, and the old file is no source of October.
+    Then a snapshot of 15 October holding only A (-67 %) is held: October's reports become drafts naming it
+    and the figures stay {A, B, C}; once ``landing/confirmations/`` names it, the final reports say {A}."""
+    import json
+
+    from conftest import use_home
+    from kongchuo.settings import default_warehouse_url
+    from run_home import run_home
+    from warehouse.resource import WarehouseResource
+
+    home = use_home(tmp_path / "home", monkeypatch, copy_of=autumn)
+    school = "2410039904"
+    with open(home / "reference" / "schools.csv", "a", encoding="utf-8") as fh:
+        fh.write(f"{school},建安区更正测试学校,411003001,初中,false\n")
+    born = dt.date(2013, 5, 6)
+    a, b, c = (idnumber.make_id("411003", born, 720 + i) for i in range(3))
+    mistyped = idnumber.make_id("411003", born, 790)
+
+    def snapshot(name: str, ids: list[str], total: bool = False) -> None:
+        rows = [REGISTRY_HEADER] + [[f"G{i}", i, "学生", "男", born.isoformat(), school, "初一", "在读"] for i in ids]
+        if total:
+            rows.append(["合计", "", "", "", "", "", "", f"{len(ids)}人"])
+        (home / "landing" / "registry" / name).write_bytes(csv_bytes(rows))
+
+    def suspected(period: str) -> dict[str, str]:
+        return dict(warehouse.query_df("SELECT id_number, rules FROM derived.suspected_dropouts WHERE period = :p "
+                                       "AND school_code = :s", {"p": period, "s": school}).itertuples(index=False))
+
+    def manifest(period: str) -> dict:
+        return json.loads((home / "reports" / period / "manifest.json").read_text(encoding="utf-8"))
+
+    snapshot(f"学籍_{school}_20260915.csv", [a, b, mistyped], total=True)
+    sept = run_home(home, "2026-09", dagster_instance)
+    assert sept.success, sept.summary()
+    warehouse = WarehouseResource(url=default_warehouse_url(home))
+    assert set(suspected("2026-09")) == {a, b, mistyped}
+
+    snapshot(f"学籍_{school}_20261001.csv", [a, b, c])  # corrected
+    octo = run_home(home, "2026-10", dagster_instance)
+    assert octo.success, octo.summary()  # the 合计 line of September blocks nothing
+    got = suspected("2026-10")
+    assert set(got) == {a, b, c} and all("SD5" in r for r in got.values())
+    assert _current(warehouse, school) == {a, b, c}
+    sources = {s["file"] for s in manifest("2026-10")["sources"]}
+    assert f"学籍_{school}_20261001.csv" in sources and f"学籍_{school}_20260915.csv" not in sources
+    assert manifest("2026-10")["complete"] is True
+
+    held_name = f"学籍_{school}_20261015.csv"
+    snapshot(held_name, [a])  # 3 → 1: held until confirmed
+    held = run_home(home, "2026-10", dagster_instance)
+    assert held.success, held.summary()
+    assert set(suspected("2026-10")) == {a, b, c}
+    m = manifest("2026-10")
+    assert m["complete"] is False and [i["file"] for i in m["incomplete_inputs"]] == [held_name]
+    assert all(r["file"].endswith("_草稿.xlsx") for r in m["reports"])
+
+    confirmations = home / "landing" / "confirmations"
+    confirmations.mkdir(parents=True, exist_ok=True)
+    (confirmations / "确认.txt").write_text(f"{held_name} 完整：两名学生已转学\n", encoding="utf-8")
+    final = run_home(home, "2026-10", dagster_instance)
+    assert final.success, final.summary()
+    assert set(suspected("2026-10")) == {a}
+    m = manifest("2026-10")
+    assert m["complete"] is True and not any("草稿" in r["file"] for r in m["reports"])
+    warehouse.dispose()

@@ -32,14 +32,14 @@ import sqlalchemy as sa
 
 from assets.common import OWNERS, table_schema
 from assets.report_files import current_district, file_part
-from kongchuo.districts import district_name
 from assets.rules import RuleConfig, mode_params
+from kongchuo.districts import district_name
 from kongchuo.excel import Sheet, write_workbook
 from kongchuo.masking import mask_id, preview_markdown
 from kongchuo.reports_catalog import REPORT_NAMES
-from pipelines.partitions import daily_partitions
-from pipelines.pools import WAREHOUSE_POOL
-from pipelines.resources import KongchuoHome
+from warehouse.home import KongchuoHome
+from warehouse.partitions import daily_partitions
+from warehouse.pools import WAREHOUSE_POOL
 from warehouse.resource import WarehouseResource
 from warehouse.views import attendance_persons_sql, registry_persons_sql
 

@@ -61,7 +61,6 @@ month) when it derived earlier months first.
 
 import datetime as dt
 from dataclasses import dataclass
-from pipelines.pools import WAREHOUSE_POOL
 from typing import Any
 
 import dagster as dg
@@ -73,9 +72,10 @@ from assets.derived import ROSTER, STAGED, SUSPECTED
 from assets.report_files import source_files_metadata
 from assets.rules import ROSTER_SQL, SUSPECTED_DROPOUTS_SQL, RuleConfig, age_sql, rule_params
 from kongchuo.masking import preview_markdown
-from pipelines.partitions import FIRST_MONTH, monthly_partitions, period_bounds, period_of
-from pipelines.resources import KongchuoHome
+from warehouse.home import KongchuoHome
 from warehouse.layout import TABLES, VIEWS
+from warehouse.partitions import FIRST_MONTH, monthly_partitions, period_bounds, period_of
+from warehouse.pools import WAREHOUSE_POOL
 from warehouse.resource import WarehouseResource
 from warehouse.views import registry_persons_sql
 

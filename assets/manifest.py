@@ -22,9 +22,9 @@ from assets import completeness
 from assets.common import OWNERS
 from assets.report_files import current_district, remove_stale_partials, source_files, source_files_metadata
 from kongchuo.excel import sha256_file
-from pipelines.partitions import period_bounds, period_of
-from pipelines.pools import WAREHOUSE_POOL
-from pipelines.resources import KongchuoHome
+from warehouse.home import KongchuoHome
+from warehouse.partitions import period_bounds, period_of
+from warehouse.pools import WAREHOUSE_POOL
 from warehouse.resource import WarehouseResource
 
 # Report asset (last part of its key) → report id, as in DESIGN.md and the portal (portal/catalog.py).

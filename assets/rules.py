@@ -61,8 +61,13 @@ from typing import Any
 from dagster import Config
 
 from kongchuo import terms
-from warehouse.views import (attendance_persons_sql, census_birth_sql, g_number_id_sql, registry_persons_sql,
-                             valid_id_sql)
+from warehouse.views import (
+    attendance_persons_sql,
+    census_birth_sql,
+    g_number_id_sql,
+    registry_persons_sql,
+    valid_id_sql,
+)
 
 
 class RuleConfig(Config):

@@ -43,7 +43,7 @@ import dagster as dg
 
 from kongchuo.settings import automation_on
 from pipelines.jobs import monthly_job, quarterly_job
-from pipelines.partitions import TIMEZONE, monthly_partitions, quarter_label, quarterly_partitions
+from warehouse.partitions import TIMEZONE, monthly_partitions, quarter_label, quarterly_partitions
 
 # Running by default wherever a daemon runs (a bureau installs it and it works); KONGCHUO_AUTOMATION=off
 # starts it stopped (kongchuo.settings.automation_on).

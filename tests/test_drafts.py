@@ -9,17 +9,16 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-import shutil
 from pathlib import Path
 
 import pandas as pd
 import pytest
+from conftest import use_home
 from python_calamine import CalamineWorkbook
+from run_home import run_home
 
 from assets import completeness
-from conftest import use_home
 from kongchuo.settings import default_warehouse_url
-from run_home import run_home
 from warehouse.resource import WarehouseResource
 
 PERIOD = "2026-04"
@@ -154,6 +153,7 @@ def test_bad_rows_are_listed_and_excluded_but_never_block_the_district(tmp_path:
     new school's child A (bad birth date, no roll call) is SD5 in April, C (present on 2026-04-08) is not, and
     B exists nowhere but in the findings."""
     from conftest import write_extract
+
     from kongchuo import idnumber
     from tests.bad_inputs import REGISTRY_HEADER
 

@@ -18,10 +18,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import dagster as dg
-import pytest
-
 import hand_worked_cases as cases
+import pytest
 from district_run import definitions_for, kongchuo_env
+
 from kongchuo import idnumber
 from kongchuo.masking import mask_id
 from kongchuo.settings import default_warehouse_url

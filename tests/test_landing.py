@@ -20,8 +20,8 @@ import pytest
 from assets.ingest import ingest_source
 from kongchuo import landing
 from kongchuo.masking import mask_id
-from pipelines.resources import KongchuoHome
 from tests.bad_inputs import IDS, csv_bytes, registry_rows
+from warehouse.home import KongchuoHome
 
 ID = IDS[0]
 REFUSED_LINK = "符号链接，拒绝读取 (symbolic link refused, not followed)"
@@ -235,10 +235,10 @@ def test_the_monthly_run_survives_hostile_landing_and_leaks_no_name(tmp_path: Pa
     import shutil
 
     import dagster as dg
-
     from conftest import use_home
-    from kongchuo.settings import default_warehouse_url
     from run_home import run_home
+
+    from kongchuo.settings import default_warehouse_url
     from warehouse.resource import WarehouseResource
 
     home = use_home(tmp_path / "home", monkeypatch, copy_of=generated)
@@ -292,8 +292,9 @@ def test_the_monthly_run_names_rows_of_cr_only_files_takes_long_names_and_remove
     neither UTF-8 nor GBK are ingested (or quarantined) under safe names; a killed run's half-written report
     (``.partial-<pid>-*.xlsx``) and parsed roll-call part (``.ingest_scratch/<pid>-*``) are removed by this run."""
     from conftest import use_home
-    from kongchuo.settings import default_warehouse_url
     from run_home import run_home
+
+    from kongchuo.settings import default_warehouse_url
     from tests.bad_inputs import REGISTRY_HEADER
     from warehouse.resource import WarehouseResource
 

@@ -16,9 +16,8 @@ import pytest
 from assets import completeness
 from assets.ingest import ingest_source
 from kongchuo import idnumber
-from kongchuo.masking import mask_id
-from pipelines.resources import KongchuoHome
 from tests.bad_inputs import CENSUS_HEADER, REGISTRY_HEADER, csv_bytes
+from warehouse.home import KongchuoHome
 from warehouse.views import current_select_sql, refresh_current
 
 BORN = dt.date(2012, 5, 6)
@@ -236,8 +235,9 @@ def test_each_period_reads_its_own_registry_and_an_older_period_reruns_unchanged
     October {A, B, D}. Re-running September after October's snapshot landed gives September's tables and
     byte-identical report files again."""
     from conftest import use_home
-    from kongchuo.settings import default_warehouse_url
     from run_home import run_home
+
+    from kongchuo.settings import default_warehouse_url
     from warehouse.resource import WarehouseResource
 
     home = use_home(tmp_path / "home", monkeypatch, copy_of=autumn)
@@ -285,8 +285,9 @@ def test_corrections_totals_rows_and_large_drops_through_the_monthly_job(
     import json
 
     from conftest import use_home
-    from kongchuo.settings import default_warehouse_url
     from run_home import run_home
+
+    from kongchuo.settings import default_warehouse_url
     from warehouse.resource import WarehouseResource
 
     home = use_home(tmp_path / "home", monkeypatch, copy_of=autumn)

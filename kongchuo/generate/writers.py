@@ -21,7 +21,7 @@ from kongchuo.readers import column_letter
 from kongchuo.sources import SPECS
 
 from . import shapes
-from .core_styles import (CSV_DATES, ENCODING, FORMATS, XLSX_DATES, fmt_dates, fmt_flag, fmt_gender, fmt_grade)
+from .core_styles import CSV_DATES, ENCODING, FORMATS, XLSX_DATES, fmt_dates, fmt_flag, fmt_gender, fmt_grade
 
 XLSX_MAX_ROWS = 30_000
 _FIXED_TIME = (2026, 1, 1, 0, 0, 0)

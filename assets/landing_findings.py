@@ -12,8 +12,8 @@ from __future__ import annotations
 
 import pandas as pd
 
-from checks import findings as fnd
 from kongchuo.landing import LandingScan
+from warehouse import findings as fnd
 from warehouse.resource import WarehouseResource
 
 CHECK_ID = "DQ03"

@@ -416,3 +416,59 @@ def test_a_shared_strings_bomb_is_refused_in_bounded_memory(tmp_path: Path, gene
     errors = list((home / "quarantine" / "registry").glob("*.error.txt"))
     assert len(errors) == 1 and "学籍_炸弹_2026-04.xlsx: row 1, column A:" in errors[0].read_text(encoding="utf-8")
     assert any(p.name.endswith("_草稿.xlsx") for p in (home / "reports" / "2026-04").iterdir())
+
+
+def test_a_name_and_id_in_a_file_name_never_reach_the_running_portal(
+        tmp_path: Path, generated: Path, monkeypatch: pytest.MonkeyPatch, dagster_instance) -> None:
+    """Issue 13: "a file name holding a name and ID reaches the console, event log, asset index, manifest and
+    portal". A persuasion record named with the child's name and ID (the way a teacher saves it) and a broken file
+    named the same way go through the real monthly job; then the portal runs (``python -m portal``) and an auditor
+    walks the catalogue, the R1 trace page and every cell page over real HTTP: the file shows up, masked, as
+    the evidence's source, and neither the full ID nor the name appears on any page."""
+    import re
+    import shutil
+
+    from conftest import use_home
+    from portal_server import PASSWORD, login, portal_server, write_users
+    from run_home import run_home
+
+    from kongchuo.settings import default_warehouse_url
+    from warehouse.resource import WarehouseResource
+
+    home = use_home(tmp_path / "home", monkeypatch, copy_of=generated)
+    first = run_home(home, "2026-04", dagster_instance)
+    assert first.success, first.summary()
+    warehouse = WarehouseResource(url=default_warehouse_url(home))
+    child = warehouse.scalar("SELECT min(id_number) FROM derived.suspected_dropouts WHERE period = '2026-04' "
+                             "AND id_number IS NOT NULL")
+    name = warehouse.scalar("SELECT min(name) FROM staged.registry_current WHERE id_number = :i", {"i": child})
+    warehouse.dispose()
+    assert child and name and len(name) >= 2
+    good = f"劝返记录_{name}_{child}_2026-04.csv"
+    (home / "landing" / "casework" / good).write_bytes(csv_bytes([
+        ["身份证件号", "劝返日期", "劝返方式", "劝返结果"], [child, "2026-04-20", "上门", "未返校"]]))
+    (home / "landing" / "casework" / f"劝返_{name}_{child}_坏.csv").write_bytes(b"\xff\xfe\x00 broken")
+    second = run_home(home, "2026-04", dagster_instance)
+    assert second.success, second.summary()
+
+    copy = tmp_path / "portal-warehouse.duckdb"  # the portal is another process: give it its own DuckDB file
+    shutil.copy(home / "warehouse.duckdb", copy)
+    write_users(home / "portal" / "users.toml", {"shenji": ("auditor", {}), "qu": ("district", {})})
+    pages: list[str] = []
+    with portal_server(home, tmp_path / "portal-logs", KONGCHUO_WAREHOUSE_URL=f"duckdb:///{copy}") as base:
+        district = login(base, "qu", PASSWORD["district"])
+        pages.append(district.get(base + "/reports").text)
+        auditor = login(base, "shenji", PASSWORD["auditor"])
+        trace = auditor.get(base + "/trace", params={"report": "R1", "period": "2026-04"})
+        assert trace.status_code == 200
+        pages.append(trace.text)
+        links = re.findall(r'<a class="cell" href="(/trace/cell\?[^"]+)">', trace.text)
+        assert links
+        for href in links[:40]:
+            page = auditor.get(base + href.replace("&amp;", "&"))
+            assert page.status_code == 200
+            pages.append(page.text)
+    text = "\n".join(pages)
+    assert child not in text and name not in text
+    assert not re.search(r"\d{17}[\dXx]", text)  # no full ID number on any page
+    assert "劝返记录_" in text  # the file is there, as the case's source file: masked

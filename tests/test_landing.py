@@ -360,7 +360,7 @@ import resource, runpy, sys
 sys.argv = ["kongchuo", "run", "--period", sys.argv[1]]
 code = 0
 try:
-    runpy.run_module("kongchuo.cli", run_name="__main__")
+    runpy.run_module("pipelines.cli", run_name="__main__")
 except SystemExit as exc:
     code = exc.code or 0
 print("MAXRSS_KIB", resource.getrusage(resource.RUSAGE_SELF).ru_maxrss,

@@ -21,7 +21,8 @@ STAGED_TABLES: dict[str, str] = {
         township_code TEXT, is_poverty_family BOOLEAN, is_left_behind BOOLEAN, is_migrant BOOLEAN,
         is_disabled BOOLEAN, disability_grade TEXT, is_in_difficulty BOOLEAN, guardian_name TEXT,
         guardian_phone TEXT, aux_student_no TEXT, is_poverty_family_raw TEXT, is_left_behind_raw TEXT,
-        is_migrant_raw TEXT, is_disabled_raw TEXT, is_in_difficulty_raw TEXT, {ROW_CONTEXT_COLUMNS}
+        is_migrant_raw TEXT, is_disabled_raw TEXT, is_in_difficulty_raw TEXT, change_date DATE,
+        change_date_raw TEXT, {ROW_CONTEXT_COLUMNS}
     """,
     "attendance": f"""
         {LINEAGE_COLUMNS}, student_no TEXT, id_number TEXT, id_number_raw TEXT, school_code TEXT,

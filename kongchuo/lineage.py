@@ -10,7 +10,7 @@ lists the cases behind every report cell (``kongchuo explain``).
 
 from __future__ import annotations
 
-from kongchuo.reports_catalog import R1_COLUMNS, R2_COLUMNS, R2_PRIORITY_FLAGS
+from kongchuo.reports_catalog import R1_COLUMNS, R2_COLUMNS, R2_PRIORITY_FLAGS, R8_COLUMNS
 from kongchuo.settings import SOURCES
 
 
@@ -29,6 +29,8 @@ CASE_EVENTS = _key("ledger/case_events")
 EARLY_WARNINGS = _key("derived/early_warnings")
 R1 = _key("reports/r1_monthly")
 R2 = _key("reports/quarterly/r2_statistics")
+REGISTRY_CHANGES = _key("derived/registry_changes")
+R8 = _key("reports/r8_registry_changes")
 
 # Asset -> warehouse tables it writes (the first one is its ``dagster/table_name``).
 TABLES: dict[str, tuple[str, ...]] = {
@@ -42,6 +44,7 @@ TABLES: dict[str, tuple[str, ...]] = {
     TOWNSHIP_RATES: ("derived.township_rates",),
     CASE_EVENTS: ("ledger.case_events",),
     EARLY_WARNINGS: ("derived.early_warnings",),
+    REGISTRY_CHANGES: ("derived.registry_changes",),
 }
 
 # Columns of report workbooks whose cells come from ``reports.cells`` (column key -> Chinese header).
@@ -85,6 +88,8 @@ COLUMN_LINEAGE: dict[str, dict[str, list[tuple[str, str]]]] = {
         "last_present": _d(ATT, "date status"),
         "last_seen": _d(ATT, "date"),
         "term_days_present": _d(ATT, "date status"),
+        # the change date, else the first snapshot showing 转出 (raw.snapshots: the registry files' dates)
+        "transfer_date": _d(REG, "status change_date"),
     },
     SUSPECTED: {
         "id_number": _d(ROSTER, "id_number"),
@@ -94,7 +99,7 @@ COLUMN_LINEAGE: dict[str, dict[str, list[tuple[str, str]]]] = {
         "township_code": _d(ROSTER, "township_code"),
         "grade": _d(ROSTER, "grade"),
         "rules": [*_d(ROSTER, "status max_unexcused_run unexcused_days term_days_present attendance_days "
-                              "last_seen birth_date"), *_EXCLUSIONS],
+                              "transfer_date birth_date"), *_EXCLUSIONS],
     },
     OUT_OF_SCHOOL: {
         "id_number": [*_d(CEN, "id_number"), *_d(REG, "id_number"), *_d(EXE, "id_number approved_on valid_until")],
@@ -200,3 +205,35 @@ def _report_lineage() -> None:
 
 
 _report_lineage()
+
+
+# R8: each change compares two snapshots of a school's registry (every staged registry row is kept, dated by its
+# file's snapshot); the verdicts read the roll call, the exemptions, the census and the school's stage.
+_SNAPSHOT = _d(REG, "file_sha row_no school_code")
+_VERDICT = [*_d(REG, "status grade school_code"), *_d(ATT, "student_no id_number school_code date status"),
+            *_d(EXE, "id_number kind approved_on valid_until"), *_d(CEN, "id_number birth_date residence_status"),
+            *_d(REF, "school_code stage")]
+COLUMN_LINEAGE[REGISTRY_CHANGES] = {
+    "period": _d(REG, "file_sha"),
+    "term": _d(REF, "school_code"),
+    "school_code": _d(REG, "school_code"),
+    "township_code": _d(REF, "school_code township_code"),
+    "person_key": _d(REG, "id_number student_no"),
+    "student_no": _d(REG, "student_no"),
+    "id_number": _d(REG, "id_number"),
+    "kind": [*_d(REG, "id_number student_no status status_raw grade"), *_SNAPSHOT],
+    **{f"{side}_{col}": [*_d(REG, src), *_SNAPSHOT] for side in ("old", "new")
+       for col, src in (("status", "status"), ("grade", "grade"), ("class", "class_name"))},
+    "old_snapshot_date": _SNAPSHOT, "new_snapshot_date": _SNAPSHOT,
+    "old_file_sha": _d(REG, "file_sha"), "old_row_no": _d(REG, "row_no"),
+    "new_file_sha": _d(REG, "file_sha"), "new_row_no": _d(REG, "row_no"),
+    **{col: _VERDICT for col in ("needs_review", "verdict", "reason_codes", "reason")},
+}
+REPORT_COLUMNS[R8] = (("school_code", "学校标识码"), *R8_COLUMNS)
+_CHANGES = _d(REGISTRY_CHANGES, "school_code person_key kind new_snapshot_date")
+COLUMN_LINEAGE[R8] = {
+    "school_code": [*_d(REGISTRY_CHANGES, "school_code"), *_d(REF, "school_code")],
+    **{key: _CHANGES for key, _ in R8_COLUMNS},
+    "needs_review": [*_CHANGES, *_d(REGISTRY_CHANGES, "needs_review")],
+    "consistent": [*_CHANGES, *_d(REGISTRY_CHANGES, "needs_review")],
+}

@@ -43,6 +43,8 @@ PORTAL_KIND_LABELS: dict[str, str] = {
     **{k: REPORT_NAMES[k] for k in ("R1", "R2", "R3", "R4", "R5")},
     "R5S": f"{REPORT_NAMES['R5']}（本校）",
     "R6": REPORT_NAMES["R6"],
+    "R8": REPORT_NAMES["R8"],
+    "R8S": f"{REPORT_NAMES['R8']}（本校）",  # one school's sheet of an R8 township workbook
     "other": "其他",
 }
 
@@ -90,3 +92,10 @@ R2_COLUMNS: tuple[tuple[str, str, str], ...] = (
 # R2's priority groups: column key -> the staged flag column it counts.
 R2_PRIORITY_FLAGS = {"poverty": "is_poverty_family", "left_behind": "is_left_behind", "migrant": "is_migrant",
                       "disabled": "is_disabled", "difficulty": "is_in_difficulty"}
+
+
+# R8 学籍异动梳理: the kinds of registry change (assets/registry_changes.py), and the summary columns (column key,
+# header) whose counts come from ``reports.cells`` (assets/report_r8.py; lineage in kongchuo/lineage.py).
+R8_KINDS: tuple[str, ...] = ("新增", "转入", "转出", "休学", "复学", "升级", "毕业", "辍学", "死亡", "删除")
+R8_COLUMNS: tuple[tuple[str, str], ...] = (*((k, k) for k in R8_KINDS), ("changes", "异动合计"),
+                                           ("needs_review", "需核实"), ("consistent", "一致"))

@@ -530,7 +530,9 @@ def test_skipped_rows_listed_in_ingest_metadata(shaped_run):
                 assert name in sheets and "hidden" in sheets, name
 
 
-@pytest.mark.parametrize("rule", ["SD1", "SD2", "SD3", "SD4", "SD5"])
+# SD6 (小升初未升学) too: a spring month is 30+ days after the autumn term's start, so the graduates of grade 6
+# without a new record are SD6 in March–May (kongchuo.terms.sd6_autumn_start), in every registry shape.
+@pytest.mark.parametrize("rule", ["SD1", "SD2", "SD3", "SD4", "SD5", "SD6"])
 def test_shaped_suspected_dropout_rule(shaped_run, rule):
     from district_run import assert_same
 

@@ -594,7 +594,7 @@ def test_real_pipeline_output(tmp_path):
     REAL = district_run().reports("2026-06")
     manifest = json.loads((REAL / "manifest.json").read_text(encoding="utf-8"))
     assert manifest["district_code"] == "411003"
-    assert {m["report"] for m in manifest["reports"]} == {"R1", "R3", "R4", "R5", "R6"}
+    assert {m["report"] for m in manifest["reports"]} == {"R1", "R3", "R4", "R5", "R6", "R8"}
     quarter = json.loads((home / "reports" / "2026-Q2" / "manifest.json").read_text(encoding="utf-8"))
     assert [m["report"] for m in quarter["reports"]] == ["R2"]   # found by the quarter's partition key
     towns = (home / "reference" / "townships.csv").read_text(encoding="utf-8")

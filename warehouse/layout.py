@@ -47,7 +47,7 @@ TABLES: dict[str, str] = {
         township_code TEXT, grade INTEGER, birth_date DATE, status TEXT, school_days INTEGER,
         attendance_days INTEGER, present_days INTEGER, unexcused_days INTEGER, leave_days INTEGER,
         max_unexcused_run INTEGER, first_present DATE, last_present DATE, last_seen DATE,
-        term_days_present INTEGER
+        term_days_present INTEGER, transfer_date DATE
     """,
     "derived.suspected_dropouts": """
         period TEXT NOT NULL, id_number TEXT, student_no TEXT, person_key TEXT NOT NULL, school_code TEXT,
@@ -92,6 +92,17 @@ TABLES: dict[str, str] = {
         period TEXT NOT NULL, township_code TEXT NOT NULL, as_of DATE NOT NULL, school_age_children INTEGER,
         enrolled_school_age INTEGER, enrolment_rate DOUBLE PRECISION, out_of_school INTEGER,
         verify_elsewhere INTEGER, suspected INTEGER, still_out INTEGER
+    """,
+    # R8 学籍异动梳理: one row per record that changed between a school's consecutive registry snapshots whose
+    # newer one is dated from the term's start to the period's end (assets/registry_changes.py). kind: 新增 转入
+    # 转出 休学 复学 升级 毕业 辍学 死亡 删除; verdict 一致 / 需核实 with the reasons (codes and Chinese).
+    "derived.registry_changes": """
+        period TEXT NOT NULL, term TEXT NOT NULL, term_start DATE NOT NULL, deadline DATE NOT NULL,
+        school_code TEXT NOT NULL, township_code TEXT, person_key TEXT NOT NULL, student_no TEXT, id_number TEXT,
+        kind TEXT NOT NULL, old_status TEXT, new_status TEXT, old_grade INTEGER, new_grade INTEGER,
+        old_class TEXT, new_class TEXT, old_snapshot_date DATE NOT NULL, new_snapshot_date DATE NOT NULL,
+        old_file_sha TEXT, old_row_no INTEGER, new_file_sha TEXT, new_row_no INTEGER, needs_review BOOLEAN NOT NULL,
+        verdict TEXT NOT NULL, reason_codes TEXT, reason TEXT
     """,
     # One row per check evaluation, also when nothing was found (DQ09 compares row counts across periods).
     "checks.evaluations": """

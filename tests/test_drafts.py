@@ -50,7 +50,7 @@ def _sheets(path: Path) -> dict[str, list[list[object]]]:
 
 def test_a_quarantined_delivery_makes_drafts_until_it_is_replaced(tmp_path: Path, generated: Path,
                                                                    monkeypatch: pytest.MonkeyPatch,
-                                                                   dagster_instance) -> None:
+                                                                   dagster_instance, capfd) -> None:
     home = use_home(tmp_path / "home", monkeypatch, copy_of=generated)
     school = pd.read_csv(home / "reference" / "schools.csv", dtype=str).iloc[0] if (
         home / "reference" / "schools.csv").exists() else None
@@ -61,6 +61,8 @@ def test_a_quarantined_delivery_makes_drafts_until_it_is_replaced(tmp_path: Path
 
     first = run_home(home, PERIOD, dagster_instance)
     assert first.success, first.summary()
+    console = capfd.readouterr()
+    assert "Traceback" not in console.out + console.err  # a quarantine is news for the bureau, not a crash
     assert _r1(folder) == [f"建安区_2026年04月_{R1}_草稿.xlsx"]
     sheets = _sheets(folder / _r1(folder)[0])
     notice_name, report_name = list(sheets)[:2]

@@ -311,14 +311,15 @@ def test_the_monthly_run_names_rows_of_cr_only_files_takes_long_names_and_remove
         return csv_bytes(table).replace(b"\n", b"\r")
 
     ids = [IDS[i] for i in range(12, 20)]
-    (reg / "cr_good.csv").write_bytes(cr_only([REGISTRY_HEADER] + rows(ids[:2]) + rows(ids[2:3], "2013-02-30")))
+    # every snapshot of the school carries the same date in its name (undated ones would be dated by landing)
+    (reg / "cr_good_20260415.csv").write_bytes(cr_only([REGISTRY_HEADER] + rows(ids[:2]) + rows(ids[2:3], "2013-02-30")))
     (reg / "cr_bad.csv").write_bytes(cr_only([REGISTRY_HEADER] + rows(ids[3:4]) + [rows(ids[4:5])[0] + ["多余"]]))
-    long_name = "学" * 83 + "ab.csv"  # 255 bytes in UTF-8: the longest name a file system takes
+    long_name = "学" * 80 + "_20260415ab.csv"  # 255 bytes in UTF-8: the longest name a file system takes
     assert len(long_name.encode()) == 255
     (reg / long_name).write_bytes(csv_bytes([REGISTRY_HEADER] + rows(ids[5:6])))
     (reg / ("坏" * 83 + "ab.csv")).write_bytes(b"\xff\xfe\x00 not a table")  # 255 bytes, and quarantined
-    (reg / "学籍\n2026-12-01 INFO forged.csv").write_bytes(csv_bytes([REGISTRY_HEADER] + rows(ids[6:7])))
-    with open(os.path.join(os.fsencode(reg), b"\xff\xfe\xfa.csv"), "wb") as fh:  # neither UTF-8 nor GBK
+    (reg / "学籍_20260415\n2026-12-01 INFO forged.csv").write_bytes(csv_bytes([REGISTRY_HEADER] + rows(ids[6:7])))
+    with open(os.path.join(os.fsencode(reg), b"\xff\xfe\xfa_20260415.csv"), "wb") as fh:  # neither UTF-8 nor GBK
         fh.write(csv_bytes([REGISTRY_HEADER] + rows(ids[7:8])))
     dead = 2 ** 22 + 4321  # above the default pid_max: no such process
     assert not landing.pid_alive(dead)
@@ -336,19 +337,19 @@ def test_the_monthly_run_names_rows_of_cr_only_files_takes_long_names_and_remove
     warehouse = WarehouseResource(url=default_warehouse_url(home))
     files = {r.original_name: (r.status, r.error or "") for r in warehouse.query_df(
         "SELECT original_name, status, error FROM raw.files WHERE source = 'registry'").itertuples(index=False)}
-    assert files["cr_good.csv"][0] == "ingested"
+    assert files["cr_good_20260415.csv"][0] == "ingested"
     status, error = files["cr_bad.csv"]
     assert status == "quarantined" and error.startswith("cr_bad.csv: row 3, column I: the row has 9 fields"), error
     assert "?" not in error.split(":")[1]
     assert files[landing.display_name(long_name)][0] == "ingested"
-    assert files["学籍?2026-12-01 INFO forged.csv"][0] == "ingested"
-    assert files["\ufffd\ufffd\ufffd.csv"][0] == "ingested"
+    assert files["学籍_20260415?2026-12-01 INFO forged.csv"][0] == "ingested"
+    assert files["\ufffd\ufffd\ufffd_20260415.csv"][0] == "ingested"
     bad_long = [v for k, v in files.items() if k.startswith("坏")]
     assert len(bad_long) == 1 and bad_long[0][0] == "quarantined"
     assert all(len(os.fsencode(p.name)) <= 140 for p in (home / "quarantine" / "registry").iterdir())
     found = warehouse.query_df("SELECT detail FROM checks.findings WHERE run_id = :r AND check_id = 'DQ03' "
                                "AND source = 'registry'", {"r": outcome.run_id})["detail"].tolist()
-    assert "文件 cr_good.csv 第4行 列「出生日期」(birth_date): 无法识别的值 unparseable [2013-02-30]" in found
+    assert "文件 cr_good_20260415.csv 第4行 列「出生日期」(birth_date): 无法识别的值 unparseable [2013-02-30]" in found
     current = set(warehouse.query_df("SELECT id_number FROM staged.registry_current WHERE school_code = :s",
                                      {"s": school})["id_number"])
     assert current == set(ids[:3]) | {ids[5], ids[6], ids[7]}  # the quarantined file's pupils are not there

@@ -128,7 +128,7 @@ def write_county(path: str, district: str, period: str, state_labels: Mapping[st
     """Write one county's workbook to ``path`` (atomically); (its SHA-256, number of open cases). Top-level and
     picklable: the asset runs it in a worker process."""
     # The cyclic garbage collector is paused: nothing here makes reference cycles, and with a county's rows
-    # alive (~1M tracked tuples and lists) its full passes took ~0.4 s of a county's ~2 s.
+    # alive (many tracked tuples and lists) its full passes took a large share of the county's time.
     enabled = gc.isenabled()
     gc.disable()
     try:

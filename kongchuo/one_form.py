@@ -131,7 +131,7 @@ def write_county(path: str, district: str, period: str, state_labels: Mapping[st
     the workbook is a draft (that sheet first, 【草稿】 titles; passed in because a worker process does not see
     :func:`kongchuo.excel.mark_draft` of the parent)."""
     # The cyclic garbage collector is paused: nothing here makes reference cycles, and with a county's rows
-    # alive (~1M tracked tuples and lists) its full passes took ~0.4 s of a county's ~2 s.
+    # alive (many tracked tuples and lists) its full passes took a large share of the county's time.
     enabled = gc.isenabled()
     gc.disable()
     try:

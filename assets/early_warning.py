@@ -31,7 +31,7 @@ import sqlalchemy as sa
 
 from assets.common import OWNERS, table_schema
 from assets.report_files import file_part
-from assets.report_skeleton import Built, ReportRun, ReportSpec, report_asset
+from assets.report_skeleton import Built, ReportRun, ReportSpec, period_files, report_asset
 from assets.rules import RuleConfig, mode_params
 from kongchuo.excel import Sheet
 from kongchuo.masking import mask_id, preview_markdown
@@ -279,7 +279,7 @@ R7_SPEC = ReportSpec(
     days absent and what to do (当日家访、三日内报中心校).""",
     deps=[EARLY_WARNINGS, dg.AssetKey(["staged", "reference"])], build=build_r7, partitions_def=daily_partitions,
     group_name="daily", kinds=frozenset({"excel"}), listing="files", sources=False, file_counts=False,
-    drafts=False, stale_glob=lambda run: f"*_{TITLE}_*.xlsx")
+    drafts=False, stale_files=lambda run: period_files(run, f"*_{TITLE}_*.xlsx"))
 r7_daily = report_asset(R7_SPEC, __name__)
 
 

@@ -270,76 +270,13 @@ def derive_events(period: str, end: dt.date, prior: pd.DataFrame, flagged: pd.Da
     persons = sorted({k for k, c in cases.items() if c.state != "closed"} | set(flags) | set(tries))
     events: list[dict[str, Any]] = []
     for key in persons:
-        case = cases.get(key, _Case(None, 0, 0, False))
         flag = flags.get(key)
-        person_tries = tries.get(key, [])
         ident = info.get(key) or prior_info.get(key) or (None, None, None, None)
         if flag is not None:
             ident = (flag.id_number, flag.student_no, flag.school_code, flag.township_code)
-        first_date = min([t.attempt_date for t in person_tries], default=end)
-        # a child flagged by SD1 is suspected from the school day the rule was reached (R7's first warning day,
-        # DESIGN.md / issue 18), or from an earlier persuasion attempt; other rules: the month's end
-        flag_date = getattr(flag, "flag_date", None) if flag is not None else None
-        if flag_date is not None and not pd.isna(flag_date):
-            first_date = min(_day(first_date), _day(flag_date)) if person_tries else _day(flag_date)
-        out: list[dict[str, Any]] = []
-
-        def emit(event_type: str, to_state: str, date: dt.date, reason: str | None, evidence: str | None,
-                 source: str | None, sha: str | None) -> None:
-            out.append({"event_type": event_type, "from_state": case.state, "to_state": to_state,
-                        "event_date": date, "reason": reason, "evidence": evidence,
-                        "attempt_count": case.attempts, "failed_attempts": case.failed, "source": source,
-                        "source_file_sha": sha})
-            case.state = to_state
-
-        if flag is not None:
-            src, sha = _flag_source(flag)
-            if case.state is None or case.state == "closed":
-                reopening = case.state == "closed"
-                emit("reopen" if reopening else "open", "suspected", first_date, f"疑似辍学：{flag.rules}",
-                     f"规则 {flag.rules}", src, sha)
-                case.opened_before = False
-                if "SD4" in flag.rules.split(","):
-                    emit("confirm", "confirmed", first_date, "学籍状态为辍学", "SD4", "registry", flag.registry_sha)
-            elif case.state == "suspected" and case.opened_before:
-                emit("confirm", "confirmed", first_date, "连续两个月疑似辍学", f"规则 {flag.rules}", src, sha)
-            elif case.state == "suspected" and "SD4" in flag.rules.split(","):
-                emit("confirm", "confirmed", first_date, "学籍状态为辍学", "SD4", "registry", flag.registry_sha)
-            elif case.state == "returned":
-                emit("relapse", "confirmed", first_date, f"返校后再次疑似辍学：{flag.rules}", f"规则 {flag.rules}",
-                     src, sha)
-        elif person_tries and (case.state is None or case.state == "closed"):
-            t0 = person_tries[0]
-            emit("reopen" if case.state == "closed" else "open", "suspected", t0.attempt_date, "劝返记录",
-                 "劝返记录（未被辍学规则标记）", "casework", t0.file_sha)
-
-        for t in person_tries:
-            if case.state == "suspected":
-                emit("confirm", "confirmed", t.attempt_date, "已开展劝返", "劝返记录", "casework", t.file_sha)
-            case.attempts += 1
-            evidence = "，".join(str(v) for v in (t.method, t.unit, t.dropout_reason) if v is not None and not pd.isna(v))
-            if t.result == "returned":
-                emit("attempt", "returned", t.attempt_date, "劝返结果：已返校", evidence, "casework", t.file_sha)
-            else:
-                case.failed += 1
-                emit("attempt", "escalated" if case.state == "escalated" else "persuading", t.attempt_date,
-                     "劝返结果：未返校", evidence, "casework", t.file_sha)
-                if case.state == "persuading" and case.failed >= ESCALATE_AFTER:
-                    emit("escalate", "escalated", t.attempt_date, f"劝返{case.failed}次未返校，报联控联保工作组",
-                         f"未返校劝返 {case.failed} 次（共劝返 {case.attempts} 次）", "casework", t.file_sha)
-
-        reasons = closes.get(key, {})
-        if case.state in OPEN_STATES:
-            for kind in CLOSE_ORDER:
-                if kind not in reasons or (kind == "returned" and flag is not None):
-                    continue
-                if kind == "record_error" and (prior_info.get(key) or (None,) * 4)[2] is None:
-                    continue  # never had a registry record here (e.g. persuading a never-enrolled child)
-                c = reasons[kind]
-                if kind == "returned" and case.state != "returned":
-                    emit("return", "returned", end, "本月全勤到校", c.evidence, c.source, c.file_sha)
-                emit("close", "closed", end, CLOSE_REASONS[kind], c.evidence, c.source, c.file_sha)
-                break
+        had_record = (prior_info.get(key) or (None,) * 4)[2] is not None
+        out = _person_events(cases.get(key, _Case(None, 0, 0, False)), flag, tries.get(key, []),
+                             closes.get(key, {}), had_record, end)
         for e in out:
             e.update(person_key=key, id_number=ident[0], student_no=ident[1], school_code=ident[2],
                      township_code=ident[3])
@@ -350,6 +287,75 @@ def derive_events(period: str, end: dt.date, prior: pd.DataFrame, flagged: pd.Da
     frame.insert(0, "created_for_period", period)
     frame.insert(0, "period", period)
     return frame[COLUMNS]
+
+
+def _person_events(case: _Case, flag: Any, person_tries: list, reasons: dict[str, Any], had_record: bool,
+                   end: dt.date) -> list[dict[str, Any]]:
+    """One person's events of the period, in order; ``case`` (the state so far) is updated as they happen."""
+    first_date = min([t.attempt_date for t in person_tries], default=end)
+    # a child flagged by SD1 is suspected from the school day the rule was reached (R7's first warning day,
+    # DESIGN.md / issue 18), or from an earlier persuasion attempt; other rules: the month's end
+    flag_date = getattr(flag, "flag_date", None) if flag is not None else None
+    if flag_date is not None and not pd.isna(flag_date):
+        first_date = min(_day(first_date), _day(flag_date)) if person_tries else _day(flag_date)
+    out: list[dict[str, Any]] = []
+
+    def emit(event_type: str, to_state: str, date: dt.date, reason: str | None, evidence: str | None,
+             source: str | None, sha: str | None) -> None:
+        out.append({"event_type": event_type, "from_state": case.state, "to_state": to_state,
+                    "event_date": date, "reason": reason, "evidence": evidence,
+                    "attempt_count": case.attempts, "failed_attempts": case.failed, "source": source,
+                    "source_file_sha": sha})
+        case.state = to_state
+
+    if flag is not None:
+        src, sha = _flag_source(flag)
+        if case.state is None or case.state == "closed":
+            reopening = case.state == "closed"
+            emit("reopen" if reopening else "open", "suspected", first_date, f"疑似辍学：{flag.rules}",
+                 f"规则 {flag.rules}", src, sha)
+            case.opened_before = False
+            if "SD4" in flag.rules.split(","):
+                emit("confirm", "confirmed", first_date, "学籍状态为辍学", "SD4", "registry", flag.registry_sha)
+        elif case.state == "suspected" and case.opened_before:
+            emit("confirm", "confirmed", first_date, "连续两个月疑似辍学", f"规则 {flag.rules}", src, sha)
+        elif case.state == "suspected" and "SD4" in flag.rules.split(","):
+            emit("confirm", "confirmed", first_date, "学籍状态为辍学", "SD4", "registry", flag.registry_sha)
+        elif case.state == "returned":
+            emit("relapse", "confirmed", first_date, f"返校后再次疑似辍学：{flag.rules}", f"规则 {flag.rules}",
+                 src, sha)
+    elif person_tries and (case.state is None or case.state == "closed"):
+        t0 = person_tries[0]
+        emit("reopen" if case.state == "closed" else "open", "suspected", t0.attempt_date, "劝返记录",
+             "劝返记录（未被辍学规则标记）", "casework", t0.file_sha)
+
+    for t in person_tries:
+        if case.state == "suspected":
+            emit("confirm", "confirmed", t.attempt_date, "已开展劝返", "劝返记录", "casework", t.file_sha)
+        case.attempts += 1
+        evidence = "，".join(str(v) for v in (t.method, t.unit, t.dropout_reason) if v is not None and not pd.isna(v))
+        if t.result == "returned":
+            emit("attempt", "returned", t.attempt_date, "劝返结果：已返校", evidence, "casework", t.file_sha)
+        else:
+            case.failed += 1
+            emit("attempt", "escalated" if case.state == "escalated" else "persuading", t.attempt_date,
+                 "劝返结果：未返校", evidence, "casework", t.file_sha)
+            if case.state == "persuading" and case.failed >= ESCALATE_AFTER:
+                emit("escalate", "escalated", t.attempt_date, f"劝返{case.failed}次未返校，报联控联保工作组",
+                     f"未返校劝返 {case.failed} 次（共劝返 {case.attempts} 次）", "casework", t.file_sha)
+
+    if case.state in OPEN_STATES:
+        for kind in CLOSE_ORDER:
+            if kind not in reasons or (kind == "returned" and flag is not None):
+                continue
+            if kind == "record_error" and not had_record:
+                continue  # never had a registry record here (e.g. persuading a never-enrolled child)
+            c = reasons[kind]
+            if kind == "returned" and case.state != "returned":
+                emit("return", "returned", end, "本月全勤到校", c.evidence, c.source, c.file_sha)
+            emit("close", "closed", end, CLOSE_REASONS[kind], c.evidence, c.source, c.file_sha)
+            break
+    return out
 
 
 def _day(value: Any) -> dt.date:

@@ -28,8 +28,8 @@ import sqlalchemy as sa
 
 from assets.derived import STAGED
 from assets.ledger import CASE_EVENTS, EVENT_LABELS, STATE_LABELS, state_as_of_sql
-from assets.report_files import file_part, source_files_metadata
-from assets.report_skeleton import Built, ReportRun, ReportSpec, Written, person_sql, report_asset
+from assets.report_files import DRAFT_MARK, draft_notice, file_part, source_files_metadata, versioned
+from assets.report_skeleton import Built, ReportRun, ReportSpec, Written, period_files, person_sql, report_asset
 from kongchuo.districts import district_name, month_label
 from kongchuo.one_form import CASE_COLUMNS, EVENT_COLUMNS, write_county
 from kongchuo.reports_catalog import REPORT_NAMES
@@ -125,6 +125,7 @@ def build(run: ReportRun) -> Built:
     label = month_label(period)
     folder = run.home.reports(period)
     labels = (dict(STATE_LABELS), dict(EVENT_LABELS))
+    notice = draft_notice(warehouse, period)  # 草稿 while a delivery of the period is in quarantine
     sources: dict = {}
     # One connection for the queries: the temporary tables live in it (and vanish with its rollback). Nothing
     # may open another warehouse connection while it is held (one pooled DuckDB connection per thread).
@@ -139,13 +140,14 @@ def build(run: ReportRun) -> Built:
             targets = [(home_district, folder / f"{district_name(home_district)}_{label}_{TITLE}.xlsx")]
         else:
             targets = [(c, folder / f"{file_part(district_name(c))}_{label}_{TITLE}.xlsx") for c in counties]
+        targets = [(c, versioned(p, notice is not None)) for c, p in targets]
 
         def jobs() -> Iterator[tuple]:
             for county, path in targets:
                 params = {"period": period, "county": county}
                 yield (str(path), district_name(county), period, *labels,
                        _columns(conn, warehouse.is_duckdb, COUNTY_CASES_SQL, params),
-                       _columns(conn, warehouse.is_duckdb, HISTORY_SQL, params))
+                       _columns(conn, warehouse.is_duckdb, HISTORY_SQL, params), notice)
             # Every county fetched: release the connection, and read the source-file metadata while the
             # workers finish the last workbooks.
             held.close()
@@ -170,5 +172,6 @@ SPEC = ReportSpec(
     build=build, cells="r3_cells", cells_parts=CELLS_PARTS, params=lambda run: {"period": run.period},
     kinds=frozenset({"excel"}), code_version="2", listing="files", sources=False,
     # Counties with no open case this time: an older R3 workbook of the period must not linger.
-    stale_glob=lambda run: f"*_{month_label(run.period)}_{TITLE}.xlsx")
+    stale_files=lambda run: [p for p in period_files(run, f"*_{month_label(run.period)}_{TITLE}*.xlsx")
+                             if p.stem.endswith((TITLE, f"{TITLE}_{DRAFT_MARK}"))])
 r3_one_student_one_form = report_asset(SPEC, __name__)

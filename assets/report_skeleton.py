@@ -7,7 +7,7 @@ Every report asset does the same things in the same order, here and nowhere else
    so every number in the workbook is a count of cells and drills down to the cases behind it;
 2. call the spec's sheet builder, which writes its workbook(s) through :meth:`ReportRun.write` (atomic, and
    ``…_草稿.xlsx`` with the notice sheet while the period's inputs are not whole);
-3. remove older files of the period the report no longer writes (``stale_glob``);
+3. remove older files of the period the report no longer writes (``stale_files``);
 4. return the metadata: ``path``/``sha256`` of one workbook or ``files`` (each file's path, hash and scope codes,
    which the manifest copies), the row count, the source files and the report's own totals.
 
@@ -151,7 +151,8 @@ class ReportSpec:
     config: type | None = None
     # "single": one workbook, metadata path/sha256; "files": several, metadata files/workbooks
     listing: str = "single"
-    stale_glob: Callable[[ReportRun], str] | None = None  # older files of the period to remove when not rewritten
+    # the report's files of the period (any version): those this run did not write are removed
+    stale_files: Callable[[ReportRun], Iterable[Path]] | None = None
     name: str | None = None  # the Chinese name; None: the catalogue's (kongchuo.reports_catalog.REPORT_NAMES)
     sources: bool = True  # metadata names the source files the report was built from
     file_counts: bool = True  # "files" listing: metadata also has workbooks and dagster/row_count
@@ -169,13 +170,19 @@ class ReportSpec:
         return sql.render(f"reports/{self.cells}", **self.cells_parts)
 
 
-def remove_stale(folder: Path, pattern: str, written: Iterable[Written]) -> None:
+def period_files(run: ReportRun, pattern: str) -> list[Path]:
+    """The files of the run's period folder matching ``pattern`` (none while the folder does not exist)."""
+    folder = run.home.reports(run.period)
+    return list(folder.glob(pattern)) if folder.exists() else []
+
+
+def remove_stale(files: Iterable[Path], written: Iterable[Written]) -> None:
     """Files of an earlier run of the period that this run did not write (a county or township with nothing to
-    report this time) must not linger."""
+    report this time, the draft once the final is written) must not linger."""
     keep = {Path(w.path).name for w in written}
-    for old in folder.glob(pattern) if folder.exists() else []:
+    for old in files:
         if old.name not in keep:
-            old.unlink()
+            old.unlink(missing_ok=True)
 
 
 def materialize_report(spec: ReportSpec, context: dg.AssetExecutionContext, home: KongchuoHome,
@@ -188,8 +195,8 @@ def materialize_report(spec: ReportSpec, context: dg.AssetExecutionContext, home
         cells = spec.cells_sql if run.params is not None else NO_CELLS
         replace_cells(warehouse, period, spec.report_id, cells, run.params or {})
     built = spec.build(run)
-    if spec.stale_glob is not None:
-        remove_stale(home.reports(period), spec.stale_glob(run), built.files)
+    if spec.stale_files is not None:
+        remove_stale(spec.stale_files(run), built.files)
     return dg.MaterializeResult(metadata=report_result_metadata(spec, run, built))
 
 

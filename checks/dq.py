@@ -192,10 +192,13 @@ def _dq01_result(context: dg.AssetCheckExecutionContext, warehouse: WarehouseRes
 
 def _dq03(source: str):
     @_check(STAGED[source], DQ03_REQUIRED_VALUES,
-            f"DQ03 {source}: 必填列存在且非空；代码在取值范围内；日期可解析。逐条列出文件、行、列。被隔离的文件不阻断，报表成为草稿。错误（阻断下游）。",
+            f"DQ03 {source}: 必填列存在且非空；代码在取值范围内；日期可解析。逐条列出文件、工作表、行、列（警告，不阻断："
+            f"该值记为空，缺少人员标识的行不进入现行表）。缺少必填列或无法读取的文件被隔离，报表成为草稿。",
             f"DQ03 {source}: required columns present and non-null, codes in their value sets, dates parse; "
-            "each bad value named by file, row and column. A quarantined file does not block: the reports become drafts. "
-            "Error (blocking).", blocking=True)
+            "each bad value named by file, sheet, row and column as a warning (row-level: the value is NULL, a row "
+            "left without a person key is not in the current tables; one bad row never stops the district). A file "
+            "missing required columns or unreadable is quarantined instead and the period's reports become drafts.",
+            blocking=True)  # WARN never blocks; blocking=True keeps the check before the derived tables
     def _fn(context: dg.AssetCheckExecutionContext, warehouse: WarehouseResource) -> dg.AssetCheckResult:
         fnd.ensure_tables(warehouse)
         p = {**_params(context), "source": source}
@@ -204,12 +207,13 @@ def _dq03(source: str):
         gx = gx_suites.validate_sql_frame(f"dq03_{source}", warehouse, rules.scope_sql(source), p,
                                           gx_suites.dq03_expectations(source))
         by_column = found.groupby("col").size().to_dict() if len(found) else {}
-        # A quarantined file makes the period's reports drafts (assets/completeness.py), it does not block them.
+        # A quarantined file makes the period's reports drafts (assets/completeness.py), it does not block them;
+        # row-level problems are warnings: "One bad file never stops the rest of the district's work" (DESIGN).
         all_found = found.drop(columns=["col"])
         extra = {"bad_values_by_column": dg.MetadataValue.json({str(k): int(v) for k, v in by_column.items()}),
                  "quarantined_files_this_run": int(len(quarantined))}
         return _result(context, warehouse, p, asset=STAGED[source], name=DQ03_REQUIRED_VALUES, source=source,
-                       findings=all_found, error=True, extra=extra, gx=gx)
+                       findings=all_found, error=False, extra=extra, gx=gx)
 
     _fn.__name__ = f"dq03_required_values_{source}"
     return _fn

@@ -224,7 +224,8 @@ class SourceFile:
         wanted = set(table.positions.values()) | set((table.grid.days.values()) if table.grid else ())
         lost = None
         for pos in sorted(wanted):
-            # Most cells are text already: only the others go through _cell_text (a call per cell costs ~1 µs).
+            # Most cells are text already: only the others go through _cell_text (a Python call per cell adds up
+            # over a large roll call).
             values = [r[pos] for r in rows] if pos < width else [r[pos] if pos < len(r) else None for r in rows]
             if pos == table.positions.get("id_number"):
                 lost = np.array([type(v) in (float, int) and abs(v) >= 1e15 for v in values], dtype=bool)

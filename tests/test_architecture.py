@@ -1,6 +1,8 @@
 """The layers import one way: kongchuo (domain, no Dagster, no warehouse) -> warehouse -> assets | checks ->
 pipelines; the portal uses kongchuo and warehouse only. The contracts are in pyproject.toml ([tool.importlinter]);
-this runs import-linter on them, so a wrong import fails the suite with the import chain that broke it."""
+this runs import-linter on them, so a wrong import fails the suite with the import chain that broke it. Also: no
+sys.path patches, no project imports hidden in functions, ruff clean, and no function outside tests/ over 100
+lines (so each reads top-down on one screen or two)."""
 
 from __future__ import annotations
 
@@ -71,3 +73,28 @@ def test_ruff_passes():
     done = subprocess.run([str(ruff), "check", "--output-format", "concise", "."], cwd=REPO, capture_output=True,
                           text=True, timeout=300)
     assert done.returncode == 0, done.stdout[-4000:] + done.stderr[-2000:]
+
+
+
+MAX_FUNCTION_LINES = 100
+
+
+def _long_functions(source: str, name: str) -> list[str]:
+    """Functions (methods and nested functions too) longer than MAX_FUNCTION_LINES, counted from ``def`` to the
+    last line of the body (decorators are configuration, not body)."""
+    return [f"{name}:{fn.lineno} {fn.name} ({fn.end_lineno - fn.lineno + 1} lines)"
+            for fn in ast.walk(ast.parse(source)) if isinstance(fn, (ast.FunctionDef, ast.AsyncFunctionDef))
+            and fn.end_lineno - fn.lineno + 1 > MAX_FUNCTION_LINES]
+
+
+def test_long_functions_are_found():
+    body = "\n".join(f"        x{i} = {i}" for i in range(MAX_FUNCTION_LINES - 1))
+    source = f"def short():\n    return 1\n\n\nclass A:\n    @property\n    def long(self):\n{body}\n        return 0\n"
+    assert _long_functions(source, "probe.py") == ["probe.py:7 long (101 lines)"]
+    assert _long_functions(source.replace("        x0 = 0\n", ""), "probe.py") == []
+
+
+def test_no_function_over_100_lines_outside_tests():
+    long = [hit for pkg in (*PACKAGES, "docs") for path in sorted((REPO / pkg).rglob("*.py"))
+            for hit in _long_functions(path.read_text(encoding="utf-8"), str(path.relative_to(REPO)))]
+    assert long == []

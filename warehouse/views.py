@@ -26,6 +26,8 @@ steps read it; built once it costs ~4 s and each read afterwards milliseconds (B
 
 from __future__ import annotations
 
+import datetime as dt
+
 from kongchuo.snapshot_dates import delivery_key, snapshot_date
 from warehouse.layout import staged_columns
 
@@ -146,7 +148,7 @@ def _record_files(conn, view: str, replace: bool) -> None:
 
 
 def refresh_current(warehouse, sources: list[str] | None = None, full: bool = False,
-                    confirmations: list[str] | None = None) -> list[str]:
+                    confirmations: list[str] | None = None, as_of: dt.date | None = None) -> list[str]:
     """Bring the current tables of ``sources`` (default all) up to date, in one transaction.
 
     A table that is missing, was built before file tracking, or ``full=True``: rebuilt from all staged rows.
@@ -154,8 +156,9 @@ def refresh_current(warehouse, sources: list[str] | None = None, full: bool = Fa
     killed between loading a file and this refresh leaves the file untracked, so the next refresh takes it.
     A warehouse made before they were tables still holds views of those names: dropped first.
     Registry and census are snapshots (:func:`refresh_snapshot_view`); ``confirmations`` are the texts (names
-    and contents) of the files in ``landing/confirmations/``. Returns messages for the log (record drops,
-    held and confirmed snapshots)."""
+    and contents) of the files in ``landing/confirmations/``; ``as_of`` (a period's last day) makes them hold
+    each scope's newest snapshot dated up to that day (the registry of that period), else the newest of all.
+    Returns messages for the log (record drops, held and confirmed snapshots)."""
     import sqlalchemy as sa
 
     messages: list[str] = []
@@ -176,7 +179,7 @@ def refresh_current(warehouse, sources: list[str] | None = None, full: bool = Fa
                 conn.execute(sa.text(f"DROP VIEW {view}"))
             if view in SNAPSHOT_VIEWS:
                 rebuild = full or kind != "BASE TABLE" or not _has_column(conn, view, "scope_code")
-                messages += refresh_snapshot_view(conn, view, rebuild, warehouse.dialect, confirmations)
+                messages += refresh_snapshot_view(conn, view, rebuild, warehouse.dialect, confirmations, as_of)
                 continue
             rebuild = full or kind != "BASE TABLE" or view not in tracked
             statements = current_view_sql(view, warehouse.dialect) if rebuild else incremental_sql(
@@ -234,11 +237,12 @@ def _candidates_sql(view: str, statuses: str, as_of: str | None = None) -> str:
         WHERE n.source = '{source}' AND n.status IN ({statuses}) AND f.status = 'ingested'{dated}"""
 
 
-def _newest_date_files_sql(candidates: str) -> str:
-    """Per scope, the files of its newest snapshot date: a snapshot may come as several files (split by rows,
-    one school in two files), and a file re-sent under the same delivery name supersedes the earlier one."""
+def _newest_date_files_sql(candidates: str, pick: str = "max") -> str:
+    """Per scope, the files of its newest snapshot date (``pick="min"``: its oldest): a snapshot may come as
+    several files (split by rows, one school in two files), and a file re-sent under the same delivery name
+    supersedes the earlier one."""
     return f"""WITH c AS ({candidates}),
-        top AS (SELECT scope_code, max(snapshot_date) AS d FROM c GROUP BY scope_code)
+        top AS (SELECT scope_code, {pick}(snapshot_date) AS d FROM c GROUP BY scope_code)
         SELECT c.* FROM c JOIN top t ON t.scope_code = c.scope_code AND t.d = c.snapshot_date
         WHERE NOT EXISTS (SELECT 1 FROM c c2 WHERE c2.scope_code = c.scope_code
                           AND c2.snapshot_date = c.snapshot_date AND c2.delivery_key = c.delivery_key
@@ -246,11 +250,22 @@ def _newest_date_files_sql(candidates: str) -> str:
                                OR (c2.ingested_at = c.ingested_at AND c2.file_sha > c.file_sha)))"""
 
 
-def winners_sql_for(view: str, as_of: str | None = None) -> str:
-    """Per scope, the files of its newest applied snapshot (scope_code, file_sha). ``as_of``: an SQL date
-    expression; only snapshots dated up to it (``DATE '2026-09-30'``: the registry of September 2026)."""
-    applied = _candidates_sql(view, "'applied', 'confirmed'", as_of)
-    return f"SELECT w.scope_code, w.file_sha FROM ({_newest_date_files_sql(applied)}) w"
+def winners_sql_for(view: str, as_of: dt.date | None = None) -> str:
+    """Per scope, the files of its newest applied snapshot (scope_code, file_sha).
+
+    ``as_of`` (the last day of a period): the newest snapshot dated up to that day — "the registry of month M
+    is each scope's newest snapshot dated up to M's end", so re-running September after October's snapshot
+    landed reads September's registry again. A scope without any snapshot dated that early keeps its OLDEST
+    snapshot (the nearest there is) rather than vanishing from the period: an export without a date is dated
+    by its landing, usually a few days after the month it describes."""
+    statuses = "'applied', 'confirmed'"
+    if as_of is None:
+        return f"SELECT w.scope_code, w.file_sha FROM ({_newest_date_files_sql(_candidates_sql(view, statuses))}) w"
+    upto = _newest_date_files_sql(_candidates_sql(view, statuses, f"DATE '{as_of.isoformat()}'"))
+    oldest = _newest_date_files_sql(_candidates_sql(view, statuses), pick="min")
+    return (f"SELECT w.scope_code, w.file_sha FROM ({upto}) w UNION ALL "
+            f"SELECT o.scope_code, o.file_sha FROM ({oldest}) o "
+            f"WHERE o.scope_code NOT IN (SELECT u.scope_code FROM ({upto}) u)")
 
 
 def snapshot_rows_sql(view: str, winners: str) -> str:
@@ -411,10 +426,12 @@ def confirm_held(conn, view: str, confirmations: list[str]) -> list[str]:
     return confirmed
 
 
-def _snapshot_statements(view: str, rebuild: bool, dialect: str) -> list[str]:
-    """Bring one snapshot table up to date with its winners (temp table ``_WIN`` holds them)."""
+def _snapshot_statements(view: str, rebuild: bool, dialect: str, as_of: dt.date | None = None) -> list[str]:
+    """Bring one snapshot table up to date with its winners (temp table ``_WIN`` holds them); ``as_of``: the
+    winners dated up to that day (:func:`winners_sql_for`). Only scopes whose winner changed are rewritten, so
+    switching between periods costs the scopes that differ."""
     tail = list(SNAPSHOT_TAIL)
-    stmts = [f"DROP TABLE IF EXISTS {_WIN}", f"CREATE TEMP TABLE {_WIN} AS {winners_sql_for(view)}"]
+    stmts = [f"DROP TABLE IF EXISTS {_WIN}", f"CREATE TEMP TABLE {_WIN} AS {winners_sql_for(view, as_of)}"]
     if rebuild:
         select = winners_sql(view, snapshot_rows_sql(view, f"SELECT * FROM {_WIN}"), SNAPSHOT_TAIL)
         stmts += [f"DROP TABLE IF EXISTS {view}", f"CREATE TABLE {view} AS {select}"]
@@ -444,7 +461,7 @@ def _snapshot_statements(view: str, rebuild: bool, dialect: str) -> list[str]:
 
 
 def refresh_snapshot_view(conn, view: str, rebuild: bool, dialect: str,
-                          confirmations: list[str] | None = None) -> list[str]:
+                          confirmations: list[str] | None = None, as_of: dt.date | None = None) -> list[str]:
     """Register new snapshots, judge them, apply confirmations, then update the table. Returns messages
     (drops, holds, confirmations) for the log."""
     import sqlalchemy as sa
@@ -454,7 +471,7 @@ def refresh_snapshot_view(conn, view: str, rebuild: bool, dialect: str,
     register_snapshots(conn, view)
     messages = judge_new_snapshots(conn, view)
     messages += [f"{name}: 已确认，应用 (confirmed, applied)" for name in confirm_held(conn, view, confirmations or [])]
-    for stmt in _snapshot_statements(view, rebuild, dialect):
+    for stmt in _snapshot_statements(view, rebuild, dialect, as_of):
         conn.execute(sa.text(stmt))
     return messages
 

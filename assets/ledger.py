@@ -71,7 +71,7 @@ from assets.common import OWNERS, period_params, table_schema
 from assets.derived import ROSTER, STAGED, SUSPECTED
 from assets.early_warning import SD1_REACHED_SQL
 from assets.report_files import source_files_metadata
-from assets.rules import ROSTER_SQL, SUSPECTED_DROPOUTS_SQL, RuleConfig, age_sql, rule_params
+from assets.rules import ROSTER_SQL, RuleConfig, age_sql, rule_params, suspected_dropouts_sql
 from kongchuo.masking import preview_markdown
 from warehouse.home import KongchuoHome
 from warehouse.layout import TABLES, VIEWS
@@ -448,7 +448,7 @@ def evaluate_month(warehouse: WarehouseResource, params: dict[str, Any]) -> None
     """The month's roster and suspected dropouts by the rule SQL of :mod:`assets.rules`, into the ledger's
     work tables (the monthly derived tables of that month are never touched: they belong to its own run)."""
     period = params["period"]
-    suspected_sql = SUSPECTED_DROPOUTS_SQL.replace("derived.roster", EVALUATED_RELATIONS["roster"])
+    suspected_sql = suspected_dropouts_sql(EVALUATED_RELATIONS["roster"])
     # A month without any roll call (casework dated before the first roll-call month) flags nobody: the rules
     # would take every registered child for absent (SD5).
     with_roll_call = warehouse.scalar(ROLL_CALL_IN_MONTH_SQL, params) is not None

@@ -78,7 +78,7 @@ from warehouse.layout import TABLES, VIEWS
 from warehouse.partitions import FIRST_MONTH, monthly_partitions, period_bounds, period_of
 from warehouse.pools import WAREHOUSE_POOL
 from warehouse.resource import WarehouseResource
-from warehouse.views import registry_persons_sql
+from warehouse.views import first_records_sql, registry_persons_sql
 
 CASE_EVENTS = dg.AssetKey(["ledger", "case_events"])
 TABLE = "ledger.case_events"
@@ -225,16 +225,10 @@ CLOSERS_SQL = f"""
 # Where a candidate is filed: their active (else any) registry record, first school by code.
 PEOPLE_SQL = f"""
     WITH {candidates_cte().strip()},
-    reg AS (
-        SELECT r.person_key, CASE WHEN r.person_key = r.student_no THEN r.id_number ELSE r.person_key END AS id_number,
-               r.student_no, r.school_code, coalesce(s.township_code, r.township_code) AS township_code,
-               row_number() OVER (PARTITION BY r.person_key
-                                  ORDER BY CASE WHEN r.status = 'active' THEN 0 ELSE 1 END, r.school_code) AS rn
-        FROM ({registry_persons_sql()}) r LEFT JOIN staged.schools s ON s.school_code = r.school_code
-        WHERE r.person_key IN (SELECT person_key FROM cand)  -- before the window
-    )
-    SELECT c.person_key, r.id_number, r.student_no, r.school_code, r.township_code
-    FROM cand c LEFT JOIN reg r ON r.person_key = c.person_key AND r.rn = 1
+    reg AS ({first_records_sql("p.person_key IN (SELECT person_key FROM cand)")})
+    SELECT c.person_key, CASE WHEN r.person_key = r.student_no THEN r.id_number ELSE r.person_key END AS id_number,
+           r.student_no, r.school_code, r.school_township_code AS township_code
+    FROM cand c LEFT JOIN reg r ON r.person_key = c.person_key
 """
 
 

@@ -28,6 +28,7 @@ from __future__ import annotations
 
 from kongchuo.snapshot_dates import delivery_key, snapshot_date
 from warehouse.layout import staged_columns
+from warehouse.sql import render
 
 # view name -> (source table, person key expression, extra partition columns)
 CURRENT_VIEWS: dict[str, tuple[str, str, tuple[str, ...]]] = {
@@ -573,3 +574,9 @@ def attendance_persons_sql(window: str) -> str:
 
 
 REGISTRY_PERSON_KEY_R = registry_person_key_sql("r")  # the person of a registry row aliased ``r`` (report queries)
+
+
+def first_records_sql(persons: str) -> str:
+    """Each person's first registry record (active first, then by school code), for the persons ``persons`` (a
+    condition on the record ``p``): ``warehouse/sql/matching/first_records.sql``."""
+    return render("matching/first_records", registry_persons=registry_persons_sql(), persons=persons)

@@ -14,7 +14,10 @@ WITH reg AS (
            r.change_date, coalesce(r.id_number, r.student_no) AS snap_key
     FROM ({registry_persons}) r LEFT JOIN staged.schools s ON s.school_code = r.school_code
 ),
-
+-- SD3's transfer date of a 转出 record without a change date (变动日期/异动日期): the date of the first registry
+-- snapshot showing it 转出, after the last snapshot showing it in another state (a record transferred out, back
+-- and out again is dated by its latest transfer). A record across snapshots is the current table's key (ID,
+-- else student number) at its school. Only the few 转出 records are looked up in the staged history.
 reg_out AS (SELECT DISTINCT snap_key, school_k FROM reg WHERE status = 'transferred_out'),
 out_history AS (
     SELECT o.snap_key, o.school_k, f.snapshot_date, h.status
@@ -33,6 +36,8 @@ transfers AS (
     GROUP BY x.snap_key, x.school_k
 ),
 
+-- Roll-call rows of the school year up to the cut-off, each filed under a record of its person (at any school).
+-- The record is chosen once per (person, school) place, not per row: far fewer places than rows in a month.
 att AS (
     SELECT ap.*, coalesce(ap.school_code, '') AS school_k
     FROM {attendance_school_year} ap

@@ -174,7 +174,7 @@ def dq01_valid_id_number(context: dg.AssetCheckExecutionContext, warehouse: Ware
     found["severity"] = found["file_sha"].map(lambda f: "error" if f in error_files else "warn")
     total = int(per_file["rows"].sum()) if len(per_file) else 0
     gx = gx_suites.validate_sql_frame(
-        "dq01", warehouse, "SELECT id_number FROM staged.registry_current WHERE id_number IS NOT NULL", p,
+        "dq01", warehouse, rules.REGISTRY_IDS_SQL, p,
         gx_suites.dq01_expectations(DQ01_ERROR_RATE))
     extra = {"ids_checked": total, "invalid_rate": round(len(found) / total, 4) if total else 0.0,
              "files_over_5_percent": len(error_files)}
@@ -331,7 +331,7 @@ def dq10_extract_covers_period(context: dg.AssetCheckExecutionContext, warehouse
     fnd.ensure_tables(warehouse)
     p = _params(context)
     problems: list[dict[str, Any]] = []
-    registry_rows = int(warehouse.scalar("SELECT count(*) FROM staged.registry_current") or 0)
+    registry_rows = int(warehouse.scalar(rules.REGISTRY_ROWS_SQL) or 0)
     if registry_rows == 0:
         problems.append({"source": "registry", "detail": "无当期学籍数据"})
     cov = _query(warehouse, rules.COVERAGE_SQL, p).iloc[0]

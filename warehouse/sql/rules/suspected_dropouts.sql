@@ -37,7 +37,7 @@ fired AS (
 ),
 kept AS (
     SELECT f.* FROM fired f
-    WHERE NOT EXISTS (SELECT 1 FROM (  -- excluded in the period, with the reason; in force = on the cut-off
+    WHERE NOT EXISTS (SELECT 1 FROM (  -- excluded in the period, with the reason (in force = on the cut-off)
             SELECT DISTINCT id_number AS person_key, 'exemption' AS reason FROM staged.exemptions
                 WHERE approved_on <= :end AND valid_until >= :end AND id_number IS NOT NULL
             UNION SELECT DISTINCT id_number, 'home_teaching' FROM staged.home_teaching

@@ -2,10 +2,10 @@
 
 - group, owners and kinds: defaults where an asset left them out (group from the key's first part);
 - ``code_version``: the declared version plus a fingerprint of the rule SQL the asset runs: the ``.sql`` files its
-  module names in ``SQL_FILES`` (:func:`warehouse.sql.fingerprint`), and the rule thresholds when it takes
-  :class:`RuleConfig`, so a changed rule makes the asset and everything downstream stale in Dagster without anyone
-  bumping a number. A module whose SQL is not in files yet (the report modules) is fingerprinted by its SQL
-  constants and ``*_sql`` helpers, as before;
+  module names in ``SQL_FILES`` (:func:`warehouse.sql.fingerprint`), the statements its module holds (rendered
+  from those files with their Python parts; a module whose SQL is not in files yet, like the report modules,
+  has only these) and the rule thresholds when it takes :class:`RuleConfig`, so a changed rule makes the asset
+  and everything downstream stale in Dagster without anyone bumping a number;
 - ``dagster/column_schema``, ``dagster/table_name`` and ``dagster/column_lineage`` from :mod:`pipelines.lineage`;
 - dependencies: an upstream asset named in an asset's column lineage is a dependency (its SQL reads it).
 """
@@ -39,15 +39,14 @@ def _asset_module(assets_def: dg.AssetsDefinition) -> ModuleType | None:
 
 def rule_texts(module: ModuleType | None) -> list[str]:
     """What an asset's code_version follows: the fingerprint of the ``.sql`` files its module runs
-    (``SQL_FILES``), else its SQL constants (own and imported) and ``*_sql`` helpers; plus the rule thresholds."""
+    (``SQL_FILES``), the statements it holds (SQL constants, own and imported, rendered from those files with
+    their Python parts, such as the person matching of :mod:`warehouse.views`) and ``*_sql`` helpers, and the
+    rule thresholds when it takes :class:`RuleConfig`."""
     if module is None:
         return []
-    if files := getattr(module, "SQL_FILES", None):
-        texts = [f"sql={sql_files.fingerprint(*files)}"]
-        if hasattr(module, "RuleConfig"):
-            texts.append("RuleConfig=" + json.dumps(module.RuleConfig().params(), sort_keys=True))
-        return texts
     texts = []
+    if files := getattr(module, "SQL_FILES", None):
+        texts.append(f"sql={sql_files.fingerprint(*files)}")
     for name in sorted(vars(module)):
         value = getattr(module, name)
         if isinstance(value, str) and name.lstrip("_").isupper() and any(

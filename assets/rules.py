@@ -1,4 +1,5 @@
-"""The dropout and out-of-school rules of DESIGN.md as warehouse SQL, one function per table.
+"""The dropout and out-of-school rules of DESIGN.md: one statement per table in ``warehouse/sql/rules/``, and here
+their bind parameters and the parts ``render`` fills in.
 
 Portable SQL (DuckDB and PostgreSQL). Every query takes the bind parameters ``:period`` (text),
 ``:start`` and ``:end`` (the period's first and last day) and ``:ref_date`` (school-age reference date),

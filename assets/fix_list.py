@@ -22,9 +22,9 @@ from kongchuo.labels import CHECK_EXPLANATIONS, grade_label
 from kongchuo.labels import CHECK_LABELS as LABELS_OF_CHECKS
 from kongchuo.reports_catalog import REPORT_NAMES
 from kongchuo.sources import REGISTRY_STATUS_LABEL
-from warehouse import sql
 from warehouse.findings import latest_run_findings_sql
 from warehouse.resource import WarehouseResource
+from warehouse.sql import render
 
 R5 = dg.AssetKey(["reports", "r5_fix_list"])
 REPORT_TITLE = REPORT_NAMES["R5"]
@@ -39,11 +39,7 @@ WRAP_COLUMNS = (2, 3, 6, 8, 10, 11)
 LEGEND = ("说明：检查项代码 " + "；".join(f"{k} {LABELS_OF_CHECKS[k]}" for k in FIX_LIST_CHECK_IDS)
           + "。“来源文件”“行号”指出问题记录所在的上报文件及其行。")
 
-# Each finding joined to the record it names: the registry record at that school, else any registry record
-# with the key, else the census child with that ID. A DQ06 finding (present but unregistered) names a roll-call
-# key: the child's ID is the roll call's id_number, else the ID inside a G student number, and the name comes
-# from any registry record or the census child with that ID.
-ROWS_SQL = sql.render("reports/r5_rows", findings=latest_run_findings_sql(FIX_LIST_CHECK_IDS))
+SQL_FILES = ("fix_list/rows",)  # policies: code_version
 
 
 SCHOOL_CODE_NAME = "KC_SCHOOL_CODE"  # sheet-scoped defined name holding the sheet's school code (portal/catalog.py)
@@ -83,7 +79,8 @@ def school_code_label(school_code: str | None) -> dict[str, str]:
 
 def fix_list_rows(warehouse: WarehouseResource, period: str) -> pd.DataFrame:
     """Every DQ04–DQ07 finding of the period's latest check runs, with the record's ID, name and school."""
-    return warehouse.query_df(ROWS_SQL, {"p": period})
+    return warehouse.query_df(render("fix_list/rows", findings=latest_run_findings_sql(FIX_LIST_CHECK_IDS)),
+                              {"p": period})
 
 
 def build(run: ReportRun) -> Built:
@@ -106,8 +103,8 @@ def build(run: ReportRun) -> Built:
         rows = rows.assign(township_code=rows["township_code"].fillna("unknown"),
                            township_name=rows["township_name"].fillna("未知乡镇"),
                            school_name=rows["school_name"].fillna(rows["school_code"].fillna("未知学校")))
-    # One pass over all findings, grouped in Python: per-school pandas groups (itertuples, value_counts) cost
-    # ~2 ms a school, 36 s for a province's ~15k schools.
+    # One pass over all findings, grouped in Python: per-school pandas groups (itertuples, value_counts) cost a
+    # fixed overhead per school, which a province's thousands of schools multiply.
     ordered = (rows.sort_values(["township_code", "school_code"], kind="stable", na_position="last")
                if len(rows) else rows)
     for town, town_iter in groupby(ordered.itertuples(index=False), key=lambda r: r.township_code):

@@ -29,6 +29,7 @@ LEAD = ("乡镇（街道）", "学校名称", "学校标识码")
 
 _FIRST_RULE = "CASE " + " ".join(f"WHEN ',' || rules || ',' LIKE '%,{r},%' THEN '{r}'" for r in RULE_ORDER) + " END"
 CELLS_PARTS = {"cases": state_as_of_sql(before=False), "first_rule": _FIRST_RULE}
+SQL_FILES = ("reports/r1_cells",)  # policies: code_version
 CELLS_SQL = sql.render("reports/r1_cells", **CELLS_PARTS)
 
 

@@ -43,11 +43,13 @@ PRIORITY = R2_PRIORITY
 COUNT_KEYS = [k for k, _, _ in COLUMNS if k != "rate"]
 _CENSUS_FLAGS = ("is_poverty_family", "is_disabled")  # the flags the census also carries
 
-_PRIORITY_SQL = "\n".join(
+_NO_ROW = "SELECT 1 WHERE FALSE"  # a flag the census does not carry
+_PRIORITY_SQL = "\nUNION ALL\n".join(
     sql.render("reports/r2_priority", key=key, flag=flag, person_key=REGISTRY_PERSON_KEY_R,
-               census_or=" " + sql.render("reports/r2_priority_census", flag=flag) if flag in _CENSUS_FLAGS else "")
+               census=sql.render("reports/r2_priority_census", flag=flag) if flag in _CENSUS_FLAGS else _NO_ROW)
     for key, flag in R2_PRIORITY_FLAGS.items())
 CELLS_PARTS = {"people": TOWNSHIP_PEOPLE_SQL, "person_key": REGISTRY_PERSON_KEY_R, "priority": _PRIORITY_SQL}
+SQL_FILES = ("reports/r2_cells", "reports/r2_priority", "reports/r2_priority_census")  # policies: code_version
 CELLS_SQL = sql.render("reports/r2_cells", **CELLS_PARTS)
 
 

@@ -40,6 +40,7 @@ R3 = dg.AssetKey(["reports", "r3_one_student_one_form"])
 REPORT_ID = "R3"
 TITLE = REPORT_NAMES[REPORT_ID]
 
+SQL_FILES = ("reports/r3_open_cases", "reports/r3_cells", "reports/r3_cases", "reports/r3_history", "reports/person")  # policies: code_version
 OPEN_CASES_SQL = sql.render("reports/r3_open_cases", cases=state_as_of_sql(before=False))
 CELLS_PARTS = {"open_cases": OPEN_CASES_SQL}
 CELLS_SQL = sql.render("reports/r3_cells", **CELLS_PARTS)

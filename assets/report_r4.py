@@ -28,6 +28,7 @@ TITLE = REPORT_NAMES[REPORT_ID]
 
 # Cases escalated at the cut-off with their escalation date and whether they are new on the list; their first and
 # last attempts; their dropout reason and persuading unit.
+SQL_FILES = ("reports/r4_escalated", "reports/r4_detail", "reports/r4_reason", "reports/r4_cells", "reports/person")  # policies: code_version
 ESCALATED_SQL = sql.render("reports/r4_escalated", before=state_as_of_sql(before=True),
                            cases=state_as_of_sql(before=False))
 DETAIL_SQL = sql.render("reports/r4_detail", escalated=ESCALATED_SQL)

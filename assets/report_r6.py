@@ -18,6 +18,7 @@ R6 = dg.AssetKey(["reports", "r6_home_teaching"])
 REPORT_ID = "R6"
 TITLE = REPORT_NAMES[REPORT_ID]
 
+SQL_FILES = ("reports/r6_cells", "reports/person")  # policies: code_version
 CELLS_SQL = sql.load("reports/r6_cells")
 KEYS_SQL = ("SELECT id_number AS person_key, id_number, NULL AS student_no, school_code, township_code "
             "FROM derived.home_teaching_compliance WHERE period = :period")

@@ -48,6 +48,7 @@ LEGEND = ("说明：1. 本表列出本学期开学以来学校相邻两次学籍
           "学籍上报文件及其行。")
 PRIVACY = "说明：本表含学生身份证件号和姓名，仅供学校核实整改，请妥善保管，不得外传。"
 
+SQL_FILES = ("reports/r8_rows", "reports/r8_schools", "reports/r8_cells")  # policies: code_version
 ROWS_SQL = sql.load("reports/r8_rows")  # every change of the period with school, name and source files
 
 SCHOOLS_SQL = sql.load("reports/r8_schools")

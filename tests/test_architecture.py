@@ -7,6 +7,8 @@ lines (so each reads top-down on one screen or two)."""
 from __future__ import annotations
 
 import ast
+import configparser
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -98,3 +100,56 @@ def test_no_function_over_100_lines_outside_tests():
     long = [hit for pkg in (*PACKAGES, "docs") for path in sorted((REPO / pkg).rglob("*.py"))
             for hit in _long_functions(path.read_text(encoding="utf-8"), str(path.relative_to(REPO)))]
     assert long == []
+
+
+# --- SQL in files: warehouse/sql/<area>/<name>.sql, one statement each, parsed under both warehouse dialects ---
+
+SQL_ROOT = REPO / "warehouse" / "sql"
+_PLACEHOLDER = re.compile(r"(?:(?<![:\w]):|\{)(\w+)\}?")  # as param_regex in .sqlfluff
+
+
+def _sql_files() -> list[Path]:
+    return sorted(SQL_ROOT.rglob("*.sql"))
+
+
+def _header_and_body(path: Path) -> tuple[list[str], str]:
+    lines = path.read_text(encoding="utf-8").strip().splitlines()
+    header = []
+    while lines and lines[0].startswith("--"):
+        header.append(lines.pop(0))
+    return header, "\n".join(lines)
+
+
+def test_sql_files_are_one_documented_statement_each():
+    from warehouse import sql
+
+    files = _sql_files()
+    assert len(files) >= 10
+    placeholder_values = configparser.ConfigParser()
+    placeholder_values.read(REPO / ".sqlfluff", encoding="utf-8")
+    values = placeholder_values["sqlfluff:templater:placeholder"]
+    for path in files:
+        name = str(path.relative_to(SQL_ROOT).with_suffix(""))
+        header, body = _header_and_body(path)
+        assert header and header[0].startswith(f"-- {name}"), f"{name}: the header names the file and says what it computes"
+        code = re.sub(r"--[^\n]*|'(?:[^']|'')*'", "", sql.load(name))  # without comments and string literals
+        assert ";" not in code, f"{name}: one statement per file"
+        parts = set(re.findall(r"\{(\w+)\}", body))
+        declared = {m.group(1) for line in header if (m := re.match(r"-- Part (\w+) \((\w+)\): \S", line))}
+        assert parts == declared, f"{name}: every {{part}} is documented in the header (-- Part name (kind): ...)"
+        missing = {p for p in _PLACEHOLDER.findall(body) if p not in values}
+        assert not missing, f"{name}: .sqlfluff [sqlfluff:templater:placeholder] has no value for {sorted(missing)}"
+
+
+@pytest.mark.parametrize("dialect", ["duckdb", "postgres"])
+def test_sql_files_parse_and_lint_under_both_dialects(dialect):
+    """The warehouse runs on DuckDB or PostgreSQL: every statement parses in both (placeholder templater for
+    :params and {parts}) and passes the small rule set of .sqlfluff."""
+    from sqlfluff.core import FluffConfig, Linter
+
+    config = FluffConfig.from_path(str(REPO), overrides={"dialect": dialect})
+    result = Linter(config=config).lint_paths((str(SQL_ROOT),))
+    problems = [f"{Path(rec['filepath']).relative_to(REPO)}:{v['start_line_no']} {v['code']} {v['description']}"
+                for rec in result.as_records() for v in rec["violations"]]
+    assert len(result.as_records()) == len(_sql_files())
+    assert problems == []

@@ -82,3 +82,23 @@ def test_no_report_module_builds_its_own_asset():
                 if fn.name.startswith("r") and fn.name[1].isdigit():
                     own.append(f"{name}.{fn.name}")
     assert own == []
+
+
+def test_every_report_sql_file_counts_in_a_code_version():
+    """Each file of warehouse/sql/reports is named in the SQL_FILES of a report module (pipelines.policies
+    fingerprints them into the asset's code_version), and each spec's cells file in its own module's."""
+    import importlib
+
+    from warehouse import sql
+
+    named = {}
+    for name in REPORT_MODULES:
+        module = importlib.import_module(f"assets.{name}")
+        for f in getattr(module, "SQL_FILES", ()):
+            named.setdefault(f, set()).add(name)
+    on_disk = {f"reports/{p.stem}" for p in (sql.ROOT / "reports").glob("*.sql")}
+    assert on_disk - set(named) == set()
+    for spec in _report_specs().values():
+        if spec.cells is not None:
+            fn_module = importlib.import_module(spec.build.__module__)
+            assert f"reports/{spec.cells}" in fn_module.SQL_FILES, spec.report_id

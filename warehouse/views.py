@@ -16,12 +16,10 @@ They are materialised as TABLES, brought up to date by the ingest step of their 
 ingestion (also when nothing new arrived, so a run killed between loading and refreshing heals on the next
 run). The refresh is incremental (:func:`incremental_sql`): only the files not yet merged in
 (``staged.current_files``) compete with the current rows of their keys, so the cost stays that of one new
-snapshot against the current one while ``staged.registry`` accumulates a snapshot every month (measured on
-a 1M-student registry: 5.6 s per monthly snapshot, flat, where a rebuild over three snapshots already takes
-5.5 s and grows with every month). As
-views, every check, derived table and ledger query re-ran the window over the whole staged table: on a
-100k-student district (1.9M roll-call rows) each read of ``attendance_current`` cost ~3.5 s, and about ten
-steps read it; built once it costs ~4 s and each read afterwards milliseconds (BENCHMARKS.md).
+snapshot against the current one while ``staged.registry`` accumulates a snapshot every month (a rebuild
+grows with every month kept). As views, every check, derived table and ledger query re-ran the window over
+the whole staged table, and about ten steps read ``attendance_current``; built once, each read afterwards is
+a plain table scan (measurements: BENCHMARKS.md).
 """
 
 from __future__ import annotations
@@ -30,6 +28,7 @@ import datetime as dt
 
 from kongchuo.snapshot_dates import delivery_key, snapshot_date
 from warehouse.layout import staged_columns
+from warehouse.sql import render
 
 # view name -> (source table, person key expression, extra partition columns)
 CURRENT_VIEWS: dict[str, tuple[str, str, tuple[str, ...]]] = {
@@ -61,8 +60,8 @@ def winners_sql(view: str, rows: str, tail: tuple[str, ...] = ("person_key", "in
     with a current table's columns).
 
     Only keys that occur more than once need the window: finding them is a hash aggregate, and the unique
-    rest is copied as is. On 1.85M roll-call rows without duplicates this takes 0.9 s instead of 2.8 s for
-    the window over every row; for re-sent snapshots (most keys repeated) it costs about the same.
+    rest is copied as is. Roll call rarely repeats a key, so this is a fraction of the window over every row;
+    for re-sent snapshots (most keys repeated) it costs about the same.
     """
     cols = staged_columns(CURRENT_VIEWS[view][0])
     outer = ", ".join(f"w.{c}" for c in cols)
@@ -275,7 +274,7 @@ def snapshot_rows_sql(view: str, winners: str) -> str:
     scope_col = SNAPSHOT_VIEWS[view]
     inner = ", ".join(f"s.{c}" for c in staged_columns(source))
     # the scope is computed first, so that (file, scope) is one equi-join key: joined on the file alone, each
-    # row met every scope of its file (21 s instead of ~1 s for 1M records in 1,400 schools)
+    # row would meet every scope of its file (a file holds a whole district's schools)
     scoped = (f"SELECT s.*, coalesce(s.{scope_col}, h.home) AS scope_code FROM staged.{source} s "
               f"JOIN ({_home_scopes_sql(source)}) h ON h.file_sha = s.file_sha WHERE {key} IS NOT NULL")
     return f"""SELECT {inner}, {key} AS person_key, f.ingested_at, s.scope_code
@@ -515,10 +514,10 @@ def registry_person_key_sql(t: str = "t") -> str:
     """A registry record's person: its valid ID; where the ID is blank or invalid and the student number is
     ``G`` + a valid ID, that ID; else the ID as given, else the student number (J/L numbers).
 
-    The full validity test costs ~5 s per million rows, so it runs only where it can change the answer: an ID
-    whose student number is not a ``G`` number, or is ``G`` + that same ID, is the person either way (valid:
-    itself; invalid: no other ID to take), and a record without ID and without ``G`` number is its student
-    number. That leaves ID-less ``G`` records and the rare ``G`` number that differs from the record's ID."""
+    The full validity test is the expensive part (17 weighted digits), so it runs only where it can change the
+    answer: an ID whose student number is not a ``G`` number, or is ``G`` + that same ID, is the person either
+    way (valid: itself; invalid: no other ID to take), and a record without ID and without ``G`` number is its
+    student number. That leaves ID-less ``G`` records and the rare ``G`` number that differs from the record's ID."""
     i, n = f"{t}.id_number", f"{t}.student_no"
     return (f"(CASE WHEN {i} IS NOT NULL AND ({n} IS NULL OR substr({n}, 1, 1) <> 'G' OR {n} = 'G' || {i}) "
             f"THEN {i} WHEN {i} IS NULL AND ({n} IS NULL OR substr({n}, 1, 1) <> 'G') THEN {n} "
@@ -541,7 +540,7 @@ def birth_for_age_sql(id_expr: str, birth: str) -> str:
 def registry_birth_sql(t: str = "t") -> str:
     """A registry record's birth date for school age: from its person's valid ID (its own, else the one inside
     its ``G`` number), else ``birth_date``. Written on the columns, not on the person key expression: nesting
-    that expression costs ~12 s per million rows, this ~1 s."""
+    that expression would repeat the validity test inside every branch."""
     i, n, b = f"{t}.id_number", f"{t}.student_no", f"{t}.birth_date"
     g = f"substr({n}, 2)"
     own_id_decides = f"({n} IS NULL OR substr({n}, 1, 1) <> 'G' OR {n} = 'G' || {i})"
@@ -571,8 +570,8 @@ def attendance_persons_sql(window: str) -> str:
     """Roll-call rows of ``staged.attendance_current`` whose ``date`` satisfies ``window`` (a condition on ``a``),
     each with its ``person_key``: the row's ID number; else, through its student number, the person of the
     registry record with that number (any state); else the ID inside a ``G`` number; else the student number.
-    Only the student numbers the window's ID-less rows use are looked up (grouping the whole registry cost
-    5 s at 15M records)."""
+    Only the student numbers the window's ID-less rows use are looked up (grouping the whole registry would
+    cost as much as the province's registry is large, every time)."""
     return f"""(WITH ap_rows AS (
         SELECT a.student_no, a.id_number, a.school_code, a.date, a.status, a.file_sha, a.row_no
         FROM staged.attendance_current a WHERE {window}
@@ -590,3 +589,9 @@ def attendance_persons_sql(window: str) -> str:
 
 
 REGISTRY_PERSON_KEY_R = registry_person_key_sql("r")  # the person of a registry row aliased ``r`` (report queries)
+
+
+def first_records_sql(persons: str) -> str:
+    """Each person's first registry record (active first, then by school code), for the persons ``persons`` (a
+    condition on the record ``p``): ``warehouse/sql/matching/first_records.sql``."""
+    return render("matching/first_records", registry_persons=registry_persons_sql(), persons=persons)

@@ -1,6 +1,8 @@
--- Who each child of the keys query is, for the people working the case: their registry record (active first),
--- else the census child. The registry is cut down to the keys' persons BEFORE the window (over a province's whole
--- registry the window is what costs). person_key: the person of a registry row aliased r (warehouse.views).
+-- reports/person: who each child of the keys query is, for the people working the case (R3, R4, R6): their
+-- registry record (active first), else the census child. The registry is cut down to the keys' persons before the
+-- window (over a province's whole registry the window is what costs).
+-- Part keys (query): person_key, id_number, student_no, school_code, township_code of the children.
+-- Part person_key (expression): the person of a registry row aliased r (warehouse.views).
 WITH k AS ({keys}),
 reg AS (
     SELECT {person_key} AS person_key, r.id_number, r.student_no, r.name, r.gender,

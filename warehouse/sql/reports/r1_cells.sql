@@ -1,6 +1,8 @@
--- R1 控辍保学月报: one row per (school or township row, column, case). cases: the ledger state of every case
--- at the month's end; first_rule: the first rule (RULE_ORDER) a suspected child's rules list names.
--- A case's row is its school, else its township's out-of-school row.
+-- reports/r1_cells: R1 控辍保学月报, one row per (school or township row, column, case) of reports.cells; a
+-- case's row is its school, else its township's out-of-school row.
+-- Bind parameters: period, report, start, end.
+-- Part cases (query): the ledger state of every case at the month's end (assets.ledger.state_as_of_sql).
+-- Part first_rule (expression): the first rule (RULE_ORDER) a suspected child's rules list names.
 WITH sd AS (SELECT * FROM derived.suspected_dropouts WHERE period = :period),
 person_school AS (SELECT person_key, min(school_code) AS school_code FROM derived.roster
                   WHERE period = :period GROUP BY person_key),

@@ -1,6 +1,8 @@
--- R2 控辍保学排查整改工作情况统计表: one row per (township, column, child). people: the township counts shared
--- with derived.township_rates (assets.quarterly); person_key: the person of a registry row aliased r;
--- priority: one UNION ALL branch per priority group (kongchuo.reports_catalog.R2_PRIORITY_FLAGS).
+-- reports/r2_cells: R2 控辍保学排查整改工作情况统计表, one row per (township, column, child) of reports.cells.
+-- Bind parameters: period, report, start, end.
+-- Part people (query): the township counts shared with derived.township_rates (assets.quarterly).
+-- Part person_key (expression): the person of a registry row aliased r (warehouse.views).
+-- Part priority (query): the priority-group rows, r2_priority.sql once per group, UNION ALL.
 WITH people AS ({people}),
 qs AS (SELECT DISTINCT person_key, township_code, stage FROM derived.quarterly_suspected WHERE period = :period),
 reg AS (
@@ -29,7 +31,7 @@ all_tries AS (  -- the ledger's escalation rule: >= 3 attempts 未返校 up to t
 SELECT :period, :report, 'township:' || coalesce(township_code, 'unknown'), measure, person FROM people
 UNION ALL SELECT :period, :report, 'township:' || coalesce(township_code, 'unknown'),
                  CASE WHEN stage = '小学' THEN 'suspected_primary' ELSE 'suspected_junior' END, person_key FROM qs
-{priority}
+UNION ALL SELECT * FROM ({priority}) pr
 UNION ALL SELECT :period, :report, 'township:' || coalesce(r.township_code, 'unknown'),
                  CASE WHEN r.stage = '小学' THEN 'returned_primary' ELSE 'returned_junior' END, t.id_number
     FROM tries t JOIN reg r ON r.person_key = t.id_number AND r.rn = 1 WHERE t.returned > 0

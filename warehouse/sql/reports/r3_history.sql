@@ -1,7 +1,9 @@
--- R3: the ledger history of a county's open cases (cases_table: the run's temporary table of open cases), each
--- event with the name of the file that caused it (raw.files knows the landing names by hash) and, for a persuasion
--- record, its row in that file (the casework row of the same child, date and file). event_select: the columns
--- of kongchuo.one_form.EVENT_COLUMNS.
+-- reports/r3_history: R3, the ledger history of a county's open cases, each event with the name of the file
+-- that caused it (raw.files knows the landing names by hash) and, for a persuasion record, its row in that
+-- file (the casework row of the same child, date and file).
+-- Bind parameters: period, county.
+-- Part event_select (expression): the columns of kongchuo.one_form.EVENT_COLUMNS.
+-- Part cases_table (relation): the run's temporary table of open cases.
 SELECT {event_select} FROM ledger.case_events e
 LEFT JOIN (SELECT file_sha, min(original_name) AS name FROM raw.files GROUP BY file_sha) f
        ON f.file_sha = e.source_file_sha

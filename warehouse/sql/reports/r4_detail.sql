@@ -1,4 +1,6 @@
--- R4: first and last persuasion attempt up to the cut-off, per escalated child (escalated: r4_escalated.sql).
+-- reports/r4_detail: R4, first and last persuasion attempt up to the cut-off, per escalated child.
+-- Bind parameters: period, end.
+-- Part escalated (query): r4_escalated.sql.
 WITH esc AS ({escalated})
 SELECT e.person_key,
        min(CASE WHEN v.event_type = 'attempt' THEN v.event_date END) AS first_attempt,

@@ -1,6 +1,8 @@
--- R4: cases escalated at the cut-off (cases: the ledger state at the month's end; before: at the previous
--- month's end), with the date of the escalation that put them in that state (the latest) and whether they are new
--- on the list (is_new: not escalated at the end of the previous month).
+-- reports/r4_escalated: R4, cases escalated at the cut-off, with the date of the escalation that put them in
+-- that state (the latest) and whether they are new on the list (is_new: not escalated a month before).
+-- Bind parameters: period.
+-- Part before (query): the ledger state of every case at the previous month's end.
+-- Part cases (query): the ledger state of every case at the month's end.
 WITH esc AS (
     SELECT person_key, max(event_date) AS escalated_on FROM ledger.case_events
     WHERE event_type = 'escalate' AND created_for_period <= :period GROUP BY person_key

@@ -1,4 +1,6 @@
--- R4: the dropout reason and the persuading unit of each escalated child, from the casework up to the cut-off.
+-- reports/r4_reason: R4, the dropout reason and persuading unit of each escalated child, from the casework.
+-- Bind parameters: period, end.
+-- Part escalated (query): r4_escalated.sql.
 WITH esc AS ({escalated})
 SELECT c.id_number AS person_key, min(c.dropout_reason) AS dropout_reason, min(c.unit) AS unit
 FROM staged.casework c JOIN esc e ON e.person_key = c.id_number

@@ -1,5 +1,6 @@
--- R8: every registry change of the period with its school, township, the child's name and the files (and rows)
--- of the old and new records.
+-- reports/r8_rows: R8, every registry change of the period with its school, township, the child's name and
+-- the files (and rows) of the old and new records.
+-- Bind parameters: p (the period).
 SELECT c.*, s.school_name, s.township_code AS ref_township, t.township_name, t.district_code,
        coalesce(rn.name, ro.name) AS name, fo.original_name AS old_file, fn.original_name AS new_file
 FROM derived.registry_changes c

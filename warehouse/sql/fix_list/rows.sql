@@ -1,5 +1,9 @@
--- R5: each DQ04-DQ07 finding of the period's latest check runs (findings) joined to the record it names, ordered
--- by township, school, check and record.
+-- fix_list/rows: R5 人籍不一致整改清单, every finding of the period's latest check runs joined to the record it names:
+-- the registry record at that school, else any registry record with the key, else the census child with that ID.
+-- A DQ06 finding (present but unregistered) names a roll-call key: the child's ID is the roll call's id_number,
+-- else the ID inside a G student number, and the name comes from any registry record or the census child.
+-- Bind parameters: p (the period).
+-- Part findings (query): checks' latest_run_findings_sql of the fix list's checks (DQ04-DQ07).
 WITH f0 AS ({findings}),
 att AS (SELECT coalesce(student_no, id_number) AS record_key, school_code, max(id_number) AS id_number,
                max(student_no) AS student_no

@@ -10,7 +10,7 @@ export DAGSTER_HOME ?= $(KONGCHUO_HOME)/dagster
 export GX_ANALYTICS_ENABLED := false
 export DAGSTER_DISABLE_TELEMETRY := true
 
-.PHONY: venv demo test dev audit portal bench explain screenshot clean
+.PHONY: venv demo test check dev audit portal bench explain screenshot clean
 
 $(STAMP): requirements.lock pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -33,6 +33,10 @@ demo: venv
 test: venv
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
+## The fast tier (pytest -m fast): unit tests, the definitions and one small district month end to end.
+check: venv
+	$(BIN)/python -m pytest -m fast $(PYTEST_ARGS)
+
 ## The Dagster UI on the same data.
 dev: venv
 	@$(BIN)/kongchuo instance >/dev/null
@@ -50,7 +54,7 @@ portal: venv
 ## WORKERS=n generator processes for the province (memory ≈ n × 3.5 GB; default 2).
 SCALE ?= district
 bench: venv
-	$(BIN)/python -m kongchuo.bench --scale $(SCALE) $(if $(RECORD),--record) $(if $(PROFILE),--profile) \
+	$(BIN)/python -m pipelines.bench --scale $(SCALE) $(if $(RECORD),--record) $(if $(PROFILE),--profile) \
 	  $(if $(GENERATE_ONLY),--generate-only) $(if $(WORKERS),--workers $(WORKERS))
 
 ## Auditors: the read-only Dagster UI over the instance `make demo`/`make dev` write (runs, checks, lineage); it

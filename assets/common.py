@@ -6,9 +6,10 @@ from typing import Any
 
 import dagster as dg
 
+from assets.report_files import source_files_metadata
 from kongchuo.masking import preview_markdown
-from pipelines.partitions import period_bounds, school_year_reference_date
 from warehouse.layout import TABLES
+from warehouse.partitions import period_bounds, school_year_reference_date
 from warehouse.resource import WarehouseResource
 
 OWNERS = ["team:data-engineering"]
@@ -35,7 +36,6 @@ def table_metadata(warehouse: WarehouseResource, table: str, period: str, previe
     """Row count, schema, partition, source files (by SHA-256) and a masked preview of one period of a derived table."""
     count = int(warehouse.scalar(f"SELECT count(*) FROM {table} WHERE period = :p", {"p": period}))
     sample = warehouse.query_df(f"SELECT {preview_columns} FROM {table} WHERE period = :p LIMIT 10", {"p": period})
-    from assets.report_files import source_files_metadata
 
     return {
         **source_files_metadata(warehouse, period),

@@ -29,7 +29,7 @@ import pandas as pd
 
 from kongchuo.excel import Sheet
 from kongchuo.snapshot_dates import date_in_name, delivery_key
-from pipelines.partitions import period_bounds
+from warehouse.partitions import period_bounds
 from warehouse.resource import WarehouseResource
 
 WHOLE_DISTRICT = "全部（文件名未指明范围）"

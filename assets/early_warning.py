@@ -32,14 +32,14 @@ import sqlalchemy as sa
 
 from assets.common import OWNERS, table_schema
 from assets.report_files import current_district, file_part
-from kongchuo.districts import district_name
 from assets.rules import RuleConfig, mode_params
+from kongchuo.districts import district_name
 from kongchuo.excel import Sheet, write_workbook
 from kongchuo.masking import mask_id, preview_markdown
 from kongchuo.reports_catalog import REPORT_NAMES
-from pipelines.partitions import daily_partitions
-from pipelines.pools import WAREHOUSE_POOL
-from pipelines.resources import KongchuoHome
+from warehouse.home import KongchuoHome
+from warehouse.partitions import daily_partitions
+from warehouse.pools import WAREHOUSE_POOL
 from warehouse.resource import WarehouseResource
 from warehouse.views import attendance_persons_sql, registry_persons_sql
 
@@ -51,17 +51,20 @@ LOOKBACK_DAYS = 62  # a streak is followed back this far (two months of school d
 REASONS = {"consecutive": "连续旷课", "monthly": "本月累计旷课", "open_case": "在案学生再次旷课"}
 OPEN_STATES = ("persuading", "escalated", "returned")
 
-WARNINGS_SQL = f"""
-    WITH ap AS {attendance_persons_sql("a.date BETWEEN :from_date AND :d")},
+def _absence_ctes(lo: str, hi: str) -> str:
+    """The roll call from ``lo`` to ``hi`` (SQL date expressions) matched to persons, each school's school days
+    numbered, and the unexcused rows on them: what a streak is counted over. Written once for R7 (as of a day)
+    and for the day a month's SD1 was reached (:data:`SD1_REACHED_SQL`, the ledger's suspected date)."""
+    return f"""ap AS {attendance_persons_sql(f"a.date BETWEEN {lo} AND {hi}")},
     schools AS (SELECT DISTINCT school_code FROM ap WHERE school_code IS NOT NULL),
     days AS (  -- school days: the roll call's dates (rollcall) or the school calendar (absence_only)
         SELECT DISTINCT school_code, date FROM ap WHERE :absence_only = 0
         UNION
         SELECT s.school_code, c.date FROM schools s JOIN staged.school_calendar c ON c.school_code = s.school_code
-        WHERE :absence_only = 1 AND c.date BETWEEN :from_date AND :d
+        WHERE :absence_only = 1 AND c.date BETWEEN {lo} AND {hi}
         UNION
         SELECT s.school_code, c.date FROM schools s CROSS JOIN staged.school_calendar c
-        WHERE :absence_only = 1 AND c.school_code IS NULL AND c.date BETWEEN :from_date AND :d
+        WHERE :absence_only = 1 AND c.school_code IS NULL AND c.date BETWEEN {lo} AND {hi}
           AND NOT EXISTS (SELECT 1 FROM staged.school_calendar o WHERE o.school_code = s.school_code)
     ),
     numbered AS (SELECT school_code, date, row_number() OVER (PARTITION BY school_code ORDER BY date) AS day_no
@@ -70,7 +73,38 @@ WARNINGS_SQL = f"""
         SELECT DISTINCT a.person_key, a.school_code, a.date, n.day_no
         FROM ap a JOIN numbered n ON n.school_code = a.school_code AND n.date = a.date
         WHERE a.status = 'unexcused'
+    )"""
+
+
+# The school day of the month (:start .. :end) on which each child's SD1 was first reached, as R7 dates it: the
+# N-th day of an unexcused streak (``consecutive``: the streak's first_seen), or the day the month's unexcused
+# days reached M (``monthly``). A streak is followed back LOOKBACK_DAYS before the month, like R7's.
+SD1_REACHED_SQL = f"""
+    WITH {_absence_ctes(f"CAST(:start AS DATE) - {LOOKBACK_DAYS}", "CAST(:end AS DATE)")},
+    islands AS (
+        SELECT person_key, school_code, date, day_no,
+               day_no - row_number() OVER (PARTITION BY person_key, school_code ORDER BY day_no) AS grp
+        FROM absent
     ),
+    runs AS (
+        SELECT person_key, date,
+               row_number() OVER (PARTITION BY person_key, school_code, grp ORDER BY day_no) AS k
+        FROM islands
+    ),
+    month_absent AS (
+        SELECT person_key, date, row_number() OVER (PARTITION BY person_key ORDER BY date) AS k
+        FROM (SELECT DISTINCT person_key, date FROM absent WHERE date >= :start) x
+    ),
+    reached AS (
+        SELECT person_key, date FROM runs WHERE k = :consecutive_days AND date BETWEEN :start AND :end
+        UNION ALL
+        SELECT person_key, date FROM month_absent WHERE k = :monthly_days
+    )
+    SELECT person_key, min(date) AS reached FROM reached GROUP BY person_key
+"""
+
+WARNINGS_SQL = f"""
+    WITH {_absence_ctes(":from_date", ":d")},
     today AS (  -- absent without leave on D, and present nowhere that day
         SELECT person_key, min(school_code) AS school_code FROM absent WHERE date = :d
           AND person_key NOT IN (SELECT person_key FROM ap WHERE date = :d AND status = 'present')

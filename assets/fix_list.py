@@ -14,17 +14,18 @@ import dagster as dg
 import pandas as pd
 
 from assets.common import OWNERS
-from checks.findings import latest_run_findings_sql
-from checks.names import CHECK_NAMES, FIX_LIST_CHECK_IDS
 from assets.report_files import current_district, draft_or_final, file_part, source_files_metadata
+from kongchuo.check_names import CHECK_NAMES, FIX_LIST_CHECK_IDS
 from kongchuo.districts import district_name, month_label
 from kongchuo.excel import Sheet, write_workbook
-from kongchuo.labels import CHECK_EXPLANATIONS, CHECK_LABELS as LABELS_OF_CHECKS, grade_label
+from kongchuo.labels import CHECK_EXPLANATIONS, grade_label
+from kongchuo.labels import CHECK_LABELS as LABELS_OF_CHECKS
 from kongchuo.reports_catalog import REPORT_NAMES
 from kongchuo.sources import REGISTRY_STATUS_LABEL
-from pipelines.partitions import monthly_partitions, period_of
-from pipelines.pools import WAREHOUSE_POOL
-from pipelines.resources import KongchuoHome
+from warehouse.findings import latest_run_findings_sql
+from warehouse.home import KongchuoHome
+from warehouse.partitions import monthly_partitions, period_of
+from warehouse.pools import WAREHOUSE_POOL
 from warehouse.resource import WarehouseResource
 
 R5 = dg.AssetKey(["reports", "r5_fix_list"])

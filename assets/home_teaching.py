@@ -12,8 +12,8 @@ import dagster as dg
 
 from assets.common import OWNERS, period_params, table_metadata
 from assets.derived import STAGED
-from pipelines.partitions import monthly_partitions, period_of
-from pipelines.pools import WAREHOUSE_POOL
+from warehouse.partitions import monthly_partitions, period_of
+from warehouse.pools import WAREHOUSE_POOL
 from warehouse.resource import WarehouseResource
 
 HOME_TEACHING_COMPLIANCE = dg.AssetKey(["derived", "home_teaching_compliance"])

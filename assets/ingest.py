@@ -55,15 +55,14 @@ from assets.common import OWNERS, table_schema
 from kongchuo import landing, masking
 from kongchuo.excel import sha256_file
 from kongchuo.normalize import parse_flags
-from kongchuo.parsing import (PARALLEL_MIN_BYTES, ParsedFile, ParseJob, is_infrastructure_error, parse_all,
-                              safe_error)
+from kongchuo.parsing import PARALLEL_MIN_BYTES, ParsedFile, ParseJob, parse_all, safe_error
 from kongchuo.readers import CHUNK_ROWS, IngestError, detect_encoding
 from kongchuo.settings import SOURCES
 from kongchuo.sources import SPECS
-from pipelines.partitions import TIMEZONE, monthly_partitions
-from pipelines.pools import WAREHOUSE_POOL
-from pipelines.resources import KongchuoHome
-from warehouse.resource import WarehouseResource
+from warehouse.home import KongchuoHome
+from warehouse.partitions import TIMEZONE, monthly_partitions
+from warehouse.pools import WAREHOUSE_POOL
+from warehouse.resource import WarehouseResource, is_infrastructure_error
 from warehouse.views import refresh_current
 
 CODE_VERSION = "ingest-1"

@@ -61,7 +61,6 @@ month) when it derived earlier months first.
 
 import datetime as dt
 from dataclasses import dataclass
-from pipelines.pools import WAREHOUSE_POOL
 from typing import Any
 
 import dagster as dg
@@ -70,12 +69,14 @@ import sqlalchemy as sa
 
 from assets.common import OWNERS, period_params, table_schema
 from assets.derived import ROSTER, STAGED, SUSPECTED
+from assets.early_warning import SD1_REACHED_SQL
 from assets.report_files import source_files_metadata
 from assets.rules import ROSTER_SQL, SUSPECTED_DROPOUTS_SQL, RuleConfig, age_sql, rule_params
 from kongchuo.masking import preview_markdown
-from pipelines.partitions import FIRST_MONTH, monthly_partitions, period_bounds, period_of
-from pipelines.resources import KongchuoHome
+from warehouse.home import KongchuoHome
 from warehouse.layout import TABLES, VIEWS
+from warehouse.partitions import FIRST_MONTH, monthly_partitions, period_bounds, period_of
+from warehouse.pools import WAREHOUSE_POOL
 from warehouse.resource import WarehouseResource
 from warehouse.views import registry_persons_sql
 
@@ -126,12 +127,20 @@ FLAGGED_SQL = f"""
         FROM ({registry_persons_sql()}) t
         WHERE person_key IN (SELECT person_key FROM {{suspected}} WHERE period = :period)
         GROUP BY person_key, school_code
+    ),
+    warned AS (  -- R7's first day of an SD1 warning in the month, where the daily partitions ran
+        SELECT person_key, min(first_seen) AS first_seen FROM derived.early_warnings
+        WHERE reason IN ('consecutive', 'monthly') AND first_seen BETWEEN :start AND :end
+        GROUP BY person_key
     )
     SELECT sd.person_key, sd.id_number, sd.student_no, sd.school_code, sd.township_code, sd.rules,
-           af.file_sha AS attendance_sha, rf.file_sha AS registry_sha
+           af.file_sha AS attendance_sha, rf.file_sha AS registry_sha,
+           CASE WHEN ',' || sd.rules || ',' LIKE '%,SD1,%' THEN coalesce(w.first_seen, sr.reached) END AS flag_date
     FROM {{suspected}} sd
     LEFT JOIN att_file af ON af.school_code = sd.school_code
     LEFT JOIN reg_file rf ON rf.person_key = sd.person_key AND rf.school_code = sd.school_code
+    LEFT JOIN warned w ON w.person_key = sd.person_key
+    LEFT JOIN ({SD1_REACHED_SQL}) sr ON sr.person_key = sd.person_key
     WHERE sd.period = :period
 """
 
@@ -268,6 +277,11 @@ def derive_events(period: str, end: dt.date, prior: pd.DataFrame, flagged: pd.Da
         if flag is not None:
             ident = (flag.id_number, flag.student_no, flag.school_code, flag.township_code)
         first_date = min([t.attempt_date for t in person_tries], default=end)
+        # a child flagged by SD1 is suspected from the school day the rule was reached (R7's first warning day,
+        # DESIGN.md / issue 18), or from an earlier persuasion attempt; other rules: the month's end
+        flag_date = getattr(flag, "flag_date", None) if flag is not None else None
+        if flag_date is not None and not pd.isna(flag_date):
+            first_date = min(_day(first_date), _day(flag_date)) if person_tries else _day(flag_date)
         out: list[dict[str, Any]] = []
 
         def emit(event_type: str, to_state: str, date: dt.date, reason: str | None, evidence: str | None,
@@ -338,6 +352,11 @@ def derive_events(period: str, end: dt.date, prior: pd.DataFrame, flagged: pd.Da
     return frame[COLUMNS]
 
 
+def _day(value: Any) -> dt.date:
+    """A date from a warehouse value (date, datetime or pandas Timestamp)."""
+    return pd.Timestamp(value).date()
+
+
 def _flag_source(flag: Any) -> tuple[str, str | None]:
     rules = set(flag.rules.split(","))
     if rules & {"SD3", "SD4"} or not flag.attendance_sha:
@@ -381,6 +400,16 @@ def ensure_work_tables(warehouse: WarehouseResource) -> None:
         warehouse.lock_ddl(conn)
         for table, columns in WORK_TABLES.items():
             conn.execute(sa.text(f"CREATE TABLE IF NOT EXISTS {table} ({columns.strip()})"))
+            # a work table made before the roster gained a column (transfer_date): add it, as ensure_layout does
+            schema, name = table.split(".")
+            have = {c for (c,) in conn.execute(sa.text(
+                "SELECT column_name FROM information_schema.columns WHERE table_schema = :s AND table_name = :t"),
+                {"s": schema, "t": name}).all()}
+            for part in columns.replace("\n", " ").split(","):
+                bits = part.split()
+                if bits and bits[0] not in have:
+                    kind = " ".join(b for b in bits[1:] if b.upper() not in ("NOT", "NULL"))
+                    conn.execute(sa.text(f"ALTER TABLE {table} ADD COLUMN {bits[0]} {kind}"))
 
 
 def month_key(day: dt.date) -> str:

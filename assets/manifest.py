@@ -4,8 +4,8 @@ The manifest lists only the files the report assets themselves wrote: each repor
 SHA-256 of every file it wrote in its materialization metadata, and the manifest takes those (the latest
 materialization of each report for the period) and keeps a file only while its bytes still have that hash.
 A workbook saved into the folder by hand, or a report file edited afterwards, is never listed, so the portal
-never serves it (it shows it to district staff as 未登记文件). Each entry carries its report id (R1…R6) and,
-for R5, the township code, so the portal scopes by codes and never by words in a file name.
+never serves it (it shows it to district staff as 未登记文件). Each entry carries its report id (R1…R8) and,
+for R5, R7 and R8, the township code, so the portal scopes by codes and never by words in a file name.
 """
 
 
@@ -22,15 +22,15 @@ from assets import completeness
 from assets.common import OWNERS
 from assets.report_files import current_district, remove_stale_partials, source_files, source_files_metadata
 from kongchuo.excel import sha256_file
-from pipelines.partitions import period_bounds, period_of
-from pipelines.pools import WAREHOUSE_POOL
-from pipelines.resources import KongchuoHome
+from warehouse.home import KongchuoHome
+from warehouse.partitions import period_bounds, period_of
+from warehouse.pools import WAREHOUSE_POOL
 from warehouse.resource import WarehouseResource
 
 # Report asset (last part of its key) → report id, as in DESIGN.md and the portal (portal/catalog.py).
 REPORT_IDS: dict[str, str] = {
     "r1_monthly": "R1", "r2_statistics": "R2", "r3_one_student_one_form": "R3", "r4_escalations": "R4",
-    "r5_fix_list": "R5", "r6_home_teaching": "R6", "r7_daily": "R7",
+    "r5_fix_list": "R5", "r6_home_teaching": "R6", "r7_daily": "R7", "r8_registry_changes": "R8",
 }
 
 
@@ -78,7 +78,7 @@ def written_reports(instance: dg.DagsterInstance, report_keys: Sequence[dg.Asset
                 continue
             entry = {"file": path.name, "report": report, "sha256": f["sha256"], "bytes": path.stat().st_size,
                      "run_id": run_id}
-            if report in ("R5", "R7"):
+            if report in ("R5", "R7", "R8"):
                 entry["township_code"] = f.get("township_code")
             if report == "R7":
                 entry["school_code"] = f.get("school_code")

@@ -26,7 +26,6 @@ drill-down cells come from.
 
 
 import datetime as dt
-from pipelines.pools import WAREHOUSE_POOL
 from typing import Any
 
 import dagster as dg
@@ -37,8 +36,9 @@ from assets.derived import STAGED
 from assets.report_files import source_files_metadata
 from assets.rules import OUT_OF_SCHOOL_SQL, ROSTER_SQL, SUSPECTED_DROPOUTS_SQL, RuleConfig, age_sql, rule_params
 from kongchuo.masking import preview_markdown
-from pipelines.partitions import period_bounds, period_of, quarterly_partitions, school_year_reference_date
-from pipelines.resources import KongchuoHome
+from warehouse.home import KongchuoHome
+from warehouse.partitions import period_bounds, period_of, quarterly_partitions, school_year_reference_date
+from warehouse.pools import WAREHOUSE_POOL
 from warehouse.resource import WarehouseResource
 from warehouse.views import census_birth_sql, registry_persons_sql
 

@@ -17,10 +17,12 @@ import dagster as dg
 import pandas as pd
 import sqlalchemy as sa
 
+from assets import completeness
 from kongchuo.districts import common_region, district_name, month_label
-from pipelines.resources import KongchuoHome
+from kongchuo.excel import mark_draft
+from warehouse.home import KongchuoHome
+from warehouse.partitions import period_bounds
 from warehouse.resource import WarehouseResource
-
 
 MIN_COUNTY_SHARE = 0.01  # a county counts towards a multi-county label when it holds >= 1 % of the records
 
@@ -63,8 +65,6 @@ def report_path(home: KongchuoHome, warehouse: WarehouseResource, period: str, t
 def draft_or_final(final: Path, warehouse: WarehouseResource, period: str) -> Path:
     """``final`` while the period's inputs are whole; else ``<name>_草稿.xlsx``, whose workbook gets the notice
     sheet first and 【草稿】 titles (:func:`kongchuo.excel.mark_draft`). The other version is removed."""
-    from assets import completeness
-    from kongchuo.excel import mark_draft
 
     draft = final.with_name(f"{final.stem}_{DRAFT_MARK}{final.suffix}")
     done = completeness.state(warehouse, period)
@@ -112,7 +112,6 @@ def report_metadata(path: Path, sha: str, rows: int, warehouse: WarehouseResourc
 def source_files_metadata(warehouse: WarehouseResource, period: str) -> dict[str, Any]:
     """The period and the ingested files (source, file name, SHA-256) a period's output is built from, plus one
     fingerprint of that set: materialization metadata that ties every derived table and report to its inputs."""
-    from pipelines.partitions import period_bounds
 
     files = source_files(warehouse, period_bounds(period)[1])
     shas = sorted(files["file_sha"].tolist())

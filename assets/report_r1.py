@@ -6,34 +6,21 @@ import dagster as dg
 
 from assets.common import OWNERS, period_params
 from assets.derived import OUT_OF_SCHOOL, ROSTER, STAGED, SUSPECTED
-from assets.report_files import cell_counts, current_district, replace_cells, report_metadata, report_path
 from assets.ledger import CASE_EVENTS, state_as_of_sql
+from assets.report_files import cell_counts, current_district, replace_cells, report_metadata, report_path
 from kongchuo.districts import district_name, is_multi_county, month_label, region_prefix
 from kongchuo.excel import Sheet, write_workbook
-from kongchuo.labels import RULE_NAMES, RULE_ORDER, issuing_unit, rule_legend
-from kongchuo.reports_catalog import REPORT_NAMES
-from pipelines.partitions import monthly_partitions, period_of
-from pipelines.pools import WAREHOUSE_POOL
-from pipelines.resources import KongchuoHome
+from kongchuo.labels import RULE_ORDER, issuing_unit, rule_legend
+from kongchuo.reports_catalog import R1_COLUMNS, REPORT_NAMES
+from warehouse.home import KongchuoHome
+from warehouse.partitions import monthly_partitions, period_of
+from warehouse.pools import WAREHOUSE_POOL
 from warehouse.resource import WarehouseResource
 
 R1 = dg.AssetKey(["reports", "r1_monthly"])
 REPORT_ID = "R1"
 
-# (column key, Chinese header) in report order; every key is a column_key of reports.cells. The rule columns
-# count each child once, under the first rule that fired in RULE_ORDER, so they add up to 'suspected'.
-COLUMNS: tuple[tuple[str, str], ...] = (
-    ("enrolled", "在籍学生数"),
-    ("suspected", "合计"),
-    *((rule, f"{RULE_NAMES[rule]}({rule})") for rule in RULE_ORDER),
-    ("confirmed", "确认辍学"),
-    ("persuading", "劝返中"),
-    ("escalated", "已上报联控联保工作组"),
-    ("attempts", "本月劝返人次"),
-    ("returned", "本月劝返复学人数"),
-    ("out_of_school", "失学儿童人数"),
-    ("verify_elsewhere", "外出待核实人数"),
-)
+COLUMNS = R1_COLUMNS
 # Group headers above the columns (first column of each group).
 GROUPS: dict[str, str] = {"suspected": "疑似辍学人数（每人按首个触发规则计一次）", "confirmed": "辍学案件（截至月末）",
                           "attempts": "本月劝返工作", "out_of_school": "户籍比对"}

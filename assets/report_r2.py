@@ -14,19 +14,24 @@ reference data covers.
 import dagster as dg
 
 from assets.common import OWNERS
-from assets.manifest import build_manifest_asset
 from assets.derived import STAGED
-from assets.quarterly import (DATA_TOWNSHIPS_SQL, QUARTERLY_SUSPECTED, TOWNSHIP_PEOPLE_SQL, TOWNSHIP_RATES,
-                              quarter_params)
+from assets.manifest import build_manifest_asset
+from assets.quarterly import (
+    DATA_TOWNSHIPS_SQL,
+    QUARTERLY_SUSPECTED,
+    TOWNSHIP_PEOPLE_SQL,
+    TOWNSHIP_RATES,
+    quarter_params,
+)
 from assets.report_files import cell_counts, current_district, replace_cells, report_metadata, report_path
 from assets.rules import RuleConfig
 from kongchuo.districts import district_name, month_label
-from kongchuo.labels import issuing_unit
-from kongchuo.reports_catalog import REPORT_NAMES
 from kongchuo.excel import Sheet, write_workbook
-from pipelines.partitions import period_of, quarterly_partitions
-from pipelines.pools import WAREHOUSE_POOL
-from pipelines.resources import KongchuoHome
+from kongchuo.labels import issuing_unit
+from kongchuo.reports_catalog import R2_COLUMNS, R2_PRIORITY_FLAGS, REPORT_NAMES
+from warehouse.home import KongchuoHome
+from warehouse.partitions import period_of, quarterly_partitions
+from warehouse.pools import WAREHOUSE_POOL
 from warehouse.resource import WarehouseResource
 from warehouse.views import REGISTRY_PERSON_KEY_R
 
@@ -35,34 +40,16 @@ REPORT_ID = "R2"
 TITLE = REPORT_NAMES[REPORT_ID]
 ROW_PREFIX = "township:"
 
-PRIORITY = (("poverty", "脱贫家庭/建档立卡"), ("left_behind", "留守儿童"), ("migrant", "流动/随迁子女"),
-            ("disabled", "残疾儿童"), ("difficulty", "困境儿童"))
-# (column key in reports.cells, header, group header); 'rate' is computed from enrolled / school_age.
-COLUMNS: tuple[tuple[str, str, str], ...] = (
-    ("school_age", "户籍适龄儿童数", "适龄儿童入学情况"),
-    ("enrolled", "在籍适龄儿童数", ""),
-    ("rate", "入学率(%)", ""),
-    ("suspected_primary", "小学", "疑似辍学人数"),
-    ("suspected_junior", "初中", ""),
-    ("suspected", "合计", ""),
-    *((key, label, "其中重点群体" if i == 0 else "") for i, (key, label) in enumerate(PRIORITY)),
-    ("returned_primary", "小学", "劝返复学人数"),
-    ("returned_junior", "初中", ""),
-    ("out_of_school", "失学儿童数", "失学及未返校"),
-    ("verify_elsewhere", "外出待核实数", ""),
-    ("still_out", "尚未返校(入学)数", ""),
-)
+COLUMNS = R2_COLUMNS
 COUNT_KEYS = [k for k, _, _ in COLUMNS if k != "rate"]
 
-_FLAGS = {"poverty": "is_poverty_family", "left_behind": "is_left_behind", "migrant": "is_migrant",
-          "disabled": "is_disabled", "difficulty": "is_in_difficulty"}
 _PRIORITY_SQL = "\n".join(
     f"""UNION ALL SELECT :period, :report, '{ROW_PREFIX}' || coalesce(q.township_code, 'unknown'), '{key}', q.person_key
         FROM qs q WHERE EXISTS (SELECT 1 FROM staged.registry_current r
                                 WHERE {REGISTRY_PERSON_KEY_R} = q.person_key AND r.{flag})"""
     + (""" OR EXISTS (SELECT 1 FROM staged.census_current c WHERE c.id_number = q.person_key AND c.{flag})""".format(
         flag=flag) if flag in ("is_poverty_family", "is_disabled") else "")
-    for key, flag in _FLAGS.items())
+    for key, flag in R2_PRIORITY_FLAGS.items())
 
 CELLS_SQL = f"""
     WITH people AS ({TOWNSHIP_PEOPLE_SQL}),

@@ -30,15 +30,14 @@ import sqlalchemy as sa
 from assets.common import OWNERS
 from assets.derived import STAGED
 from assets.ledger import CASE_EVENTS, EVENT_LABELS, STATE_LABELS, state_as_of_sql
-from assets.report_files import (current_district, file_part, replace_cells, report_metadata,
-                                  source_files_metadata)
+from assets.report_files import current_district, file_part, replace_cells, report_metadata, source_files_metadata
 from kongchuo.districts import district_name, month_label
-from kongchuo.reports_catalog import REPORT_NAMES
 from kongchuo.one_form import CASE_COLUMNS, EVENT_COLUMNS, write_county
+from kongchuo.reports_catalog import REPORT_NAMES
 from kongchuo.workers import can_start_workers, main_script_hidden, spawn_executor
-from pipelines.partitions import monthly_partitions, period_of
-from pipelines.pools import WAREHOUSE_POOL
-from pipelines.resources import KongchuoHome
+from warehouse.home import KongchuoHome
+from warehouse.partitions import monthly_partitions, period_of
+from warehouse.pools import WAREHOUSE_POOL
 from warehouse.resource import WarehouseResource
 from warehouse.views import REGISTRY_PERSON_KEY_R
 

@@ -9,13 +9,13 @@ from assets.home_teaching import HOME_TEACHING_COMPLIANCE, MIN_HOURS, MIN_VISITS
 from assets.report_files import cell_counts, current_district, replace_cells, report_metadata, report_path
 from assets.report_r3 import PERSON_SQL, _text
 from kongchuo.districts import district_name, month_label
-from kongchuo.labels import grade_label, issuing_unit
-from kongchuo.reports_catalog import REPORT_NAMES
 from kongchuo.excel import Sheet, write_workbook
+from kongchuo.labels import grade_label, issuing_unit
 from kongchuo.masking import mask_id
-from pipelines.partitions import monthly_partitions, period_of
-from pipelines.pools import WAREHOUSE_POOL
-from pipelines.resources import KongchuoHome
+from kongchuo.reports_catalog import REPORT_NAMES
+from warehouse.home import KongchuoHome
+from warehouse.partitions import monthly_partitions, period_of
+from warehouse.pools import WAREHOUSE_POOL
 from warehouse.resource import WarehouseResource
 
 R6 = dg.AssetKey(["reports", "r6_home_teaching"])

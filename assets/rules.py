@@ -14,8 +14,7 @@ Attendance modes (one query per rule; the mode-dependent parts are guarded by ``
   on the roll every school day, so its present days = school days − its absence rows, and a child with no
   rows was present. SD1 counts runs over the school-day numbers of the calendar; SD2 = absent (any
   non-present status) on every one of the term's first ``term_start_days`` school days; SD5 and DQ05 are not
-  evaluated (nothing says "never seen"). Records that are not active get no implied days: their rows only
-  (SD3's "last seen" is the person's last attendance row, i.e. the last absence row).
+  evaluated (nothing says "never seen"). Records that are not active get no implied days: their rows only.
 
 Semantics (the synthetic generator plants exactly these):
 - Matching a child (DESIGN.md), one rule written once in :mod:`warehouse.views`: a registry record's key is
@@ -37,8 +36,11 @@ Semantics (the synthetic generator plants exactly these):
   days; the person has an active record and no ``present`` row at any school in the term's first
   ``term_start_days`` school days (rows or not). Absence-only: absent on every one of those days.
 - SD3: a record says transferred out, the person has no active record anywhere, and more than
-  ``transfer_grace_days`` days lie between the person's last roll-call row (up to the period end) and the
-  period's last day (or the person was never seen).
+  ``transfer_grace_days`` days lie between the transfer date and the cut-off. The transfer date
+  (``derived.roster.transfer_date``) is the record's change date (``change_date``: 变动日期/异动日期) when its
+  export has one, else the date of the first registry snapshot showing it 转出 (``raw.snapshots``); a person
+  with several 转出 records is dated by the latest. Roll call plays no part (a child seen nowhere is not
+  "transferred long ago").
 - SD4: a record says dropped out (辍学).
 - SD5: the person has an active record and no roll-call row at all in the period (DQ05 at person level).
   Not evaluated in absence_only mode (a child without rows was present).
@@ -61,8 +63,13 @@ from typing import Any
 from dagster import Config
 
 from kongchuo import terms
-from warehouse.views import (attendance_persons_sql, census_birth_sql, g_number_id_sql, registry_persons_sql,
-                             valid_id_sql)
+from warehouse.views import (
+    attendance_persons_sql,
+    census_birth_sql,
+    g_number_id_sql,
+    registry_persons_sql,
+    valid_id_sql,
+)
 
 
 class RuleConfig(Config):
@@ -189,13 +196,38 @@ _MATCHED_ATTENDANCE = f"""
         WHERE pe.person_key IS NULL
     )"""
 
+# SD3's transfer date of a 转出 record without a change date (变动日期/异动日期): the date of the first registry
+# snapshot showing it 转出, after the last snapshot showing it in another state (a record transferred out, back
+# and out again is dated by its latest transfer). A record across snapshots is the current table's key (ID,
+# else student number) at its school. Only the few 转出 records are looked up in the staged history.
+_TRANSFERS = """
+    reg_out AS (SELECT DISTINCT snap_key, school_k FROM reg WHERE status = 'transferred_out'),
+    out_history AS (
+        SELECT o.snap_key, o.school_k, f.snapshot_date, h.status
+        FROM staged.registry h
+        JOIN (SELECT file_sha, min(snapshot_date) AS snapshot_date FROM raw.snapshots
+              WHERE source = 'registry' AND status IN ('applied', 'confirmed') GROUP BY file_sha) f
+          ON f.file_sha = h.file_sha
+        JOIN reg_out o ON o.snap_key = coalesce(h.id_number, h.student_no) AND o.school_k = coalesce(h.school_code, '')
+    ),
+    transfers AS (
+        SELECT x.snap_key, x.school_k, min(x.snapshot_date) AS first_out
+        FROM out_history x
+        WHERE x.status = 'transferred_out'
+          AND NOT EXISTS (SELECT 1 FROM out_history y WHERE y.snap_key = x.snap_key AND y.school_k = x.school_k
+                          AND y.status <> 'transferred_out' AND y.snapshot_date >= x.snapshot_date)
+        GROUP BY x.snap_key, x.school_k
+    )"""
+
 ROSTER_SQL = f"""
     WITH reg AS (
         SELECT r.record_key, r.person_key, r.student_no, r.school_code, coalesce(r.school_code, '') AS school_k,
                CASE WHEN r.person_key = r.student_no THEN r.id_number ELSE r.person_key END AS id_number,
-               coalesce(s.township_code, r.township_code) AS township_code, r.grade, r.age_birth_date, r.status
+               coalesce(s.township_code, r.township_code) AS township_code, r.grade, r.age_birth_date, r.status,
+               r.change_date, coalesce(r.id_number, r.student_no) AS snap_key
         FROM ({registry_persons_sql()}) r LEFT JOIN staged.schools s ON s.school_code = r.school_code
     ),
+    {_TRANSFERS},
     {_MATCHED_ATTENDANCE},
     calendar_days AS (  -- absence_only: a school's own calendar rows, else the calendar rows without school_code
         SELECT s.school_code, c.date
@@ -297,8 +329,10 @@ ROSTER_SQL = f"""
                 ELSE seen.last_seen END AS last_seen,
            CASE WHEN :sd2_evaluate = 0 THEN NULL
                 WHEN r.implied THEN :term_start_days - coalesce(tp.absent, 0)
-                ELSE coalesce(tp.present, 0) END AS term_days_present
+                ELSE coalesce(tp.present, 0) END AS term_days_present,
+           CASE WHEN r.status = 'transferred_out' THEN coalesce(r.change_date, tr.first_out) END AS transfer_date
     FROM roster r
+    LEFT JOIN transfers tr ON tr.snap_key = r.snap_key AND tr.school_k = r.school_k
     LEFT JOIN stats s ON s.record_key = r.record_key AND s.rec_school = r.school_k
     LEFT JOIN longest lr ON lr.record_key = r.record_key AND lr.rec_school = r.school_k
     LEFT JOIN seen ON seen.record_key = r.record_key AND seen.rec_school = r.school_k
@@ -332,7 +366,7 @@ SUSPECTED_DROPOUTS_SQL = f"""
                max(CASE WHEN status = {ACTIVE} THEN 1 ELSE 0 END) AS has_active,
                sum(attendance_days) AS attendance_days, sum(unexcused_days) AS unexcused_days,
                max(max_unexcused_run) AS max_unexcused_run, sum(coalesce(term_days_present, 0)) AS term_days_present,
-               max(last_seen) AS last_seen
+               max(transfer_date) AS transfer_date  -- the person's latest transfer out
         FROM ro GROUP BY person_key
     ),
     fired AS (
@@ -345,7 +379,7 @@ SUSPECTED_DROPOUTS_SQL = f"""
         UNION ALL
         SELECT ro.person_key, ro.school_code, 'SD3' FROM ro JOIN person p ON p.person_key = ro.person_key
             WHERE ro.status = 'transferred_out' AND p.has_active = 0
-              AND (p.last_seen IS NULL OR CAST(:end AS DATE) - p.last_seen > :transfer_grace_days)
+              AND CAST(:end AS DATE) - p.transfer_date > :transfer_grace_days
         UNION ALL
         SELECT person_key, school_code, 'SD4' FROM ro WHERE status = 'dropped_out'
         UNION ALL

@@ -14,18 +14,26 @@ import dagster as dg
 import pandas as pd
 import sqlalchemy as sa
 
-from checks import findings as fnd
 from checks import gx_suites, rules
-from checks.names import (
-    CHECK_IDS, DQ01_VALID_ID_NUMBER, DQ02_ID_MATCHES_BIRTH_GENDER, DQ03_REQUIRED_VALUES, DQ04_DUPLICATE_REGISTRY,
-    DQ05_REGISTERED_ABSENT, DQ06_PRESENT_UNREGISTERED, DQ07_AGE_FITS_GRADE, DQ08_KNOWN_CODES, DQ09_ROW_COUNT_CHANGE,
+from kongchuo import idnumber
+from kongchuo.check_names import (
+    CHECK_IDS,
+    DQ01_VALID_ID_NUMBER,
+    DQ02_ID_MATCHES_BIRTH_GENDER,
+    DQ03_REQUIRED_VALUES,
+    DQ04_DUPLICATE_REGISTRY,
+    DQ05_REGISTERED_ABSENT,
+    DQ06_PRESENT_UNREGISTERED,
+    DQ07_AGE_FITS_GRADE,
+    DQ08_KNOWN_CODES,
+    DQ09_ROW_COUNT_CHANGE,
     DQ10_EXTRACT_COVERS_PERIOD,
 )
-from kongchuo import idnumber
 from kongchuo.labels import ID_PROBLEM_LABELS, period_label
-from pipelines.partitions import period_bounds, period_of, school_year_reference_date
-from pipelines.pools import WAREHOUSE_POOL
-from pipelines.resources import KongchuoHome
+from warehouse import findings as fnd
+from warehouse.home import KongchuoHome
+from warehouse.partitions import period_bounds, period_of, school_year_reference_date
+from warehouse.pools import WAREHOUSE_POOL
 from warehouse.resource import WarehouseResource
 
 STAGED = {s: dg.AssetKey(["staged", s]) for s in ("registry", "attendance", "census")}

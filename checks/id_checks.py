@@ -20,11 +20,11 @@ from typing import Any
 import dagster as dg
 import pandas as pd
 
-from checks import findings as fnd
 from checks.dq import DQ01_ERROR_RATE, _iter_chunks, _params, _result
-from checks.names import DQ01_VALID_ID_NUMBER, DQ02_ID_MATCHES_BIRTH_GENDER, DQ03_TEXT_ENCODING
 from kongchuo import idnumber
-from pipelines.pools import WAREHOUSE_POOL
+from kongchuo.check_names import DQ01_VALID_ID_NUMBER, DQ02_ID_MATCHES_BIRTH_GENDER, DQ03_TEXT_ENCODING
+from warehouse import findings as fnd
+from warehouse.pools import WAREHOUSE_POOL
 from warehouse.resource import WarehouseResource
 
 _NO_PERSON = "CAST(NULL AS DATE) AS birth_date, CAST(NULL AS TEXT) AS gender"

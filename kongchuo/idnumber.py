@@ -11,6 +11,8 @@ import re
 import numpy as np
 import pandas as pd
 
+from kongchuo.text import drop_whitespace, fold_fullwidth
+
 WEIGHTS: tuple[int, ...] = (7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2)
 CHECK_CHARS = "10X98765432"  # index = weighted sum mod 11
 _FULLWIDTH = str.maketrans("０１２３４５６７８９ＸｘＧＪＬｇｊｌ", "0123456789XXGJLGJL")
@@ -29,7 +31,6 @@ def normalize(raw: object) -> str | None:
 
 
 def normalize_series(raw: pd.Series) -> pd.Series:
-    from kongchuo.normalize import drop_whitespace, fold_fullwidth
 
     s = fold_fullwidth(raw.astype("string"), _FULLWIDTH, "[０-９ＸｘＧＪＬｇｊｌ]")
     s = drop_whitespace(s).str.upper()

@@ -9,9 +9,8 @@ inside them. Previews never show a birth date beside a masked ID (:data:`DERIVAB
 
 from __future__ import annotations
 
-from typing import Any, Iterable, Mapping
-
 import re
+from typing import Any, Iterable, Mapping
 
 import pandas as pd
 

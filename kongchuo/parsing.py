@@ -88,10 +88,9 @@ def safe_error(name: str, exc: BaseException) -> str:
 
 
 def is_infrastructure_error(exc: BaseException) -> bool:
-    """Errors that are not the file's fault (warehouse unreachable or locked, disk, memory)."""
-    import sqlalchemy as sa
-
-    if isinstance(exc, (sa.exc.OperationalError, sa.exc.InterfaceError, MemoryError)):
+    """Errors of the machine, not of the file (disk, memory, DuckDB's own I/O); the warehouse adds its connection
+    errors in :func:`warehouse.resource.is_infrastructure_error`."""
+    if isinstance(exc, MemoryError):
         return True
     if isinstance(exc, OSError) and not isinstance(exc, UnicodeError):
         return True

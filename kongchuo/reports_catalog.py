@@ -6,6 +6,8 @@ A report file is ``<地区>_<期间>_<名称>.xlsx`` (``建安区_2026年06月_�
 
 from __future__ import annotations
 
+from kongchuo.labels import RULE_NAMES, RULE_ORDER
+
 REPORT_NAMES: dict[str, str] = {
     "R1": "控辍保学月报",
     "R2": "控辍保学排查整改工作情况统计表",
@@ -41,6 +43,8 @@ PORTAL_KIND_LABELS: dict[str, str] = {
     **{k: REPORT_NAMES[k] for k in ("R1", "R2", "R3", "R4", "R5")},
     "R5S": f"{REPORT_NAMES['R5']}（本校）",
     "R6": REPORT_NAMES["R6"],
+    "R8": REPORT_NAMES["R8"],
+    "R8S": f"{REPORT_NAMES['R8']}（本校）",  # one school's sheet of an R8 township workbook
     "other": "其他",
 }
 
@@ -49,3 +53,49 @@ def kind_of_file(file_name: str) -> str:
     """The report id of a report file named ``<地区>_<期间>_<名称>[_<乡镇>].xlsx`` ('other' when none)."""
     by_name = {name: report_id for report_id, name in REPORT_NAMES.items()}
     return next((by_name[part] for part in file_name.removesuffix(".xlsx").split("_") if part in by_name), "other")
+
+
+# --- the columns of R1 and R2 (report, lineage and explain use these) ---
+
+# (column key, Chinese header) in report order; every key is a column_key of reports.cells. The rule columns
+# count each child once, under the first rule that fired in RULE_ORDER, so they add up to 'suspected'.
+R1_COLUMNS: tuple[tuple[str, str], ...] = (
+    ("enrolled", "在籍学生数"),
+    ("suspected", "合计"),
+    *((rule, f"{RULE_NAMES[rule]}({rule})") for rule in RULE_ORDER),
+    ("confirmed", "确认辍学"),
+    ("persuading", "劝返中"),
+    ("escalated", "已上报联控联保工作组"),
+    ("attempts", "本月劝返人次"),
+    ("returned", "本月劝返复学人数"),
+    ("out_of_school", "失学儿童人数"),
+    ("verify_elsewhere", "外出待核实人数"),
+)
+
+R2_PRIORITY = (("poverty", "脱贫家庭/建档立卡"), ("left_behind", "留守儿童"), ("migrant", "流动/随迁子女"),
+                ("disabled", "残疾儿童"), ("difficulty", "困境儿童"))
+# R2: (column key in reports.cells, header, group header); 'rate' is computed from enrolled / school_age.
+R2_COLUMNS: tuple[tuple[str, str, str], ...] = (
+    ("school_age", "户籍适龄儿童数", "适龄儿童入学情况"),
+    ("enrolled", "在籍适龄儿童数", ""),
+    ("rate", "入学率(%)", ""),
+    ("suspected_primary", "小学", "疑似辍学人数"),
+    ("suspected_junior", "初中", ""),
+    ("suspected", "合计", ""),
+    *((key, label, "其中重点群体" if i == 0 else "") for i, (key, label) in enumerate(R2_PRIORITY)),
+    ("returned_primary", "小学", "劝返复学人数"),
+    ("returned_junior", "初中", ""),
+    ("out_of_school", "失学儿童数", "失学及未返校"),
+    ("verify_elsewhere", "外出待核实数", ""),
+    ("still_out", "尚未返校(入学)数", ""),
+)
+# R2's priority groups: column key -> the staged flag column it counts.
+R2_PRIORITY_FLAGS = {"poverty": "is_poverty_family", "left_behind": "is_left_behind", "migrant": "is_migrant",
+                      "disabled": "is_disabled", "difficulty": "is_in_difficulty"}
+
+
+# R8 学籍异动梳理: the kinds of registry change (assets/registry_changes.py), and the summary columns (column key,
+# header) whose counts come from ``reports.cells`` (assets/report_r8.py; lineage in kongchuo/lineage.py).
+R8_KINDS: tuple[str, ...] = ("新增", "转入", "转出", "休学", "复学", "升级", "毕业", "辍学", "死亡", "删除")
+R8_COLUMNS: tuple[tuple[str, str], ...] = (*((k, k) for k in R8_KINDS), ("changes", "异动合计"),
+                                           ("needs_review", "需核实"), ("consistent", "一致"))

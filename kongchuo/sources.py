@@ -156,6 +156,8 @@ REGISTRY = SourceSpec(
         _c("class_name", "text", "班级", "班级名称", "所在班级"),
         _c("status", "code", "学籍状态", "学生状态", "在籍状态", vocab=REGISTRY_STATUS),
         _c("enrolled_on", "date", "入学日期", "入学年月", "入学时间"),
+        # the date of the record's last status change (转出 ...): SD3 dates a transfer by it (DESIGN.md)
+        _c("change_date", "date", "变动日期", "异动日期", "异动时间", "变动时间", "学籍变动日期", "学籍异动日期"),
         _c("hukou_region_code", "text", "户口所在地区划", "户籍所在地", "户口所在地行政区划", "户口所在地"),
         _c("township_code", "text", "乡镇代码", *_TOWNSHIP),
         _c("is_poverty_family", "bool", "脱贫家庭", *_POVERTY, vocab=FLAG),

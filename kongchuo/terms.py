@@ -114,3 +114,27 @@ def sd6_autumn_start(cutoff: dt.date, calendar: list[dt.date]) -> dt.date | None
         return None
     autumn = next(t for t in terms_around(cutoff, calendar) if t.name == f"{school_year_of(cutoff)}-autumn")
     return autumn.first_day if cutoff >= autumn.first_day + dt.timedelta(days=SD6_GRACE_DAYS) else None
+
+
+REVIEW_MONTHS = 2  # R8: every registry change of a term is reviewed within two months of its start (Jian'an (二)2)
+
+
+def current_term(day: dt.date, calendar: list[dt.date]) -> Term:
+    """The term in progress on ``day``: the latest term whose first school day is on or before it (in the
+    summer and winter holidays, the term just ended)."""
+    started = [t for t in terms_around(day, calendar) if t.first_day <= day]
+    return started[-1]
+
+
+def add_months(day: dt.date, months: int) -> dt.date:
+    """``day`` plus whole months, the day clamped to the month's length (31 Aug + 2 months → 31 Oct)."""
+    import calendar as _calendar
+
+    m = day.month - 1 + months
+    year, month = day.year + m // 12, m % 12 + 1
+    return dt.date(year, month, min(day.day, _calendar.monthrange(year, month)[1]))
+
+
+def review_deadline(term: Term) -> dt.date:
+    """R8's deadline: the term's first school day plus two months."""
+    return add_months(term.first_day, REVIEW_MONTHS)

@@ -23,12 +23,13 @@ import csv
 import io
 from dataclasses import dataclass, field
 
+from assets import report_r1, report_r2
 from kongchuo import settings
 from kongchuo.labels import ATTENDANCE_STATUS_LABELS, RULE_NAMES, SOURCE_LABELS, STATUS_LABELS
 from kongchuo.masking import mask_id
 from kongchuo.reports_catalog import REPORT_NAMES
 from kongchuo.sources import RESIDENCE_STATUS
-from pipelines.partitions import period_bounds
+from warehouse.partitions import period_bounds
 from warehouse.resource import WarehouseResource
 
 # The reports whose numbers are counts of reports.cells, by their one Chinese name.
@@ -88,11 +89,9 @@ def _grouped(columns) -> list[tuple[str, str, str]]:
 def _report_columns(report: str) -> list[tuple[str, str, str]]:
     """(key, header as printed, group header above it) of a report's count columns, from the report modules."""
     if report == "R1":
-        from assets import report_r1
         groups = getattr(report_r1, "GROUPS", {})
         return _grouped((k, label, groups.get(k, "")) for k, label in report_r1.COLUMNS)
     if report == "R2":
-        from assets import report_r2
         cols = [c for c in _grouped(report_r2.COLUMNS) if c[0] != "rate"]
         return [*cols, ("escalated", "已报联控联保工作组人数", "备注")]  # the number printed in 备注
     if report == "R4":

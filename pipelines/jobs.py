@@ -43,3 +43,16 @@ daily_warning_job = dg.define_asset_job(
     tags=DISTRICT,
     description="每日预警作业 Daily early warning: derived.early_warnings and R7 per school for one school day.",
 )
+
+# R8 学籍异动梳理 between monthly runs: ingest what landed, then the term's registry changes, R8 and the month's
+# manifest (weekly from the term's start and a final run at term start + 2 months: pipelines/schedules.py).
+registry_changes_job = dg.define_asset_job(
+    name="registry_changes_job",
+    selection=(dg.AssetSelection.groups("ingest")
+               | dg.AssetSelection.assets(dg.AssetKey(["derived", "registry_changes"]),
+                                          dg.AssetKey(["reports", "r8_registry_changes"]),
+                                          dg.AssetKey(["reports", "monthly_manifest"]))),
+    executor_def=dg.in_process_executor,
+    tags=DISTRICT,
+    description="学籍异动梳理作业 R8: ingest, the term's registry changes with verdicts, R8 workbooks, manifest.",
+)

@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 
 import dagster as dg
 
+from checks import gx_suites
 from kongchuo import settings
 from warehouse.resource import WarehouseResource
 
@@ -96,8 +97,6 @@ def run_period(period: str, job: str | None = None, instance: dg.DagsterInstance
     job_def = defs.resolve_job_def(job or job_for(period))
     # Console at INFO (KONGCHUO_LOG_LEVEL): step-by-step DEBUG events stay in the run's event log for the UI.
     log_level = os.environ.get("KONGCHUO_LOG_LEVEL", "INFO").upper()
-    from checks import gx_suites
-
     gx_suites.preload()
     result = job_def.execute_in_process(
         partition_key=partition_key_for(period), instance=instance, raise_on_error=raise_on_error,

@@ -4,6 +4,11 @@
   (late extracts are in; four days of review before the report is due on the 20th).
 - ``quarterly_schedule``: the 25th of March, June, September and December at 06:00 runs ``quarterly_job``
   for the **quarter in progress** (data up to that day), so R2 is filed by the quarter's end.
+- ``r8_weekly_schedule``: every Monday at 06:00 from the term's first school day until its R8 deadline (term
+  start + 2 months), ``registry_changes_job`` for the month holding the day before (the week just ended).
+- ``r8_final_schedule``: daily at 06:00, it runs only on the deadline itself: the final R8 of the term, for the
+  month holding the day before. The term comes from ``reference/school_calendar.csv`` under KONGCHUO_HOME when
+  present, else 1 September / the end of the Spring Festival holiday (:mod:`kongchuo.terms`).
 
 Both are plain ``@schedule``\\ s that compute their partition from the tick's scheduled time.
 ``build_schedule_from_partitioned_job`` does not fit either: it targets the partitions definition's last
@@ -41,9 +46,10 @@ from zoneinfo import ZoneInfo
 
 import dagster as dg
 
-from kongchuo.settings import automation_on
-from pipelines.jobs import monthly_job, quarterly_job
-from pipelines.partitions import TIMEZONE, monthly_partitions, quarter_label, quarterly_partitions
+from kongchuo import terms
+from kongchuo.settings import automation_on, kongchuo_home
+from pipelines.jobs import monthly_job, quarterly_job, registry_changes_job
+from warehouse.partitions import TIMEZONE, monthly_partitions, quarter_label, quarterly_partitions
 
 # Running by default wherever a daemon runs (a bureau installs it and it works); KONGCHUO_AUTOMATION=off
 # starts it stopped (kongchuo.settings.automation_on).
@@ -90,4 +96,68 @@ def quarterly_schedule(context: dg.ScheduleEvaluationContext):
                          tags={"kongchuo/period": quarter_label(key)})
 
 
-schedules = [monthly_schedule, quarterly_schedule]
+R8_WEEKLY_CRON = "0 6 * * 1"
+R8_FINAL_CRON = "0 6 * * *"
+
+
+def reference_calendar() -> list[dt.date]:
+    """School days of ``reference/school_calendar.csv`` under KONGCHUO_HOME (rows without a school code, else all);
+    empty when there is none. The schedules run in the daemon: they read the file, never the warehouse."""
+    import csv
+
+    path = kongchuo_home() / "reference" / "school_calendar.csv"
+    try:
+        with open(path, encoding="utf-8-sig", newline="") as fh:
+            rows = [(r.get("date") or "").strip() for r in csv.DictReader(fh) if not (r.get("school_code") or "").strip()]
+    except OSError:
+        return []
+    out = []
+    for text in rows:
+        try:
+            out.append(dt.date.fromisoformat(text))
+        except ValueError:
+            continue
+    return sorted(set(out))
+
+
+def r8_window(day: dt.date, calendar: list[dt.date] | None = None) -> tuple[terms.Term, dt.date]:
+    """The term in progress on ``day`` and its R8 deadline."""
+    term = terms.current_term(day, reference_calendar() if calendar is None else calendar)
+    return term, terms.review_deadline(term)
+
+
+def _local_day(when: dt.datetime) -> dt.date:
+    return (when.astimezone(ZoneInfo(TIMEZONE)) if when.tzinfo else when).date()
+
+
+@dg.schedule(cron_schedule=R8_WEEKLY_CRON, execution_timezone=TIMEZONE, job=registry_changes_job,
+             name="r8_weekly_schedule", default_status=AUTOMATION_STATUS,
+             description="开学后每周一06:00 生成学籍异动梳理 R8 weekly from the term's start until its deadline.")
+def r8_weekly_schedule(context: dg.ScheduleEvaluationContext):
+    day = _local_day(_scheduled_time(context))
+    term, deadline = r8_window(day)
+    if not term.first_day < day < deadline:
+        return dg.SkipReason(f"{day} is outside {term.name}'s R8 window ({term.first_day} .. {deadline})")
+    key = (day - dt.timedelta(days=1)).strftime("%Y-%m")
+    if not monthly_partitions.has_partition_key(key):
+        return dg.SkipReason(f"month {key} is before the first partition")
+    return dg.RunRequest(partition_key=key, run_key=f"r8_weekly_{day}",
+                         tags={"kongchuo/period": key, "kongchuo/r8": "weekly", "kongchuo/term": term.name})
+
+
+@dg.schedule(cron_schedule=R8_FINAL_CRON, execution_timezone=TIMEZONE, job=registry_changes_job,
+             name="r8_final_schedule", default_status=AUTOMATION_STATUS,
+             description="开学后两个月当日06:00 生成本学期最终学籍异动梳理 R8 final run at term start + 2 months.")
+def r8_final_schedule(context: dg.ScheduleEvaluationContext):
+    day = _local_day(_scheduled_time(context))
+    term, deadline = r8_window(day)
+    if day != deadline:
+        return dg.SkipReason(f"{term.name}'s R8 deadline is {deadline}")
+    key = (day - dt.timedelta(days=1)).strftime("%Y-%m")
+    if not monthly_partitions.has_partition_key(key):
+        return dg.SkipReason(f"month {key} is before the first partition")
+    return dg.RunRequest(partition_key=key, run_key=f"r8_final_{term.name}",
+                         tags={"kongchuo/period": key, "kongchuo/r8": "final", "kongchuo/term": term.name})
+
+
+schedules = [monthly_schedule, quarterly_schedule, r8_weekly_schedule, r8_final_schedule]

@@ -14,11 +14,13 @@ from zoneinfo import ZoneInfo
 
 import dagster as dg
 
-from kongchuo.settings import SOURCES, automation_on
-from pipelines.jobs import daily_warning_job, ingest_job, monthly_job
-from pipelines.partitions import TIMEZONE, daily_partitions, monthly_partitions
+from assets.early_warning import new_school_days
 from kongchuo import landing
-from pipelines.resources import KongchuoHome
+from kongchuo.settings import SOURCES, automation_on, warehouse_url
+from pipelines.jobs import daily_warning_job, ingest_job, monthly_job
+from warehouse.home import KongchuoHome
+from warehouse.partitions import TIMEZONE, daily_partitions, monthly_partitions
+from warehouse.resource import WarehouseResource
 
 # Running by default wherever a daemon runs (a bureau installs it and it works); KONGCHUO_AUTOMATION=off
 # starts it stopped (kongchuo.settings.automation_on).
@@ -70,9 +72,6 @@ RECENT_DAYS = 14
                       default_status=AUTOMATION_STATUS,
                       description="每日预警 After new roll-call files are ingested, R7 for each school day they hold.")
 def daily_warning_sensor(context: dg.RunStatusSensorContext):
-    from assets.early_warning import new_school_days
-    from kongchuo.settings import warehouse_url
-    from warehouse.resource import WarehouseResource
 
     today = dt.datetime.now(ZoneInfo(TIMEZONE)).date()
     warehouse = WarehouseResource(url=warehouse_url())

@@ -25,20 +25,20 @@ process may write, so township runs would only queue behind each other. Broker a
 """
 
 
-import kongchuo  # noqa: F401  (telemetry and analytics off before anything else loads)
-
 import os
 
 import dagster as dg
 import sqlalchemy as sa
 from dagster_celery import celery_executor
 
+import kongchuo  # noqa: F401  (telemetry and analytics off before anything else loads)
 from assets.common import OWNERS, period_params, table_schema
 from assets.derived import STAGED
 from assets.rules import ROSTER_SQL, RuleConfig, rule_params
-from pipelines.partitions import monthly_partitions
-from pipelines.pools import WAREHOUSE_POOL
-from pipelines.resources import KongchuoHome, build_resources
+from pipelines.resources import build_resources
+from warehouse.home import KongchuoHome
+from warehouse.partitions import monthly_partitions
+from warehouse.pools import WAREHOUSE_POOL
 from warehouse.resource import WarehouseResource
 
 TOWNSHIP_ROSTER = dg.AssetKey(["township", "roster"])

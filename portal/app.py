@@ -16,23 +16,32 @@ import urllib.parse
 from pathlib import Path
 from typing import Callable
 
+from markupsafe import Markup
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import PlainTextResponse, RedirectResponse, Response, StreamingResponse
 from starlette.routing import Route
-from markupsafe import Markup
 from starlette.templating import Jinja2Templates
 
 from portal.audit import AuditLog, AuditUnavailable
 from portal.auth import COOKIE, CSRF_FIELD, LoginLimiter, Sessions, SessionState, csrf_ok
-from portal.catalog import (KIND_LABELS, Catalogue, listed_for, may_access, open_report, period_key, period_label,
-                            sha256_stream, strays_for)
+from portal.catalog import (
+    KIND_LABELS,
+    Catalogue,
+    listed_for,
+    may_access,
+    open_report,
+    period_key,
+    period_label,
+    sha256_stream,
+    strays_for,
+)
 from portal.config import PortalConfig
 from portal.lineage_graph import lineage_svg
 from portal.scope import ReferenceCache
 from portal.trace import MAX_ROWS, TraceReader, trace_cell
-from portal.users import TRACE_ROLES, User, UserStore, UsersFileError, verify_password
+from portal.users import TRACE_ROLES, User, UsersFileError, UserStore, verify_password
 
 log = logging.getLogger("portal")
 TEMPLATES = Jinja2Templates(directory=str(Path(__file__).parent / "templates"))

@@ -6,7 +6,8 @@ is a catalogue entry when the manifest lists it and its bytes still have the lis
 manifest's report id, never a word in the file name. Anything else in the folder (a workbook saved there by
 hand, a file changed after the run, a run still in progress) is a stray file (未登记文件): never served,
 shown by name to district staff only. Each sheet of an R5 workbook that carries a school code (its
-sheet-scoped defined name ``KC_SCHOOL_CODE``) is also an entry of kind ``R5S``: the school's own extract,
+sheet-scoped defined name ``KC_SCHOOL_CODE``) is also an entry of kind ``R5S`` (``R8S`` for R8 学籍异动梳理
+workbooks): the school's own extract,
 generated on the fly; which school receives it goes by that code, never by the sheet name.
 
 Report ids are opaque: the first 32 hex digits of HMAC-SHA256(portal secret, "<period>/<file>#<sheet>").
@@ -50,7 +51,9 @@ _SHEET_NS = "{http://schemas.openxmlformats.org/spreadsheetml/2006/main}"
 KIND_LABELS: dict[str, str] = {**{k: v for k, v in PORTAL_KIND_LABELS.items() if k != "other"},
                                "R7": REPORT_NAMES["R7"]}
 KIND_ORDER = {k: i for i, k in enumerate(KIND_LABELS)}
-REPORT_KINDS = frozenset(KIND_LABELS) - {"R5S"}  # report ids a manifest may name
+SCHOOL_SHEET_KINDS = {"R5": "R5S", "R8": "R8S"}  # workbooks with a sheet per school → the kind of one sheet
+REPORT_KINDS = frozenset(KIND_LABELS) - set(SCHOOL_SHEET_KINDS.values())  # report ids a manifest may name
+TOWNSHIP_KINDS = frozenset({"R5", "R7", "R8"})  # the manifest names their township code
 # R1 and R2 are district totals: township users may read them.
 DISTRICT_TOTALS = frozenset({"R1", "R2"})
 
@@ -244,17 +247,18 @@ class Catalogue:
                       township=township, mtime=st.st_mtime, mtime_ns=st.st_mtime_ns, sha256=sha,
                       status="current" if manifest.complete else "draft",
                       rebuilt=bool(later) and st.st_mtime > later + 1.0, manifest_sha256=sha,
-                      township_code=listed.get("township_code") if kind in ("R5", "R7") else None,
+                      township_code=listed.get("township_code") if kind in TOWNSHIP_KINDS else None,
                       district_code=manifest.district_code, sources=manifest.sources)
         if kind == "R7":  # one workbook per school: scoped by the school code the manifest lists
             return [Report(id=self.report_id(period, entry.name), kind=kind, sheet=None, bytes=st.st_size,
                            school_code=listed.get("school_code"), **common)]
-        if kind != "R5":
+        if kind not in SCHOOL_SHEET_KINDS:
             return [Report(id=self.report_id(period, entry.name), kind=kind, sheet=None, bytes=st.st_size, **common)]
         sheets = [(sheet, code, self._school_names(code) or sheet) for sheet, code in self._sheets(path, st)]
-        out = [Report(id=self.report_id(period, entry.name), kind="R5", sheet=None, bytes=st.st_size,
+        out = [Report(id=self.report_id(period, entry.name), kind=kind, sheet=None, bytes=st.st_size,
                       schools=tuple(name for _, _, name in sheets), **common)]
-        out += [Report(id=self.report_id(period, entry.name, sheet), kind="R5S", sheet=sheet, bytes=None,
+        out += [Report(id=self.report_id(period, entry.name, sheet), kind=SCHOOL_SHEET_KINDS[kind], sheet=sheet,
+                       bytes=None,
                        school_code=code, school_name=name, **common)
                 for sheet, code, name in sheets if code]
         return out
@@ -330,9 +334,9 @@ def _in_district(user, report: Report) -> bool:
 
 def may_access(user, report: Report) -> bool:
     """By codes only. District staff: everything (of their district, if the user names one). Township staff:
-    R1 and R2 (district totals), the R5 workbook of their township code and its school sheets. School staff:
-    the R5 sheet carrying their school code and their school's R7 每日预警名单 (township staff: their
-    township's R7 lists), nothing else. Auditors: R1 and R2. A user whose names did not
+    R1 and R2 (district totals), the R5 and R8 workbooks of their township code and their school sheets. School
+    staff: the R5 and R8 sheets carrying their school code and their school's R7 每日预警名单 (township staff:
+    their township's R7 lists), nothing else; R8's district summary is for district staff. Auditors: R1 and R2. A user whose names did not
     resolve: nothing."""
     if getattr(user, "scope_error", None) or not _in_district(user, report):
         return False
@@ -341,10 +345,10 @@ def may_access(user, report: Report) -> bool:
     if user.role == "township":
         if report.kind in DISTRICT_TOTALS:
             return True
-        return (report.kind in ("R5", "R5S", "R7") and bool(user.township_code)
+        return (report.kind in ("R5", "R5S", "R7", "R8", "R8S") and bool(user.township_code)
                 and report.township_code == user.township_code)
     if user.role == "school":
-        return (report.kind in ("R5S", "R7") and bool(user.school_code)
+        return (report.kind in ("R5S", "R7", "R8S") and bool(user.school_code)
                 and report.school_code == user.school_code)
     if user.role == "auditor":  # read-only: the district totals; cases are traced on the 追溯 pages, masked
         return report.kind in DISTRICT_TOTALS
@@ -358,7 +362,7 @@ def listed_for(user, reports: list[Report]) -> list[Report]:
     for r in reports:
         if not may_access(user, r):
             continue
-        if r.kind == "R5S" and user.role != "school":
+        if r.kind in ("R5S", "R8S") and user.role != "school":
             continue
         out.append(r)
     return out

@@ -1,5 +1,5 @@
 """The column lineage of one report column as a small SVG for the 追溯 page: the same
-``dagster/column_lineage`` that :mod:`pipelines.lineage` declares and the asset policies attach to every asset
+``dagster/column_lineage`` that :mod:`kongchuo.lineage` declares and the asset policies attach to every asset
 (the open-source Dagster UI stores it but does not draw it). Layered left to right: the report column, then the
 derived columns it counts, then the staged columns those are computed from."""
 
@@ -7,6 +7,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from html import escape
+
+from kongchuo import lineage
 
 MAX_DEPTH = 4
 BOX_W, BOX_H, GAP_X, GAP_Y = 230, 26, 60, 10
@@ -24,19 +26,17 @@ class Node:
 
 def lineage_edges(report: str, column: str) -> tuple[Node | None, list[tuple[Node, Node]]]:
     """(the report column, [(upstream, downstream)]) walking ``COLUMN_LINEAGE`` up to :data:`MAX_DEPTH` hops."""
-    from pipelines import lineage
-
     start_key = {"R1": lineage.R1, "R2": lineage.R2}.get(report)
     if start_key is None or column not in lineage.COLUMN_LINEAGE.get(start_key, {}):
         return None, []
-    start = Node(start_key.to_user_string(), column)
+    start = Node(start_key, column)
     edges: list[tuple[Node, Node]] = []
     frontier, seen = [(start_key, column, start)], {start}
     for _ in range(MAX_DEPTH):
         nxt = []
         for key, col, node in frontier:
             for up_key, up_col in lineage.COLUMN_LINEAGE.get(key, {}).get(col, []):
-                up = Node(up_key.to_user_string(), up_col)
+                up = Node(up_key, up_col)
                 edges.append((up, node))
                 if up not in seen:
                     seen.add(up)

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 import pandas as pd
 
 from kongchuo.masking import mask_id
+from kongchuo.periods import period_bounds
 
 MAX_ROWS = 400        # rows of the count table on one page
 MAX_CASES = 100       # cases listed for one number
@@ -125,7 +126,6 @@ class TraceReader:
 def trace_cell(reader: TraceReader, report: str, period: str, row: str, column: str) -> dict:
     """Everything the cell page shows: masked cases with rules and evidence rows, the source files behind the
     evidence, and the runs that wrote the report."""
-    from pipelines.partitions import period_bounds
 
     start, end = period_bounds(period)
     keys = reader.cases(report, period, row, column)

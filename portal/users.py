@@ -40,6 +40,9 @@ from pathlib import Path
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
 
+from kongchuo.settings import kongchuo_home
+from portal.scope import Reference, resolve
+
 ROLES: dict[str, str] = {"district": "区教育局", "township": "乡镇（街道）", "school": "学校", "auditor": "审计（只读）"}
 TRACE_ROLES = frozenset({"auditor", "district"})  # may open the 追溯 pages (portal/trace.py)
 USERNAME = re.compile(r"^[A-Za-z0-9_.-]{1,64}$")
@@ -156,7 +159,6 @@ class UserStore:
                 with open(self.path, "rb") as fh:
                     self._users = parse_users(tomllib.load(fh), str(self.path))
                 if ref is not None:
-                    from portal.scope import resolve
 
                     self._users = {n: resolve(u, ref) for n, u in self._users.items()}
                 self._stamp = stamp
@@ -169,7 +171,6 @@ class UserStore:
 # ---------------------------------------------------------------------------------------------- command line
 
 def default_path() -> Path:
-    from kongchuo.settings import kongchuo_home
 
     return Path(os.environ.get("KONGCHUO_PORTAL_USERS") or kongchuo_home() / "portal" / "users.toml")
 
@@ -215,8 +216,6 @@ def _save_doc(path: Path, doc) -> None:
 def _scope_fields(args: argparse.Namespace) -> dict[str, str]:
     """The user's scope as written to the file: names as given plus the codes they resolve to through the
     reference data; a name that does not resolve to exactly one code is refused (SystemExit)."""
-    from kongchuo.settings import kongchuo_home
-    from portal.scope import Reference, resolve
 
     given = {k: getattr(args, k) for k in ("district", "township", "school", "school_code", "township_code",
                                            "district_code") if getattr(args, k)}

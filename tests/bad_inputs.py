@@ -18,7 +18,7 @@ import csv
 import datetime as dt
 import io
 import zipfile
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, Callable, Sequence
 from xml.sax.saxutils import escape
 

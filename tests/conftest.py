@@ -14,25 +14,22 @@ from __future__ import annotations
 
 import csv
 import io
+import os
 import shutil
-import sys
 from pathlib import Path
 from typing import Any, Callable, Sequence
 
 import pytest
 
+from kongchuo.settings import SOURCES, default_warehouse_url
+from warehouse.home import KongchuoHome
+from warehouse.resource import WarehouseResource
+
 REPO_ROOT = Path(__file__).resolve().parent.parent
-if str(REPO_ROOT) not in sys.path:  # the code location (assets/, warehouse/, pipelines/) is not installed
-    sys.path.insert(0, str(REPO_ROOT))
 
-import os  # noqa: E402
-
-# Landing waits this long for a file still being written; tests write their files just before a run.
+# Landing waits this long for a file still being written; tests write their files just before a run (read when
+# a landing scan runs, not at import).
 os.environ.setdefault("KONGCHUO_LANDING_SETTLE_SECONDS", "0.2")
-
-from kongchuo.settings import SOURCES, default_warehouse_url  # noqa: E402
-from pipelines.resources import KongchuoHome  # noqa: E402
-from warehouse.resource import WarehouseResource  # noqa: E402
 
 
 def use_home(home: Path, monkeypatch: pytest.MonkeyPatch, copy_of: Path | None = None) -> Path:

@@ -23,13 +23,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterator
 
-import pandas as pd
-
 import dagster as dg
+import pandas as pd
 
 from kongchuo.masking import mask_id
 from kongchuo.settings import default_warehouse_url
-from pipelines.resources import KongchuoHome
+from warehouse.home import KongchuoHome
 from warehouse.resource import WarehouseResource
 
 MONTHS = ("2026-03", "2026-04", "2026-05", "2026-06")

@@ -76,12 +76,20 @@ def days_of(pattern: str, period: str) -> list[tuple[dt.date, str]]:
 
 @dataclass(frozen=True)
 class Record:
-    """One registry row. ``id_cell``: 'id' (the valid ID), 'blank', or 'typo' (wrong check digit)."""
+    """One registry row. ``id_cell``: 'id' (the valid ID), 'blank', or 'typo' (wrong check digit).
+
+    The registry lands twice: the 1 September snapshot (no change-date column) and the 15 October snapshot
+    (with a 变动日期 column). ``oct_status``: the record's status on 15 October when it changed (else
+    ``status``); ``changed_on``: its 变动日期 there (blank when None); ``from_october``: the record is new in
+    the October snapshot (a 转入 at another school)."""
 
     school: School
     grade: int
     status: str  # 学籍状态 as exported: 在读 / 转出 / 转入 / 辍学 / 毕业 / 死亡
     id_cell: str = "id"
+    oct_status: str | None = None
+    changed_on: dt.date | None = None
+    from_october: bool = False
 
 
 @dataclass(frozen=True)
@@ -179,6 +187,20 @@ _DISTRICT = [
     Child("sd3_not_received", D(2016, 4, 4), "男", (Record(P2, 5, "转出"),), NO_ROLL, census="在户"),
     Child("sd3_received", D(2016, 10, 10), "女", (Record(P2, 4, "转出"), Record(P3, 4, "转入")), (present(P3),),
           census="在户", township="411003002"),
+    # 在读 on 1 September; 转出 in the 15 October snapshot, with a 变动日期 (or without one)
+    Child("sd3_changed_20_days", D(2016, 8, 18), "男", (Record(P1, 5, "在读", oct_status="转出",
+                                                                changed_on=D(2026, 10, 11)),),
+          (present(P1, oct="PPP ----- ----- -----"),)),
+    Child("sd3_changed_40_days", D(2017, 2, 9), "女", (Record(P2, 4, "在读", oct_status="转出",
+                                                               changed_on=D(2026, 9, 21)),),
+          (present(P2, sep="PPPP PPPPP PPPPP ----- ---", oct=None),)),
+    Child("sd3_snapshot_16_days", D(2018, 7, 30), "男", (Record(P1, 3, "在读", oct_status="转出"),),
+          (present(P1, oct=None),)),
+    Child("sd3_received_changed", D(2017, 10, 3), "女",
+          (Record(P1, 4, "在读", oct_status="转出", changed_on=D(2026, 9, 18)),
+           Record(P3, 4, "转入", from_october=True)),
+          (present(P1, sep="PPPP PPPPP PPPPP ----- ---", oct=None),
+           present(P3, sep="---- ----- ----- PPPPP PPP"))),
     Child("sd4_dropped", D(2012, 12, 12), "男", (Record(M1, 8, "辍学"),), NO_ROLL, census="在户"),
     pupil("sd5_gone_in_october", D(2017, 9, 19), "女", P3, 3, oct=None),
     pupil("all_unexcused_october", D(2015, 2, 25), "男", P3, 6, oct="UUU UUUUU UUUUU UUUUU"),
@@ -249,13 +271,18 @@ EXEMPTIONS_HEADER = ["身份证件号", "类型", "批准日期", "有效期至"
 HOME_TEACHING_HEADER = ["身份证件号", "送教日期", "课时", "送教教师"]
 
 
-def registry_rows(children: list[Child]) -> list[list[str]]:
+def registry_rows(children: list[Child], october: bool = False) -> list[list[str]]:
+    """The 1 September snapshot's rows, or (``october``) the 15 October snapshot's, with a 变动日期 cell."""
     rows = []
     for c in children:
         for r in c.records:
+            if r.from_october and not october:
+                continue
             id_cell = {"id": c.id_number, "blank": "", "typo": c.typo_id}[r.id_cell]
+            status = (r.oct_status or r.status) if october else r.status
             rows.append([c.student_no, id_cell, c.name, c.gender, c.born.isoformat(), r.school.code, r.school.name,
-                         str(r.grade), r.status, r.school.township, "是" if c.disabled else "否"])
+                         str(r.grade), status, r.school.township, "是" if c.disabled else "否"]
+                        + ([r.changed_on.isoformat() if r.changed_on else ""] if october else []))
     return rows
 
 
@@ -310,6 +337,13 @@ def land_snapshots(home: Path, children: list[Child]) -> None:
     write_csv(landing / "registry" / "学籍_20260901.csv", REGISTRY_HEADER, registry_rows(children))
     write_csv(landing / "census" / "户籍人口_20260901.csv", CENSUS_HEADER, census_rows(children))
     write_csv(landing / "exemptions" / "延缓入学休学_20260901.csv", EXEMPTIONS_HEADER, exemption_rows(children))
+
+
+def land_october_registry(home: Path, children: list[Child]) -> None:
+    """The registry snapshot of 15 October (every school again: it replaces the 1 September one), with the
+    national system's 变动日期 column."""
+    write_csv(home / "landing" / "registry" / "学籍_20261015.csv", REGISTRY_HEADER + ["变动日期"],
+              registry_rows(children, october=True))
 
 
 def land_month(home: Path, children: list[Child], period: str) -> None:

@@ -10,7 +10,7 @@ from pathlib import Path
 import dagster as dg
 
 from kongchuo.settings import default_warehouse_url
-from pipelines.resources import KongchuoHome
+from warehouse.home import KongchuoHome
 from warehouse.resource import WarehouseResource
 
 

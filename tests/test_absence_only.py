@@ -17,11 +17,11 @@ from pathlib import Path
 import dagster as dg
 import pandas as pd
 import pytest
-
 from district_run import assert_same, kongchuo_env
+
 from kongchuo.generate import generate
 from kongchuo.settings import default_warehouse_url
-from pipelines.resources import KongchuoHome
+from warehouse.home import KongchuoHome
 from warehouse.resource import WarehouseResource
 
 START, END = dt.date(2026, 3, 2), dt.date(2026, 5, 31)

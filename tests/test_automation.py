@@ -40,7 +40,7 @@ def test_sensor_and_schedules_run_by_default_and_can_be_turned_off():
 def test_instance_command_creates_the_shared_instance_with_telemetry_off(tmp_path):
     env = {**os.environ, "KONGCHUO_HOME": str(tmp_path)}
     env.pop("DAGSTER_HOME", None)
-    done = subprocess.run([sys.executable, "-m", "kongchuo.cli", "instance"], cwd=REPO, env=env, capture_output=True,
+    done = subprocess.run([sys.executable, "-m", "pipelines.cli", "instance"], cwd=REPO, env=env, capture_output=True,
                           text=True, check=True, timeout=120)
     home = Path(done.stdout.strip())
     assert home == tmp_path / "dagster"

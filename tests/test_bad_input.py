@@ -23,17 +23,17 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
+from conftest import use_home
 
 from assets.ingest import ingest_source
 from checks import rules
 from checks.dq import _id_findings
 from kongchuo.masking import mask_id
 from kongchuo.settings import SOURCES, default_warehouse_url
-from pipelines.partitions import period_bounds
-from pipelines.resources import KongchuoHome
-from warehouse.resource import WarehouseResource
 from tests.bad_inputs import CASES, IDS, NAMES, SCHOOL, Case, attendance_rows, census_rows, csv_bytes, registry_rows
-from conftest import use_home
+from warehouse.home import KongchuoHome
+from warehouse.partitions import period_bounds
+from warehouse.resource import WarehouseResource
 
 PERIOD = "2026-05"
 RUN_ID = "bad-input-run"

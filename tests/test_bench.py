@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import json
 
-from kongchuo import bench
+from pipelines import bench
 
 
 def test_bench_smoke_produces_the_record(tmp_path):

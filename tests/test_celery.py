@@ -23,11 +23,18 @@ from typing import Iterator
 
 import dagster as dg
 import pytest
-
 from district_run import install_district
-from pipelines.resources import KongchuoHome
-from services import (REDIS_URL, dagster_pg_env, frames_differ, fresh_database, require_postgres, require_redis,
-                      warehouse_url)
+from services import (
+    REDIS_URL,
+    dagster_pg_env,
+    frames_differ,
+    fresh_database,
+    require_postgres,
+    require_redis,
+    warehouse_url,
+)
+
+from warehouse.home import KongchuoHome
 from warehouse.resource import WarehouseResource
 
 REPO = Path(__file__).resolve().parent.parent

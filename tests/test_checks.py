@@ -8,19 +8,17 @@ Staged tables are filled directly (no ingestion); stub assets stand in for ``sta
 
 import datetime as dt
 import uuid
-from pathlib import Path
 
 import dagster as dg
 import pandas as pd
-import pytest
 
 from checks import dq_checks
-from checks.names import CHECK_IDS, DQ01_VALID_ID_NUMBER, DQ03_REQUIRED_VALUES, DQ08_KNOWN_CODES
+from kongchuo.check_names import CHECK_IDS, DQ01_VALID_ID_NUMBER, DQ03_REQUIRED_VALUES, DQ08_KNOWN_CODES
 from kongchuo.idnumber import make_id
 from kongchuo.masking import mask_id
-from pipelines.partitions import monthly_partitions, period_bounds, period_of
-from warehouse.resource import WarehouseResource
 from warehouse.layout import staged_columns
+from warehouse.partitions import monthly_partitions, period_bounds, period_of
+from warehouse.resource import WarehouseResource
 
 PERIOD = "2026-10"
 T1, T2 = "411003100", "411003101"
@@ -267,7 +265,7 @@ def test_findings_idempotent_and_history_kept(warehouse, resources):
     first = run(resources, instance=instance)
     n1 = warehouse.scalar("SELECT count(*) FROM checks.findings WHERE run_id = :r", {"r": first.run_id})
     # re-executing a check in the same run replaces its rows
-    from checks import findings as fnd
+    from warehouse import findings as fnd
 
     df = warehouse.query_df("SELECT * FROM checks.findings WHERE run_id = :r AND check_id = 'DQ04'", {"r": first.run_id})
     fnd.write_findings(warehouse, run_id=first.run_id, period=PERIOD, check_id="DQ04", source="registry",

@@ -11,12 +11,12 @@ from pathlib import Path
 import dagster as dg
 import pandas as pd
 import pytest
+from conftest import use_home
 
 from kongchuo.generate import Rates, generate
 from kongchuo.masking import mask_id
-from pipelines.resources import KongchuoHome
+from warehouse.home import KongchuoHome
 from warehouse.resource import WarehouseResource
-from conftest import use_home
 
 START, END = dt.date(2026, 3, 2), dt.date(2026, 4, 30)
 PERIOD = "2026-04"

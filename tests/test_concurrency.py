@@ -20,8 +20,8 @@ from pathlib import Path
 
 import dagster as dg
 import pytest
-
 from district_run import install_district
+
 from kongchuo.settings import default_warehouse_url
 from warehouse.resource import WarehouseResource
 
@@ -157,8 +157,8 @@ def test_gives_up_after_the_lock_timeout(tmp_path):
 
 def test_every_warehouse_writer_is_in_the_pool():
     from pipelines.definitions import defs
-    from pipelines.pools import POOL
     from pipelines.township import defs as township_defs
+    from warehouse.pools import POOL
 
     writers = [a for d in (defs, township_defs) for a in [*d.assets, *(d.asset_checks or [])]
                if "warehouse" in a.required_resource_keys]
@@ -168,7 +168,7 @@ def test_every_warehouse_writer_is_in_the_pool():
 
 
 def test_local_instance_limits_the_pool_to_one_run(tmp_path, monkeypatch):
-    from kongchuo import cli
+    from pipelines import cli
 
     monkeypatch.setenv("DAGSTER_HOME", str(tmp_path / "dagster"))
     home = cli._dagster_home()

@@ -14,7 +14,7 @@ from assets.ingest import ingest_source
 from kongchuo import settings
 from kongchuo.readers import open_source_file
 from kongchuo.sources import SPECS
-from pipelines.resources import KongchuoHome
+from warehouse.home import KongchuoHome
 from warehouse.layout import staged_columns
 from warehouse.resource import WarehouseResource
 from warehouse.views import CURRENT_VIEWS, SCOPES_TABLE, current_select_sql, refresh_current

@@ -9,17 +9,16 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-import shutil
 from pathlib import Path
 
 import pandas as pd
 import pytest
+from conftest import use_home
 from python_calamine import CalamineWorkbook
+from run_home import run_home
 
 from assets import completeness
-from conftest import use_home
 from kongchuo.settings import default_warehouse_url
-from run_home import run_home
 from warehouse.resource import WarehouseResource
 
 PERIOD = "2026-04"

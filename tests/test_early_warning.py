@@ -10,9 +10,9 @@ from pathlib import Path
 import dagster as dg
 import pandas as pd
 import pytest
-
 from district_run import definitions_for, kongchuo_env
 from hand_worked_cases import write_csv
+
 from kongchuo.idnumber import make_id
 from kongchuo.masking import mask_id
 from warehouse.resource import WarehouseResource

@@ -12,10 +12,10 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-
 from district_run import MONTHS, QUARTER, district_run
+
 from assets import report_r1
-from kongchuo import cli
+from pipelines import cli
 from pipelines.explain import QuestionError, answer, explain
 
 PERIOD = MONTHS[-1]

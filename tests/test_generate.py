@@ -1,4 +1,4 @@
-"""Tests of the synthetic district generator, including an independent brute-force recomputation of SD1, SD5,
+"""Tests of the synthetic district generator, including an independent brute-force recomputation of SD1, SD3, SD5,
 OOS, DQ04 and DQ06 from the written files (its own minimal reader, not the ingestion code).
 
 Never prints IDs or names: messages carry counts and masked samples only."""
@@ -8,6 +8,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import json
+import re
 from pathlib import Path
 
 import numpy as np
@@ -22,7 +23,7 @@ from kongchuo.settings import SAMPLE_DIR
 from kongchuo.sources import SPECS
 
 START, END = dt.date(2026, 3, 2), dt.date(2026, 6, 30)
-RICH = Rates(DQ08=0.01, SD1=0.01, SD5=0.008, SD5_MONTH=0.008, DQ04=0.008, DQ06=0.008, OOS=0.008,
+RICH = Rates(DQ08=0.01, SD1=0.01, SD3=0.01, SD5=0.008, SD5_MONTH=0.008, DQ04=0.008, DQ06=0.008, OOS=0.008,
              OOS_AWAY=0.006, EX_EXPIRED=0.006, EX_AGE=0.008, HT=0.006)
 
 
@@ -86,9 +87,13 @@ def load(root: Path, source: str) -> pd.DataFrame:
     for path in sorted((root / "landing" / source).iterdir()):
         df = _read_file(path)
         df.columns = [amap[normalize_header(c)] for c in df.columns]
+        found = re.search(r"_(20\d{6})_", path.name)  # a snapshot's date is in its name (学籍_建安区_20260630_01)
+        df["_file_date"] = pd.Timestamp(found[1]) if found else pd.NaT
         frames.append(df)
     df = pd.concat(frames, ignore_index=True)
     for c in df.columns:
+        if c.startswith("_"):
+            continue
         col = spec.column(c)
         if col.kind == "id":
             df[c] = idnumber.normalize_series(df[c].astype(str).replace("", None)).fillna("").astype(str)
@@ -172,7 +177,7 @@ def brute_force(root: Path) -> dict[str, set]:
         old = set(b.index[_age(b, p1.date()) >= 16]) if len(b) else set()
         return keys & (inforce | htk | dead | grad | old)
 
-    res: dict[str, set] = {k: set() for k in ("SD1", "SD5", "OOS", "OOS_AWAY", "DQ04", "DQ06")}
+    res: dict[str, set] = {k: set() for k in ("SD1", "SD3", "SD5", "OOS", "OOS_AWAY", "DQ04", "DQ06")}
     # SD1: consecutive school days of the school (dates with rows at that school)
     att = att.sort_values(["school_code", "record_key", "date"])
     att["pos"] = att.groupby("school_code")["date"].rank(method="dense").astype(int)
@@ -191,6 +196,15 @@ def brute_force(root: Path) -> dict[str, set]:
     for p in periods:
         hits = {k for (pp, k) in res["SD1"] if pp == p}
         res["SD1"] -= {(p, k) for k in excluded(hits, p)}
+    # SD3: 转出, no active record anywhere, more than 30 days after the transfer at the cut-off; the transfer date
+    # is the record's 变动日期 where its file has one, else the snapshot's date (the file name's)
+    outs = reg[(reg["status"] == "transferred_out") & ~reg["person_key"].isin(set(act["person_key"]))]
+    changed = outs["change_date"] if "change_date" in outs else pd.Series(pd.NaT, index=outs.index)
+    latest = changed.fillna(outs["_file_date"]).groupby(outs["person_key"]).max()
+    for p in periods:
+        p1 = _month_bounds(p)[1]
+        cand = {k for k, d in latest.items() if (p1 - d).days > 30}
+        res["SD3"] |= {(p, k) for k in cand - excluded(cand, p)}
     # SD5
     for p in periods:
         present = set(att.loc[att["period"] == p, "person_key"])
@@ -221,7 +235,7 @@ def brute_force(root: Path) -> dict[str, set]:
 def truth_sets(root: Path) -> dict[str, set]:
     gt = pd.read_csv(root / "ground_truth.csv", dtype=str, keep_default_na=False)
     out = {}
-    for case in ("SD1", "SD5", "OOS", "OOS_AWAY"):
+    for case in ("SD1", "SD3", "SD5", "OOS", "OOS_AWAY"):
         g = gt[gt["case"] == case]
         out[case] = set(zip(g["period"], g["person_key"]))
     g = gt[gt["case"] == "DQ04"]

@@ -1,11 +1,11 @@
-"""Hand-worked ground truth: 53 children built by hand (tests/hand_worked_cases.py), run through the REAL
+"""Hand-worked ground truth: 57 children built by hand (tests/hand_worked_cases.py), run through the REAL
 monthly job (Dagster, DuckDB), and the exact outcome of every rule for every child, worked out from
 shared/DESIGN.md alone (never from the code's output). tests/HAND_WORKED.md tells the same table in prose.
 
 Two KONGCHUO_HOMEs:
 - the district: roll call from the term's first day (2026-09-01); the 1 September registry, census and
-  exemption extracts and September's roll call land before the 2026-09 run, October's roll call and visits
-  before the 2026-10 run;
+  exemption extracts and September's roll call land before the 2026-09 run, the 15 October registry snapshot
+  (with a 变动日期 column), October's roll call and visits before the 2026-10 run;
 - a bureau whose roll call starts in October (calendar term start 09-01, first roll call 10-08): 2026-10 only.
 
 Failures name the child's label and masked ID, expected vs got; full IDs and names never reach the output.
@@ -18,13 +18,14 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import dagster as dg
-import pytest
-
 import hand_worked_cases as cases
+import pytest
 from district_run import definitions_for, kongchuo_env
+
 from kongchuo import idnumber
 from kongchuo.masking import mask_id
 from kongchuo.settings import default_warehouse_url
+from kongchuo.sources import SPECS, normalize_header
 from warehouse.resource import WarehouseResource
 
 SEP, OCT = "2026-09", "2026-10"
@@ -52,6 +53,10 @@ EXPECTED = [
     ("sd2_sd5_no_rows",         "在读 P2 g2, no roll-call row at all in either month",                                        "SD2,SD5",  "SD5",  "",   ""),
     ("sd3_not_received",        "转出 at P2 in the 09-01 snapshot, no other record: 29 days on 09-30, 60 on 10-31",           "",         "SD3",  "",   ""),
     ("sd3_received",            "转出 at P2 and 转入 at P3 (present there every day), census 在户",                            "",         "",     "",   ""),
+    ("sd3_changed_20_days",     "在读 P1 09-01; 转出 in the 10-15 snapshot, 变动日期 10-11: 20 days on 10-31",                  "",         "",     "",   ""),
+    ("sd3_changed_40_days",     "在读 P2 09-01, present to 09-18; 转出 10-15 snapshot, 变动日期 09-21: 40 days",               "",         "SD3",  "",   ""),
+    ("sd3_snapshot_16_days",    "在读 P1 09-01, present all Sept; 转出 in the 10-15 snapshot, no 变动日期: 16 days",           "",         "",     "",   ""),
+    ("sd3_received_changed",    "转出 P1 变动日期 09-18 (10-15 snapshot), 转入 P3 there, present at P3 from 09-21",           "",         "",     "",   ""),
     ("sd4_dropped",             "辍学 at M1 g8, no roll call, census 在户 (has a registry record: not 失学)",                   "SD4",      "SD4",  "",   ""),
     ("sd5_gone_in_october",     "在读 P3 g3, present all September, no roll-call row in October",                             "",         "SD5",  "",   ""),
     ("all_unexcused_october",   "present all September, every October day 旷课: SD1's business, not SD5 (it has rows)",       "",         "SD1",  "",   ""),
@@ -138,6 +143,8 @@ def district(tmp_path_factory) -> Derived:
     instance = dg.DagsterInstance.ephemeral()
     outcomes = {}
     for period in (SEP, OCT):
+        if period == OCT:
+            cases.land_october_registry(home, children)
         cases.land_month(home, children, period)
         outcomes[period] = _run(home, period, instance)
     return _collect(home, outcomes)
@@ -247,6 +254,13 @@ def test_schools_and_townships_are_in_the_bundled_reference():
     assert {c.township for c in cases.DISTRICT_CHILDREN} <= townships
 
 
+def test_change_date_headers_are_read_as_change_date():
+    """SD3's transfer date: the national system's and the counties' names for a record's change date."""
+    aliases = SPECS["registry"].alias_map
+    for header in ("变动日期", "异动日期", "异动时间", "★变动日期", "异动\n日期", "学籍异动日期（必填）"):
+        assert aliases.get(normalize_header(header)) == "change_date", header
+
+
 def test_calendar_weeks_and_first_ten_school_days():
     assert cases.week_sizes(SEP) == [4, 5, 5, 5, 3] and cases.week_sizes(OCT) == [3, 5, 5, 5]
     assert cases.school_days(SEP)[9] == dt.date(2026, 9, 14)
@@ -263,20 +277,7 @@ def test_runs_succeeded(district, late_start):
             assert {"derived/suspected_dropouts", "derived/out_of_school"} <= set(outcome.materialized), period
 
 
-# Known deviation, kept visible (strict: it fails loudly once fixed). DESIGN.md dates a transfer by the record's
-# change date, else the first snapshot showing 转出 (here 1 September: 29 days by 30 September, so no SD3 yet).
-# The rule SQL has no change-date column and dates a never-seen child's transfer as "long ago", so SD3 fires at
-# once; the generator's truth was written with the same reading, which is why only this table catches it.
-_SD3_SNAPSHOT_DATE = pytest.mark.xfail(strict=True, reason="SD3 transfer date from the first 转出 snapshot: "
-                                       "not implemented (rule SQL and generator truth use 'never seen')")
-
-
-def _sep_params():
-    return [pytest.param(row[0], row[2], id=lab, marks=[_SD3_SNAPSHOT_DATE] if row[0] == "sd3_not_received" else [])
-            for row, lab in zip(EXPECTED, _LABELS)]
-
-
-@pytest.mark.parametrize("label,want", _sep_params())
+@pytest.mark.parametrize("label,want", [(row[0], row[2]) for row in EXPECTED], ids=_LABELS)
 def test_suspected_2026_09(district, label, want):
     _check_suspected(label, cases.DISTRICT_CHILDREN, district, SEP, want)
 

@@ -8,13 +8,13 @@ import datetime as dt
 from pathlib import Path
 
 import pytest
+from conftest import use_home
+from run_home import run_home
 
 from checks.id_checks import utf8_inside_gbk
-from conftest import use_home
 from kongchuo import idnumber
 from kongchuo.masking import mask_id
 from kongchuo.settings import default_warehouse_url
-from run_home import run_home
 from tests.bad_inputs import CENSUS_HEADER
 from warehouse.resource import WarehouseResource
 

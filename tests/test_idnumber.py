@@ -10,6 +10,8 @@ import pytest
 
 from kongchuo import idnumber as idn
 
+pytestmark = pytest.mark.fast  # make check
+
 # Published examples: GB 11643-1999 (Appendix) and the widely cited 1949-12-31 Beijing example.
 PUBLISHED_VALID = ["11010519491231002X", "440524188001010014"]
 

@@ -11,9 +11,9 @@ import pytest
 from assets.ingest import ingest_assets, ingest_source, staged_assets, staged_reference
 from kongchuo import idnumber
 from kongchuo.masking import mask_id
-from pipelines.partitions import monthly_partitions
-from pipelines.resources import KongchuoHome
+from warehouse.home import KongchuoHome
 from warehouse.layout import staged_columns
+from warehouse.partitions import monthly_partitions
 from warehouse.resource import WarehouseResource
 
 PERIOD = "2026-05"

@@ -44,7 +44,7 @@ def _env(home: Path) -> dict[str, str]:
 
 
 def _start(home: Path, log: Path) -> subprocess.Popen:
-    cmd = [sys.executable, "-m", "kongchuo.cli", "run", "--period", PERIOD]
+    cmd = [sys.executable, "-m", "pipelines.cli", "run", "--period", PERIOD]
     out = open(log, "ab")
     return subprocess.Popen(cmd, cwd=REPO_ROOT, env=_env(home), stdout=out, stderr=subprocess.STDOUT)
 

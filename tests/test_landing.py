@@ -20,8 +20,8 @@ import pytest
 from assets.ingest import ingest_source
 from kongchuo import landing
 from kongchuo.masking import mask_id
-from pipelines.resources import KongchuoHome
 from tests.bad_inputs import IDS, csv_bytes, registry_rows
+from warehouse.home import KongchuoHome
 
 ID = IDS[0]
 
@@ -256,8 +256,9 @@ def test_the_monthly_run_survives_hostile_landing_and_leaks_no_name(tmp_path: Pa
     import shutil
 
     from conftest import use_home
-    from kongchuo.settings import default_warehouse_url
     from run_home import run_home
+
+    from kongchuo.settings import default_warehouse_url
     from warehouse.resource import WarehouseResource
 
     home = use_home(tmp_path / "home", monkeypatch, copy_of=generated)

@@ -9,9 +9,9 @@ import hashlib
 import dagster as dg
 import pandas as pd
 import pytest
+from district_run import MONTHS, definitions_for, district_run
 
 from assets.ledger import COLUMNS, case_events, derive_events
-from district_run import MONTHS, definitions_for, district_run
 
 END = {"2026-03": dt.date(2026, 3, 31), "2026-04": dt.date(2026, 4, 30)}
 PRIOR_COLS = ["person_key", "id_number", "student_no", "school_code", "township_code", "state", "attempt_count",

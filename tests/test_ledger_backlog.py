@@ -22,10 +22,9 @@ from pathlib import Path
 import dagster as dg
 import pandas as pd
 import pytest
+from district_run import MONTHS, DistrictRun, assert_same, definitions_for, district_run, install_district, run_periods
 
 from assets.ledger import COLUMNS, case_events
-from district_run import (MONTHS, DistrictRun, assert_same, definitions_for, district_run, install_district,
-                          run_periods)
 from kongchuo.districts import month_label
 from kongchuo.settings import SAMPLE_DIR, default_warehouse_url
 from warehouse.resource import WarehouseResource

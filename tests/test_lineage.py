@@ -23,12 +23,12 @@ from pathlib import Path
 import dagster as dg
 import pandas as pd
 import pytest
-from dagster._core.definitions.data_version import CachingStaleStatusResolver, StaleStatus
 from dagster._core.asset_graph_view.asset_graph_view import AssetGraphView, TemporalContext
+from dagster._core.definitions.data_version import CachingStaleStatusResolver, StaleStatus
 from dagster._core.instance.ref import InstanceRef
 from dagster._time import get_current_datetime
-
 from district_run import END, MONTHS, QUARTER, START, district_run, install_district, kongchuo_env, run_periods
+
 from kongchuo.settings import SOURCES, default_warehouse_url
 from pipelines import lineage, policies
 from pipelines.definitions import defs

@@ -1,8 +1,11 @@
 """kongchuo.masking: the one masking helper."""
 
 import pandas as pd
+import pytest
 
 from kongchuo.masking import mask_file_name, mask_frame, mask_id, mask_name, mask_phone, preview_markdown
+
+pytestmark = pytest.mark.fast  # make check
 
 
 def test_mask_id_keeps_region_and_check_character_only():

@@ -12,6 +12,8 @@ import pytest
 from kongchuo import idnumber, terms
 from warehouse.views import g_number_id_sql, valid_id_sql
 
+pytestmark = pytest.mark.fast  # make check
+
 
 def _ids(n: int, seed: int) -> list[str]:
     """Valid IDs and every kind of broken one (check digit, month 13, 29 Feb of a common year, short, letters)."""

@@ -16,8 +16,10 @@ from kongchuo.normalize import (
     parse_numbers,
 )
 from kongchuo.readers import IngestError, column_letter, id_lost_to_number, note_kind, resolve_header
-from kongchuo.sources import GENDER, REGISTRY_STATUS, SPECS, normalize_header
+from kongchuo.sources import GENDER, REGISTRY_STATUS, SPECS
 from warehouse.layout import staged_columns
+
+pytestmark = pytest.mark.fast  # make check
 
 D = dt.date(2010, 3, 5)
 

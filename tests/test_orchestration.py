@@ -14,10 +14,10 @@ import dagster as dg
 import duckdb
 import pandas as pd
 import pytest
-
 from district_run import QUARTER, assert_same, definitions_for, district_run, install_district, kongchuo_env
-from pipelines.partitions import monthly_partitions, quarterly_partitions
-from pipelines.resources import KongchuoHome
+
+from warehouse.home import KongchuoHome
+from warehouse.partitions import monthly_partitions, quarterly_partitions
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 REPO = Path(__file__).resolve().parent.parent

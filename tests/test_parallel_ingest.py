@@ -10,7 +10,7 @@ import pandas as pd
 
 from assets.ingest import ingest_source
 from kongchuo import settings
-from pipelines.resources import KongchuoHome
+from warehouse.home import KongchuoHome
 from warehouse.layout import staged_columns
 from warehouse.resource import WarehouseResource
 
@@ -72,12 +72,11 @@ def test_parse_workers_do_not_rerun_an_unguarded_script(tmp_path: Path) -> None:
     script = tmp_path / "unguarded.py"
     script.write_text(f"""
 import sys
-sys.path.insert(0, {str(settings.REPO_ROOT)!r})
 print("SCRIPT RAN", flush=True)
 from pathlib import Path
 import shutil
 from assets.ingest import ingest_source
-from pipelines.resources import KongchuoHome
+from warehouse.home import KongchuoHome
 from warehouse.resource import WarehouseResource
 root = Path({str(tmp_path)!r}) / "home"
 shutil.copytree({str(SAMPLE / "registry")!r}, root / "landing" / "registry")

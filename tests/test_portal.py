@@ -122,7 +122,6 @@ def build_reports(home: Path) -> dict[str, Path]:
     for kind, title in (("R3", "一生一表"), ("R4", "劝返无效上报名单"), ("R6", "送教上门情况表")):
         out[kind] = june / f"{DISTRICT}_2026年06月_{title}.xlsx"
         write_report(out[kind], {title: (title, ["身份证件号", "姓名"], [["411003********1234", "张*明"]])})
-    dq_headers = ["检查项", "身份证件号", "姓名", "问题"]
     out["R5_A"] = june / f"{DISTRICT}_2026年06月_人籍不一致整改清单_{TOWN_A}.xlsx"
     write_r5(out["R5_A"], [SCHOOL_A1, SCHOOL_A2], TOWN_A)
     out["R5_B"] = june / f"{DISTRICT}_2026年06月_人籍不一致整改清单_{TOWN_B}.xlsx"
@@ -585,17 +584,17 @@ def test_real_pipeline_output(tmp_path):
     """On the reports of a real run of the graph (the session's generated district): every file the manifest
     lists is catalogued with the manifest's report id, a district user can download each, and a school user
     (by code) receives exactly the pupils of its own R5 sheet, read back with calamine."""
+    from district_run import district_run
+    from portal_server import write_users as write_scoped_users
     from python_calamine import CalamineWorkbook
 
-    from district_run import district_run
     from portal.app import create_app
-    from portal_server import write_users as write_scoped_users
 
     home = district_run().home
     REAL = district_run().reports("2026-06")
     manifest = json.loads((REAL / "manifest.json").read_text(encoding="utf-8"))
     assert manifest["district_code"] == "411003"
-    assert {m["report"] for m in manifest["reports"]} == {"R1", "R3", "R4", "R5", "R6"}
+    assert {m["report"] for m in manifest["reports"]} == {"R1", "R3", "R4", "R5", "R6", "R8"}
     quarter = json.loads((home / "reports" / "2026-Q2" / "manifest.json").read_text(encoding="utf-8"))
     assert [m["report"] for m in quarter["reports"]] == ["R2"]   # found by the quarter's partition key
     towns = (home / "reference" / "townships.csv").read_text(encoding="utf-8")
@@ -640,11 +639,11 @@ def test_trace_pages_for_auditor(tmp_path):
     import shutil
 
     import dagster as dg
+    from district_run import district_run
+    from portal_server import write_users as write_scoped_users
 
     from assets.report_r1 import R1
-    from district_run import district_run
     from portal.app import create_app
-    from portal_server import write_users as write_scoped_users
 
     run = district_run()
     wh = tmp_path / "warehouse.duckdb"
@@ -663,7 +662,7 @@ def test_trace_pages_for_auditor(tmp_path):
     assert page.status_code == 200 and r1_run in page.text
     links = re.findall(r'<a class="cell" href="(/trace/cell\?[^"]+column=suspected)">(\d+)</a>', page.text)
     assert links
-    href, shown = max(links, key=lambda l: int(l[1]))
+    href, shown = max(links, key=lambda link: int(link[1]))
     cell = auditor.get(href.replace("&amp;", "&"))
     assert cell.status_code == 200
     total = int(re.search(r'data-total="(\d+)"', cell.text).group(1))

@@ -15,9 +15,7 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-
-from test_portal import (DISTRICT, PASSWORD, R1_TOTAL_ENROLLED, SCHOOL_A2, TOWN_A, TOWN_B, build_reports,
-                         write_users)
+from test_portal import DISTRICT, PASSWORD, R1_TOTAL_ENROLLED, SCHOOL_A2, TOWN_A, TOWN_B, build_reports, write_users
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
@@ -181,10 +179,10 @@ def test_browser_auditor_follows_an_r1_number_to_its_source_rows(tmp_path):
     import re
     import shutil
 
-    from playwright.sync_api import sync_playwright
-
     from district_run import district_run
-    from portal_server import portal_server, write_users as write_scoped_users
+    from playwright.sync_api import sync_playwright
+    from portal_server import portal_server
+    from portal_server import write_users as write_scoped_users
 
     run = district_run()
     home = tmp_path / "home"

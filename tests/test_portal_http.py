@@ -9,13 +9,11 @@ import json
 import subprocess
 import sys
 import threading
-import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
 import requests
-
 from portal_server import PASSWORD, csrf_of, login, portal_server, write_users
 
 USERS = {"qu": ("district", {}), "jgc": ("township", {"township_code": "411003901"})}

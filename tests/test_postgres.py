@@ -19,11 +19,11 @@ from typing import Iterator
 import dagster as dg
 import pandas as pd
 import pytest
-
 from district_run import install_district
-from kongchuo.settings import default_warehouse_url
-from pipelines.resources import KongchuoHome
 from services import frames_differ, fresh_database, require_postgres, warehouse_url
+
+from kongchuo.settings import default_warehouse_url
+from warehouse.home import KongchuoHome
 from warehouse.resource import WarehouseResource
 
 PERIOD = "2026-03"
@@ -145,8 +145,9 @@ def test_deploy_instance_runs_a_job_and_stores_it(tmp_path, monkeypatch):
     """deploy/dagster.yaml: Dagster's runs and events in PostgreSQL (a fresh database), found again by a new
     instance built from the same file."""
     require_postgres()
-    from assets.ingest import staged_reference
     from services import dagster_pg_env
+
+    from assets.ingest import staged_reference
 
     repo = Path(__file__).resolve().parent.parent
     dagster_home = tmp_path / "dagster"

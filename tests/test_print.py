@@ -16,10 +16,9 @@ import unicodedata
 from pathlib import Path
 
 import pytest
+from district_run import MONTHS, QUARTER, district_run
 from openpyxl import load_workbook
 from openpyxl.utils import get_column_letter
-
-from district_run import MONTHS, QUARTER, district_run
 
 MONTH = MONTHS[-1]
 DEFAULT_WIDTH, DEFAULT_HEIGHT = 8.43, 15.0

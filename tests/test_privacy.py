@@ -10,7 +10,7 @@ import pytest
 
 from kongchuo.generate import Rates, generate
 from kongchuo.masking import mask_id, mask_name
-from pipelines.resources import KongchuoHome
+from warehouse.home import KongchuoHome
 from warehouse.resource import WarehouseResource
 
 START, END = dt.date(2026, 3, 2), dt.date(2026, 4, 30)

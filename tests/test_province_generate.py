@@ -163,7 +163,6 @@ def _two_counties_installed(tmp_path_factory, name: str, seed: int, attendance: 
 @pytest.fixture(scope="module")
 def province_run(tmp_path_factory):
     import dagster as dg
-
     from district_run import run_periods
 
     generated, home, truth = _two_counties_installed(tmp_path_factory, "province-run", 13, "rollcall")
@@ -238,13 +237,13 @@ def test_province_suspected_dropouts_match_ground_truth(province_run, rule):
 @pytest.fixture(scope="module")
 def absence_run(tmp_path_factory):
     import dagster as dg
-
     from district_run import kongchuo_env
+
     from kongchuo.settings import default_warehouse_url
     from pipelines.definitions import defs
     from pipelines.jobs import monthly_job
-    from pipelines.resources import KongchuoHome
     from pipelines.run import run_period
+    from warehouse.home import KongchuoHome
     from warehouse.resource import WarehouseResource
 
     generated, home, truth = _two_counties_installed(tmp_path_factory, "province-absence", 17, "absence_only")
@@ -288,7 +287,7 @@ def test_absence_only_province_suspected_dropouts_match_ground_truth(absence_run
 
 
 def test_bench_generates_a_county_chunked_scale_once(tmp_path):
-    from kongchuo import bench
+    from pipelines import bench
 
     scale = bench.Scale("mini-province", 600, "2026-05-01", "2026-05-31", counties=2)
     data, took = bench.ensure_data(scale, root=tmp_path, log=lambda *_: None, workers=2)
@@ -307,13 +306,11 @@ def test_generation_workers_do_not_rerun_an_unguarded_script(tmp_path):
     import subprocess
     import sys
 
-    from kongchuo import settings
 
     out = tmp_path / "out"
     script = tmp_path / "unguarded.py"
     script.write_text(f"""
 import sys, datetime as dt
-sys.path.insert(0, {str(settings.REPO_ROOT)!r})
 print("SCRIPT RAN", flush=True)
 from pathlib import Path
 from kongchuo.generate import province

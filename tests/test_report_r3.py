@@ -65,7 +65,7 @@ def test_r3_one_workbook_per_county(warehouse, resources, kongchuo_home: Path):
     from assets.manifest import write_manifest
     from assets.report_files import source_files
     from assets.report_r3 import r3_one_student_one_form
-    from pipelines.partitions import period_bounds
+    from warehouse.partitions import period_bounds
 
     _build(warehouse)
     folder = kongchuo_home / "reports" / PERIOD
@@ -161,7 +161,6 @@ def test_r3_workers_do_not_rerun_an_unguarded_script(tmp_path: Path):
     script = tmp_path / "unguarded.py"
     script.write_text(f"""
 import sys
-sys.path.insert(0, {str(Path(__file__).resolve().parents[1])!r})
 print("SCRIPT RAN", flush=True)
 import assets.report_r3 as r3
 from assets.ledger import EVENT_LABELS, STATE_LABELS

@@ -18,6 +18,7 @@ from pathlib import Path
 import dagster as dg
 import pytest
 import requests
+from portal_server import PASSWORD, SECRET, csrf_of, login, portal_server, write_users
 from python_calamine import CalamineWorkbook
 
 from assets.fix_list import R5, school_code_label, school_sheet_names
@@ -25,9 +26,8 @@ from assets.manifest import build_manifest_asset
 from assets.report_files import report_metadata
 from assets.report_r1 import R1
 from kongchuo.excel import Sheet, write_workbook
-from pipelines.partitions import monthly_partitions, period_of
-from pipelines.resources import KongchuoHome
-from portal_server import PASSWORD, SECRET, csrf_of, login, portal_server, write_users
+from warehouse.home import KongchuoHome
+from warehouse.partitions import monthly_partitions, period_of
 
 DISTRICT, DISTRICT_CODE, PERIOD = "建安区", "411003", "2026-06"
 TOWN_A, TOWN_B = ("411003901", "将官池镇"), ("411003902", "五女店镇")

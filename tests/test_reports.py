@@ -12,7 +12,6 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-
 from district_run import MONTHS, QUARTER, assert_same, district_run
 
 MONTH = "2026-06"
@@ -33,7 +32,6 @@ def _table(path, header_labels: list[str], sheet=0) -> tuple[pd.DataFrame, pd.Se
     """(data rows, totals row) of a report sheet, columns named by the header row that holds the labels."""
     raw = _read(path, sheet)
     header_idx = next(i for i, row in raw.iterrows() if set(header_labels) <= set(map(str, row.dropna())))
-    header = [str(v) for v in raw.iloc[header_idx]]
     total_idx = next(i for i in range(header_idx + 1, len(raw)) if str(raw.iloc[i, 0]) == "合计")
     body = raw.iloc[header_idx + 1:total_idx].reset_index(drop=True)
     return body, raw.iloc[total_idx]
@@ -267,10 +265,10 @@ def test_manifests_list_every_report(run):
 def test_reports_are_reproducible(run):
     """Re-running R2 with the same inputs writes the same bytes (manifest SHA-256 unchanged)."""
     import dagster as dg
+    from district_run import definitions_for
 
     from assets.report_r2 import r2_statistics
     from assets.rules import RuleConfig  # noqa: F401  (the asset's config class; defaults)
-    from district_run import definitions_for
 
     path = _file(run, QUARTER, "控辍保学排查整改工作情况统计表")
     before = path.read_bytes()

@@ -5,7 +5,6 @@ non-compliance (HT_NONCOMPLIANT) and escalations (ESC, from the case ledger)."""
 from __future__ import annotations
 
 import pytest
-
 from district_run import AUTUMN_MONTHS, MONTHS, QUARTER, assert_same, autumn_run, district_run
 
 

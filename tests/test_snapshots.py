@@ -11,14 +11,12 @@ import datetime as dt
 from pathlib import Path
 
 import pandas as pd
-import pytest
 
 from assets import completeness
 from assets.ingest import ingest_source
 from kongchuo import idnumber
-from kongchuo.masking import mask_id
-from pipelines.resources import KongchuoHome
 from tests.bad_inputs import CENSUS_HEADER, REGISTRY_HEADER, csv_bytes
+from warehouse.home import KongchuoHome
 from warehouse.views import current_select_sql, refresh_current
 
 BORN = dt.date(2012, 5, 6)

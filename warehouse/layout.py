@@ -8,14 +8,11 @@ Schemas: ``raw`` (file register), ``staged`` (typed, normalised rows of every in
 
 from __future__ import annotations
 
-SCHEMAS: tuple[str, ...] = ("raw", "staged", "derived", "checks", "ledger", "reports")
+from kongchuo.columns import STAGED_TABLES, staged_columns
 
-# Columns every staged row carries for lineage back to the raw file.
-LINEAGE_COLUMNS = "file_sha TEXT NOT NULL, row_no INTEGER NOT NULL"
-# Where in the file a staged row came from, beyond the row number: the workbook sheet (NULL for CSV), and a
-# row-level problem the reader found (an ID number typed as a number, a township not found in the address),
-# as a message naming file, sheet, row and column, never a value. Last in every staged source table.
-ROW_CONTEXT_COLUMNS = "sheet TEXT, row_error TEXT"
+__all__ = ["SCHEMAS", "TABLES", "ddl_statements", "staged_columns"]
+
+SCHEMAS: tuple[str, ...] = ("raw", "staged", "derived", "checks", "ledger", "reports")
 
 TABLES: dict[str, str] = {
     # One row per landed file that was seen; status 'ingested' or 'quarantined'.
@@ -35,38 +32,8 @@ TABLES: dict[str, str] = {
         date_origin TEXT NOT NULL, record_count BIGINT NOT NULL, previous_count BIGINT, status TEXT NOT NULL,
         delivery_key TEXT NOT NULL
     """,
-    "staged.registry": f"""
-        {LINEAGE_COLUMNS}, student_no TEXT, id_number TEXT, id_number_raw TEXT, name TEXT, gender TEXT,
-        birth_date DATE, birth_date_raw TEXT, school_code TEXT, school_name TEXT, grade INTEGER, grade_raw TEXT,
-        class_name TEXT, status TEXT, status_raw TEXT, enrolled_on DATE, hukou_region_code TEXT,
-        township_code TEXT, is_poverty_family BOOLEAN, is_left_behind BOOLEAN, is_migrant BOOLEAN,
-        is_disabled BOOLEAN, disability_grade TEXT, is_in_difficulty BOOLEAN, guardian_name TEXT,
-        guardian_phone TEXT, aux_student_no TEXT, is_poverty_family_raw TEXT, is_left_behind_raw TEXT,
-        is_migrant_raw TEXT, is_disabled_raw TEXT, is_in_difficulty_raw TEXT, {ROW_CONTEXT_COLUMNS}
-    """,
-    "staged.attendance": f"""
-        {LINEAGE_COLUMNS}, student_no TEXT, id_number TEXT, id_number_raw TEXT, school_code TEXT,
-        date DATE, date_raw TEXT, status TEXT, status_raw TEXT, {ROW_CONTEXT_COLUMNS}
-    """,
-    "staged.census": f"""
-        {LINEAGE_COLUMNS}, id_number TEXT, id_number_raw TEXT, name TEXT, gender TEXT, birth_date DATE,
-        birth_date_raw TEXT, township_code TEXT, village TEXT, residence_status TEXT, residence_status_raw TEXT,
-        is_disabled BOOLEAN, disability_grade TEXT, is_poverty_family BOOLEAN, is_disabled_raw TEXT,
-        is_poverty_family_raw TEXT, {ROW_CONTEXT_COLUMNS}
-    """,
-    "staged.casework": f"""
-        {LINEAGE_COLUMNS}, id_number TEXT, id_number_raw TEXT, attempt_date DATE, attempt_date_raw TEXT,
-        method TEXT, unit TEXT, result TEXT, result_raw TEXT, dropout_reason TEXT, {ROW_CONTEXT_COLUMNS}
-    """,
-    "staged.exemptions": f"""
-        {LINEAGE_COLUMNS}, id_number TEXT, id_number_raw TEXT, kind TEXT, kind_raw TEXT, approved_on DATE,
-        approved_on_raw TEXT, valid_until DATE, valid_until_raw TEXT, reason TEXT, approved_by TEXT,
-        {ROW_CONTEXT_COLUMNS}
-    """,
-    "staged.home_teaching": f"""
-        {LINEAGE_COLUMNS}, id_number TEXT, id_number_raw TEXT, visit_date DATE, visit_date_raw TEXT,
-        class_hours DOUBLE PRECISION, teacher TEXT, {ROW_CONTEXT_COLUMNS}
-    """,
+    # staged.<source> of the six sources: their canonical columns are the domain's (kongchuo.columns).
+    **{f"staged.{source}": body for source, body in STAGED_TABLES.items()},
     "staged.townships": "township_code TEXT NOT NULL, township_name TEXT NOT NULL, district_code TEXT NOT NULL",
     "staged.schools": """
         school_code TEXT NOT NULL, school_name TEXT NOT NULL, township_code TEXT NOT NULL, stage TEXT NOT NULL,
@@ -80,7 +47,7 @@ TABLES: dict[str, str] = {
         township_code TEXT, grade INTEGER, birth_date DATE, status TEXT, school_days INTEGER,
         attendance_days INTEGER, present_days INTEGER, unexcused_days INTEGER, leave_days INTEGER,
         max_unexcused_run INTEGER, first_present DATE, last_present DATE, last_seen DATE,
-        term_days_present INTEGER
+        term_days_present INTEGER, transfer_date DATE
     """,
     "derived.suspected_dropouts": """
         period TEXT NOT NULL, id_number TEXT, student_no TEXT, person_key TEXT NOT NULL, school_code TEXT,
@@ -126,6 +93,17 @@ TABLES: dict[str, str] = {
         enrolled_school_age INTEGER, enrolment_rate DOUBLE PRECISION, out_of_school INTEGER,
         verify_elsewhere INTEGER, suspected INTEGER, still_out INTEGER
     """,
+    # R8 学籍异动梳理: one row per record that changed between a school's consecutive registry snapshots whose
+    # newer one is dated from the term's start to the period's end (assets/registry_changes.py). kind: 新增 转入
+    # 转出 休学 复学 升级 毕业 辍学 死亡 删除; verdict 一致 / 需核实 with the reasons (codes and Chinese).
+    "derived.registry_changes": """
+        period TEXT NOT NULL, term TEXT NOT NULL, term_start DATE NOT NULL, deadline DATE NOT NULL,
+        school_code TEXT NOT NULL, township_code TEXT, person_key TEXT NOT NULL, student_no TEXT, id_number TEXT,
+        kind TEXT NOT NULL, old_status TEXT, new_status TEXT, old_grade INTEGER, new_grade INTEGER,
+        old_class TEXT, new_class TEXT, old_snapshot_date DATE NOT NULL, new_snapshot_date DATE NOT NULL,
+        old_file_sha TEXT, old_row_no INTEGER, new_file_sha TEXT, new_row_no INTEGER, needs_review BOOLEAN NOT NULL,
+        verdict TEXT NOT NULL, reason_codes TEXT, reason TEXT
+    """,
     # One row per check evaluation, also when nothing was found (DQ09 compares row counts across periods).
     "checks.evaluations": """
         run_id TEXT NOT NULL, period TEXT, check_id TEXT NOT NULL, source TEXT NOT NULL, passed BOOLEAN NOT NULL,
@@ -168,9 +146,3 @@ def ddl_statements() -> list[str]:
     stmts += [f"CREATE TABLE IF NOT EXISTS {name} ({cols.strip()})" for name, cols in TABLES.items()]
     stmts += [f"CREATE OR REPLACE VIEW {name} AS {body.strip()}" for name, body in VIEWS.items()]
     return stmts
-
-
-def staged_columns(source: str) -> list[str]:
-    """Column names of ``staged.<source>`` in table order."""
-    body = TABLES[f"staged.{source}"]
-    return [part.strip().split()[0] for part in body.replace("\n", " ").split(",") if part.strip()]

@@ -23,8 +23,8 @@ from pydantic import PrivateAttr
 from sqlalchemy import event
 from sqlalchemy.pool import SingletonThreadPool
 
-from warehouse.layout import ddl_statements
-
+from kongchuo import parsing
+from warehouse.layout import TABLES, ddl_statements
 
 DDL_LOCK_KEY = 0x6B6F6E67  # 'kong': the advisory lock that serialises schema changes on PostgreSQL
 
@@ -117,7 +117,6 @@ class WarehouseResource(ConfigurableResource):
     def _missing_columns(conn: sa.Connection) -> list[str]:
         """``ALTER TABLE … ADD COLUMN`` for columns the layout gained since a warehouse was created (new columns
         are nullable or carry no constraint that old rows could break), so an existing warehouse keeps working."""
-        from warehouse.layout import TABLES
 
         have: dict[str, set[str]] = {}
         for schema, table, column in conn.execute(sa.text(
@@ -214,3 +213,10 @@ def _isna(value: Any) -> bool:
         return bool(pd.isna(value))
     except (TypeError, ValueError):
         return False
+
+
+def is_infrastructure_error(exc: BaseException) -> bool:
+    """Errors that are not the file's fault: the warehouse unreachable or locked, disk, memory."""
+    if isinstance(exc, (sa.exc.OperationalError, sa.exc.InterfaceError)):
+        return True
+    return parsing.is_infrastructure_error(exc)

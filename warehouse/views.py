@@ -26,6 +26,7 @@ steps read it; built once it costs ~4 s and each read afterwards milliseconds (B
 
 from __future__ import annotations
 
+from kongchuo.snapshot_dates import delivery_key, snapshot_date
 from warehouse.layout import staged_columns
 
 # view name -> (source table, person key expression, extra partition columns)
@@ -317,7 +318,6 @@ def register_snapshots(conn, view: str) -> int:
 
     import sqlalchemy as sa
 
-    from kongchuo.snapshot_dates import delivery_key, snapshot_date
 
     source = CURRENT_VIEWS[view][0]
     files = _unregistered_files(conn, source)
@@ -377,7 +377,6 @@ def judge_new_snapshots(conn, view: str) -> list[str]:
         JOIN raw.files f ON f.file_sha = x.file_sha AND f.source = x.source
         WHERE x.source = '{source}' AND x.status = 'new' AND v.previous IS NOT NULL
           AND v.now_count < {1 - WARN_DROP} * v.previous ORDER BY 1, 2""")).all()
-    held = {sha for (sha,) in conn.execute(sa.text(held_files)).all()}
     conn.execute(sa.text(f"""
         UPDATE raw.snapshots SET previous_count = (
             SELECT v.previous FROM _kongchuo_snap_verdicts v WHERE v.scope_code = raw.snapshots.scope_code

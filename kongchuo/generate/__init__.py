@@ -63,9 +63,15 @@ registry birth_date). An EXPIRED exemption does not exclude.
   among the term's first 10 school days and none of those rows is ``present`` (planted as personal_leave,
   present afterwards). A person with no rows at all in those days is SD5's business, not SD2.
 - ``SD3`` (period): record with status 转出 whose person has no active record anywhere in the district, and
-  either no roll-call row on or before the period end, or more than 30 days between the person's last
-  roll-call row on or before the period end and the period end. Planted stops avoid the last 3 days of a month.
-  Received transfers (转出 at A, 转入 at B with the same student_no, attending at B all range) are NOT SD3.
+  more than 30 days between the transfer date and the period end. The transfer date is the record's change
+  date (变动日期) when its registry file has that column (every file but every third one, ``writers.
+  has_change_date``; the column header rotates over the aliases 变动日期/异动日期/异动时间 ...), else the
+  registry snapshot's date (the file name's date, i.e. ``end``: such transfers are too recent for SD3 inside
+  the range). A person with several 转出 records is dated by the latest. Planted change dates: the day after
+  the child's last roll-call day (attendance stops after a day in the first ~60% of the range, never within a
+  month's last 3 days), or 7–56 days before the range for children with no rows at all. Roll call plays no
+  part in SD3. Received transfers (转出 at A with a change date before the range, 转入 at B with the same
+  student_no, attending at B all range) are NOT SD3.
   NB: the stopped children's rows at A before the stop are DQ06 in those months (A's record is no longer
   active) - that overlap is intended and in the truth.
 - ``SD4`` (every period): record with status 辍学.
@@ -107,7 +113,7 @@ The truth is computed from the rows that are written: *a child with no row on a 
 - ``SD2``: a person with an active record, whose (key, school) is absent (any non-present status) on every one
   of the term's first 10 school days.
 - ``SD1``: unchanged (a day without a row is present and breaks a run).
-- ``SD3``: unchanged wording: "roll-call row" = attendance row, i.e. the person's last absence row.
+- ``SD3``: unchanged (roll call plays no part in it).
 - ``DQ06``: rows (absence rows) whose (person, school) has no active record; detail = row count.
 """
 

@@ -30,6 +30,9 @@ def build_parser(parser: argparse.ArgumentParser | None = None) -> argparse.Argu
                    help="share (0-1) of the files written in real export shapes: national registry export, "
                         "legacy .xls with title and 合计 rows, sheets per grade with a hidden stale sheet, "
                         "month grids, public-security extracts ... (default 0: every file tidy)")
+    p.add_argument("--registry-changes", type=dt.date.fromisoformat, default=None, metavar="OLD_DATE",
+                   help="also write an older registry snapshot dated OLD_DATE with planted changes (R8 学籍异动梳理) "
+                        "and registry_changes_truth.csv (default: none, output unchanged)")
     return p
 
 
@@ -44,7 +47,7 @@ def run(args: argparse.Namespace) -> int:
     t0 = time.perf_counter()
     meta = generate(args.district, args.students, args.seed, args.start, args.end, args.out,
                     rates=Rates.parse(args.rate), attendance=args.attendance,
-                    real_shapes=args.real_shapes)
+                    real_shapes=args.real_shapes, registry_changes=args.registry_changes)
     took = time.perf_counter() - t0
     rows = {}
     for f in meta.files:

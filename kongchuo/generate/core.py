@@ -227,7 +227,8 @@ def _tick(label: str) -> None:
 
 
 def generate(district: str, students: int, seed: int, start: dt.date, end: dt.date, out: Path,
-             rates: Rates | None = None, attendance: str = "rollcall", real_shapes: float = 0.0) -> Meta:
+             rates: Rates | None = None, attendance: str = "rollcall", real_shapes: float = 0.0,
+             registry_changes: dt.date | str | None = None) -> Meta:
     """Generate one synthetic district into ``out`` (landing/, reference/, ground_truth.csv, meta.json).
     ``real_shapes``: the share of files written in real export shapes (kongchuo.generate.shapes)."""
     # numpy object strings: far faster than Arrow-backed strings for the generator's filtering and takes
@@ -242,13 +243,14 @@ def generate(district: str, students: int, seed: int, start: dt.date, end: dt.da
 
     old = _set(False)
     try:
-        return _generate(district, students, seed, start, end, out, rates, attendance, real_shapes)
+        return _generate(district, students, seed, start, end, out, rates, attendance, real_shapes, registry_changes)
     finally:
         _set(old)
 
 
 def _generate(district: str, students: int, seed: int, start: dt.date, end: dt.date, out: Path,
-              rates: Rates | None = None, attendance: str = "rollcall", real_shapes: float = 0.0) -> Meta:
+              rates: Rates | None = None, attendance: str = "rollcall", real_shapes: float = 0.0,
+              registry_changes: dt.date | str | None = None) -> Meta:
     if attendance not in ATTENDANCE_MODES:
         raise ValueError(f"attendance must be one of {', '.join(ATTENDANCE_MODES)}, not {attendance!r}")
     absence_only = attendance == "absence_only"
@@ -706,6 +708,22 @@ def _generate(district: str, students: int, seed: int, start: dt.date, end: dt.d
         sub = codes[e3]
         sub[mask] = NOROW
         codes[e3] = sub
+    # the transfer dates (变动日期) of the 转出 records: the day after an SD3 child's last roll-call day; before
+    # the range for those never on a roll call and for received transfers (no rng: other draws stay put)
+    transfer = np.full(N, np.datetime64("NaT"), dtype="datetime64[D]")
+    for name, lo in (("SD3", 7), ("SD3_RECEIVED", 3)):
+        sids = picks[name]
+        transfer[sids] = np.datetime64(start) - (lo + sids % 50).astype("timedelta64[D]")
+    if len(e3):
+        moved = stop >= 0
+        transfer[e_pid[e3][moved]] = days64[stop[moved]] + np.timedelta64(1, "D")
+    reg["change_date"] = np.where(reg["status"].to_numpy() == OUT,
+                                  transfer[reg["sid"].to_numpy(dtype=np.int64)], np.datetime64("NaT"))
+    # which registry file holds each record (writers.registry_chunks), and whether that file has the column
+    file_no = np.zeros(len(reg), np.int64)
+    for i, (a, b) in enumerate(wr.registry_chunks(reg)):
+        file_no[a:b] = i
+    reg["change_col"] = [wr.has_change_date(int(i)) for i in file_no]
     # SD5 for one month
     e5 = ents("SD5_MONTH")
     if len(e5):
@@ -824,13 +842,21 @@ def _generate(district: str, students: int, seed: int, start: dt.date, end: dt.d
     case["id_number"] = st_id[case["pid"].to_numpy(dtype=np.int64)] if len(case) else []
 
     _tick("side sources")
+    changes_plan = None
+    if registry_changes is not None:  # R8: an older registry snapshot with planted changes (generate/changes.py)
+        from .changes import plant_changes  # noqa: PLC0415
+
+        changes_plan = plant_changes(reg, exem, cen, codes, e_pid, e_code, days64, picks,
+                                     dict(zip(allschools["school_code"], allschools["stage"])), registry_changes,
+                                     end, ref, seed)
+        reg, exem = changes_plan.new_reg, changes_plan.exem
     # ---------------------------------------------------------------- ground truth
     world = dict(
         N=N, periods=periods, msl=msl, days64=days64, terms=terms, ref=ref, reg=reg, cen=cen, exem=exem,
         visits=visits, case=case, codes=codes, e_pid=e_pid, e_code=e_code, e_key=e_key, e_pkey=e_pkey,
         e_keytype=e_keytype, pkey_all=pkey_all, true_id=true_id, plant_all=np.concatenate([plant, ex["plant"].to_numpy(dtype=object)]),
         ref_schools=set(allschools["school_code"]), ref_towns=set(towns["township_code"]),
-        st_sno=student_no, st_town=rec_town, absence_only=absence_only,
+        st_sno=student_no, st_town=rec_town, absence_only=absence_only, registry_as_of=end,
     )
     from .truth import ground_truth  # noqa: PLC0415
 
@@ -871,6 +897,9 @@ def _generate(district: str, students: int, seed: int, start: dt.date, end: dt.d
     files.append({"source": "reference", "path": f"reference/{CALENDAR_FILE}", "format": "csv-utf8",
                   "date_style": "iso",
                   "encoding": "utf-8", "rows": D, "periods": periods})
+    if changes_plan is not None:
+        files += w.registry(changes_plan.old_reg, changes_plan.old_date, periods)
+        changes_plan.write_truth(out)
     gt.to_csv(out / "ground_truth.csv", index=False, lineterminator="\n")
     meta = Meta(
         district=district, district_name=info["city"] + info["name"], students=N, seed=int(seed),

@@ -48,6 +48,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
+from kongchuo.districts import common_region, district_name
 from kongchuo.workers import main_script_hidden, spawn_executor
 
 # Henan: 许昌市 (5, without the bundled 建安区 411003, whose migrant origins are its neighbours), 漯河市 (3),
@@ -234,7 +235,6 @@ def _merge_truth(chunks: list[Path], dest: Path) -> None:
 
 def merge(counties: list[str], out: Path, attendance: str) -> ProvinceMeta:
     """Merge the complete chunks of ``counties`` into ``out`` (landing, reference, ground truth, meta.json)."""
-    from kongchuo.districts import common_region, district_name
 
     chunks = [out / CHUNKS / c for c in counties]
     for sub in ("landing", "reference"):

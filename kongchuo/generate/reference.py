@@ -24,6 +24,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from kongchuo.districts import DISTRICT_NAMES
 from kongchuo.settings import BUNDLED_REFERENCE
 
 DISTRICTS: dict[str, dict] = {
@@ -69,7 +70,6 @@ def county_info(code: str) -> dict:
         return dict.__getitem__(DISTRICTS, code)
     if not is_county_code(code):
         raise KeyError(f"not a county code: {code!r}")
-    from kongchuo.districts import DISTRICT_NAMES
 
     name = DISTRICT_NAMES.get(code, f"县{code}")
     city = DISTRICT_NAMES.get(code[:4] + "00", "")
@@ -213,7 +213,6 @@ def select_schools(district: str, students: int, rng: np.random.Generator,
     extra_rows = []
     next_seq = 5000
     chosen = []
-    info = DISTRICTS[district] if district in DISTRICTS else {"village_suffix": ["村"], "short": ""}
     tname = dict(zip(towns["township_code"], towns["township_name"]))
     for stage, k in want.items():
         pool = schools[schools["stage"] == stage].copy()

@@ -45,6 +45,9 @@ from typing import Iterable, Sequence
 
 import numpy as np
 
+from kongchuo.readers import column_letter
+from kongchuo.sources import SPECS, normalize_header
+
 TIDY = "tidy"
 SHAPES: dict[str, tuple[str, ...]] = {
     "registry": ("national", "legacy_xls", "per_grade"),
@@ -133,7 +136,6 @@ def titled(form: Form, title: str, unit: str, as_of: dt.date, checker: str = "�
 
 def mark_required(cols: dict[str, Sequence[object]], source: str) -> dict[str, Sequence[object]]:
     """Headers of the source's required columns with a ``（必填）`` note, as township forms print them."""
-    from kongchuo.sources import SPECS, normalize_header
 
     spec = SPECS[source]
     aliases, required = spec.alias_map, set(spec.required) | set(spec.one_of)
@@ -201,7 +203,6 @@ def _workbook_rels(n: int) -> str:
 
 
 def _sheet_xml(form: Form) -> str:
-    from kongchuo.readers import column_letter
 
     rows, width = [], 1
     for r, row in enumerate(form.rows(), start=1):

@@ -52,7 +52,7 @@ def ground_truth(w: dict) -> pd.DataFrame:
 
     # numpy-backed columns (object for text): filtering is much faster than on Arrow strings
     keep = ["sid", "student_no", "id_norm", "person_key", "male", "birth", "school_code", "township_code", "grade",
-            "status", "plant"]
+            "status", "plant", "change_date", "change_col"]
     reg = pd.DataFrame({c: reg[c].to_numpy(dtype=object) if reg[c].dtype == object or pd.api.types.is_string_dtype(
         reg[c]) else reg[c].to_numpy() for c in keep})
     cen = pd.DataFrame({c: cen[c].to_numpy(dtype=object) if pd.api.types.is_string_dtype(cen[c]) else cen[c].to_numpy()
@@ -160,25 +160,22 @@ def ground_truth(w: dict) -> pd.DataFrame:
         person_rows[p] = pr
 
     _tick("truth 4")
-    # ----- SD3
+    # ----- SD3: 转出 and no active record anywhere more than 30 days after the transfer date, at the cut-off. The
+    # transfer date is the record's change date when its file has the column (writers.has_change_date), else
+    # the date of the (only) registry snapshot, ``registry_as_of``; a person is dated by the latest transfer.
     outs = reg[(reg["status"] == OUT).to_numpy() & ~is_active_pid[reg["pid"].to_numpy(dtype=np.int64)]].copy()
     if len(outs):
-        sel = np.flatnonzero(np.isin(e_pid, outs["pid"].to_numpy()))
+        changed = outs["change_date"].to_numpy(dtype="datetime64[D]")
+        own = outs["change_col"].to_numpy(dtype=bool) & ~np.isnat(changed)
+        outs["transfer"] = np.where(own, changed, np.datetime64(w["registry_as_of"], "D"))
+        latest = outs.groupby("pid")["transfer"].transform("max").to_numpy(dtype="datetime64[D]")
         for p in periods:
-            stop = msl[p].stop if msl[p].stop > msl[p].start else int(np.searchsorted(
-                days64, np.datetime64(month_bounds(p)[1]), side="right"))
-            sub = codes[sel, :stop] >= 0
-            last = np.where(sub.any(axis=1), stop - 1 - np.argmax(sub[:, ::-1], axis=1), -1)
-            last_s = pd.Series(last, index=e_pid[sel]).groupby(level=0).max()
-            li = outs["pid"].map(last_s).fillna(-1).astype(np.int64).to_numpy()
-            pend = np.datetime64(month_bounds(p)[1])
-            gap = np.where(li >= 0, (pend - days64[np.maximum(li, 0)]).astype(np.int64), 10 ** 6)
+            gap = (np.datetime64(month_bounds(p)[1], "D") - latest).astype(np.int64)
             df = outs[gap > 30].copy()
             df["record_key"] = df["student_no"]
             df["id_number"] = df["id_norm"]
-            g = gap[gap > 30]
-            df["detail"] = ["no attendance up to period end" if x == 10 ** 6 else f"{x} days since last attendance"
-                            for x in g]
+            df["detail"] = [f"{x} days since the transfer ({'变动日期' if o else 'snapshot date'})"
+                            for x, o in zip(gap[gap > 30], own[gap > 30])]
             emit_rule("SD3", p, df)
 
     _tick("truth 5")

@@ -21,9 +21,32 @@ from kongchuo.readers import column_letter
 from kongchuo.sources import SPECS
 
 from . import shapes
-from .core_styles import (CSV_DATES, ENCODING, FORMATS, XLSX_DATES, fmt_dates, fmt_flag, fmt_gender, fmt_grade)
+from .core_styles import CSV_DATES, ENCODING, FORMATS, XLSX_DATES, fmt_dates, fmt_flag, fmt_gender, fmt_grade
 
 XLSX_MAX_ROWS = 30_000
+
+
+def registry_chunks(reg: pd.DataFrame) -> list[tuple[int, int]]:
+    """Row ranges of the registry files: the first school alone, then at least five files (the truth needs to
+    know which file holds a record: see :func:`has_change_date`)."""
+    n = len(reg)
+    first = int((reg["order"] == 0).sum())
+    rest = max(5, math.ceil((n - first) / 100_000))
+    bounds = sorted(set([0, first] + [first + (n - first) * j // rest for j in range(1, rest + 1)]))
+    return [(a, b) for a, b in zip(bounds, bounds[1:]) if b > a]
+
+
+def has_change_date(i: int) -> bool:
+    """Registry file ``i`` has a change-date column (变动日期/异动日期 ...); every third file has none, so SD3
+    dates its transfers by the snapshot date (DESIGN.md "Suspected dropout")."""
+    return i % 3 != 2
+
+
+def change_dates(r: pd.DataFrame) -> np.ndarray:
+    """The 变动日期 cells: ISO text where the record has a change date (its 转出), else blank."""
+    d = r["change_date"].to_numpy(dtype="datetime64[D]")
+    iso = np.datetime_as_string(d, unit="D").astype(object)
+    return np.where(np.isnat(d), "", iso).astype(object)
 _FIXED_TIME = (2026, 1, 1, 0, 0, 0)
 
 
@@ -222,12 +245,7 @@ class Writer:
 
     # ------------------------------------------------------------------ registry
     def registry(self, reg: pd.DataFrame, as_of, periods: list[str]) -> list[dict]:
-        n = len(reg)
-        first = int((reg["order"] == 0).sum())
-        rest = max(5, math.ceil((n - first) / 100_000))
-        bounds = [0, first] + [first + (n - first) * j // rest for j in range(1, rest + 1)]
-        bounds = sorted(set(bounds))
-        chunks = [(a, b) for a, b in zip(bounds, bounds[1:]) if b > a]
+        chunks = registry_chunks(reg)
         fmts = assign_formats([b - a for a, b in chunks])
         plan = shapes.plan("registry", [b - a for a, b in chunks], self.real_shapes)
         files = []
@@ -243,21 +261,27 @@ class Writer:
             if shape == "per_grade" and plan[:i].count("per_grade") % 2:  # every other one a legacy .xls
                 fmt = "xls"
             path = self.out / "landing" / "registry" / f"学籍_{self.short}_{as_of:%Y%m%d}_{i + 1:02d}.{extension(fmt)}"
+            changed = has_change_date(i)
             if shape == "national":
                 cols = self._registry_national(r, id_raw[a:b])
+                if changed:
+                    cols["变动日期"] = change_dates(r)
                 write_table(path, fmt, cols, "学生基本信息")
                 files.append(self._entry("registry", path, fmt, -1, "compact", b - a, periods, shape,
                                          as_of=as_of.isoformat(), gender_style="num", flag_style="national",
-                                         grade_style="zh", active_word="在籍"))
+                                         grade_style="zh", active_word="在籍", change_date=changed))
                 continue
             k, ds = i % 6, self._date_style(fmt, i)
             gs, fs, grs = ("zh", "num")[i % 2], ("zh", "yn", "10")[i % 3], ("num", "nianji", "zh", "chu")[(i + 1) % 4]
             active_word = ("在读", "在籍")[(i // 2) % 2]
             cols = self._registry_columns(r, id_raw[a:b], k, ds, gs, fs, grs, active_word, fmt)
+            if changed:
+                cols[header("registry", "change_date", k)] = change_dates(r)
             self._write(path, fmt, shape, cols, "学籍", "registry", as_of, grade=r["grade"].to_numpy(),
                         status_header=header("registry", "status", k))
             files.append(self._entry("registry", path, fmt, k, ds, b - a, periods, shape, as_of=as_of.isoformat(),
-                                     gender_style=gs, flag_style=fs, grade_style=grs, active_word=active_word))
+                                     gender_style=gs, flag_style=fs, grade_style=grs, active_word=active_word,
+                                     change_date=changed))
         return files
 
     @staticmethod

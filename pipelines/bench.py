@@ -1,4 +1,4 @@
-"""``python -m kongchuo.bench --scale district|city|province|smoke``: time the whole monthly run.
+"""``python -m pipelines.bench --scale district|city|province|smoke``: time the whole monthly run.
 
 1. Generate the scale's synthetic data once into ``.bench_cache/<scale>/data`` (kept while the generator
    parameters in ``params.json`` match; the folder is gitignored). The province is generated county by county
@@ -210,9 +210,7 @@ class TreeSampler(threading.Thread):
 
 def child_main(period: str, steps_out: Path, profile: Path | None) -> int:
     """In the child: the CLI's run, then the step times of the run from the Dagster event log."""
-    from kongchuo.cli import _code_location, _dagster_home
-
-    _code_location()
+    from pipelines.cli import _dagster_home
     _dagster_home()
     import dagster as dg
 
@@ -255,8 +253,8 @@ def child_main(period: str, steps_out: Path, profile: Path | None) -> int:
 def _warn_last_day(period: str, instance) -> tuple[str | None, float | None, bool]:
     """R7 for the period's last school day with roll-call rows (issue 18's benchmark): one daily run, timed."""
     from kongchuo import settings as kc_settings
-    from pipelines.partitions import period_bounds
     from pipelines.run import run_period
+    from warehouse.partitions import period_bounds
     from warehouse.resource import WarehouseResource
 
     wh = WarehouseResource(url=kc_settings.warehouse_url())
@@ -327,7 +325,7 @@ def bench(scale: Scale, root: Path = CACHE, profile: bool = False, log=print, wo
            "GX_ANALYTICS_ENABLED": "false", "DAGSTER_DISABLE_TELEMETRY": "true",
            "KONGCHUO_ATTENDANCE_MODE": scale.attendance}
     env.pop("KONGCHUO_WAREHOUSE_URL", None)
-    cmd = [sys.executable, "-m", "kongchuo.bench", "_child", "--period", scale.period, "--steps", str(steps_json)]
+    cmd = [sys.executable, "-m", "pipelines.bench", "_child", "--period", scale.period, "--steps", str(steps_json)]
     if profile:
         cmd += ["--profile", str(folder / "profile.html")]
     log(f"bench {scale.name}: run {scale.period} (load {load_before[0]:.2f})")
@@ -511,7 +509,7 @@ def main(argv: list[str] | None = None) -> int:
         p.add_argument("--profile", type=Path)
         a = p.parse_args(argv)
         return child_main(a.period, a.steps, a.profile)
-    p = argparse.ArgumentParser(prog="python -m kongchuo.bench", description=__doc__.splitlines()[0])
+    p = argparse.ArgumentParser(prog="python -m pipelines.bench", description=__doc__.splitlines()[0])
     p.add_argument("--scale", choices=sorted(SCALES), default="district")
     p.add_argument("--cache", type=Path, default=CACHE)
     p.add_argument("--record", action="store_true", help="write the result into BENCHMARKS.md")

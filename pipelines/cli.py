@@ -21,15 +21,7 @@ from pathlib import Path
 
 from kongchuo import settings
 
-
-def _code_location() -> None:
-    """Make the Dagster code location (pipelines/, assets/, checks/, warehouse/) importable."""
-    root = str(settings.REPO_ROOT)
-    if root not in sys.path:
-        sys.path.insert(0, root)
-
-
-# The local instance: no telemetry; warehouse writers (pool kongchuo_warehouse, pipelines/pools.py) one run at a
+# The local instance: no telemetry; warehouse writers (pool kongchuo_warehouse, warehouse/pools.py) one run at a
 # time, because DuckDB allows a single writer process (queued runs; direct runs wait on DuckDB's file lock).
 LOCAL_INSTANCE_YAML = """telemetry:
   enabled: false
@@ -63,7 +55,6 @@ def copy_sample(home: Path, sample: Path = settings.SAMPLE_DIR) -> int:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
-    _code_location()
     _dagster_home()
     home = settings.kongchuo_home()
     if args.sample:
@@ -84,7 +75,6 @@ def cmd_generate(args: list[str]) -> int:
 
 def cmd_explain(args: argparse.Namespace) -> int:
     """Exit 0 with the cases, or 2 with the valid choices when the question names nothing that exists."""
-    _code_location()
     from pipelines.explain import QuestionError, explain
 
     try:
@@ -98,7 +88,6 @@ def cmd_explain(args: argparse.Namespace) -> int:
 
 def cmd_warn(args: argparse.Namespace) -> int:
     """R7 每日预警名单 for one school day (or a range: a backfill), after ingesting landing."""
-    _code_location()
     _dagster_home()
     from pipelines.run import warn_days
 

@@ -180,21 +180,6 @@ def run(data: Path, period: str) -> dict[str, Any]:
             "SD1": len(sd1), "SD5": len(sd5), "out_of_school": len(out_of_school)}
 
 
-def kongchuo_counts(warehouse_url: str, period: str) -> dict[str, int]:
-    """The same three counts from kongchuo's derived tables after its run."""
-    from warehouse.resource import WarehouseResource
-
-    wh = WarehouseResource(url=warehouse_url)
-    try:
-        sd = wh.query_df("SELECT rules FROM derived.suspected_dropouts WHERE period = :p", {"p": period})
-        rules = sd["rules"].fillna("").str.split(",")
-        return {"SD1": int(rules.map(lambda r: "SD1" in r).sum()), "SD5": int(rules.map(lambda r: "SD5" in r).sum()),
-                "out_of_school": int(wh.scalar("SELECT count(*) FROM derived.out_of_school WHERE period = :p",
-                                               {"p": period}) or 0)}
-    finally:
-        wh.dispose()
-
-
 if __name__ == "__main__":  # python -m kongchuo.baseline <data folder> <period>
     import json
     import sys

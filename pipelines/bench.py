@@ -399,8 +399,6 @@ def baseline(data: Path, scale: Scale, home: Path) -> dict[str, Any] | None:
     Not for absence-only data (SD5 cannot be told from missing rows there)."""
     if scale.attendance != "rollcall":
         return None
-    from kongchuo.baseline import kongchuo_counts
-
     out = data.parent / "baseline.json"  # .bench_cache/<scale>/
     out.unlink(missing_ok=True)
     cpu0 = _children_cpu()
@@ -416,6 +414,21 @@ def baseline(data: Path, scale: Scale, home: Path) -> dict[str, Any] | None:
     return {"wall_seconds": round(wall, 2), "cpu_seconds": round(cpu, 2), "counts": {
                 k: result[k] for k in ("SD1", "SD5", "out_of_school")},
             "kongchuo_counts": kongchuo_counts(f"duckdb:///{home / 'warehouse.duckdb'}", scale.period)}
+
+
+def kongchuo_counts(warehouse_url: str, period: str) -> dict[str, int]:
+    """SD1, SD5 and 失学 from kongchuo's derived tables after its run (the baseline's three counts)."""
+    from warehouse.resource import WarehouseResource
+
+    wh = WarehouseResource(url=warehouse_url)
+    try:
+        rules = wh.query_df("SELECT rules FROM derived.suspected_dropouts WHERE period = :p",
+                            {"p": period})["rules"].fillna("").str.split(",")
+        oos = wh.scalar("SELECT count(*) FROM derived.out_of_school WHERE period = :p", {"p": period})
+        return {"SD1": int(rules.map(lambda r: "SD1" in r).sum()), "SD5": int(rules.map(lambda r: "SD5" in r).sum()),
+                "out_of_school": int(oos or 0)}
+    finally:
+        wh.dispose()
 
 
 def evaluate_targets(r: dict[str, Any]) -> list[dict[str, Any]]:

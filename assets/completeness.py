@@ -118,20 +118,10 @@ def _affected(warehouse: WarehouseResource, names: list[str]) -> tuple[list[str]
     return sorted(hit_schools), sorted(hit_towns)
 
 
-_STATES: dict[tuple, Completeness] = {}
-
-
 def state(warehouse: WarehouseResource, period: str) -> Completeness:
-    """Everything that keeps ``period``'s reports from being final. Every report of a run asks (R5: once per
-    township): the answer is kept while raw.files and raw.snapshots are unchanged."""
-    fingerprint = tuple(warehouse.query_df(
-        "SELECT count(*) AS n, max(ingested_at) AS last, (SELECT count(*) FROM raw.snapshots WHERE status = 'held') "
-        "AS held, (SELECT count(*) FROM staged.schools) AS schools FROM raw.files").iloc[0].tolist())
-    key = (warehouse.url, period, fingerprint)
-    if key not in _STATES:
-        _STATES.clear()
-        _STATES[key] = _compute_state(warehouse, period)
-    return _STATES[key]
+    """Everything that keeps ``period``'s reports from being final (open quarantines, held snapshots). Every report
+    of a run asks; each asks the warehouse (small tables), nothing is kept in process memory between steps."""
+    return _compute_state(warehouse, period)
 
 
 def _compute_state(warehouse: WarehouseResource, period: str) -> Completeness:

@@ -23,6 +23,7 @@ from kongchuo.excel import mark_draft
 from warehouse.home import KongchuoHome
 from warehouse.partitions import period_bounds
 from warehouse.resource import WarehouseResource
+from warehouse.views import SCOPES_TABLE
 
 MIN_COUNTY_SHARE = 0.01  # a county counts towards a multi-county label when it holds >= 1 % of the records
 
@@ -125,33 +126,16 @@ def source_files_metadata(warehouse: WarehouseResource, period: str) -> dict[str
     }
 
 
-_SOURCE_FILES: dict[tuple, pd.DataFrame] = {}
-
-
 def source_files(warehouse: WarehouseResource, period_end: dt.date) -> pd.DataFrame:
-    """The ingested files a period's outputs are built from: the current registry and census snapshots and
-    every event file whose dates start on or before the period end.
-
-    About 20 assets of a run ask for the same list, and finding the snapshot files scans the current
-    registry and census (2 s at province size, 15M records): the answer is kept while ``raw.files`` is
-    unchanged (the current tables only change when ingestion adds to raw.files)."""
-    state = tuple(warehouse.query_df(  # a confirmed snapshot changes the current tables, not raw.files
-        "SELECT count(*) AS n, max(ingested_at) AS last, (SELECT count(*) FROM raw.snapshots "
-        "WHERE status IN ('applied', 'confirmed')) AS applied FROM raw.files").iloc[0].tolist())
-    key = (warehouse.url, period_end, state)
-    if key not in _SOURCE_FILES:
-        _SOURCE_FILES.clear()
-        _SOURCE_FILES[key] = _query_source_files(warehouse, period_end)
-    return _SOURCE_FILES[key].copy()
-
-
-def _query_source_files(warehouse: WarehouseResource, period_end: dt.date) -> pd.DataFrame:
+    """The ingested files a period's outputs are built from: the registry and census snapshot files the current
+    tables hold (``staged.current_scopes``, a small table: no scan of the current records) and every event file
+    whose dates start on or before the period end. About 20 assets of a run ask; each asks the warehouse (nothing
+    is kept in process memory, so every executor gives the same answer)."""
     return warehouse.query_df(
-        """
+        f"""
         SELECT DISTINCT f.source, f.original_name, f.file_sha FROM raw.files f
         WHERE f.status = 'ingested' AND (
-            f.file_sha IN (SELECT file_sha FROM staged.registry_current)
-            OR f.file_sha IN (SELECT file_sha FROM staged.census_current)
+            f.file_sha IN (SELECT file_sha FROM {SCOPES_TABLE})
             OR (f.source NOT IN ('registry', 'census') AND (f.min_date IS NULL OR f.min_date <= :end)))
         ORDER BY f.source, f.original_name
         """, {"end": period_end})

@@ -8,7 +8,7 @@ with ``AssetCheckSeverity.ERROR`` Dagster does not materialize the assets downst
 
 
 
-from typing import Any, Callable
+from typing import Any, Callable, Iterator
 
 import dagster as dg
 import pandas as pd
@@ -126,25 +126,8 @@ def _iter_chunks(warehouse: WarehouseResource, sql: str, params: dict[str, Any])
 
 # --- DQ01 / DQ02: ID numbers (Python, kongchuo.idnumber, chunked) -----------------------------------------
 
-_ID_FINDINGS: dict[tuple, tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]] = {}
-
-
 def _id_findings(warehouse: WarehouseResource, p: dict[str, Any]) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
-    """(DQ01 findings, DQ02 findings, per-file totals) over the current registry.
-
-    DQ01 and DQ02 read the same ID numbers: the first of the two checks in a run computes both, the second
-    takes them from here (same run, same period, same warehouse; a run in several processes computes twice).
-    Only the last run's result is kept; the frames hold the findings, not the registry."""
-    key = (p["run_id"], p["period"], warehouse.url)
-    if key not in _ID_FINDINGS:
-        _ID_FINDINGS.clear()
-        _ID_FINDINGS[key] = _compute_id_findings(warehouse, p)
-    f1, f2, per_file = _ID_FINDINGS[key]
-    return f1.copy(), f2.copy(), per_file.copy()
-
-
-def _compute_id_findings(warehouse: WarehouseResource, p: dict[str, Any]
-                         ) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
+    """(DQ01 findings, DQ02 findings, per-file totals) over the current registry, in one pass over its IDs."""
     bad1, bad2, totals = [], [], []
     for chunk in _iter_chunks(warehouse, rules.ID_ROWS_SQL, p):
         why = idnumber.problem_series(chunk["id_number"])
@@ -171,14 +154,37 @@ def _compute_id_findings(warehouse: WarehouseResource, p: dict[str, Any]
     return f1, f2, per_file
 
 
-@_member(STAGED["registry"], DQ01_VALID_ID_NUMBER,
-        "DQ01 身份证件号有效：符合 GB 11643-1999 校验码，含真实出生日期。某文件无效率超过 5% 为错误（阻断下游），否则为警告并列出。",
-        "DQ01 id_number is a valid 18-character resident ID (GB 11643-1999 check digit, a real date of birth). "
-        "Error (blocking) for a file when more than 5% fail, else a warning with the list.", blocking=True)
-def dq01_valid_id_number(context: dg.AssetCheckExecutionContext, warehouse: WarehouseResource) -> dg.AssetCheckResult:
+_DQ01_DESCRIPTION = (
+    "DQ01 身份证件号有效：符合 GB 11643-1999 校验码，含真实出生日期。某文件无效率超过 5% 为错误（阻断下游），否则为警告并列出。\n\n"
+    "DQ01 id_number is a valid 18-character resident ID (GB 11643-1999 check digit, a real date of birth). "
+    "Error (blocking) for a file when more than 5% fail, else a warning with the list.")
+_DQ02_DESCRIPTION = (
+    "DQ02 出生日期、性别与身份证件号一致（第7–14位为出生日期，第17位奇数为男）。警告。\n\n"
+    "DQ02 birth_date and gender agree with the ID number (digits 7–14; 17th digit odd = male). Warning.")
+
+
+_ID_SPECS = [dg.AssetCheckSpec(DQ01_VALID_ID_NUMBER, asset=STAGED["registry"], blocking=True,
+                               description=_DQ01_DESCRIPTION, metadata={"check_id": CHECK_IDS[DQ01_VALID_ID_NUMBER]}),
+             dg.AssetCheckSpec(DQ02_ID_MATCHES_BIRTH_GENDER, asset=STAGED["registry"], blocking=False,
+                               description=_DQ02_DESCRIPTION,
+                               metadata={"check_id": CHECK_IDS[DQ02_ID_MATCHES_BIRTH_GENDER]})]
+
+
+# DQ01 and DQ02 read the same ID numbers: computed together (one pass over the registry) inside the registry's
+# check step (:func:`registry_checks`), so nothing is kept in process memory between steps and every executor
+# gives the same findings.
+def dq01_dq02_registry_id_numbers(context: dg.AssetCheckExecutionContext,
+                                  warehouse: WarehouseResource) -> Iterator[dg.AssetCheckResult]:
     fnd.ensure_tables(warehouse)
     p = _params(context)
-    found, _, per_file = _id_findings(warehouse, p)
+    found1, found2, per_file = _id_findings(warehouse, p)
+    yield _dq01_result(context, warehouse, p, found1, per_file)
+    yield _result(context, warehouse, p, asset=STAGED["registry"], name=DQ02_ID_MATCHES_BIRTH_GENDER,
+                  source="registry", findings=found2, error=False)
+
+
+def _dq01_result(context: dg.AssetCheckExecutionContext, warehouse: WarehouseResource, p: dict[str, Any],
+                 found: pd.DataFrame, per_file: pd.DataFrame) -> dg.AssetCheckResult:
     per_file = per_file.assign(rate=per_file["bad"] / per_file["rows"].clip(lower=1))
     error_files = set(per_file.loc[per_file["rate"] > DQ01_ERROR_RATE, "file_sha"])
     found["severity"] = found["file_sha"].map(lambda f: "error" if f in error_files else "warn")
@@ -190,19 +196,6 @@ def dq01_valid_id_number(context: dg.AssetCheckExecutionContext, warehouse: Ware
              "files_over_5_percent": len(error_files)}
     return _result(context, warehouse, p, asset=STAGED["registry"], name=DQ01_VALID_ID_NUMBER, source="registry",
                    findings=found, error=bool(error_files), extra=extra, gx=gx, passed=found.empty)
-
-
-@_member(STAGED["registry"], DQ02_ID_MATCHES_BIRTH_GENDER,
-        "DQ02 出生日期、性别与身份证件号一致（第7–14位为出生日期，第17位奇数为男）。警告。",
-        "DQ02 birth_date and gender agree with the ID number (digits 7–14; 17th digit odd = male). Warning.",
-        blocking=False)
-def dq02_id_matches_birth_gender(context: dg.AssetCheckExecutionContext,
-                                 warehouse: WarehouseResource) -> dg.AssetCheckResult:
-    fnd.ensure_tables(warehouse)
-    p = _params(context)
-    _, found, _ = _id_findings(warehouse, p)
-    return _result(context, warehouse, p, asset=STAGED["registry"], name=DQ02_ID_MATCHES_BIRTH_GENDER,
-                   source="registry", findings=found, error=False)
 
 
 # --- DQ03: required values (SQL findings + GX suite), per source ------------------------------------------
@@ -415,20 +408,25 @@ def dq10_extract_covers_period(context: dg.AssetCheckExecutionContext, warehouse
                                severity=ERROR, metadata=meta)
 
 
-_REGISTRY_MEMBERS = (dq01_valid_id_number, dq02_id_matches_birth_gender, dq04_duplicate_registry,
-                     dq07_age_fits_grade, dq08_known_codes)
+_REGISTRY_MEMBERS = (dq04_duplicate_registry, dq07_age_fits_grade, dq08_known_codes)
 
 
 # The registry's five SQL/ID checks in one step (0.1–0.7 s each on a district, where each step of its own cost
 # Dagster about as much again). Each keeps its spec: blocking ones still hold back the assets downstream of
 # staged/registry when they fail with ERROR (the step fails after yielding every result).
-@dg.multi_asset_check(specs=[fn.spec for fn in _REGISTRY_MEMBERS], can_subset=True, pool=WAREHOUSE_POOL,
-                      name="staged__registry_checks",
+@dg.multi_asset_check(specs=[*_ID_SPECS, *(fn.spec for fn in _REGISTRY_MEMBERS)], can_subset=True,
+                      pool=WAREHOUSE_POOL, name="staged__registry_checks",
                       description="学籍 DQ01、DQ02、DQ04、DQ07、DQ08，一个步骤内逐项检查，各自报告。\n\n"
                                   "Registry DQ01, DQ02, DQ04, DQ07 and DQ08, each reported as its own check, run in one step.")
-def registry_checks(context: dg.AssetCheckExecutionContext, warehouse: WarehouseResource):
+def registry_checks(context: dg.AssetCheckExecutionContext,
+                    warehouse: WarehouseResource) -> Iterator[dg.AssetCheckResult]:
+    selected = context.selected_asset_check_keys
+    if any(spec.key in selected for spec in _ID_SPECS):
+        for result in dq01_dq02_registry_id_numbers(context, warehouse):
+            if dg.AssetCheckKey(result.asset_key, result.check_name) in selected:
+                yield result
     for fn in _REGISTRY_MEMBERS:
-        if fn.spec.key in context.selected_asset_check_keys:
+        if fn.spec.key in selected:
             yield fn(context, warehouse)
 
 

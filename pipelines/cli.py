@@ -42,11 +42,18 @@ def _dagster_home() -> Path:
     return home
 
 
+SAMPLE_REFERENCE = ("school_calendar.csv",)  # the sample's own school days; townships/schools stay the bundled ones
+
+
 def copy_sample(home: Path, sample: Path = settings.SAMPLE_DIR) -> int:
-    """Copy the bundled sample extracts into ``landing/`` (existing files are left alone)."""
+    """Copy the bundled sample extracts into ``landing/`` and its school calendar into ``reference/`` (the term
+    start SD2 needs: 2 March, not the day after the Spring Festival holiday); existing files are left alone."""
     copied = 0
-    for src in sorted((sample / "landing").glob("*/*")):
-        dest = settings.landing_dir(home, src.parent.name) / src.name
+    pairs = [(src, settings.landing_dir(home, src.parent.name) / src.name)
+             for src in sorted((sample / "landing").glob("*/*"))]
+    pairs += [(sample / "reference" / name, home / "reference" / name) for name in SAMPLE_REFERENCE
+              if (sample / "reference" / name).exists()]
+    for src, dest in pairs:
         if not dest.exists():
             dest.parent.mkdir(parents=True, exist_ok=True)
             shutil.copy2(src, dest)
@@ -59,7 +66,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     home = settings.kongchuo_home()
     if args.sample:
         n = copy_sample(home)
-        print(f"样例数据 sample: {n} new file(s) copied to {home / 'landing'}")
+        print(f"样例数据 sample: {n} new file(s) copied to {home / 'landing'} and {home / 'reference'}")
     from pipelines.run import run_period
 
     result = run_period(args.period, job=args.job)

@@ -50,14 +50,16 @@ def test_incremental_refresh_equals_full_rebuild(tmp_path: Path) -> None:
     confirmations.mkdir()  # the re-sends hold a few records of each school: a > 50 % drop, applied once confirmed
     (confirmations / "确认.txt").write_text("zz_resend_1.csv\nzz_resend_2.csv\n", encoding="utf-8")
     files = sorted((SAMPLE / "registry").iterdir())
-    csvs = [f for f in files if f.suffix == ".csv"]
+    # the re-sent file: the first CSV with more than 60 records (re-sends of 40 and 60 records must differ; the
+    # sample's first file holds one small school alone)
+    resent = next(f for f in files if f.suffix == ".csv" and len(f.read_bytes().splitlines()) > 61)
     for i, f in enumerate(files):  # one file per ingest: every refresh after the first merges one file in
         shutil.copy(f, landing / f.name)
         if i == 1:  # a file re-sent twice with its first record moved to "no school", then corrected
-            _resend_with_blank_school(csvs[0], landing / "zz_resend_1.csv", 40)
+            _resend_with_blank_school(resent, landing / "zz_resend_1.csv", 40)
         ingest_source(home, warehouse, "registry", workers=1)
     # re-sent again, longer, still without a school for the first record: (person, no school) is one key
-    _resend_with_blank_school(csvs[0], landing / "zz_resend_2.csv", 60)
+    _resend_with_blank_school(resent, landing / "zz_resend_2.csv", 60)
     ingest_source(home, warehouse, "registry", workers=1)
 
     view = "staged.registry_current"

@@ -23,8 +23,9 @@ MONTH = "2026-03"
 
 
 def _volatile(column: str) -> bool:
-    """Per-run bookkeeping that differs by construction: run ids and timestamps (``*_at``)."""
-    return column == "run_id" or column.endswith("_at")
+    """Per-run bookkeeping that differs by construction: run ids (``run_id``, ``manifest_run_id``) and
+    timestamps (``*_at``)."""
+    return column.endswith("run_id") or column.endswith("_at")
 
 
 def _tables(home: Path) -> dict[str, object]:

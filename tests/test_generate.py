@@ -372,3 +372,15 @@ def test_rates_parse():
     assert r.DQ08 == 0.01 and r.SD1 == 0
     with pytest.raises(ValueError):
         Rates.parse(["NOPE=1"])
+
+
+def test_profiles_set_rates_under_explicit_overrides():
+    from kongchuo.generate.profiles import PROFILES, profile
+
+    demo = profile("demo").make_rates(["SD1=0", "DQ08=0.01"])
+    assert demo.SD1 == 0 and demo.DQ08 == 0.01  # --rate wins over the profile
+    assert demo.OOS == PROFILES["demo"].rates["OOS"] != Rates().OOS  # the profile's own rate
+    assert demo.DQ01 == Rates().DQ01  # untouched: the default
+    assert profile("") is profile(None) is PROFILES["default"] and profile("").make_rates() == Rates()
+    with pytest.raises(ValueError):
+        profile("nope")

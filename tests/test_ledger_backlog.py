@@ -69,12 +69,15 @@ def report_file(home: Path, period: str, title: str) -> Path:
 
 @functools.lru_cache(maxsize=None)
 def sample_run() -> Path:
-    """What ``make demo`` does, in a temporary home: the bundled sample's landing files only (so the bundled
-    reference data of both seed districts is in use), June run alone, then the quarter 2026-Q2."""
+    """What ``make demo`` does, in a temporary home: ``kongchuo run --sample``'s copy (the bundled sample's landing
+    files and its school calendar only, so the bundled townships and schools of both seed districts are in use),
+    June run alone, then the quarter 2026-Q2."""
+    from pipelines.cli import copy_sample
+
     root = Path(tempfile.mkdtemp(prefix="kongchuo-sample-"))
     atexit.register(shutil.rmtree, root, ignore_errors=True)
     home = root / "home"
-    shutil.copytree(SAMPLE_DIR / "landing", home / "landing")
+    assert copy_sample(home, SAMPLE_DIR) > 0
     outcomes = run_periods(home, (JUNE, "2026-Q2"), dg.DagsterInstance.ephemeral())
     assert all(o.success for o in outcomes.values()), {p: o.summary() for p, o in outcomes.items()}
     return home

@@ -577,7 +577,7 @@ def test_users_command_hashes_and_validates(tmp_path, monkeypatch):
     assert {u.role for u in example.values()} == {"district", "township", "school"}
     assert verify_password(example["jiangguanchi"], "demo-township-2026")
     assert verify_password(example["jianan-jyj"], "demo-district-2026")
-    assert verify_password(example["jgc-zxxx"], "demo-school-2026")
+    assert verify_password(example["jgc-lhw"], "demo-school-2026")
 
 
 def test_real_pipeline_output(tmp_path):

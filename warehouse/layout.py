@@ -32,6 +32,8 @@ TABLES: dict[str, str] = {
         date_origin TEXT NOT NULL, record_count BIGINT NOT NULL, previous_count BIGINT, status TEXT NOT NULL,
         delivery_key TEXT NOT NULL
     """,
+    # The snapshot files the current registry/census tables hold, per scope (warehouse/views.py keeps it).
+    "staged.current_scopes": "view_name TEXT NOT NULL, scope_code TEXT NOT NULL, file_sha TEXT NOT NULL",
     # staged.<source> of the six sources: their canonical columns are the domain's (kongchuo.columns).
     **{f"staged.{source}": body for source, body in STAGED_TABLES.items()},
     "staged.townships": "township_code TEXT NOT NULL, township_name TEXT NOT NULL, district_code TEXT NOT NULL",

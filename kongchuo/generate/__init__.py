@@ -1,7 +1,7 @@
 """Synthetic district generator: the ground truth every test uses.
 
-``generate(district, students, seed, start, end, out, rates=None, attendance="rollcall", real_shapes=0.0) -> Meta``
-writes
+``generate(district, students, seed, start, end, out, rates=None, attendance="rollcall", real_shapes=0.0,
+profile="") -> Meta`` writes
 
 - ``out/landing/<source>/...``: registry, attendance, census, casework, exemptions, home_teaching extracts as
   bureaus send them (CSV UTF-8 / UTF-8-BOM / GBK, XLSX; rotating header alias sets, date, gender, flag,
@@ -28,6 +28,11 @@ files each, and every file's entry in meta.json has its ``shape`` (``tidy`` or t
 to earlier versions. The bundled sample (``data/sample``) stays tidy (share 0): other tests and the demo
 read it, and its coverage test counts the tidy formats and alias sets; regenerate it with a share once the
 readers of these shapes are merged, if wanted.
+
+``profile`` (CLI ``--profile demo``; default '': every output as before) names a ``profiles`` entry: which
+schools get pupils (``demo``: every reference school), casework timing (spread over the range) and the rates
+used when ``rates`` is not given (CLI: the profile's rates, then ``--rate`` overrides). meta.json records it.
+The bundled sample is ``--profile demo``.
 
 Same arguments give byte-identical files. CLI: ``python -m kongchuo.generate --district 411003 --students
 100000 --seed 7 --start 2026-03-02 --end 2026-06-30 --out DIR [--rate DQ08=0.01]``. ``start`` and ``end`` must

@@ -1,5 +1,5 @@
 """``python -m kongchuo.generate --district 411003 --students 100000 --seed 7 --start 2026-03-02
---end 2026-06-30 --out DIR [--rate DQ08=0.01 ...] [--attendance absence_only] [--real-shapes 0.5]``"""
+--end 2026-06-30 --out DIR [--profile demo] [--rate DQ08=0.01 ...] [--attendance absence_only] [--real-shapes 0.5]``"""
 
 from __future__ import annotations
 
@@ -9,7 +9,8 @@ import sys
 import time
 from pathlib import Path
 
-from . import Rates, generate
+from . import generate
+from .profiles import PROFILES, profile
 
 
 def build_parser(parser: argparse.ArgumentParser | None = None) -> argparse.ArgumentParser:
@@ -21,6 +22,9 @@ def build_parser(parser: argparse.ArgumentParser | None = None) -> argparse.Argu
     p.add_argument("--start", type=dt.date.fromisoformat, default=dt.date(2026, 3, 2))
     p.add_argument("--end", type=dt.date.fromisoformat, default=dt.date(2026, 6, 30))
     p.add_argument("--out", type=Path, required=True)
+    p.add_argument("--profile", default="", choices=["", *PROFILES], metavar="NAME",
+                   help="demo: the bundled sample's spread (every reference school, higher planted-case rates, "
+                        "casework over the whole range); --rate still overrides its rates")
     p.add_argument("--rate", action="append", default=[], metavar="CASE=RATE",
                    help="override an anomaly or background rate, e.g. DQ08=0.01 (repeatable)")
     p.add_argument("--attendance", default="rollcall", choices=["rollcall", "absence_only"],
@@ -46,8 +50,8 @@ def _share(text: str) -> float:
 def run(args: argparse.Namespace) -> int:
     t0 = time.perf_counter()
     meta = generate(args.district, args.students, args.seed, args.start, args.end, args.out,
-                    rates=Rates.parse(args.rate), attendance=args.attendance,
-                    real_shapes=args.real_shapes, registry_changes=args.registry_changes)
+                    rates=profile(args.profile).make_rates(args.rate), attendance=args.attendance,
+                    real_shapes=args.real_shapes, registry_changes=args.registry_changes, profile=args.profile)
     took = time.perf_counter() - t0
     rows = {}
     for f in meta.files:

@@ -113,11 +113,14 @@ class Meta:
     case_counts: dict[str, int] = field(default_factory=dict)
     rates: dict[str, float] = field(default_factory=dict)
     attendance: str = "rollcall"  # or "absence_only"; written to meta.json only when not the default
+    profile: str = ""  # kongchuo.generate.profiles name; written to meta.json only when given
 
     def to_json(self) -> str:
         data = dataclasses.asdict(self)
         if data["attendance"] == "rollcall":  # rollcall meta.json stays byte-identical to earlier versions
             del data["attendance"]
+        if not data["profile"]:  # likewise without a profile
+            del data["profile"]
         return json.dumps(data, ensure_ascii=False, indent=1, sort_keys=True)
 
 
@@ -228,9 +231,11 @@ def _tick(label: str) -> None:
 
 def generate(district: str, students: int, seed: int, start: dt.date, end: dt.date, out: Path,
              rates: Rates | None = None, attendance: str = "rollcall", real_shapes: float = 0.0,
-             registry_changes: dt.date | str | None = None) -> Meta:
+             registry_changes: dt.date | str | None = None, profile: str = "") -> Meta:
     """Generate one synthetic district into ``out`` (landing/, reference/, ground_truth.csv, meta.json).
-    ``real_shapes``: the share of files written in real export shapes (kongchuo.generate.shapes)."""
+    ``real_shapes``: the share of files written in real export shapes (kongchuo.generate.shapes).
+    ``profile``: a kongchuo.generate.profiles name (school spread, casework timing, and its rates when
+    ``rates`` is not given); '' keeps every output as before."""
     # numpy object strings: far faster than Arrow-backed strings for the generator's filtering and takes
     import warnings
 
@@ -243,14 +248,18 @@ def generate(district: str, students: int, seed: int, start: dt.date, end: dt.da
 
     old = _set(False)
     try:
-        return _generate(district, students, seed, start, end, out, rates, attendance, real_shapes, registry_changes)
+        return _generate(district, students, seed, start, end, out, rates, attendance, real_shapes, registry_changes,
+                         profile)
     finally:
         _set(old)
 
 
 def _generate(district: str, students: int, seed: int, start: dt.date, end: dt.date, out: Path,
               rates: Rates | None = None, attendance: str = "rollcall", real_shapes: float = 0.0,
-              registry_changes: dt.date | str | None = None) -> Meta:
+              registry_changes: dt.date | str | None = None, profile: str = "") -> Meta:
+    from .profiles import profile as profile_of  # noqa: PLC0415 (profiles imports Rates from here)
+
+    prof = profile_of(profile)
     if attendance not in ATTENDANCE_MODES:
         raise ValueError(f"attendance must be one of {', '.join(ATTENDANCE_MODES)}, not {attendance!r}")
     absence_only = attendance == "absence_only"
@@ -264,7 +273,7 @@ def _generate(district: str, students: int, seed: int, start: dt.date, end: dt.d
         raise ValueError("end before start")
     if cal.school_year_start(start) != cal.school_year_start(end):
         raise ValueError("start and end must lie in one school year (1 Sep .. 31 Aug)")
-    rates = rates or Rates()
+    rates = rates or prof.make_rates()
     out = Path(out)
     rng = np.random.default_rng([int(seed), int(district)])
     info = refmod.DISTRICTS[district]
@@ -286,7 +295,7 @@ def _generate(district: str, students: int, seed: int, start: dt.date, end: dt.d
         terms[t] = (terms[t][0], i) if t in terms else (i, i)
 
     _tick("start")
-    towns, allschools, schools = refmod.select_schools(district, students, rng)
+    towns, allschools, schools = refmod.select_schools(district, students, rng, per_school=prof.per_school)
     S = len(schools)
     s_code = schools["school_code"].to_numpy(dtype=object)
     s_name = schools["school_name"].to_numpy(dtype=object)
@@ -828,9 +837,18 @@ def _generate(district: str, students: int, seed: int, start: dt.date, end: dt.d
         cw.append(pd.DataFrame({"pid": who, "attempt_date": dates, "method": mth, "unit": unit, "result": res,
                                 "dropout_reason": reason}))
 
-    attempts(esc, start64 + rng.integers(0, 8, len(esc)).astype("timedelta64[D]"),
-             rng.integers(3, 5, len(esc)), np.zeros(len(esc), bool), 6, 9)
-    attempts(persu, start64 + rng.integers(0, 20, len(persu)).astype("timedelta64[D]"),
+    def first_days(n: int, within: int, spread_within: int) -> np.ndarray:
+        """First attempts in the range's first ``within`` days; with a profile's spread_casework evenly over
+        its first ``spread_within`` days (random order), so escalations (reached 12-27 days after the first
+        attempt) and attempts fall in every month."""
+        if not prof.spread_casework:
+            return start64 + rng.integers(0, within, n).astype("timedelta64[D]")
+        hi = max(within, spread_within)
+        return start64 + (rng.permutation(n) * hi // max(n, 1)).astype("timedelta64[D]")
+
+    span = int((end64 - start64).astype(np.int64))
+    attempts(esc, first_days(len(esc), 8, span - 30), rng.integers(3, 5, len(esc)), np.zeros(len(esc), bool), 6, 9)
+    attempts(persu, first_days(len(persu), 20, span - 15),
              rng.integers(1, 3, len(persu)), np.zeros(len(persu), bool), 5, 10)
     if len(ret):
         rfirst = np.array([np.datetime64(f"{plan_month.get(int(pos_of.loc[s]), periods[0])}-01") for s in ret]) \
@@ -906,7 +924,7 @@ def _generate(district: str, students: int, seed: int, start: dt.date, end: dt.d
         start=start.isoformat(), end=end.isoformat(), reference_date=ref.isoformat(), periods=periods,
         term_first_days={t: days[a].isoformat() for t, (a, b) in terms.items()}, school_days=D, schools=S,
         files=files, case_counts={k: int(v) for k, v in gt["case"].value_counts().sort_index().items()},
-        rates=dataclasses.asdict(rates), attendance=attendance,
+        rates=dataclasses.asdict(rates), attendance=attendance, profile=profile,
     )
     (out / "meta.json").write_text(meta.to_json() + "\n", encoding="utf-8")
     _tick("write rest")

@@ -202,12 +202,18 @@ def select_schools(district: str, students: int, rng: np.random.Generator,
                    per_school: int = 900) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
     """Pick (and if needed synthesise) enough schools for ``students``: about ``per_school`` each.
 
+    ``per_school=0``: every reference school of the district (none synthesised; the demo sample, so that each
+    school of the bundled reference reports something).
+
     Returns (townships, all reference schools incl. synthesised ones, selected schools in file order).
     """
     towns, schools = load(district)
-    n = max(5, math.ceil(students / per_school))
-    want = {"初中": max(1, round(n * 0.27)), "九年一贯制": max(1, round(n * 0.08))}
-    want["小学"] = n - want["初中"] - want["九年一贯制"]
+    if per_school <= 0:
+        want = {stage: int((schools["stage"] == stage).sum()) for stage in ("初中", "九年一贯制", "小学")}
+    else:
+        n = max(5, math.ceil(students / per_school))
+        want = {"初中": max(1, round(n * 0.27)), "九年一贯制": max(1, round(n * 0.08))}
+        want["小学"] = n - want["初中"] - want["九年一贯制"]
     town_order = list(towns["township_code"].to_numpy()[rng.permutation(len(towns))])
     rank = {t: i for i, t in enumerate(town_order)}
     extra_rows = []

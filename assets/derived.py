@@ -1,12 +1,14 @@
 """Derived tables per monthly period: roster (人籍比对), suspected dropouts (疑似辍学), out of school (失学).
 
 Each asset rebuilds its period idempotently in the warehouse (delete the period's rows, insert) with the
-SQL of :mod:`assets.rules`; nothing is pulled into Python but counts and a masked preview.
+SQL of :mod:`assets.rules` (the files ``warehouse/sql/rules/*.sql``, whose fingerprint is the assets'
+code_version); nothing is pulled into Python but counts and a masked preview.
 """
 
 
 import dagster as dg
 
+from assets import rules
 from assets.common import OWNERS, period_params, table_metadata
 from assets.rules import OUT_OF_SCHOOL_SQL, ROSTER_SQL, SUSPECTED_DROPOUTS_SQL, RuleConfig, rule_params
 from warehouse.home import KongchuoHome
@@ -19,6 +21,8 @@ STAGED = {name: dg.AssetKey(["staged", name]) for name in
 ROSTER = dg.AssetKey(["derived", "roster"])
 SUSPECTED = dg.AssetKey(["derived", "suspected_dropouts"])
 OUT_OF_SCHOOL = dg.AssetKey(["derived", "out_of_school"])
+
+SQL_FILES = rules.SQL_FILES  # the .sql files these assets run: their code_version (pipelines.policies)
 
 _COMMON = dict(group_name="derived", owners=OWNERS, partitions_def=monthly_partitions, kinds={"duckdb", "sql"})
 

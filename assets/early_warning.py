@@ -41,7 +41,7 @@ from warehouse.home import KongchuoHome
 from warehouse.partitions import daily_partitions
 from warehouse.pools import WAREHOUSE_POOL
 from warehouse.resource import WarehouseResource
-from warehouse.views import attendance_persons_sql, registry_persons_sql
+from warehouse.views import attendance_persons_sql, first_records_sql, registry_persons_sql
 
 EARLY_WARNINGS = dg.AssetKey(["derived", "early_warnings"])
 R7 = dg.AssetKey(["reports", "r7_daily"])
@@ -158,11 +158,7 @@ WARNINGS_SQL = f"""
 
 IDENTITY_SQL = f"""
     SELECT person_key, id_number, student_no, name, class_name, guardian_phone, grade, school_code FROM (
-        SELECT p.*, row_number() OVER (PARTITION BY p.person_key
-                                       ORDER BY CASE WHEN p.status = 'active' THEN 0 ELSE 1 END, p.school_code) AS rn
-        FROM ({registry_persons_sql()}) p
-        WHERE p.person_key IN (SELECT person_key FROM derived.early_warnings WHERE date = :day)) x
-    WHERE rn = 1
+        {first_records_sql("p.person_key IN (SELECT person_key FROM derived.early_warnings WHERE date = :day)")}) x
 """
 
 

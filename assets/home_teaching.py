@@ -15,40 +15,14 @@ from assets.derived import STAGED
 from warehouse.partitions import monthly_partitions, period_of
 from warehouse.pools import WAREHOUSE_POOL
 from warehouse.resource import WarehouseResource
+from warehouse.sql import load
 
 HOME_TEACHING_COMPLIANCE = dg.AssetKey(["derived", "home_teaching_compliance"])
 MIN_VISITS = 2
 MIN_HOURS = 3
 
-COMPLIANCE_SQL = f"""
-    WITH visits AS (
-        SELECT DISTINCT id_number, visit_date, class_hours, teacher FROM staged.home_teaching
-        WHERE id_number IS NOT NULL AND visit_date > CAST(:ref_date AS DATE) AND visit_date <= :end
-    ),
-    taught AS (SELECT DISTINCT id_number FROM visits),
-    month AS (
-        SELECT id_number, count(*) AS visits,
-               sum(CASE WHEN class_hours >= {MIN_HOURS} THEN 1 ELSE 0 END) AS qualifying_visits,
-               sum(class_hours) AS class_hours, min(visit_date) AS first_visit, max(visit_date) AS last_visit
-        FROM visits WHERE visit_date >= :start GROUP BY id_number
-    ),
-    reg AS (
-        SELECT r.id_number, r.school_code, coalesce(s.township_code, r.township_code) AS township_code,
-               row_number() OVER (PARTITION BY r.id_number
-                                  ORDER BY CASE WHEN r.status IN ('active', 'suspended') THEN 0 ELSE 1 END,
-                                           r.school_code) AS rn
-        FROM staged.registry_current r LEFT JOIN staged.schools s ON s.school_code = r.school_code
-        WHERE r.id_number IS NOT NULL
-    )
-    SELECT :period AS period, t.id_number, coalesce(r.township_code, c.township_code) AS township_code,
-           r.school_code, coalesce(m.visits, 0), coalesce(m.qualifying_visits, 0), coalesce(m.class_hours, 0),
-           m.first_visit, m.last_visit, coalesce(m.qualifying_visits, 0) >= {MIN_VISITS} AS compliant
-    FROM taught t
-    LEFT JOIN month m ON m.id_number = t.id_number
-    LEFT JOIN reg r ON r.id_number = t.id_number AND r.rn = 1
-    LEFT JOIN staged.census_current c ON c.id_number = t.id_number
-    WHERE EXISTS (SELECT 1 FROM staged.attendance_current a WHERE a.date BETWEEN :start AND :end)
-"""
+SQL_FILES = ("home_teaching/compliance",)  # policies: code_version
+COMPLIANCE_SQL = load("home_teaching/compliance")
 
 
 @dg.asset(pool=WAREHOUSE_POOL, key=HOME_TEACHING_COMPLIANCE, deps=[STAGED["home_teaching"], STAGED["registry"], STAGED["census"],
@@ -59,7 +33,7 @@ def home_teaching_compliance(context: dg.AssetExecutionContext, warehouse: Wareh
     """送教上门达标情况 Home-teaching compliance: each home-taught child's visits in the month and whether
     there were ≥ 2 visits of ≥ 3 class hours each."""
     period = period_of(context)
-    n = warehouse.replace_period("derived.home_teaching_compliance", period, COMPLIANCE_SQL, period_params(period))
+    n = warehouse.replace_period("derived.home_teaching_compliance", period, COMPLIANCE_SQL, {**period_params(period), "min_visits": MIN_VISITS, "min_hours": MIN_HOURS})
     meta = table_metadata(warehouse, "derived.home_teaching_compliance", period,
                           "id_number, school_code, visits, qualifying_visits, compliant")
     meta["non_compliant"] = int(warehouse.scalar(

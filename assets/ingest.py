@@ -52,6 +52,7 @@ import pandas as pd
 import sqlalchemy as sa
 
 from assets.common import OWNERS, table_schema
+from assets.landing_findings import record_refused
 from kongchuo import landing, masking
 from kongchuo.excel import sha256_file
 from kongchuo.normalize import parse_flags
@@ -60,7 +61,7 @@ from kongchuo.readers import CHUNK_ROWS, IngestError, detect_encoding
 from kongchuo.settings import SOURCES
 from kongchuo.sources import SPECS
 from warehouse.home import KongchuoHome
-from warehouse.partitions import TIMEZONE, monthly_partitions
+from warehouse.partitions import TIMEZONE, monthly_partitions, period_bounds
 from warehouse.pools import WAREHOUSE_POOL
 from warehouse.resource import WarehouseResource, is_infrastructure_error
 from warehouse.views import refresh_current
@@ -256,12 +257,13 @@ def _queue_new_files(home: KongchuoHome, source: str, scan: landing.LandingScan,
 
 def ingest_source(home: KongchuoHome, warehouse: WarehouseResource, source: str, run_id: str | None = None,
                   log: Any = None, chunk_rows: int = CHUNK_ROWS, workers: int | None = None,
-                  parallel_min_bytes: int = PARALLEL_MIN_BYTES) -> IngestOutcomes:
+                  parallel_min_bytes: int = PARALLEL_MIN_BYTES, as_of: dt.date | None = None) -> IngestOutcomes:
     """Ingest every new file of ``landing/<source>``; returns one outcome per ready landing file (landing order),
     with the landing scan (refused, ignored, waiting files) as ``.scan``.
 
     New files are parsed by ``workers`` processes (default ``home.ingest_workers``) when they are large
-    together (:mod:`kongchuo.parsing`); this process loads them one by one, in landing order.
+    together (:mod:`kongchuo.parsing`); this process loads them one by one, in landing order. ``as_of``: the
+    period's last day: the current registry and census are each scope's newest snapshot dated up to it.
     """
     warehouse.ensure_layout()
     seen = known_shas(warehouse, source)
@@ -295,7 +297,8 @@ def ingest_source(home: KongchuoHome, warehouse: WarehouseResource, source: str,
             result.append(FileOutcome(landed.display, sha, "skipped", error=f"already {status}"))
     result.scan = scan
     result.snapshot_messages = refresh_current(
-        warehouse, [source], confirmations=landing.confirmation_texts(home.root / "landing" / CONFIRMATIONS))
+        warehouse, [source], confirmations=landing.confirmation_texts(home.root / "landing" / CONFIRMATIONS),
+        as_of=as_of)
     for message in result.snapshot_messages if log else []:
         log.warning(f"{source}: snapshot {message}")
     return result
@@ -428,9 +431,13 @@ def build_staged_asset(source: str) -> dg.AssetsDefinition:
     )
     def _staged(context: dg.AssetExecutionContext, home: KongchuoHome,
                 warehouse: WarehouseResource) -> dg.MaterializeResult:
-        outcomes = ingest_source(home, warehouse, source, run_id=context.run_id, log=context.log)
+        outcomes = ingest_source(home, warehouse, source, run_id=context.run_id, log=context.log,
+                                 as_of=period_bounds(context.partition_key)[1])  # the registry of this period
         meta = ingest_metadata(warehouse, source, outcomes)
         meta.update(landing_metadata(outcomes.scan))
+        # refused links and devices: findings the bureau sees, not only a log line (checks/landing_findings.py)
+        meta["landing_findings"] = record_refused(warehouse, context.run_id, context.partition_key, source,
+                                                  outcomes.scan)
         meta["snapshot_messages"] = dg.MetadataValue.md(
             _md_table(["message"], [[m] for m in outcomes.snapshot_messages]))
         version = source_data_version(warehouse, source, meta["dagster/row_count"])

@@ -71,14 +71,16 @@ from assets.common import OWNERS, period_params, table_schema
 from assets.derived import ROSTER, STAGED, SUSPECTED
 from assets.early_warning import SD1_REACHED_SQL
 from assets.report_files import source_files_metadata
-from assets.rules import ROSTER_SQL, SUSPECTED_DROPOUTS_SQL, RuleConfig, age_sql, rule_params
+from assets.rules import ROSTER_SQL, RuleConfig, age_sql, rule_params, suspected_dropouts_sql
+from assets.rules import SQL_FILES as RULE_SQL_FILES
 from kongchuo.masking import preview_markdown
 from warehouse.home import KongchuoHome
 from warehouse.layout import TABLES, VIEWS
 from warehouse.partitions import FIRST_MONTH, monthly_partitions, period_bounds, period_of
 from warehouse.pools import WAREHOUSE_POOL
 from warehouse.resource import WarehouseResource
-from warehouse.views import registry_persons_sql
+from warehouse.sql import load, render
+from warehouse.views import first_records_sql, registry_persons_sql
 
 CASE_EVENTS = dg.AssetKey(["ledger", "case_events"])
 TABLE = "ledger.case_events"
@@ -104,138 +106,19 @@ CASES_VIEW = f"CREATE OR REPLACE VIEW ledger.cases AS {VIEWS['ledger.cases'].str
 
 def state_as_of_sql(before: bool) -> str:
     """Last event per person among events of periods ``< :period`` (``before``) or ``<= :period``."""
-    op = "<" if before else "<="
-    return f"""
-        SELECT person_key, id_number, student_no, school_code, township_code, to_state AS state, attempt_count,
-               failed_attempts, created_for_period AS last_period, event_date AS last_event_date
-        FROM (SELECT e.*, row_number() OVER (PARTITION BY e.person_key
-                                             ORDER BY e.created_for_period DESC, e.event_seq DESC) AS rn
-              FROM ledger.case_events e WHERE e.created_for_period {op} :period) t
-        WHERE t.rn = 1"""
+    return render("ledger/state_as_of", before_or_at="<" if before else "<=")
 
 
-_ATTENDANCE_FILE = """
-    att_file AS (  -- the roll-call file of each school for the period (deterministic: the smallest hash)
-        SELECT school_code, min(file_sha) AS file_sha FROM staged.attendance_current
-        WHERE date BETWEEN :start AND :end GROUP BY school_code
-    )"""
-
-FLAGGED_SQL = f"""
-    WITH {_ATTENDANCE_FILE.strip()},
-    reg_file AS (
-        SELECT person_key, school_code, min(file_sha) AS file_sha
-        FROM ({registry_persons_sql()}) t
-        WHERE person_key IN (SELECT person_key FROM {{suspected}} WHERE period = :period)
-        GROUP BY person_key, school_code
-    ),
-    warned AS (  -- R7's first day of an SD1 warning in the month, where the daily partitions ran
-        SELECT person_key, min(first_seen) AS first_seen FROM derived.early_warnings
-        WHERE reason IN ('consecutive', 'monthly') AND first_seen BETWEEN :start AND :end
-        GROUP BY person_key
-    )
-    SELECT sd.person_key, sd.id_number, sd.student_no, sd.school_code, sd.township_code, sd.rules,
-           af.file_sha AS attendance_sha, rf.file_sha AS registry_sha,
-           CASE WHEN ',' || sd.rules || ',' LIKE '%,SD1,%' THEN coalesce(w.first_seen, sr.reached) END AS flag_date
-    FROM {{suspected}} sd
-    LEFT JOIN att_file af ON af.school_code = sd.school_code
-    LEFT JOIN reg_file rf ON rf.person_key = sd.person_key AND rf.school_code = sd.school_code
-    LEFT JOIN warned w ON w.person_key = sd.person_key
-    LEFT JOIN ({SD1_REACHED_SQL}) sr ON sr.person_key = sd.person_key
-    WHERE sd.period = :period
-"""
-
-ATTEMPTS_SQL = """
-    SELECT id_number AS person_key, attempt_date, method, unit, result, dropout_reason, min(file_sha) AS file_sha
-    FROM staged.casework
-    WHERE attempt_date BETWEEN :start AND :end AND id_number IS NOT NULL AND result IS NOT NULL
-    GROUP BY id_number, attempt_date, method, unit, result, dropout_reason
-"""
-
-
-def candidates_cte() -> str:
-    """Persons the period's run looks at: open cases before the period, flagged children, persuasion records."""
-    return f"""
-    prior AS ({state_as_of_sql(before=True)}),
-    cand AS (
-        SELECT person_key FROM prior WHERE state <> 'closed'
-        UNION SELECT person_key FROM {{suspected}} WHERE period = :period
-        UNION SELECT id_number FROM staged.casework
-            WHERE attempt_date BETWEEN :start AND :end AND id_number IS NOT NULL
-    )"""
-
-
-# One row per (candidate, close-out reason that applies this period) with evidence and causing file.
-CLOSERS_SQL = f"""
-    WITH {candidates_cte().strip()},
-    {_ATTENDANCE_FILE.strip()},
-    reg AS (
-        SELECT r.* FROM ({registry_persons_sql()}) r  -- person_key: the one matching rule (warehouse.views)
-        JOIN cand c ON c.person_key = r.person_key
-    ),
-    latest_registry AS (
-        SELECT min(file_sha) AS file_sha FROM staged.registry_current
-    ),
-    ro AS (SELECT r.* FROM {{roster}} r JOIN cand c ON c.person_key = r.person_key WHERE r.period = :period),
-    full_month AS (
-        SELECT person_key, sum(school_days) AS school_days, sum(present_days) AS present_days,
-               min(school_code) AS school_code
-        FROM ro WHERE status = 'active'
-        GROUP BY person_key
-        HAVING sum(school_days) > 0 AND sum(unexcused_days) = 0
-           AND min(CASE WHEN present_days + leave_days >= school_days THEN 1 ELSE 0 END) = 1
-    )
-    SELECT person_key, 'deceased' AS kind, '学籍状态：死亡' AS evidence, 'registry' AS source, min(file_sha) AS file_sha
-        FROM reg WHERE status = 'deceased' GROUP BY person_key
-    UNION ALL
-    SELECT c.person_key, 'deceased', '户籍状态：死亡', 'census', min(p.file_sha)
-        FROM cand c JOIN staged.census_current p ON p.id_number = c.person_key
-        WHERE p.residence_status = 'deceased' GROUP BY c.person_key
-    UNION ALL
-    SELECT c.person_key, 'moved_out', '户籍状态：迁出', 'census', min(p.file_sha)
-        FROM cand c JOIN staged.census_current p ON p.id_number = c.person_key
-        WHERE p.residence_status = 'moved_out' GROUP BY c.person_key
-    UNION ALL
-    SELECT c.person_key, 'exempted',
-           min(CASE WHEN e.kind = 'deferral' THEN '延缓入学' ELSE '休学' END || '，批准日期' || CAST(e.approved_on AS TEXT)
-               || '，有效期至' || CAST(e.valid_until AS TEXT) || coalesce('，' || e.approved_by, '')),
-           'exemptions', min(e.file_sha)
-        FROM cand c JOIN staged.exemptions e ON e.id_number = c.person_key
-        WHERE e.approved_on <= :end AND e.valid_until >= :start GROUP BY c.person_key
-    UNION ALL
-    SELECT c.person_key, 'home_taught', '本学年送教上门 ' || CAST(count(*) AS TEXT) || ' 次', 'home_teaching',
-           min(h.file_sha)
-        FROM cand c JOIN staged.home_teaching h ON h.id_number = c.person_key
-        WHERE h.visit_date > CAST(:ref_date AS DATE) AND h.visit_date <= :end GROUP BY c.person_key
-    UNION ALL
-    SELECT person_key, 'aged_out', '期末年满 ' || CAST(max({age_sql('birth_date', 'CAST(:end AS DATE)')}) AS TEXT) || ' 周岁',
-           'registry', min(file_sha)
-        FROM reg WHERE birth_date IS NOT NULL AND {age_sql('birth_date', 'CAST(:end AS DATE)')} > :max_age
-        GROUP BY person_key
-    UNION ALL
-    SELECT c.person_key, 'record_error', '现行学籍库无此证件号记录（学籍已更正或注销）', 'registry',
-           (SELECT file_sha FROM latest_registry)
-        FROM cand c WHERE NOT EXISTS (SELECT 1 FROM reg r WHERE r.person_key = c.person_key)
-          AND EXISTS (SELECT 1 FROM staged.registry_current)
-    UNION ALL
-    SELECT f.person_key, 'returned', '本月应到 ' || CAST(f.school_days AS TEXT) || ' 天，到校 '
-           || CAST(f.present_days AS TEXT) || ' 天，无旷课', 'attendance', af.file_sha
-        FROM full_month f LEFT JOIN att_file af ON af.school_code = f.school_code
-"""
-
-# Where a candidate is filed: their active (else any) registry record, first school by code.
-PEOPLE_SQL = f"""
-    WITH {candidates_cte().strip()},
-    reg AS (
-        SELECT r.person_key, CASE WHEN r.person_key = r.student_no THEN r.id_number ELSE r.person_key END AS id_number,
-               r.student_no, r.school_code, coalesce(s.township_code, r.township_code) AS township_code,
-               row_number() OVER (PARTITION BY r.person_key
-                                  ORDER BY CASE WHEN r.status = 'active' THEN 0 ELSE 1 END, r.school_code) AS rn
-        FROM ({registry_persons_sql()}) r LEFT JOIN staged.schools s ON s.school_code = r.school_code
-        WHERE r.person_key IN (SELECT person_key FROM cand)  -- before the window
-    )
-    SELECT c.person_key, r.id_number, r.student_no, r.school_code, r.township_code
-    FROM cand c LEFT JOIN reg r ON r.person_key = c.person_key AND r.rn = 1
-"""
+def ledger_sql(name: str, relations: dict[str, str]) -> str:
+    """The statement ``warehouse/sql/ledger/<name>.sql`` reading the month's suspicion and roster from
+    ``relations`` (the monthly derived tables, or the ledger's work tables of a month it evaluates itself)."""
+    candidates = render("ledger/candidates", state_before=state_as_of_sql(before=True),
+                        suspected=relations["suspected"])
+    return render(f"ledger/{name}", candidates=candidates, attendance_files=load("ledger/attendance_files"),
+                  suspected=relations["suspected"], roster=relations["roster"],
+                  registry_persons=registry_persons_sql(), sd1_reached=SD1_REACHED_SQL,
+                  age_on_end=age_sql("birth_date", "CAST(:end AS DATE)"),
+                  first_records=first_records_sql("p.person_key IN (SELECT person_key FROM cand)"))
 
 
 @dataclass
@@ -270,76 +153,13 @@ def derive_events(period: str, end: dt.date, prior: pd.DataFrame, flagged: pd.Da
     persons = sorted({k for k, c in cases.items() if c.state != "closed"} | set(flags) | set(tries))
     events: list[dict[str, Any]] = []
     for key in persons:
-        case = cases.get(key, _Case(None, 0, 0, False))
         flag = flags.get(key)
-        person_tries = tries.get(key, [])
         ident = info.get(key) or prior_info.get(key) or (None, None, None, None)
         if flag is not None:
             ident = (flag.id_number, flag.student_no, flag.school_code, flag.township_code)
-        first_date = min([t.attempt_date for t in person_tries], default=end)
-        # a child flagged by SD1 is suspected from the school day the rule was reached (R7's first warning day,
-        # DESIGN.md / issue 18), or from an earlier persuasion attempt; other rules: the month's end
-        flag_date = getattr(flag, "flag_date", None) if flag is not None else None
-        if flag_date is not None and not pd.isna(flag_date):
-            first_date = min(_day(first_date), _day(flag_date)) if person_tries else _day(flag_date)
-        out: list[dict[str, Any]] = []
-
-        def emit(event_type: str, to_state: str, date: dt.date, reason: str | None, evidence: str | None,
-                 source: str | None, sha: str | None) -> None:
-            out.append({"event_type": event_type, "from_state": case.state, "to_state": to_state,
-                        "event_date": date, "reason": reason, "evidence": evidence,
-                        "attempt_count": case.attempts, "failed_attempts": case.failed, "source": source,
-                        "source_file_sha": sha})
-            case.state = to_state
-
-        if flag is not None:
-            src, sha = _flag_source(flag)
-            if case.state is None or case.state == "closed":
-                reopening = case.state == "closed"
-                emit("reopen" if reopening else "open", "suspected", first_date, f"疑似辍学：{flag.rules}",
-                     f"规则 {flag.rules}", src, sha)
-                case.opened_before = False
-                if "SD4" in flag.rules.split(","):
-                    emit("confirm", "confirmed", first_date, "学籍状态为辍学", "SD4", "registry", flag.registry_sha)
-            elif case.state == "suspected" and case.opened_before:
-                emit("confirm", "confirmed", first_date, "连续两个月疑似辍学", f"规则 {flag.rules}", src, sha)
-            elif case.state == "suspected" and "SD4" in flag.rules.split(","):
-                emit("confirm", "confirmed", first_date, "学籍状态为辍学", "SD4", "registry", flag.registry_sha)
-            elif case.state == "returned":
-                emit("relapse", "confirmed", first_date, f"返校后再次疑似辍学：{flag.rules}", f"规则 {flag.rules}",
-                     src, sha)
-        elif person_tries and (case.state is None or case.state == "closed"):
-            t0 = person_tries[0]
-            emit("reopen" if case.state == "closed" else "open", "suspected", t0.attempt_date, "劝返记录",
-                 "劝返记录（未被辍学规则标记）", "casework", t0.file_sha)
-
-        for t in person_tries:
-            if case.state == "suspected":
-                emit("confirm", "confirmed", t.attempt_date, "已开展劝返", "劝返记录", "casework", t.file_sha)
-            case.attempts += 1
-            evidence = "，".join(str(v) for v in (t.method, t.unit, t.dropout_reason) if v is not None and not pd.isna(v))
-            if t.result == "returned":
-                emit("attempt", "returned", t.attempt_date, "劝返结果：已返校", evidence, "casework", t.file_sha)
-            else:
-                case.failed += 1
-                emit("attempt", "escalated" if case.state == "escalated" else "persuading", t.attempt_date,
-                     "劝返结果：未返校", evidence, "casework", t.file_sha)
-                if case.state == "persuading" and case.failed >= ESCALATE_AFTER:
-                    emit("escalate", "escalated", t.attempt_date, f"劝返{case.failed}次未返校，报联控联保工作组",
-                         f"未返校劝返 {case.failed} 次（共劝返 {case.attempts} 次）", "casework", t.file_sha)
-
-        reasons = closes.get(key, {})
-        if case.state in OPEN_STATES:
-            for kind in CLOSE_ORDER:
-                if kind not in reasons or (kind == "returned" and flag is not None):
-                    continue
-                if kind == "record_error" and (prior_info.get(key) or (None,) * 4)[2] is None:
-                    continue  # never had a registry record here (e.g. persuading a never-enrolled child)
-                c = reasons[kind]
-                if kind == "returned" and case.state != "returned":
-                    emit("return", "returned", end, "本月全勤到校", c.evidence, c.source, c.file_sha)
-                emit("close", "closed", end, CLOSE_REASONS[kind], c.evidence, c.source, c.file_sha)
-                break
+        had_record = (prior_info.get(key) or (None,) * 4)[2] is not None
+        out = _person_events(cases.get(key, _Case(None, 0, 0, False)), flag, tries.get(key, []),
+                             closes.get(key, {}), had_record, end)
         for e in out:
             e.update(person_key=key, id_number=ident[0], student_no=ident[1], school_code=ident[2],
                      township_code=ident[3])
@@ -350,6 +170,75 @@ def derive_events(period: str, end: dt.date, prior: pd.DataFrame, flagged: pd.Da
     frame.insert(0, "created_for_period", period)
     frame.insert(0, "period", period)
     return frame[COLUMNS]
+
+
+def _person_events(case: _Case, flag: Any, person_tries: list, reasons: dict[str, Any], had_record: bool,
+                   end: dt.date) -> list[dict[str, Any]]:
+    """One person's events of the period, in order; ``case`` (the state so far) is updated as they happen."""
+    first_date = min([t.attempt_date for t in person_tries], default=end)
+    # a child flagged by SD1 is suspected from the school day the rule was reached (R7's first warning day,
+    # DESIGN.md / issue 18), or from an earlier persuasion attempt; other rules: the month's end
+    flag_date = getattr(flag, "flag_date", None) if flag is not None else None
+    if flag_date is not None and not pd.isna(flag_date):
+        first_date = min(_day(first_date), _day(flag_date)) if person_tries else _day(flag_date)
+    out: list[dict[str, Any]] = []
+
+    def emit(event_type: str, to_state: str, date: dt.date, reason: str | None, evidence: str | None,
+             source: str | None, sha: str | None) -> None:
+        out.append({"event_type": event_type, "from_state": case.state, "to_state": to_state,
+                    "event_date": date, "reason": reason, "evidence": evidence,
+                    "attempt_count": case.attempts, "failed_attempts": case.failed, "source": source,
+                    "source_file_sha": sha})
+        case.state = to_state
+
+    if flag is not None:
+        src, sha = _flag_source(flag)
+        if case.state is None or case.state == "closed":
+            reopening = case.state == "closed"
+            emit("reopen" if reopening else "open", "suspected", first_date, f"疑似辍学：{flag.rules}",
+                 f"规则 {flag.rules}", src, sha)
+            case.opened_before = False
+            if "SD4" in flag.rules.split(","):
+                emit("confirm", "confirmed", first_date, "学籍状态为辍学", "SD4", "registry", flag.registry_sha)
+        elif case.state == "suspected" and case.opened_before:
+            emit("confirm", "confirmed", first_date, "连续两个月疑似辍学", f"规则 {flag.rules}", src, sha)
+        elif case.state == "suspected" and "SD4" in flag.rules.split(","):
+            emit("confirm", "confirmed", first_date, "学籍状态为辍学", "SD4", "registry", flag.registry_sha)
+        elif case.state == "returned":
+            emit("relapse", "confirmed", first_date, f"返校后再次疑似辍学：{flag.rules}", f"规则 {flag.rules}",
+                 src, sha)
+    elif person_tries and (case.state is None or case.state == "closed"):
+        t0 = person_tries[0]
+        emit("reopen" if case.state == "closed" else "open", "suspected", t0.attempt_date, "劝返记录",
+             "劝返记录（未被辍学规则标记）", "casework", t0.file_sha)
+
+    for t in person_tries:
+        if case.state == "suspected":
+            emit("confirm", "confirmed", t.attempt_date, "已开展劝返", "劝返记录", "casework", t.file_sha)
+        case.attempts += 1
+        evidence = "，".join(str(v) for v in (t.method, t.unit, t.dropout_reason) if v is not None and not pd.isna(v))
+        if t.result == "returned":
+            emit("attempt", "returned", t.attempt_date, "劝返结果：已返校", evidence, "casework", t.file_sha)
+        else:
+            case.failed += 1
+            emit("attempt", "escalated" if case.state == "escalated" else "persuading", t.attempt_date,
+                 "劝返结果：未返校", evidence, "casework", t.file_sha)
+            if case.state == "persuading" and case.failed >= ESCALATE_AFTER:
+                emit("escalate", "escalated", t.attempt_date, f"劝返{case.failed}次未返校，报联控联保工作组",
+                     f"未返校劝返 {case.failed} 次（共劝返 {case.attempts} 次）", "casework", t.file_sha)
+
+    if case.state in OPEN_STATES:
+        for kind in CLOSE_ORDER:
+            if kind not in reasons or (kind == "returned" and flag is not None):
+                continue
+            if kind == "record_error" and not had_record:
+                continue  # never had a registry record here (e.g. persuading a never-enrolled child)
+            c = reasons[kind]
+            if kind == "returned" and case.state != "returned":
+                emit("return", "returned", end, "本月全勤到校", c.evidence, c.source, c.file_sha)
+            emit("close", "closed", end, CLOSE_REASONS[kind], c.evidence, c.source, c.file_sha)
+            break
+    return out
 
 
 def _day(value: Any) -> dt.date:
@@ -376,23 +265,17 @@ WORK_TABLES = {
     PERIODS_TABLE: "period TEXT NOT NULL, events INTEGER NOT NULL, suspicion_from TEXT NOT NULL",
 }
 
-# The first month with dated evidence of attendance or persuasion: where a ledger's history starts.
-FIRST_EVIDENCE_SQL = """
-    SELECT min(d) FROM (
-        SELECT min(date) AS d FROM staged.attendance_current WHERE date <= :end
-        UNION ALL SELECT min(attempt_date) FROM staged.casework WHERE attempt_date <= :end
-    ) x"""
-
-ROLL_CALL_IN_MONTH_SQL = "SELECT 1 FROM staged.attendance_current WHERE date BETWEEN :start AND :end LIMIT 1"
-
-DERIVED_PERIODS_SQL = f"""
-    SELECT period FROM {PERIODS_TABLE} WHERE period < :period
-    UNION SELECT DISTINCT created_for_period FROM {TABLE} WHERE created_for_period < :period"""
-
-
-def with_relations(sql: str, relations: dict[str, str]) -> str:
-    """A ledger query reading the month's suspicion and roster from ``relations``."""
-    return sql.replace("{suspected}", relations["suspected"]).replace("{roster}", relations["roster"])
+FIRST_EVIDENCE_SQL = load("ledger/first_evidence")  # where a ledger's history starts
+ROLL_CALL_IN_MONTH_SQL = load("ledger/roll_call_in_month")
+DERIVED_PERIODS_SQL = load("ledger/derived_periods")
+ATTEMPTS_SQL = load("ledger/attempts")
+# As the monthly run reads them (the derived tables); a month the ledger evaluates itself: ledger_sql(name, relations).
+FLAGGED_SQL = ledger_sql("flagged", DERIVED_RELATIONS)
+CLOSERS_SQL = ledger_sql("closers", DERIVED_RELATIONS)
+PEOPLE_SQL = ledger_sql("people", DERIVED_RELATIONS)
+SQL_FILES = ("ledger/state_as_of", "ledger/attendance_files", "ledger/candidates", "ledger/flagged", "ledger/attempts",
+             "ledger/closers", "ledger/people", "ledger/first_evidence", "ledger/roll_call_in_month",
+             "ledger/derived_periods", "matching/first_records", *RULE_SQL_FILES)  # policies: code_version
 
 
 def ensure_work_tables(warehouse: WarehouseResource) -> None:
@@ -448,7 +331,7 @@ def evaluate_month(warehouse: WarehouseResource, params: dict[str, Any]) -> None
     """The month's roster and suspected dropouts by the rule SQL of :mod:`assets.rules`, into the ledger's
     work tables (the monthly derived tables of that month are never touched: they belong to its own run)."""
     period = params["period"]
-    suspected_sql = SUSPECTED_DROPOUTS_SQL.replace("derived.roster", EVALUATED_RELATIONS["roster"])
+    suspected_sql = suspected_dropouts_sql(EVALUATED_RELATIONS["roster"])
     # A month without any roll call (casework dated before the first roll-call month) flags nobody: the rules
     # would take every registered child for absent (SD5).
     with_roll_call = warehouse.scalar(ROLL_CALL_IN_MONTH_SQL, params) is not None
@@ -464,10 +347,10 @@ def write_period(warehouse: WarehouseResource, period: str, params: dict[str, An
                  relations: dict[str, str] = DERIVED_RELATIONS) -> pd.DataFrame:
     """Derive and store the period's events (delete-then-insert of ``created_for_period = period`` only)."""
     prior = warehouse.query_df(state_as_of_sql(before=True), params)
-    flagged = warehouse.query_df(with_relations(FLAGGED_SQL, relations), params)
+    flagged = warehouse.query_df(ledger_sql("flagged", relations), params)
     attempts = warehouse.query_df(ATTEMPTS_SQL, params)
-    closers = warehouse.query_df(with_relations(CLOSERS_SQL, relations), params)
-    people = warehouse.query_df(with_relations(PEOPLE_SQL, relations), params)
+    closers = warehouse.query_df(ledger_sql("closers", relations), params)
+    people = warehouse.query_df(ledger_sql("people", relations), params)
     events = derive_events(period, params["end"], prior, flagged, attempts, closers, people)
     origin = "derived" if relations is DERIVED_RELATIONS else "evaluated"
     with warehouse.begin() as conn:

@@ -34,23 +34,20 @@ import sqlalchemy as sa
 from assets.common import OWNERS, table_schema
 from assets.derived import STAGED
 from assets.report_files import source_files_metadata
-from assets.rules import OUT_OF_SCHOOL_SQL, ROSTER_SQL, SUSPECTED_DROPOUTS_SQL, RuleConfig, age_sql, rule_params
+from assets.rules import OUT_OF_SCHOOL_SQL, ROSTER_SQL, RuleConfig, age_sql, rule_params, suspected_dropouts_sql
+from assets.rules import SQL_FILES as RULE_SQL_FILES
 from kongchuo.masking import preview_markdown
 from warehouse.home import KongchuoHome
 from warehouse.partitions import period_bounds, period_of, quarterly_partitions, school_year_reference_date
 from warehouse.pools import WAREHOUSE_POOL
 from warehouse.resource import WarehouseResource
+from warehouse.sql import load, render
 from warehouse.views import census_birth_sql, registry_persons_sql
 
 QUARTERLY_SUSPECTED = dg.AssetKey(["derived", "quarterly_suspected"])
 TOWNSHIP_RATES = dg.AssetKey(["derived", "township_rates"])
 GROUP = "quarterly"
 CUTOFF_DAY = 25
-
-# 九年一贯制 schools count grades 1–6 as 小学 and 7–9 as 初中.
-STAGE_SQL = ("CASE WHEN s.stage = '小学' THEN '小学' WHEN s.stage = '初中' THEN '初中' "
-             "WHEN {grade} <= 6 THEN '小学' ELSE '初中' END")
-
 
 def quarter_cutoff(warehouse: WarehouseResource, quarter: str) -> dt.date | None:
     """The last day of data the quarter's table covers, or None when no roll call falls in the quarter."""
@@ -76,82 +73,26 @@ def quarter_months(quarter: str, cutoff: dt.date) -> list[tuple[str, dt.date, dt
     return out
 
 
-def month_suspected_sql() -> str:
-    """The monthly suspected-dropout SQL over an inline roster (no rows are written to ``derived.roster``)."""
-    body = SUSPECTED_DROPOUTS_SQL.strip()
-    assert body.upper().startswith("WITH"), "SUSPECTED_DROPOUTS_SQL must start with a WITH clause"
-    return f"WITH month_roster AS ({ROSTER_SQL}), " + body[4:].replace("derived.roster", "month_roster")
+# The statements live in warehouse/sql/quarterly/; the rules are those of warehouse/sql/rules/.
+SQL_FILES = ("quarterly/quarterly_suspected", "quarterly/township_people", "quarterly/township_rates",
+             "quarterly/data_districts", "quarterly/data_townships", *RULE_SQL_FILES)  # policies: code_version
 
+QUARTERLY_INSERT_SQL = render("quarterly/quarterly_suspected", month_roster=ROSTER_SQL,
+                              month_suspected=suspected_dropouts_sql("month_roster"))
 
-QUARTERLY_INSERT_SQL = f"""
-    SELECT :quarter AS period, sd.period AS month, sd.person_key, sd.id_number, sd.student_no, sd.school_code,
-           sd.township_code, sd.grade, {STAGE_SQL.format(grade='sd.grade')} AS stage, sd.rules
-    FROM ({month_suspected_sql()}) sd
-    LEFT JOIN staged.schools s ON s.school_code = sd.school_code
-"""
-
-# The districts (county codes) the data belongs to: those of the townships of the current registry records
-# (their school's township, else the record's own) and of the census children. The reference data may cover
-# many more (the bundled files hold both seed districts): R2 lists the townships of these districts only.
-DATA_DISTRICTS_SQL = """
-    SELECT DISTINCT t.district_code FROM staged.townships t
-    WHERE t.township_code IN (
-        SELECT coalesce(s.township_code, r.township_code) FROM staged.registry_current r
-            LEFT JOIN staged.schools s ON s.school_code = r.school_code
-        UNION SELECT c.township_code FROM staged.census_current c)"""
-
-# The townships a district-level table lists: every township of the districts in the data, by code.
-DATA_TOWNSHIPS_SQL = f"""
-    SELECT township_code, township_name FROM staged.townships
-    WHERE district_code IN ({DATA_DISTRICTS_SQL})"""
-
-# Out of school at the cut-off: an exemption counts when in force ON the cut-off (DESIGN.md "In force"), as for
-# R1 on its month's last day; the rule SQL's window [:start, :end] is narrowed to the cut-off day itself.
-OUT_OF_SCHOOL_AT_CUTOFF_SQL = OUT_OF_SCHOOL_SQL.replace(":start", ":end")
+DATA_DISTRICTS_SQL = load("quarterly/data_districts")
+DATA_TOWNSHIPS_SQL = render("quarterly/data_townships", data_districts=DATA_DISTRICTS_SQL)
 
 # Persons behind every township count of R2 and derived.township_rates: (township_code, measure, person).
-# Parameters: :period (quarter), :start/:end (quarter start, cut-off), :ref_date, :last_month, rule thresholds.
-TOWNSHIP_PEOPLE_SQL = f"""
-    WITH census_born AS MATERIALIZED (  -- the birth date once per child (from a valid ID, else birth_date)
-        SELECT c.id_number, c.township_code, c.residence_status, {census_birth_sql('c')} AS birth_date
-        FROM staged.census_current c WHERE c.residence_status IN ('resident', 'away')
-    ),
-    census_age AS (
-        SELECT c.id_number, c.township_code, c.residence_status FROM census_born c
-        WHERE c.birth_date IS NOT NULL
-          AND {age_sql('c.birth_date', 'CAST(:ref_date AS DATE)')} BETWEEN :min_school_age AND :max_school_age
-    ),
-    oos AS ({OUT_OF_SCHOOL_AT_CUTOFF_SQL}),
-    qs AS (SELECT * FROM derived.quarterly_suspected WHERE period = :period)
-    SELECT township_code, 'school_age' AS measure, id_number AS person FROM census_age
-    UNION ALL
-    SELECT c.township_code, 'enrolled', c.id_number FROM census_age c
-        WHERE EXISTS (SELECT 1 FROM ({registry_persons_sql("t.status IN ('active', 'suspended')")}) r
-                      WHERE r.person_key = c.id_number)
-    UNION ALL SELECT township_code, 'out_of_school', id_number FROM oos WHERE NOT verify_elsewhere
-    UNION ALL SELECT township_code, 'verify_elsewhere', id_number FROM oos WHERE verify_elsewhere
-    UNION ALL SELECT DISTINCT township_code, 'suspected', person_key FROM qs
-    UNION ALL SELECT township_code, 'still_out', id_number FROM oos WHERE NOT verify_elsewhere
-    UNION ALL SELECT DISTINCT township_code, 'still_out', person_key FROM qs WHERE month = :last_month
-"""
+# Out of school at the cut-off: the rule's exemption test is on :end, which the quarter's parameters set to the
+# cut-off (DESIGN.md "In force"), as for R1 on its month's last day.
+TOWNSHIP_PEOPLE_SQL = render(
+    "quarterly/township_people", out_of_school=OUT_OF_SCHOOL_SQL, census_birth=census_birth_sql("c"),
+    age_on_ref_date=age_sql("c.birth_date", "CAST(:ref_date AS DATE)"),
+    enrolled_registry_persons=registry_persons_sql("t.status IN ('active', 'suspended')"))
 
-TOWNSHIP_RATES_SQL = f"""
-    WITH people AS ({TOWNSHIP_PEOPLE_SQL}),
-    counts AS (SELECT township_code, measure, count(DISTINCT person) AS n FROM people GROUP BY township_code, measure),
-    towns AS (SELECT township_code FROM ({DATA_TOWNSHIPS_SQL}) d UNION SELECT township_code FROM counts
-              WHERE township_code IS NOT NULL)
-    SELECT :period AS period, t.township_code, CAST(:end AS DATE) AS as_of,
-           coalesce(sa.n, 0), coalesce(en.n, 0),
-           CASE WHEN coalesce(sa.n, 0) = 0 THEN NULL ELSE CAST(coalesce(en.n, 0) AS DOUBLE PRECISION) / sa.n END,
-           coalesce(oo.n, 0), coalesce(ve.n, 0), coalesce(sd.n, 0), coalesce(so.n, 0)
-    FROM towns t
-    LEFT JOIN counts sa ON sa.township_code = t.township_code AND sa.measure = 'school_age'
-    LEFT JOIN counts en ON en.township_code = t.township_code AND en.measure = 'enrolled'
-    LEFT JOIN counts oo ON oo.township_code = t.township_code AND oo.measure = 'out_of_school'
-    LEFT JOIN counts ve ON ve.township_code = t.township_code AND ve.measure = 'verify_elsewhere'
-    LEFT JOIN counts sd ON sd.township_code = t.township_code AND sd.measure = 'suspected'
-    LEFT JOIN counts so ON so.township_code = t.township_code AND so.measure = 'still_out'
-"""
+TOWNSHIP_RATES_SQL = render("quarterly/township_rates", township_people=TOWNSHIP_PEOPLE_SQL,
+                            data_townships=DATA_TOWNSHIPS_SQL)
 
 
 def quarter_params(warehouse: WarehouseResource, quarter: str, config: RuleConfig) -> dict[str, Any] | None:

@@ -50,6 +50,7 @@ from warehouse.layout import TABLES
 from warehouse.partitions import monthly_partitions, period_bounds, period_of
 from warehouse.pools import WAREHOUSE_POOL
 from warehouse.resource import WarehouseResource
+from warehouse.sql import load, render
 from warehouse.views import (
     NO_SCOPE,
     _candidates_sql,
@@ -88,7 +89,6 @@ OK_NOTES: dict[str, str] = {
 }
 VERDICT_OK, VERDICT_REVIEW = "一致", "需核实"
 
-_ACTIVE = "'active'"
 
 
 def review_term(warehouse: Any, period: str) -> tuple[terms.Term, dt.date]:
@@ -97,144 +97,24 @@ def review_term(warehouse: Any, period: str) -> tuple[terms.Term, dt.date]:
     return term, terms.review_deadline(term)
 
 
-def _school_year_sql(d: str) -> str:
-    return f"(CASE WHEN EXTRACT(MONTH FROM {d}) >= 9 THEN EXTRACT(YEAR FROM {d}) ELSE EXTRACT(YEAR FROM {d}) - 1 END)"
-
-
 VIEW = "staged.registry_current"
 
-# Every applied snapshot (scope, date, file) up to the cut-off: all files of a date, a re-sent file superseding
-# the earlier one of the same delivery name (as in warehouse.views).
-SNAPSHOTS_SQL = f"""
-    WITH c AS ({_candidates_sql(VIEW, "'applied', 'confirmed'", "CAST(:cutoff AS DATE)")})
-    SELECT c.scope_code, c.snapshot_date, c.file_sha FROM c
-    WHERE c.scope_code <> '{NO_SCOPE}' AND NOT EXISTS (
-        SELECT 1 FROM c c2 WHERE c2.scope_code = c.scope_code AND c2.snapshot_date = c.snapshot_date
-        AND c2.delivery_key = c.delivery_key
-        AND (c2.ingested_at > c.ingested_at OR (c2.ingested_at = c.ingested_at AND c2.file_sha > c.file_sha)))
-"""
-
-PAIRS_SQL = f"""
-    SELECT scope_code, prev_date AS old_date, snapshot_date AS new_date,
-           {_school_year_sql('prev_date')} AS old_year, {_school_year_sql('snapshot_date')} AS new_year
-    FROM (SELECT scope_code, snapshot_date,
-                 lag(snapshot_date) OVER (PARTITION BY scope_code ORDER BY snapshot_date) AS prev_date
-          FROM (SELECT DISTINCT scope_code, snapshot_date FROM _r8_snap) d) x
-    WHERE prev_date IS NOT NULL AND snapshot_date >= :term_start
-"""
-
-# One record per person, school and snapshot (an active one first, then the higher grade), so the same choice is
-# made in both snapshots of a pair.
-ROWS_SQL = f"""
-    WITH scoped AS (
-        SELECT s.*, coalesce(s.school_code, h.home) AS scope_code FROM staged.registry s
-        JOIN ({_home_scopes_sql('registry')}) h ON h.file_sha = s.file_sha
-        WHERE s.file_sha IN (SELECT file_sha FROM _r8_snap)
-    ),
-    wanted AS (SELECT scope_code, old_date AS d FROM _r8_pairs UNION SELECT scope_code, new_date FROM _r8_pairs),
-    keyed AS (
-        SELECT sn.scope_code, sn.snapshot_date, {registry_person_key_sql('s')} AS person_key, s.student_no,
-               s.id_number, s.grade, s.status, s.status_raw, s.class_name, s.file_sha, s.row_no
-        FROM scoped s
-        JOIN _r8_snap sn ON sn.file_sha = s.file_sha AND sn.scope_code = s.scope_code
-        JOIN wanted w ON w.scope_code = sn.scope_code AND w.d = sn.snapshot_date
-    )
-    SELECT * FROM (
-        SELECT k.*, row_number() OVER (
-            PARTITION BY k.scope_code, k.snapshot_date, k.person_key
-            ORDER BY CASE WHEN k.status = {_ACTIVE} THEN 0 ELSE 1 END, k.grade DESC NULLS LAST, k.student_no,
-                     k.file_sha, k.row_no) AS rn
-        FROM keyed k WHERE k.person_key IS NOT NULL
-    ) r WHERE r.rn < 2
-"""
-
-# The record pairs of each snapshot pair, with their kind (NULL: no change).
-_KIND = f"""CASE
-    WHEN o.person_key IS NULL THEN CASE WHEN n.status_raw LIKE '%转入%' OR EXISTS (
-            SELECT 1 FROM _r8_rows x WHERE x.person_key = n.person_key AND x.scope_code <> n.scope_code
-            AND x.status = 'transferred_out' AND x.snapshot_date <= p.new_date) THEN '转入' ELSE '新增' END
-    WHEN n.person_key IS NULL THEN CASE WHEN coalesce(o.status, '~') IN ('transferred_out', 'graduated', 'deceased')
-            THEN NULL ELSE '删除' END
-    WHEN coalesce(n.status, '~') <> coalesce(o.status, '~') THEN CASE n.status
-            WHEN 'transferred_out' THEN '转出' WHEN 'suspended' THEN '休学' WHEN 'graduated' THEN '毕业'
-            WHEN 'dropped_out' THEN '辍学' WHEN 'deceased' THEN '死亡'
-            WHEN 'active' THEN CASE WHEN o.status IN ('suspended', 'dropped_out') THEN '复学' ELSE '转入' END END
-    WHEN n.status = {_ACTIVE} AND (coalesce(n.grade, -1) <> coalesce(o.grade, -1)
-                                   OR p.new_year > p.old_year) THEN '升级'
-    END"""
-
-CHANGES_SQL = f"""
-    SELECT * FROM (
-        SELECT p.scope_code, p.old_date, p.new_date, coalesce(n.person_key, o.person_key) AS person_key,
-               coalesce(n.student_no, o.student_no) AS student_no, coalesce(n.id_number, o.id_number) AS id_number,
-               o.status AS old_status, n.status AS new_status, o.grade AS old_grade, n.grade AS new_grade,
-               o.class_name AS old_class, n.class_name AS new_class, o.file_sha AS old_file_sha,
-               o.row_no AS old_row_no, n.file_sha AS new_file_sha, n.row_no AS new_row_no, {_KIND} AS kind
-        FROM _r8_pairs p
-        JOIN (SELECT o.scope_code, o.person_key, p2.new_date FROM _r8_rows o
-              JOIN _r8_pairs p2 ON p2.scope_code = o.scope_code AND p2.old_date = o.snapshot_date
-              UNION
-              SELECT n.scope_code, n.person_key, n.snapshot_date FROM _r8_rows n
-              JOIN _r8_pairs p3 ON p3.scope_code = n.scope_code AND p3.new_date = n.snapshot_date) k
-          ON k.scope_code = p.scope_code AND k.new_date = p.new_date
-        LEFT JOIN _r8_rows o ON o.scope_code = p.scope_code AND o.snapshot_date = p.old_date
-                            AND o.person_key = k.person_key
-        LEFT JOIN _r8_rows n ON n.scope_code = p.scope_code AND n.snapshot_date = p.new_date
-                            AND n.person_key = k.person_key
-    ) c WHERE c.kind IS NOT NULL
-"""
-
-# Roll call of the window (from the day after the earliest old snapshot to the cut-off): presence per person,
-# school days per school, last row per person.
-PRESENT_SQL = f"""SELECT DISTINCT ap.person_key, ap.school_code, ap.date
-    FROM {attendance_persons_sql("a.date > CAST(:win_start AS DATE) AND a.date <= CAST(:cutoff AS DATE)")} ap
-    WHERE ap.status = 'present'"""
-DAYS_SQL = """SELECT DISTINCT school_code, date FROM staged.attendance_current
-    WHERE date > CAST(:win_start AS DATE) AND date <= CAST(:cutoff AS DATE)"""
-LAST_SEEN_SQL = f"""SELECT ap.person_key, max(ap.date) AS last_seen
-    FROM {attendance_persons_sql("a.date > CAST(:win_start AS DATE) AND a.date <= CAST(:cutoff AS DATE)")} ap
-    GROUP BY ap.person_key"""
-
-# "On the new snapshot's date or later": the school's last school day after the old snapshot and up to the new
-# one (the day the export reflects), or any day after it up to the cut-off.
-_ON_OR_AFTER = """(a.date >= c.new_date OR a.date = (SELECT max(d.date) FROM _r8_days d
-                   WHERE d.school_code = c.scope_code AND d.date > c.old_date AND d.date <= c.new_date))"""
-
-FLAGS_SQL = f"""
-    WITH active_elsewhere AS (
-        SELECT DISTINCT r.person_key, r.school_code FROM ({registry_persons_sql(f"t.status = {_ACTIVE}")}) r
-        WHERE r.person_key IN (SELECT person_key FROM _r8_changes)
-    ),
-    census AS (
-        SELECT c.id_number, {census_birth_sql('c')} AS birth_date FROM staged.census_current c
-        WHERE c.residence_status IN ('resident', 'away')
-          AND c.id_number IN (SELECT person_key FROM _r8_changes WHERE kind = '删除')
-    )
-    SELECT c.*, s.township_code, s.stage,
-        CASE WHEN c.kind = '转出' AND EXISTS (SELECT 1 FROM _r8_present a WHERE a.person_key = c.person_key
-             AND a.school_code = c.scope_code AND {_ON_OR_AFTER}) THEN 1 ELSE 0 END AS still_present,
-        CASE WHEN c.kind = '转出' AND (EXISTS (SELECT 1 FROM active_elsewhere e WHERE e.person_key = c.person_key
-             AND e.school_code <> c.scope_code) OR EXISTS (SELECT 1 FROM _r8_rows x WHERE x.person_key = c.person_key
-             AND x.scope_code <> c.scope_code AND x.status = {_ACTIVE} AND x.snapshot_date > c.old_date))
-             THEN 1 ELSE 0 END AS received,
-        CASE WHEN c.kind = '转出' AND coalesce(CAST(:cutoff AS DATE) - (SELECT l.last_seen FROM _r8_last l
-             WHERE l.person_key = c.person_key), 999999) > :grace THEN 1 ELSE 0 END AS overdue,
-        CASE WHEN c.kind = '休学' AND EXISTS (SELECT 1 FROM staged.exemptions e WHERE e.id_number = c.person_key
-             AND e.kind = 'suspension' AND e.approved_on <= CAST(:cutoff AS DATE)
-             AND (e.valid_until IS NULL OR e.valid_until >= c.new_date)) THEN 1 ELSE 0 END AS approved,
-        CASE WHEN c.kind = '休学' AND EXISTS (SELECT 1 FROM _r8_present a WHERE a.person_key = c.person_key
-             AND {_ON_OR_AFTER}) THEN 1 ELSE 0 END AS present_after,
-        CASE WHEN c.kind = '复学' AND EXISTS (SELECT 1 FROM _r8_present a WHERE a.person_key = c.person_key
-             AND a.date > c.old_date) THEN 1 ELSE 0 END AS present_since,
-        CASE WHEN c.kind = '复学' AND EXISTS (SELECT 1 FROM _r8_days d WHERE d.school_code = c.scope_code
-             AND d.date > c.old_date) THEN 1 ELSE 0 END AS school_has_rollcall,
-        CASE WHEN c.kind = '删除' AND EXISTS (SELECT 1 FROM census k WHERE k.id_number = c.person_key
-             AND k.birth_date IS NOT NULL
-             AND {age_sql('k.birth_date', 'CAST(:ref_date AS DATE)')} BETWEEN :min_age AND :max_age)
-             AND NOT EXISTS (SELECT 1 FROM active_elsewhere e WHERE e.person_key = c.person_key
-                             AND e.school_code <> c.scope_code) THEN 1 ELSE 0 END AS in_census
-    FROM _r8_changes c LEFT JOIN staged.schools s ON s.school_code = c.scope_code
-"""
+# R8's statements live in warehouse/sql/registry_changes/ (temp tables _r8_*, then the flags over them); the
+# person matching and the snapshot choice they share are written once in warehouse.views.
+_ATTENDANCE_WINDOW = attendance_persons_sql("a.date > CAST(:win_start AS DATE) AND a.date <= CAST(:cutoff AS DATE)")
+SNAPSHOTS_SQL = render("registry_changes/snapshots",
+                       applied_snapshots=_candidates_sql(VIEW, "'applied', 'confirmed'", "CAST(:cutoff AS DATE)"))
+PAIRS_SQL = load("registry_changes/pairs")
+ROWS_SQL = render("registry_changes/rows", home_scopes=_home_scopes_sql("registry"),
+                  registry_person_key=registry_person_key_sql("s"))
+CHANGES_SQL = load("registry_changes/changes")
+PRESENT_SQL = render("registry_changes/present", attendance_window=_ATTENDANCE_WINDOW)
+DAYS_SQL = load("registry_changes/days")
+LAST_SEEN_SQL = render("registry_changes/last_seen", attendance_window=_ATTENDANCE_WINDOW)
+FLAGS_SQL = render("registry_changes/flags", registry_persons_active=registry_persons_sql("t.status = 'active'"),
+                   census_birth=census_birth_sql("c"), age_on_ref_date=age_sql("k.birth_date", "CAST(:ref_date AS DATE)"))
+SQL_FILES = tuple(f"registry_changes/{n}" for n in (
+    "snapshots", "pairs", "rows", "changes", "present", "days", "last_seen", "flags"))  # policies: code_version
 
 _TEMP = ("_r8_snap", "_r8_pairs", "_r8_rows", "_r8_changes", "_r8_present", "_r8_days", "_r8_last")
 
@@ -289,19 +169,16 @@ def build_changes(warehouse: WarehouseResource, period: str, min_age: int = 6, m
     term, deadline = review_term(warehouse, period)
     params = period_params(period)
     bind = {"cutoff": params["end"], "term_start": term.first_day, "ref_date": params["ref_date"],
-            "grace": TRANSFER_GRACE_DAYS, "min_age": min_age, "max_age": max_age}
+            "grace": TRANSFER_GRACE_DAYS, "min_age": min_age, "max_age": max_age, "no_scope": NO_SCOPE}
     with warehouse.begin() as conn:
         for t in _TEMP:
             conn.execute(sa.text(f"DROP TABLE IF EXISTS {t}"))
-        conn.execute(sa.text(f"CREATE TEMP TABLE _r8_snap AS {SNAPSHOTS_SQL}"), bind)
-        conn.execute(sa.text(f"CREATE TEMP TABLE _r8_pairs AS {PAIRS_SQL}"), bind)
-        conn.execute(sa.text(f"CREATE TEMP TABLE _r8_rows AS {ROWS_SQL}"), bind)
-        conn.execute(sa.text(f"CREATE TEMP TABLE _r8_changes AS {CHANGES_SQL}"), bind)
+        for sql in (SNAPSHOTS_SQL, PAIRS_SQL, ROWS_SQL, CHANGES_SQL):
+            conn.execute(sa.text(sql), bind)
         win_start = conn.execute(sa.text("SELECT min(old_date) FROM _r8_pairs")).scalar() or params["end"]
         bind["win_start"] = win_start
-        conn.execute(sa.text(f"CREATE TEMP TABLE _r8_present AS {PRESENT_SQL}"), bind)
-        conn.execute(sa.text(f"CREATE TEMP TABLE _r8_days AS {DAYS_SQL}"), bind)
-        conn.execute(sa.text(f"CREATE TEMP TABLE _r8_last AS {LAST_SEEN_SQL}"), bind)
+        for sql in (PRESENT_SQL, DAYS_SQL, LAST_SEEN_SQL):
+            conn.execute(sa.text(sql), bind)
         result = conn.execute(sa.text(FLAGS_SQL), bind)
         flags = pd.DataFrame(result.fetchall(), columns=list(result.keys()))
         for t in _TEMP:

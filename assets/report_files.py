@@ -19,7 +19,7 @@ import sqlalchemy as sa
 
 from assets import completeness
 from kongchuo.districts import common_region, district_name, month_label
-from kongchuo.excel import mark_draft
+from kongchuo.excel import Sheet, mark_draft
 from warehouse.home import KongchuoHome
 from warehouse.partitions import period_bounds
 from warehouse.resource import WarehouseResource
@@ -78,6 +78,21 @@ def draft_or_final(final: Path, warehouse: WarehouseResource, period: str) -> Pa
 
 
 DRAFT_MARK = "草稿"
+
+
+def draft_notice(warehouse: WarehouseResource, period: str) -> Sheet | None:
+    """The first sheet of the period's drafts (:func:`assets.completeness.notice_sheet`), or None when the
+    inputs are whole. For writers that cannot use :func:`draft_or_final`'s hook because they write in worker
+    processes (R3): they pass the notice to the writer themselves."""
+    done = completeness.state(warehouse, period)
+    return None if done.complete else completeness.notice_sheet(done)
+
+
+def versioned(final: Path, draft: bool) -> Path:
+    """``final`` or its ``_草稿`` twin; the other version is removed so a period never shows both."""
+    twin = final.with_name(f"{final.stem}_{DRAFT_MARK}{final.suffix}")
+    (final if draft else twin).unlink(missing_ok=True)
+    return twin if draft else final
 
 
 def replace_cells(warehouse: WarehouseResource, period: str, report: str, cells_sql: str, params: dict[str, Any]) -> None:

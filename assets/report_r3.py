@@ -30,7 +30,16 @@ import sqlalchemy as sa
 from assets.common import OWNERS
 from assets.derived import STAGED
 from assets.ledger import CASE_EVENTS, EVENT_LABELS, STATE_LABELS, state_as_of_sql
-from assets.report_files import current_district, file_part, replace_cells, report_metadata, source_files_metadata
+from assets.report_files import (
+    DRAFT_MARK,
+    current_district,
+    draft_notice,
+    file_part,
+    replace_cells,
+    report_metadata,
+    source_files_metadata,
+    versioned,
+)
 from kongchuo.districts import district_name, month_label
 from kongchuo.one_form import CASE_COLUMNS, EVENT_COLUMNS, write_county
 from kongchuo.reports_catalog import REPORT_NAMES
@@ -188,6 +197,7 @@ def r3_one_student_one_form(context: dg.AssetExecutionContext, home: KongchuoHom
     label = month_label(period)
     folder = home.reports(period)
     labels = (dict(STATE_LABELS), dict(EVENT_LABELS))
+    notice = draft_notice(warehouse, period)  # 草稿 while a delivery of the period is in quarantine
     sources: dict = {}
     # One connection for the queries: the temporary tables live in it (and vanish with its rollback). Nothing
     # may open another warehouse connection while it is held (one pooled DuckDB connection per thread).
@@ -202,13 +212,14 @@ def r3_one_student_one_form(context: dg.AssetExecutionContext, home: KongchuoHom
             targets = [(home_district, folder / f"{district_name(home_district)}_{label}_{TITLE}.xlsx")]
         else:
             targets = [(c, folder / f"{file_part(district_name(c))}_{label}_{TITLE}.xlsx") for c in counties]
+        targets = [(c, versioned(p, notice is not None)) for c, p in targets]
 
         def jobs() -> Iterator[tuple]:
             for county, path in targets:
                 params = {"period": period, "county": county}
                 yield (str(path), district_name(county), period, *labels,
                        _columns(conn, warehouse.is_duckdb, COUNTY_CASES_SQL, params),
-                       _columns(conn, warehouse.is_duckdb, HISTORY_SQL, params))
+                       _columns(conn, warehouse.is_duckdb, HISTORY_SQL, params), notice)
             # Every county fetched: release the connection, and read the source-file metadata while the
             # workers finish the last workbooks.
             held.close()
@@ -218,8 +229,8 @@ def r3_one_student_one_form(context: dg.AssetExecutionContext, home: KongchuoHom
     written = [(path, sha, n) for (_, path), (sha, n) in zip(targets, results)]
     # Counties with no open case this time: an older R3 workbook of the period must not linger.
     keep = {p.name for p, _, _ in written}
-    for old in folder.glob(f"*_{label}_{TITLE}.xlsx") if folder.exists() else []:
-        if old.name not in keep:
+    for old in folder.glob(f"*_{label}_{TITLE}*.xlsx") if folder.exists() else []:
+        if old.name not in keep and old.stem.endswith((TITLE, f"{TITLE}_{DRAFT_MARK}")):
             old.unlink()
     total = sum(n for _, _, n in written)
     context.log.info(f"R3 {period}: {total} open cases in {len(written)} workbook(s)")

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from kongchuo.labels import grade_label_sql, period_label_sql
 from kongchuo.sources import SPECS
 from warehouse.layout import staged_columns
+from warehouse.sql import load, render
 from warehouse.views import attendance_persons_sql, registry_persons_sql
 
 CURRENT = {"registry": "staged.registry_current", "attendance": "staged.attendance_current",
@@ -121,107 +122,23 @@ def dq03_sql(source: str) -> str:
     return f"WITH scope AS ({scope_sql(source)}) " + " UNION ALL ".join(parts)
 
 
-QUARANTINED_SQL = """
-    SELECT CAST(NULL AS TEXT) AS record_key, CAST(NULL AS TEXT) AS school_code, file_sha,
-           CAST(NULL AS INTEGER) AS row_no,
-           '文件 ' || original_name || ' 已隔离：' || coalesce(error, '') AS detail
-    FROM raw.files WHERE source = :source AND status = 'quarantined' AND run_id = :run_id
-"""
+# The fixed statements live in warehouse/sql/checks/ (one per file); the person matching they share is written
+# once in warehouse.views and filled in by ``render``. dq03_sql, scope_sql and row_count_sql stay here: they are
+# generated per source from its column specification (kongchuo.sources).
+_ACTIVE = registry_persons_sql("t.status = 'active'")
+_ATTENDANCE = attendance_persons_sql("a.date BETWEEN :start AND :end")
 
-# DQ01/DQ02 run in Python (kongchuo.idnumber) over chunks of this query.
-ID_ROWS_SQL = """
-    SELECT coalesce(t.student_no, t.id_number) AS record_key, t.school_code, t.file_sha, t.row_no,
-           t.id_number, t.birth_date, t.gender
-    FROM staged.registry_current t
-    WHERE t.id_number IS NOT NULL
-"""
-
-DQ04_SQL = f"""
-    WITH reg AS (
-        SELECT record_key, person_key, school_code, file_sha, row_no
-        FROM ({registry_persons_sql("t.status = 'active'")}) t
-    ),
-    multi AS (SELECT person_key FROM reg GROUP BY person_key HAVING count(*) > 1),
-    dup AS (  -- DISTINCT aggregates only over the few persons with several records (27 s -> 3 s on 15M)
-        SELECT person_key, count(*) AS n, count(DISTINCT school_code) AS schools,
-               string_agg(DISTINCT school_code, '、' ORDER BY school_code) AS school_list
-        FROM reg WHERE person_key IN (SELECT person_key FROM multi) GROUP BY person_key
-    )
-    SELECT r.record_key, r.school_code, r.file_sha, r.row_no,
-           '同一人有 ' || CAST(d.n AS TEXT) || ' 条在读学籍（学校标识码：' || d.school_list || '）' AS detail
-    FROM reg r JOIN dup d ON d.person_key = r.person_key
-"""
-
-# The person of a roll-call row and a person's active places (person key, school): the matching rule of
-# warehouse.views (attendance_persons_sql, registry_persons_sql).
-_ATT_PERSON = f"""
-    att AS (SELECT * FROM {attendance_persons_sql("a.date BETWEEN :start AND :end")} ap),
-    active AS (  -- only ever used in [NOT] EXISTS: no DISTINCT needed
-        SELECT person_key, school_code FROM ({registry_persons_sql("t.status = 'active'")}) t
-    )"""
-
-DQ05_SQL = f"""
-    WITH {_ATT_PERSON},
-    seen AS (SELECT DISTINCT person_key, school_code FROM att)
-    SELECT r.record_key, r.school_code, r.file_sha, r.row_no,
-           '在读学籍，' || {period_label_sql(':period')} || '在本校无任何考勤记录' AS detail
-    FROM ({registry_persons_sql("t.status = 'active'")}) r
-    WHERE NOT EXISTS (
-        SELECT 1 FROM seen WHERE seen.person_key = r.person_key AND seen.school_code = r.school_code)
-"""
-
-# DQ06 reads every attendance row of the period: in absence_only mode these are the absence rows (a child
-# without rows is present, which says nothing about registration, so only absence rows can be checked).
-DQ06_SQL = f"""
-    WITH {_ATT_PERSON},
-    unregistered AS (  -- filter before grouping: the anti-join is cheap, count(DISTINCT) over all roll call is not
-        SELECT a.* FROM att a
-        WHERE a.record_key IS NOT NULL AND NOT EXISTS (
-            SELECT 1 FROM active WHERE active.person_key = a.person_key AND active.school_code = a.school_code)
-    ),
-    rows_ AS (
-        SELECT record_key, person_key, school_code, count(*) AS n, count(DISTINCT date) AS days,
-               min(file_sha) AS file_sha, min(row_no) AS row_no
-        FROM unregistered GROUP BY record_key, person_key, school_code
-    )
-    SELECT record_key, school_code, file_sha, row_no,
-           '在本校有考勤记录 ' || CAST(n AS TEXT) || ' 条（' || CAST(days AS TEXT)
-           || ' 天），但本人在本校无在读学籍' AS detail
-    FROM rows_ t
-"""
-
-AGE_GRADE_MIN, AGE_GRADE_MAX = 5, 8
-
-DQ07_SQL = f"""
-    WITH born AS MATERIALIZED (  -- school age from the birth date inside a valid ID, else birth_date (once a row)
-        SELECT record_key, school_code, file_sha, row_no, grade, age_birth_date
-        FROM ({registry_persons_sql("t.status = 'active' AND t.grade IS NOT NULL")}) t
-    ),
-    reg AS (
-        SELECT t.record_key, t.school_code, t.file_sha, t.row_no, t.grade,
-               :ref_year - CAST(EXTRACT(YEAR FROM t.age_birth_date) AS INTEGER)
-               - CASE WHEN EXTRACT(MONTH FROM t.age_birth_date) * 100 + EXTRACT(DAY FROM t.age_birth_date) > :ref_md
-                      THEN 1 ELSE 0 END AS age
-        FROM born t WHERE t.age_birth_date IS NOT NULL
-    )
-    SELECT record_key, school_code, file_sha, row_no,
-           '8月31日周岁 ' || CAST(age AS TEXT) || ' 岁，就读' || {grade_label_sql('grade')}
-           || '（周岁减年级为 ' || CAST(age - grade AS TEXT) || '，应在{AGE_GRADE_MIN}至{AGE_GRADE_MAX}之间）' AS detail
-    FROM reg WHERE age - grade NOT BETWEEN {AGE_GRADE_MIN} AND {AGE_GRADE_MAX}
-"""
-
-DQ08_SQL = """
-    SELECT coalesce(t.student_no, t.id_number) AS record_key, t.school_code, t.file_sha, t.row_no,
-           '学校标识码 ' || t.school_code || ' 不在参考数据（学校名录）中' AS detail
-    FROM staged.registry_current t
-    WHERE t.school_code IS NOT NULL AND NOT EXISTS (SELECT 1 FROM staged.schools s WHERE s.school_code = t.school_code)
-    UNION ALL
-    SELECT coalesce(t.student_no, t.id_number) AS record_key, t.school_code, t.file_sha, t.row_no,
-           '乡镇代码 ' || t.township_code || ' 不在参考数据（乡镇名录）中' AS detail
-    FROM staged.registry_current t
-    WHERE t.township_code IS NOT NULL
-      AND NOT EXISTS (SELECT 1 FROM staged.townships w WHERE w.township_code = t.township_code)
-"""
+QUARANTINED_SQL = load("checks/quarantined")
+ID_ROWS_SQL = load("checks/id_rows")  # DQ01/DQ02 run in Python (kongchuo.idnumber) over chunks of this query
+DQ04_SQL = render("checks/dq04_duplicate_registry", registry_persons_active=_ACTIVE)
+DQ05_SQL = render("checks/dq05_no_attendance", attendance_period=_ATTENDANCE, registry_persons_active=_ACTIVE,
+                  period_label=period_label_sql(":period"))
+DQ06_SQL = render("checks/dq06_unregistered", attendance_period=_ATTENDANCE, registry_persons_active=_ACTIVE)
+DQ07_SQL = render("checks/dq07_age_grade", grade_label=grade_label_sql("grade"),
+                  registry_persons_active_graded=registry_persons_sql("t.status = 'active' AND t.grade IS NOT NULL"))
+DQ08_SQL = load("checks/dq08_reference")
+REGISTRY_IDS_SQL = load("checks/registry_ids")  # DQ01's Great Expectations suite
+REGISTRY_ROWS_SQL = load("checks/registry_rows")  # DQ10
 
 
 def row_count_sql(source: str) -> str:
@@ -237,14 +154,9 @@ ROW_COUNT_CHANGE = 0.10
 COVERAGE_GAP_DAYS = 10
 HOLIDAY_MONTHS = (1, 2, 7, 8)  # winter and summer holidays: roll calls legitimately stop early or are absent
 
-COVERAGE_SQL = """
-    SELECT min(date) AS first_day, max(date) AS last_day, count(DISTINCT school_code) AS schools,
-           count(*) AS n
-    FROM staged.attendance_current WHERE date BETWEEN :start AND :end
-"""
-
+COVERAGE_SQL = load("checks/coverage")
 # DQ10 in absence_only mode: the school calendar's school days in the period (the roll call cannot show them).
-CALENDAR_COVERAGE_SQL = """
-    SELECT min(date) AS first_day, max(date) AS last_day, count(DISTINCT date) AS n
-    FROM staged.school_calendar WHERE date BETWEEN :start AND :end
-"""
+CALENDAR_COVERAGE_SQL = load("checks/calendar_coverage")
+SQL_FILES = ("checks/quarantined", "checks/id_rows", "checks/dq04_duplicate_registry", "checks/dq05_no_attendance",
+             "checks/dq06_unregistered", "checks/dq07_age_grade", "checks/dq08_reference", "checks/coverage",
+             "checks/calendar_coverage", "checks/registry_ids", "checks/registry_rows")

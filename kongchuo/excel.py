@@ -21,11 +21,11 @@ Two writers for the one :class:`Sheet` layout:
   before. A test writes the same Sheets with both and compares every cell value and merged range (read back
   with calamine), and LibreOffice converts the fast writer's output to PDF.
 
-Why not openpyxl for everything: R3 (一生一表) has one sheet per open case. openpyxl's write-only sheet costs
-2–3 ms (a temporary file per sheet, an lxml xmlfile writer, a WriteOnlyCell and style copy per cell), 4–6 s
-for the 2,000 sheets of a 100k-student district, ~2 min for a city's 20,000 and ~25 min for a province's
-300,000; an ordinary in-memory workbook is slower still (measured 6.3 s against 4.0 s for 2,000 sheets). The
-streaming writer does the same sheets in ~0.1 ms each (see BENCHMARKS.md).
+Why not openpyxl for everything: R3 (一生一表) has one sheet per open case, so its cost grows with the number of
+sheets, and openpyxl's write-only sheet is expensive to start (a temporary file per sheet, an lxml xmlfile
+writer, a WriteOnlyCell and style copy per cell), which over the tens of thousands of sheets of a city or a
+province adds up to minutes. An ordinary in-memory workbook is slower still. The streaming writer does the
+same sheets with none of that per-sheet set-up (numbers in BENCHMARKS.md).
 
 Deliberate differences from openpyxl: every str is written as an inline string (openpyxl turns a string
 starting with "=" into a formula and "#N/A" into an error value: a formula-injection risk for free-text
@@ -621,8 +621,8 @@ def _entry(zf: zipfile.ZipFile, name: str, data: str | bytes) -> None:
     info = zipfile.ZipInfo(name, date_time=_FIXED_TIME)
     info.compress_type = zipfile.ZIP_DEFLATED
     info.external_attr = 0o600 << 16
-    # Level 1: a third of the default's time (R3 at province scale: 21 s of 60 s were deflate) for files
-    # ~15% larger.
+    # Level 1: deflate was a large share of writing R3 at province scale, and level 1 cuts it to a fraction for
+    # slightly larger files (see BENCHMARKS.md).
     data = data.encode("utf-8") if isinstance(data, str) else data
     if not _entry_direct(zf, info, data):
         zf.writestr(info, data, compresslevel=1)
@@ -631,8 +631,8 @@ def _entry(zf: zipfile.ZipFile, name: str, data: str | bytes) -> None:
 def _entry_direct(zf: zipfile.ZipFile, info: zipfile.ZipInfo, data: bytes) -> bool:
     """What ``zf.writestr(info, data, compresslevel=1)`` writes to a seekable archive (same bytes, see
     tests/test_excel.py), with the entry compressed and its header written once: writestr writes the header,
-    streams the data, seeks back to fill in the sizes and CRC and seeks forward again (with the archive in
-    memory: 0.68 s instead of 0.82 s for a county's 17,000 R3 sheets). Relies on zipfile internals
+    streams the data, seeks back to fill in the sizes and CRC and seeks forward again, which adds up over a
+    county's R3 sheets even with the archive in memory. Relies on zipfile internals
     (Python 3.11); the test pins the bytes. False (nothing written) where it does not apply: a large entry
     (ZIP64), or an archive that is not seekable or not plainly in write mode."""
     if (not zf._seekable or zf._writing or zf.mode != "w" or not zf.fp
@@ -768,8 +768,8 @@ def write_workbook(path: Path, sheets: Iterable[Sheet]) -> str:
 def _openpyxl_cell(ws, value: Any, *, bold: bool = False, size: int = 10, border: bool = True,
                    center: bool = False):
     """A styled write-only cell. Assigning Font/Border/Alignment objects looks each up in the workbook's style
-    tables (~15 µs a cell); the style ids are per workbook, so they are resolved once per workbook and style,
-    and each cell gets a copy of the resolved style array."""
+    tables, for every cell (costly for large reports); the style ids are per workbook, so they are resolved once
+    per workbook and style, and each cell gets a copy of the resolved style array."""
     from openpyxl.cell import WriteOnlyCell
     from openpyxl.styles import Alignment, Border, Font, Side
     from openpyxl.styles.cell_style import StyleArray
@@ -847,7 +847,7 @@ def _defined_names_openpyxl(ws, names: Mapping[str, str]) -> None:
 
 def _book():
     """A write-only openpyxl workbook whose sheet titles are made unique by the caller. openpyxl checks a new
-    title against every existing one (a list scan per sheet: quadratic, 238 s for 20,000 sheets); here the
+    title against every existing one (a list scan per sheet: quadratic in the number of sheets); here the
     check sees an empty list while a sheet is created."""
     from openpyxl import Workbook
 
@@ -863,7 +863,7 @@ def _book():
 
 def write_workbook_openpyxl(path: Path, sheets: Iterable[Sheet]) -> str:
     """The reference writer (openpyxl write-only mode): same layout and cell values as :func:`write_workbook`,
-    ~20× slower per sheet."""
+    much slower per sheet (see BENCHMARKS.md); the tests compare the two."""
     def write(tmp: str) -> None:
         wb = _book()
         taken: set[str] = set()

@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any, Iterator, Mapping, Sequence
 
 from kongchuo.districts import month_label
-from kongchuo.excel import Sheet, write_workbook
+from kongchuo.excel import Sheet, mark_draft, write_workbook
 from kongchuo.labels import RULE_ORDER, grade_label, rule_legend, source_label, translate
 from kongchuo.reports_catalog import REPORT_NAMES
 from kongchuo.sources import REGISTRY_STATUS_LABEL
@@ -124,15 +124,20 @@ def _case_sheet(district: str, label: str, state_labels: Mapping[str, str], even
 
 
 def write_county(path: str, district: str, period: str, state_labels: Mapping[str, str],
-                 event_labels: Mapping[str, str], cases: Any, history: Any) -> tuple[str, int]:
+                 event_labels: Mapping[str, str], cases: Any, history: Any,
+                 draft_notice: Sheet | None = None) -> tuple[str, int]:
     """Write one county's workbook to ``path`` (atomically); (its SHA-256, number of open cases). Top-level and
-    picklable: the asset runs it in a worker process."""
+    picklable: the asset runs it in a worker process. ``draft_notice``: the period's inputs are not whole, so
+    the workbook is a draft (that sheet first, 【草稿】 titles; passed in because a worker process does not see
+    :func:`kongchuo.excel.mark_draft` of the parent)."""
     # The cyclic garbage collector is paused: nothing here makes reference cycles, and with a county's rows
-    # alive (~1M tracked tuples and lists) its full passes took ~0.4 s of a county's ~2 s.
+    # alive (many tracked tuples and lists) its full passes took a large share of the county's time.
     enabled = gc.isenabled()
     gc.disable()
     try:
         n, sheets = county_sheets(district, period, state_labels, event_labels, cases, history)
+        if draft_notice is not None:
+            mark_draft(Path(path), draft_notice)
         return write_workbook(Path(path), sheets), n
     finally:
         if enabled:

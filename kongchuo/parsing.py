@@ -2,8 +2,8 @@
 
 Workers: :mod:`kongchuo.workers` (spawned; in-process in a daemonic process such as a Celery worker).
 Reading and normalising a file (:mod:`kongchuo.readers`, :mod:`kongchuo.normalize`) is single-threaded
-Python and pandas: ~8 µs a row for the registry, ~1 µs for roll call. Loading the result into the warehouse
-is ~0.4 µs a row. So ingestion parses files in parallel worker processes (``spawn``: the parent holds
+Python and pandas, and several times slower a row than loading the result into the warehouse (see
+BENCHMARKS.md). So ingestion parses files in parallel worker processes (``spawn``: the parent holds
 DuckDB and Dagster threads, which ``fork`` must not copy) while the parent loads finished files one at a
 time, in landing order, each in its own transaction (:mod:`assets.ingest`).
 
@@ -33,8 +33,9 @@ from kongchuo.readers import CHUNK_ROWS, IngestError, open_source_file
 from kongchuo.sources import SPECS
 from kongchuo.workers import can_start_workers, main_script_hidden, spawn_executor
 
-# Below this many bytes of new files, starting worker processes (~1 s of imports each) costs more than it saves
-# (KONGCHUO_PARALLEL_MIN_BYTES: 0 parses every delivery of 2+ files in workers, as a test of the CLI does).
+# Below this many bytes of new files, starting worker processes (each imports pandas, pyarrow ... afresh) costs
+# more than it saves (KONGCHUO_PARALLEL_MIN_BYTES: 0 parses every delivery of 2+ files in workers, as a test of
+# the CLI does).
 PARALLEL_MIN_BYTES = int(os.environ.get("KONGCHUO_PARALLEL_MIN_BYTES") or 32 << 20)
 
 

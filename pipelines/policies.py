@@ -1,9 +1,11 @@
 """Global asset policies, applied once in :mod:`pipelines.definitions` to every asset.
 
 - group, owners and kinds: defaults where an asset left them out (group from the key's first part);
-- ``code_version``: the declared version plus a fingerprint of the rule SQL the asset runs (every SQL
-  constant and ``*_sql`` function of its module, and the rule thresholds when it takes :class:`RuleConfig`),
-  so a changed rule makes the asset and everything downstream stale in Dagster without anyone bumping a number;
+- ``code_version``: the declared version plus a fingerprint of the rule SQL the asset runs: the ``.sql`` files its
+  module names in ``SQL_FILES`` (:func:`warehouse.sql.fingerprint`), the statements its module holds (rendered
+  from those files with their Python parts; a module whose SQL is not in files yet, like the report modules,
+  has only these) and the rule thresholds when it takes :class:`RuleConfig`, so a changed rule makes the asset
+  and everything downstream stale in Dagster without anyone bumping a number;
 - ``dagster/column_schema``, ``dagster/table_name`` and ``dagster/column_lineage`` from :mod:`pipelines.lineage`;
 - dependencies: an upstream asset named in an asset's column lineage is a dependency (its SQL reads it).
 """
@@ -20,6 +22,7 @@ import dagster as dg
 
 from assets.common import OWNERS
 from pipelines import lineage
+from warehouse import sql as sql_files
 
 GROUPS = ("ingest", "checks", "derived", "ledger", "reports", "quarterly", "daily")
 _GROUP_BY_PREFIX = {"staged": "ingest", "derived": "derived", "ledger": "ledger", "reports": "reports",
@@ -35,10 +38,15 @@ def _asset_module(assets_def: dg.AssetsDefinition) -> ModuleType | None:
 
 
 def rule_texts(module: ModuleType | None) -> list[str]:
-    """The rule SQL an asset's module runs: its SQL constants (own and imported) and ``*_sql`` helpers."""
+    """What an asset's code_version follows: the fingerprint of the ``.sql`` files its module runs
+    (``SQL_FILES``), the statements it holds (SQL constants, own and imported, rendered from those files with
+    their Python parts, such as the person matching of :mod:`warehouse.views`) and ``*_sql`` helpers, and the
+    rule thresholds when it takes :class:`RuleConfig`."""
     if module is None:
         return []
     texts = []
+    if files := getattr(module, "SQL_FILES", None):
+        texts.append(f"sql={sql_files.fingerprint(*files)}")
     for name in sorted(vars(module)):
         value = getattr(module, name)
         if isinstance(value, str) and name.lstrip("_").isupper() and any(

@@ -35,11 +35,13 @@ import kongchuo  # noqa: F401  (telemetry and analytics off before anything else
 from assets.common import OWNERS, period_params, table_schema
 from assets.derived import STAGED
 from assets.rules import ROSTER_SQL, RuleConfig, rule_params
+from assets.rules import SQL_FILES as RULE_SQL_FILES
 from pipelines.resources import build_resources
 from warehouse.home import KongchuoHome
 from warehouse.partitions import monthly_partitions
 from warehouse.pools import WAREHOUSE_POOL
 from warehouse.resource import WarehouseResource
+from warehouse.sql import load, render
 
 TOWNSHIP_ROSTER = dg.AssetKey(["township", "roster"])
 TOWNSHIP_SUMMARY = dg.AssetKey(["township", "attendance_summary"])
@@ -51,18 +53,10 @@ township_partitions = dg.DynamicPartitionsDefinition(name="township")
 month_township_partitions = dg.MultiPartitionsDefinition(
     {"month": monthly_partitions, "township": township_partitions})
 
-TOWNSHIP_ROSTER_SQL = f"SELECT * FROM ({ROSTER_SQL}) r WHERE r.township_code = :township"
+SQL_FILES = ("township/roster", "township/attendance_summary", *RULE_SQL_FILES)  # policies: code_version
+TOWNSHIP_ROSTER_SQL = render("township/roster", roster_query=ROSTER_SQL)
 
-SUMMARY_SQL = """
-    SELECT period, township_code, school_code, count(*) AS records,
-           sum(CASE WHEN status = 'active' THEN 1 ELSE 0 END) AS active_records,
-           sum(CASE WHEN status = 'active' AND attendance_days = 0 THEN 1 ELSE 0 END) AS no_attendance,
-           sum(CASE WHEN max_unexcused_run >= :consecutive_days THEN 1 ELSE 0 END) AS unexcused_run,
-           sum(unexcused_days) AS unexcused_days
-    FROM derived.township_roster WHERE period = :period AND township_code = :township
-    GROUP BY period, township_code, school_code
-"""
-
+SUMMARY_SQL = load("township/attendance_summary")
 
 
 def executor_config(queue: str = "dagster") -> dict:

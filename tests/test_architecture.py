@@ -1,10 +1,14 @@
 """The layers import one way: kongchuo (domain, no Dagster, no warehouse) -> warehouse -> assets | checks ->
 pipelines; the portal uses kongchuo and warehouse only. The contracts are in pyproject.toml ([tool.importlinter]);
-this runs import-linter on them, so a wrong import fails the suite with the import chain that broke it."""
+this runs import-linter on them, so a wrong import fails the suite with the import chain that broke it. Also: no
+sys.path patches, no project imports hidden in functions, ruff clean, and no function outside tests/ over 100
+lines (so each reads top-down on one screen or two)."""
 
 from __future__ import annotations
 
 import ast
+import configparser
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -71,3 +75,81 @@ def test_ruff_passes():
     done = subprocess.run([str(ruff), "check", "--output-format", "concise", "."], cwd=REPO, capture_output=True,
                           text=True, timeout=300)
     assert done.returncode == 0, done.stdout[-4000:] + done.stderr[-2000:]
+
+
+
+MAX_FUNCTION_LINES = 100
+
+
+def _long_functions(source: str, name: str) -> list[str]:
+    """Functions (methods and nested functions too) longer than MAX_FUNCTION_LINES, counted from ``def`` to the
+    last line of the body (decorators are configuration, not body)."""
+    return [f"{name}:{fn.lineno} {fn.name} ({fn.end_lineno - fn.lineno + 1} lines)"
+            for fn in ast.walk(ast.parse(source)) if isinstance(fn, (ast.FunctionDef, ast.AsyncFunctionDef))
+            and fn.end_lineno - fn.lineno + 1 > MAX_FUNCTION_LINES]
+
+
+def test_long_functions_are_found():
+    body = "\n".join(f"        x{i} = {i}" for i in range(MAX_FUNCTION_LINES - 1))
+    source = f"def short():\n    return 1\n\n\nclass A:\n    @property\n    def long(self):\n{body}\n        return 0\n"
+    assert _long_functions(source, "probe.py") == ["probe.py:7 long (101 lines)"]
+    assert _long_functions(source.replace("        x0 = 0\n", ""), "probe.py") == []
+
+
+def test_no_function_over_100_lines_outside_tests():
+    long = [hit for pkg in (*PACKAGES, "docs") for path in sorted((REPO / pkg).rglob("*.py"))
+            for hit in _long_functions(path.read_text(encoding="utf-8"), str(path.relative_to(REPO)))]
+    assert long == []
+
+
+# --- SQL in files: warehouse/sql/<area>/<name>.sql, one statement each, parsed under both warehouse dialects ---
+
+SQL_ROOT = REPO / "warehouse" / "sql"
+_PLACEHOLDER = re.compile(r"(?:(?<![:\w]):|\{)(\w+)\}?")  # as param_regex in .sqlfluff
+
+
+def _sql_files() -> list[Path]:
+    return sorted(SQL_ROOT.rglob("*.sql"))
+
+
+def _header_and_body(path: Path) -> tuple[list[str], str]:
+    lines = path.read_text(encoding="utf-8").strip().splitlines()
+    header = []
+    while lines and lines[0].startswith("--"):
+        header.append(lines.pop(0))
+    return header, "\n".join(lines)
+
+
+def test_sql_files_are_one_documented_statement_each():
+    from warehouse import sql
+
+    files = _sql_files()
+    assert len(files) >= 10
+    placeholder_values = configparser.ConfigParser()
+    placeholder_values.read(REPO / ".sqlfluff", encoding="utf-8")
+    values = placeholder_values["sqlfluff:templater:placeholder"]
+    for path in files:
+        name = str(path.relative_to(SQL_ROOT).with_suffix(""))
+        header, body = _header_and_body(path)
+        assert header and header[0].startswith(f"-- {name}"), f"{name}: the header names the file and says what it computes"
+        code = re.sub(r"--[^\n]*|'(?:[^']|'')*'", "", sql.load(name))  # without comments and string literals
+        assert ";" not in code, f"{name}: one statement per file"
+        parts = set(re.findall(r"\{(\w+)\}", body))
+        declared = {m.group(1) for line in header if (m := re.match(r"-- Part (\w+) \((\w+)\): \S", line))}
+        assert parts == declared, f"{name}: every {{part}} is documented in the header (-- Part name (kind): ...)"
+        missing = {p for p in _PLACEHOLDER.findall(body) if p not in values}
+        assert not missing, f"{name}: .sqlfluff [sqlfluff:templater:placeholder] has no value for {sorted(missing)}"
+
+
+@pytest.mark.parametrize("dialect", ["duckdb", "postgres"])
+def test_sql_files_parse_and_lint_under_both_dialects(dialect):
+    """The warehouse runs on DuckDB or PostgreSQL: every statement parses in both (placeholder templater for
+    :params and {parts}) and passes the small rule set of .sqlfluff."""
+    from sqlfluff.core import FluffConfig, Linter
+
+    config = FluffConfig.from_path(str(REPO), overrides={"dialect": dialect})
+    result = Linter(config=config).lint_paths((str(SQL_ROOT),))
+    problems = [f"{Path(rec['filepath']).relative_to(REPO)}:{v['start_line_no']} {v['code']} {v['description']}"
+                for rec in result.as_records() for v in rec["violations"]]
+    assert len(result.as_records()) == len(_sql_files())
+    assert problems == []

@@ -47,10 +47,12 @@ def test_census_ids_and_mojibake_are_checked_in_the_monthly_run(tmp_path: Path, 
     good = [idnumber.make_id("411003", BORN, 310 + i) for i in range(4)]  # no tail "000": that reads as an ID
     # typed as a number (a row error, kongchuo.readers), not as a wrong check digit
     bad_check_digit = good[0][:17] + ("0" if good[0][17] != "0" else "1")
+    fifteen = good[2][:6] + good[2][8:17]  # 15 digits: two-digit year, no check character
     lines = [",".join(CENSUS_HEADER),
              f"{bad_check_digit},王一,男,{BORN},{town},在户",
              f"{good[1]},王二,男,{BORN + dt.timedelta(days=1)},{town},在户",  # birth date disagrees with the ID
-             f"{good[2]},王三,男,{BORN},{town},在户"]
+             f"{good[2]},王三,男,{BORN},{town},在户",
+             f"{fifteen},王四,男,{BORN},{town},在户"]  # a first-generation 15-digit ID: DQ01 lists it
     data = "\n".join(lines).encode("gbk")
     data += f"\n{good[3]},".encode("gbk") + "张三".encode("utf-8") + f",男,{BORN},{town},在户\n".encode("gbk")
     (home / "landing" / "census" / "户籍_补充_20260420.csv").write_bytes(data)
@@ -59,10 +61,10 @@ def test_census_ids_and_mojibake_are_checked_in_the_monthly_run(tmp_path: Path, 
     found = warehouse.query_df("SELECT check_id, source, record_key, row_no, detail FROM checks.findings "
                                "WHERE run_id = :r AND source LIKE 'census%'", {"r": outcome.run_id})
     dq01 = found[found["check_id"] == "DQ01"]
-    assert bad_check_digit in set(dq01["record_key"])
+    assert bad_check_digit in set(dq01["record_key"]) and fifteen in set(dq01["record_key"])
     assert good[1] in set(found[found["check_id"] == "DQ02"]["record_key"])
     enc = found[(found["check_id"] == "DQ03") & (found["source"] == "census:encoding")]
-    assert list(enc["row_no"]) == [5] and "UTF-8" in enc["detail"].iloc[0]
+    assert list(enc["row_no"]) == [6] and "UTF-8" in enc["detail"].iloc[0]
     assert "张三" not in " ".join(found["detail"].astype(str))
     checked = {(c[0], c[1]) for c in outcome.failed_checks}
     assert ("staged/census", "dq01_valid_id_number") in checked  # 1 of 4 IDs: an error for that file

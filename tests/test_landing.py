@@ -24,6 +24,7 @@ from tests.bad_inputs import IDS, csv_bytes, registry_rows
 from warehouse.home import KongchuoHome
 
 ID = IDS[0]
+REFUSED_LINK = "符号链接，拒绝读取 (symbolic link refused, not followed)"
 
 
 def _home(root: Path) -> KongchuoHome:
@@ -255,6 +256,7 @@ def test_the_monthly_run_survives_hostile_landing_and_leaks_no_name(tmp_path: Pa
     import json
     import shutil
 
+    import dagster as dg
     from conftest import use_home
     from run_home import run_home
 
@@ -264,6 +266,7 @@ def test_the_monthly_run_survives_hostile_landing_and_leaks_no_name(tmp_path: Pa
     home = use_home(tmp_path / "home", monkeypatch, copy_of=generated)
     reg = home / "landing" / "registry"
     (reg / "passwd.csv").symlink_to("/etc/passwd")
+    (reg / f"链接_{ID}.csv").symlink_to("/proc/self/environ")  # an ID in a refused link's name: masked too
     hostile = f"王小虎_{ID}_学籍\n2026-12-01 - dagster - INFO - forged.csv"
     (reg / hostile).write_bytes("姓名,备注\n王小虎,坏表\n".encode())
     with open(os.path.join(os.fsencode(reg), "一中".encode("gbk") + b"\xff.csv"), "wb") as fh:
@@ -277,9 +280,23 @@ def test_the_monthly_run_survives_hostile_landing_and_leaks_no_name(tmp_path: Pa
     manifest = (home / "reports" / "2026-04" / "manifest.json").read_text(encoding="utf-8")
     warehouse = WarehouseResource(url=default_warehouse_url(home))
     names = " ".join(warehouse.query_df("SELECT original_name FROM raw.files")["original_name"])
+    refused = warehouse.query_df("SELECT check_id, source, severity, detail FROM checks.findings "
+                                 "WHERE run_id = :r AND source = 'registry:landing' ORDER BY detail",
+                                 {"r": outcome.run_id})
     warehouse.dispose()
+    # the refused links are findings the bureau sees (checks.findings and the run's metadata), names masked
+    assert list(refused["detail"]) == sorted([f"文件 passwd.csv：{REFUSED_LINK}",
+                                              f"文件 {landing.display_name(f'链接_{ID}.csv')}：{REFUSED_LINK}"])
+    assert set(refused["check_id"]) == {"DQ03"} and set(refused["severity"]) == {"warn"}
+    staged = dagster_instance.fetch_materializations(
+        dg.AssetRecordsFilter(asset_key=dg.AssetKey(["staged", "registry"])), limit=1).records[0]
+    metadata = staged.asset_materialization.metadata
+    assert metadata["landing_findings"].value == 2 and metadata["refused_count"].value == 2
+    assert "passwd.csv" in metadata["refused_files"].value
+    assert landing.display_name(f"链接_{ID}.csv") in metadata["refused_files"].value
     for where, text in (("console", console.out + console.err), ("event log", events), ("manifest", manifest),
-                        ("raw.files", names)):
+                        ("raw.files", names), ("checks.findings", " ".join(refused["detail"])),
+                        ("metadata", metadata["refused_files"].value)):
         assert ID not in text, f"the full ID reached the {where}"
         assert "王小虎" not in text, f"the child's name reached the {where}"
     assert not any(line.lstrip().startswith("2026-12-01 - dagster - INFO - forged") for line in
@@ -288,3 +305,193 @@ def test_the_monthly_run_survives_hostile_landing_and_leaks_no_name(tmp_path: Pa
     assert "passwd" in events and "symbolic link refused" in events
     passwd = Path("/etc/passwd").read_bytes()
     assert not any(p.read_bytes() == passwd for p in (home / "raw").rglob("*") if p.is_file())
+
+
+def test_the_monthly_run_names_rows_of_cr_only_files_takes_long_names_and_removes_leftovers(
+        tmp_path: Path, generated: Path, monkeypatch: pytest.MonkeyPatch, dagster_instance) -> None:
+    """Through the real monthly job (issue 13): CR-only line endings (classic Mac) are read, and their problems
+    name the row and column (never "row ?, column ?"); a 255-byte name, a name with a newline and a name that is
+    neither UTF-8 nor GBK are ingested (or quarantined) under safe names; a killed run's half-written report
+    (``.partial-<pid>-*.xlsx``) and parsed roll-call part (``.ingest_scratch/<pid>-*``) are removed by this run."""
+    from conftest import use_home
+    from run_home import run_home
+
+    from kongchuo.settings import default_warehouse_url
+    from tests.bad_inputs import REGISTRY_HEADER
+    from warehouse.resource import WarehouseResource
+
+    home = use_home(tmp_path / "home", monkeypatch, copy_of=generated)
+    school = "2410039903"  # a school of its own: these snapshots replace nobody of the generated district
+    with open(home / "reference" / "schools.csv", "a", encoding="utf-8") as fh:
+        fh.write(f"{school},建安区文件名测试学校,411003001,初中,false\n")
+    reg = home / "landing" / "registry"
+
+    def rows(ids: list[str], born: str = "2013-02-03") -> list[list[str]]:
+        return [[f"G{i}", i, "学生", "男", born, school, "初一", "在读"] for i in ids]
+
+    def cr_only(table: list[list[str]]) -> bytes:
+        return csv_bytes(table).replace(b"\n", b"\r")
+
+    ids = [IDS[i] for i in range(12, 20)]
+    # every snapshot of the school carries the same date in its name (undated ones would be dated by landing)
+    (reg / "cr_good_20260415.csv").write_bytes(cr_only([REGISTRY_HEADER] + rows(ids[:2]) + rows(ids[2:3], "2013-02-30")))
+    (reg / "cr_bad.csv").write_bytes(cr_only([REGISTRY_HEADER] + rows(ids[3:4]) + [rows(ids[4:5])[0] + ["多余"]]))
+    long_name = "学" * 80 + "_20260415ab.csv"  # 255 bytes in UTF-8: the longest name a file system takes
+    assert len(long_name.encode()) == 255
+    (reg / long_name).write_bytes(csv_bytes([REGISTRY_HEADER] + rows(ids[5:6])))
+    (reg / ("坏" * 83 + "ab.csv")).write_bytes(b"\xff\xfe\x00 not a table")  # 255 bytes, and quarantined
+    (reg / "学籍_20260415\n2026-12-01 INFO forged.csv").write_bytes(csv_bytes([REGISTRY_HEADER] + rows(ids[6:7])))
+    with open(os.path.join(os.fsencode(reg), b"\xff\xfe\xfa_20260415.csv"), "wb") as fh:  # neither UTF-8 nor GBK
+        fh.write(csv_bytes([REGISTRY_HEADER] + rows(ids[7:8])))
+    dead = 2 ** 22 + 4321  # above the default pid_max: no such process
+    assert not landing.pid_alive(dead)
+    partial = home / "reports" / "2026-04" / f".partial-{dead}-x1y2.xlsx"
+    partial.parent.mkdir(parents=True)
+    partial.write_bytes(b"")  # what a kill during report writing leaves
+    part = home / ".ingest_scratch" / f"{dead}-0123456789ab" / ("a" * 64) / "part-00000.arrow"
+    part.parent.mkdir(parents=True)
+    part.write_bytes(b"\0" * (1 << 20))  # what a kill during the load of a roll call leaves
+
+    outcome = run_home(home, "2026-04", dagster_instance)
+    assert outcome.success, outcome.summary()
+    assert not partial.exists() and not part.parent.parent.exists()
+    assert not [p.name for p in partial.parent.iterdir() if p.name.startswith(".")]
+    warehouse = WarehouseResource(url=default_warehouse_url(home))
+    files = {r.original_name: (r.status, r.error or "") for r in warehouse.query_df(
+        "SELECT original_name, status, error FROM raw.files WHERE source = 'registry'").itertuples(index=False)}
+    assert files["cr_good_20260415.csv"][0] == "ingested"
+    status, error = files["cr_bad.csv"]
+    assert status == "quarantined" and error.startswith("cr_bad.csv: row 3, column I: the row has 9 fields"), error
+    assert "?" not in error.split(":")[1]
+    assert files[landing.display_name(long_name)][0] == "ingested"
+    assert files["学籍_20260415?2026-12-01 INFO forged.csv"][0] == "ingested"
+    assert files["\ufffd\ufffd\ufffd_20260415.csv"][0] == "ingested"
+    bad_long = [v for k, v in files.items() if k.startswith("坏")]
+    assert len(bad_long) == 1 and bad_long[0][0] == "quarantined"
+    assert all(len(os.fsencode(p.name)) <= 140 for p in (home / "quarantine" / "registry").iterdir())
+    found = warehouse.query_df("SELECT detail FROM checks.findings WHERE run_id = :r AND check_id = 'DQ03' "
+                               "AND source = 'registry'", {"r": outcome.run_id})["detail"].tolist()
+    assert "文件 cr_good_20260415.csv 第4行 列「出生日期」(birth_date): 无法识别的值 unparseable [2013-02-30]" in found
+    current = set(warehouse.query_df("SELECT id_number FROM staged.registry_current WHERE school_code = :s",
+                                     {"s": school})["id_number"])
+    assert current == set(ids[:3]) | {ids[5], ids[6], ids[7]}  # the quarantined file's pupils are not there
+    warehouse.dispose()
+
+
+_MEASURED_RUN = """
+import resource, runpy, sys
+sys.argv = ["kongchuo", "run", "--period", sys.argv[1]]
+code = 0
+try:
+    runpy.run_module("pipelines.cli", run_name="__main__")
+except SystemExit as exc:
+    code = exc.code or 0
+print("MAXRSS_KIB", resource.getrusage(resource.RUSAGE_SELF).ru_maxrss,
+      resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss, flush=True)
+sys.exit(code)
+"""
+
+
+def _shared_strings_bomb(inflated: int) -> bytes:
+    """An XLSX whose xl/sharedStrings.xml is one string of ``inflated`` bytes (deflates ~1000 times)."""
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as z:
+        z.writestr("[Content_Types].xml", '<?xml version="1.0"?><Types xmlns="http://schemas.openxmlformats.org/'
+                                          'package/2006/content-types"/>')
+        z.writestr("xl/workbook.xml", '<workbook><sheets><sheet name="学籍" sheetId="1" r:id="rId1"/></sheets>'
+                                      '</workbook>')
+        z.writestr("xl/worksheets/sheet1.xml", '<worksheet><sheetData><row r="1"><c r="A1" t="s"><v>0</v></c>'
+                                               '</row></sheetData></worksheet>')
+        with z.open("xl/sharedStrings.xml", "w", force_zip64=True) as fh:
+            fh.write(b'<sst count="1" uniqueCount="1"><si><t>')
+            block = "学".encode() * (1 << 20)  # 3 MiB a block
+            for _ in range(inflated // len(block)):
+                fh.write(block)
+            fh.write(b"</t></si></sst>")
+    return buf.getvalue()
+
+
+def test_a_shared_strings_bomb_is_refused_in_bounded_memory(tmp_path: Path, generated: Path) -> None:
+    """Issue 13: an XLSX whose shared strings inflate to 1.4 GB took 4.5 GB of memory before refusal. Through the
+    real CLI (``kongchuo run``, a process of its own so its peak memory is its own): the bomb is quarantined
+    by its declared sizes before any reader inflates it, the run succeeds (drafts), and the process's peak
+    resident memory stays far below the bomb's inflated size."""
+    import shutil
+    import subprocess
+    import sys
+
+    inflated = 1400 << 20
+    home = tmp_path / "home"
+    shutil.copytree(generated, home)
+    bomb = _shared_strings_bomb(inflated)
+    assert len(bomb) < inflated // 200  # a few MiB on disk
+    (home / "landing" / "registry" / "学籍_炸弹_2026-04.xlsx").write_bytes(bomb)
+    env = {k: v for k, v in os.environ.items() if k not in ("KONGCHUO_WAREHOUSE_URL", "DAGSTER_HOME")}
+    env.update(KONGCHUO_HOME=str(home), PYTHONUNBUFFERED="1")
+    repo = Path(__file__).resolve().parent.parent
+    done = subprocess.run([sys.executable, "-c", _MEASURED_RUN, "2026-04"], cwd=repo, env=env, capture_output=True,
+                          text=True, timeout=600)
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    own, children = (int(v) for v in done.stdout.rsplit("MAXRSS_KIB", 1)[1].split()[:2])
+    peak = max(own, children) * 1024
+    print(f"peak resident memory {peak >> 20} MiB")
+    assert peak < 1 << 30, f"peak resident memory {peak >> 20} MiB for a bomb of {inflated >> 20} MiB"
+    errors = list((home / "quarantine" / "registry").glob("*.error.txt"))
+    assert len(errors) == 1 and "学籍_炸弹_2026-04.xlsx: row 1, column A:" in errors[0].read_text(encoding="utf-8")
+    assert any(p.name.endswith("_草稿.xlsx") for p in (home / "reports" / "2026-04").iterdir())
+
+
+def test_a_name_and_id_in_a_file_name_never_reach_the_running_portal(
+        tmp_path: Path, generated: Path, monkeypatch: pytest.MonkeyPatch, dagster_instance) -> None:
+    """Issue 13: "a file name holding a name and ID reaches the console, event log, asset index, manifest and
+    portal". A persuasion record named with the child's name and ID (the way a teacher saves it) and a broken file
+    named the same way go through the real monthly job; then the portal runs (``python -m portal``) and an auditor
+    walks the catalogue, the R1 trace page and every cell page over real HTTP: the file shows up, masked, as
+    the evidence's source, and neither the full ID nor the name appears on any page."""
+    import re
+    import shutil
+
+    from conftest import use_home
+    from portal_server import PASSWORD, login, portal_server, write_users
+    from run_home import run_home
+
+    from kongchuo.settings import default_warehouse_url
+    from warehouse.resource import WarehouseResource
+
+    home = use_home(tmp_path / "home", monkeypatch, copy_of=generated)
+    first = run_home(home, "2026-04", dagster_instance)
+    assert first.success, first.summary()
+    warehouse = WarehouseResource(url=default_warehouse_url(home))
+    child = warehouse.scalar("SELECT min(id_number) FROM derived.suspected_dropouts WHERE period = '2026-04' "
+                             "AND id_number IS NOT NULL")
+    name = warehouse.scalar("SELECT min(name) FROM staged.registry_current WHERE id_number = :i", {"i": child})
+    warehouse.dispose()
+    assert child and name and len(name) >= 2
+    good = f"劝返记录_{name}_{child}_2026-04.csv"
+    (home / "landing" / "casework" / good).write_bytes(csv_bytes([
+        ["身份证件号", "劝返日期", "劝返方式", "劝返结果"], [child, "2026-04-20", "上门", "未返校"]]))
+    (home / "landing" / "casework" / f"劝返_{name}_{child}_坏.csv").write_bytes(b"\xff\xfe\x00 broken")
+    second = run_home(home, "2026-04", dagster_instance)
+    assert second.success, second.summary()
+
+    copy = tmp_path / "portal-warehouse.duckdb"  # the portal is another process: give it its own DuckDB file
+    shutil.copy(home / "warehouse.duckdb", copy)
+    write_users(home / "portal" / "users.toml", {"shenji": ("auditor", {}), "qu": ("district", {})})
+    pages: list[str] = []
+    with portal_server(home, tmp_path / "portal-logs", KONGCHUO_WAREHOUSE_URL=f"duckdb:///{copy}") as base:
+        district = login(base, "qu", PASSWORD["district"])
+        pages.append(district.get(base + "/reports").text)
+        auditor = login(base, "shenji", PASSWORD["auditor"])
+        trace = auditor.get(base + "/trace", params={"report": "R1", "period": "2026-04"})
+        assert trace.status_code == 200
+        pages.append(trace.text)
+        links = re.findall(r'<a class="cell" href="(/trace/cell\?[^"]+)">', trace.text)
+        assert links
+        for href in links[:40]:
+            page = auditor.get(base + href.replace("&amp;", "&"))
+            assert page.status_code == 200
+            pages.append(page.text)
+    text = "\n".join(pages)
+    assert child not in text and name not in text
+    assert not re.search(r"\d{17}[\dXx]", text)  # no full ID number on any page
+    assert "劝返记录_" in text  # the file is there, as the case's source file: masked

@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import shutil
 import socket
 import subprocess
 import sys
@@ -101,19 +102,34 @@ def test_column_lineage_names_real_upstream_columns_of_real_dependencies():
     assert checked > 150
 
 
-def test_code_version_follows_the_rule_sql():
+def test_code_version_follows_the_rule_sql(tmp_path, monkeypatch):
     import assets.derived as derived
+    import warehouse.sql as sql_files
 
     graph = _graph()
     fingerprint = policies.rule_fingerprint(policies.rule_texts(derived))
+    assert set(derived.SQL_FILES) >= {"rules/roster", "rules/suspected_dropouts", "rules/out_of_school"}
     assert graph.get(lineage.ROSTER).code_version == policies.code_version_for("1", fingerprint)
+    # a changed rule file (a copy of warehouse/sql with one condition of the roster changed) changes the version
+    shutil.copytree(sql_files.ROOT, tmp_path / "sql")
+    roster = tmp_path / "sql" / "rules" / "roster.sql"
+    text = roster.read_text(encoding="utf-8")
+    assert "BETWEEN :term_first AND :term_tenth" in text
+    roster.write_text(text.replace("BETWEEN :term_first AND :term_tenth", "BETWEEN :term_first AND :end"),
+                      encoding="utf-8")
+    monkeypatch.setattr(sql_files, "ROOT", tmp_path / "sql")
+    sql_files.load.cache_clear()
+    try:
+        assert policies.rule_fingerprint(policies.rule_texts(derived)) != fingerprint
+    finally:
+        monkeypatch.undo()
+        sql_files.load.cache_clear()
+    assert policies.rule_fingerprint(policies.rule_texts(derived)) == fingerprint
+    # so do the rule thresholds
     changed = types.ModuleType("changed")
     changed.__dict__.update(vars(derived))
-    changed.ROSTER_SQL = derived.ROSTER_SQL.replace("BETWEEN :term_first AND :term_tenth", "BETWEEN :term_first AND :end")
-    assert policies.rule_fingerprint(policies.rule_texts(changed)) != fingerprint
     changed.RuleConfig = type("RuleConfig", (derived.RuleConfig,), {"__annotations__": {"consecutive_days": int},
                                                                    "consecutive_days": 4})
-    changed.ROSTER_SQL = derived.ROSTER_SQL
     assert policies.rule_fingerprint(policies.rule_texts(changed)) != fingerprint
 
 

@@ -11,6 +11,7 @@ import datetime as dt
 from pathlib import Path
 
 import pandas as pd
+import pytest
 
 from assets import completeness
 from assets.ingest import ingest_source
@@ -201,3 +202,146 @@ def test_a_snapshot_split_in_two_files_is_held_then_released_when_the_rest_arriv
     drop("registry", "学籍_20261001_02.csv", data=_registry(PEOPLE[8:19], S1))  # the rest: 19 of 20 together
     assert _ingest(kongchuo_home, warehouse).snapshot_messages == []
     assert _current(warehouse) == set(PEOPLE[0:19])  # both files of 1 October make the school's snapshot
+
+
+# --- the registry of month M (real monthly job) -------------------------------------------------------------
+
+@pytest.fixture(scope="module")
+def autumn(tmp_path_factory) -> Path:
+    from kongchuo.generate import generate
+
+    out = tmp_path_factory.mktemp("snapshot_periods") / "generated"
+    generate("411003", 200, 7, dt.date(2026, 9, 1), dt.date(2026, 10, 31), out)
+    return out
+
+
+def _period_state(home: Path, warehouse, period: str, school: str) -> tuple[dict, dict[str, str]]:
+    """(suspected children of ``school`` in ``period`` → rules, report files of the period → SHA-256)."""
+    import hashlib
+
+    sd = warehouse.query_df("SELECT id_number, rules FROM derived.suspected_dropouts WHERE period = :p "
+                            "AND school_code = :s", {"p": period, "s": school})
+    folder = home / "reports" / period
+    files = {p.name: hashlib.sha256(p.read_bytes()).hexdigest() for p in sorted(folder.iterdir())
+             if p.is_file() and not p.name.startswith(".")}
+    return dict(zip(sd["id_number"], sd["rules"])), files
+
+
+def test_each_period_reads_its_own_registry_and_an_older_period_reruns_unchanged(
+        tmp_path: Path, autumn: Path, monkeypatch: pytest.MonkeyPatch, dagster_instance) -> None:
+    """DESIGN: "The registry of month M is each scope's newest snapshot dated up to M's end". One school sends a
+    snapshot dated 2026-09-15 (children A, B, C) and one dated 2026-10-20 (A, B, D: C left, D arrived). Nobody of
+    that school has roll call, so each period's active children are SD5 (hand-worked): September {A, B, C},
+    October {A, B, D}. Re-running September after October's snapshot landed gives September's tables and
+    byte-identical report files again."""
+    from conftest import use_home
+    from run_home import run_home
+
+    from kongchuo.settings import default_warehouse_url
+    from warehouse.resource import WarehouseResource
+
+    home = use_home(tmp_path / "home", monkeypatch, copy_of=autumn)
+    school = "2410039901"  # a new school of an existing township: no snapshot of the generated district
+    with open(home / "reference" / "schools.csv", "a", encoding="utf-8") as fh:
+        fh.write(f"{school},建安区快照测试学校,411003001,初中,false\n")
+    born = dt.date(2013, 3, 4)
+    a, b, c, d = (idnumber.make_id("411003", born, 700 + i) for i in range(4))
+    landing = home / "landing" / "registry"
+    (landing / f"学籍_{school}_20260915.csv").write_bytes(
+        csv_bytes([REGISTRY_HEADER] + [[f"G{i}", i, "学生", "男", born.isoformat(), school, "初一", "在读"]
+                                       for i in (a, b, c)]))
+    sept = run_home(home, "2026-09", dagster_instance)
+    assert sept.success, sept.summary()
+    warehouse = WarehouseResource(url=default_warehouse_url(home))
+    first_state = _period_state(home, warehouse, "2026-09", school)
+    assert set(first_state[0]) == {a, b, c} and all("SD5" in r for r in first_state[0].values())
+
+    (landing / f"学籍_{school}_20261020.csv").write_bytes(
+        csv_bytes([REGISTRY_HEADER] + [[f"G{i}", i, "学生", "男", born.isoformat(), school, "初一", "在读"]
+                                       for i in (a, b, d)]))
+    octo = run_home(home, "2026-10", dagster_instance)
+    assert octo.success, octo.summary()
+    october = _period_state(home, warehouse, "2026-10", school)[0]
+    assert set(october) == {a, b, d} and all("SD5" in r for r in october.values())
+    assert _current(warehouse, school) == {a, b, d}
+
+    again = run_home(home, "2026-09", dagster_instance)  # an older period, after the newer snapshot landed
+    assert again.success, again.summary()
+    assert _current(warehouse, school) == {a, b, c}
+    assert _period_state(home, warehouse, "2026-09", school) == first_state  # same tables, same report bytes
+    manifest = (home / "reports" / "2026-09" / "manifest.json").read_text(encoding="utf-8")
+    assert f"学籍_{school}_20260915.csv" in manifest and f"学籍_{school}_20261020.csv" not in manifest
+    warehouse.dispose()
+
+
+def test_corrections_totals_rows_and_large_drops_through_the_monthly_job(
+        tmp_path: Path, autumn: Path, monkeypatch: pytest.MonkeyPatch, dagster_instance) -> None:
+    """Issue 13's snapshot failures, through the real monthly job. One school's September snapshot holds A, B, a
+    mistyped (valid) ID instead of C, and a 合计 line; October's corrected snapshot holds A, B, C. Hand-worked
+    (nobody of the school has roll call, so every active child is SD5): September {A, B, mistyped}, October
+    {A, B, C} — the mistyped phantom is gone, not kept beside C, and the old file is no source of October.
+    Then a snapshot of 15 October holding only A (-67 %) is held: October's reports become drafts naming it
+    and the figures stay {A, B, C}; once ``landing/confirmations/`` names it, the final reports say {A}."""
+    import json
+
+    from conftest import use_home
+    from run_home import run_home
+
+    from kongchuo.settings import default_warehouse_url
+    from warehouse.resource import WarehouseResource
+
+    home = use_home(tmp_path / "home", monkeypatch, copy_of=autumn)
+    school = "2410039904"
+    with open(home / "reference" / "schools.csv", "a", encoding="utf-8") as fh:
+        fh.write(f"{school},建安区更正测试学校,411003001,初中,false\n")
+    born = dt.date(2013, 5, 6)
+    a, b, c = (idnumber.make_id("411003", born, 720 + i) for i in range(3))
+    mistyped = idnumber.make_id("411003", born, 790)
+
+    def snapshot(name: str, ids: list[str], total: bool = False) -> None:
+        rows = [REGISTRY_HEADER] + [[f"G{i}", i, "学生", "男", born.isoformat(), school, "初一", "在读"] for i in ids]
+        if total:
+            rows.append(["合计", "", "", "", "", "", "", f"{len(ids)}人"])
+        (home / "landing" / "registry" / name).write_bytes(csv_bytes(rows))
+
+    def suspected(period: str) -> dict[str, str]:
+        return dict(warehouse.query_df("SELECT id_number, rules FROM derived.suspected_dropouts WHERE period = :p "
+                                       "AND school_code = :s", {"p": period, "s": school}).itertuples(index=False))
+
+    def manifest(period: str) -> dict:
+        return json.loads((home / "reports" / period / "manifest.json").read_text(encoding="utf-8"))
+
+    snapshot(f"学籍_{school}_20260915.csv", [a, b, mistyped], total=True)
+    sept = run_home(home, "2026-09", dagster_instance)
+    assert sept.success, sept.summary()
+    warehouse = WarehouseResource(url=default_warehouse_url(home))
+    assert set(suspected("2026-09")) == {a, b, mistyped}
+
+    snapshot(f"学籍_{school}_20261001.csv", [a, b, c])  # corrected
+    octo = run_home(home, "2026-10", dagster_instance)
+    assert octo.success, octo.summary()  # the 合计 line of September blocks nothing
+    got = suspected("2026-10")
+    assert set(got) == {a, b, c} and all("SD5" in r for r in got.values())
+    assert _current(warehouse, school) == {a, b, c}
+    sources = {s["file"] for s in manifest("2026-10")["sources"]}
+    assert f"学籍_{school}_20261001.csv" in sources and f"学籍_{school}_20260915.csv" not in sources
+    assert manifest("2026-10")["complete"] is True
+
+    held_name = f"学籍_{school}_20261015.csv"
+    snapshot(held_name, [a])  # 3 → 1: held until confirmed
+    held = run_home(home, "2026-10", dagster_instance)
+    assert held.success, held.summary()
+    assert set(suspected("2026-10")) == {a, b, c}
+    m = manifest("2026-10")
+    assert m["complete"] is False and [i["file"] for i in m["incomplete_inputs"]] == [held_name]
+    assert all(r["file"].endswith("_草稿.xlsx") for r in m["reports"])
+
+    confirmations = home / "landing" / "confirmations"
+    confirmations.mkdir(parents=True, exist_ok=True)
+    (confirmations / "确认.txt").write_text(f"{held_name} 完整：两名学生已转学\n", encoding="utf-8")
+    final = run_home(home, "2026-10", dagster_instance)
+    assert final.success, final.summary()
+    assert set(suspected("2026-10")) == {a}
+    m = manifest("2026-10")
+    assert m["complete"] is True and not any("草稿" in r["file"] for r in m["reports"])
+    warehouse.dispose()

@@ -16,18 +16,19 @@ They are materialised as TABLES, brought up to date by the ingest step of their 
 ingestion (also when nothing new arrived, so a run killed between loading and refreshing heals on the next
 run). The refresh is incremental (:func:`incremental_sql`): only the files not yet merged in
 (``staged.current_files``) compete with the current rows of their keys, so the cost stays that of one new
-snapshot against the current one while ``staged.registry`` accumulates a snapshot every month (measured on
-a 1M-student registry: 5.6 s per monthly snapshot, flat, where a rebuild over three snapshots already takes
-5.5 s and grows with every month). As
-views, every check, derived table and ledger query re-ran the window over the whole staged table: on a
-100k-student district (1.9M roll-call rows) each read of ``attendance_current`` cost ~3.5 s, and about ten
-steps read it; built once it costs ~4 s and each read afterwards milliseconds (BENCHMARKS.md).
+snapshot against the current one while ``staged.registry`` accumulates a snapshot every month (a rebuild
+grows with every month kept). As views, every check, derived table and ledger query re-ran the window over
+the whole staged table, and about ten steps read ``attendance_current``; built once, each read afterwards is
+a plain table scan (measurements: BENCHMARKS.md).
 """
 
 from __future__ import annotations
 
+import datetime as dt
+
 from kongchuo.snapshot_dates import delivery_key, snapshot_date
 from warehouse.layout import staged_columns
+from warehouse.sql import render
 
 # view name -> (source table, person key expression, extra partition columns)
 CURRENT_VIEWS: dict[str, tuple[str, str, tuple[str, ...]]] = {
@@ -59,8 +60,8 @@ def winners_sql(view: str, rows: str, tail: tuple[str, ...] = ("person_key", "in
     with a current table's columns).
 
     Only keys that occur more than once need the window: finding them is a hash aggregate, and the unique
-    rest is copied as is. On 1.85M roll-call rows without duplicates this takes 0.9 s instead of 2.8 s for
-    the window over every row; for re-sent snapshots (most keys repeated) it costs about the same.
+    rest is copied as is. Roll call rarely repeats a key, so this is a fraction of the window over every row;
+    for re-sent snapshots (most keys repeated) it costs about the same.
     """
     cols = staged_columns(CURRENT_VIEWS[view][0])
     outer = ", ".join(f"w.{c}" for c in cols)
@@ -146,7 +147,7 @@ def _record_files(conn, view: str, replace: bool) -> None:
 
 
 def refresh_current(warehouse, sources: list[str] | None = None, full: bool = False,
-                    confirmations: list[str] | None = None) -> list[str]:
+                    confirmations: list[str] | None = None, as_of: dt.date | None = None) -> list[str]:
     """Bring the current tables of ``sources`` (default all) up to date, in one transaction.
 
     A table that is missing, was built before file tracking, or ``full=True``: rebuilt from all staged rows.
@@ -154,8 +155,9 @@ def refresh_current(warehouse, sources: list[str] | None = None, full: bool = Fa
     killed between loading a file and this refresh leaves the file untracked, so the next refresh takes it.
     A warehouse made before they were tables still holds views of those names: dropped first.
     Registry and census are snapshots (:func:`refresh_snapshot_view`); ``confirmations`` are the texts (names
-    and contents) of the files in ``landing/confirmations/``. Returns messages for the log (record drops,
-    held and confirmed snapshots)."""
+    and contents) of the files in ``landing/confirmations/``; ``as_of`` (a period's last day) makes them hold
+    each scope's newest snapshot dated up to that day (the registry of that period), else the newest of all.
+    Returns messages for the log (record drops, held and confirmed snapshots)."""
     import sqlalchemy as sa
 
     messages: list[str] = []
@@ -176,7 +178,7 @@ def refresh_current(warehouse, sources: list[str] | None = None, full: bool = Fa
                 conn.execute(sa.text(f"DROP VIEW {view}"))
             if view in SNAPSHOT_VIEWS:
                 rebuild = full or kind != "BASE TABLE" or not _has_column(conn, view, "scope_code")
-                messages += refresh_snapshot_view(conn, view, rebuild, warehouse.dialect, confirmations)
+                messages += refresh_snapshot_view(conn, view, rebuild, warehouse.dialect, confirmations, as_of)
                 continue
             rebuild = full or kind != "BASE TABLE" or view not in tracked
             statements = current_view_sql(view, warehouse.dialect) if rebuild else incremental_sql(
@@ -234,11 +236,12 @@ def _candidates_sql(view: str, statuses: str, as_of: str | None = None) -> str:
         WHERE n.source = '{source}' AND n.status IN ({statuses}) AND f.status = 'ingested'{dated}"""
 
 
-def _newest_date_files_sql(candidates: str) -> str:
-    """Per scope, the files of its newest snapshot date: a snapshot may come as several files (split by rows,
-    one school in two files), and a file re-sent under the same delivery name supersedes the earlier one."""
+def _newest_date_files_sql(candidates: str, pick: str = "max") -> str:
+    """Per scope, the files of its newest snapshot date (``pick="min"``: its oldest): a snapshot may come as
+    several files (split by rows, one school in two files), and a file re-sent under the same delivery name
+    supersedes the earlier one."""
     return f"""WITH c AS ({candidates}),
-        top AS (SELECT scope_code, max(snapshot_date) AS d FROM c GROUP BY scope_code)
+        top AS (SELECT scope_code, {pick}(snapshot_date) AS d FROM c GROUP BY scope_code)
         SELECT c.* FROM c JOIN top t ON t.scope_code = c.scope_code AND t.d = c.snapshot_date
         WHERE NOT EXISTS (SELECT 1 FROM c c2 WHERE c2.scope_code = c.scope_code
                           AND c2.snapshot_date = c.snapshot_date AND c2.delivery_key = c.delivery_key
@@ -246,11 +249,22 @@ def _newest_date_files_sql(candidates: str) -> str:
                                OR (c2.ingested_at = c.ingested_at AND c2.file_sha > c.file_sha)))"""
 
 
-def winners_sql_for(view: str, as_of: str | None = None) -> str:
-    """Per scope, the files of its newest applied snapshot (scope_code, file_sha). ``as_of``: an SQL date
-    expression; only snapshots dated up to it (``DATE '2026-09-30'``: the registry of September 2026)."""
-    applied = _candidates_sql(view, "'applied', 'confirmed'", as_of)
-    return f"SELECT w.scope_code, w.file_sha FROM ({_newest_date_files_sql(applied)}) w"
+def winners_sql_for(view: str, as_of: dt.date | None = None) -> str:
+    """Per scope, the files of its newest applied snapshot (scope_code, file_sha).
+
+    ``as_of`` (the last day of a period): the newest snapshot dated up to that day — "the registry of month M
+    is each scope's newest snapshot dated up to M's end", so re-running September after October's snapshot
+    landed reads September's registry again. A scope without any snapshot dated that early keeps its OLDEST
+    snapshot (the nearest there is) rather than vanishing from the period: an export without a date is dated
+    by its landing, usually a few days after the month it describes."""
+    statuses = "'applied', 'confirmed'"
+    if as_of is None:
+        return f"SELECT w.scope_code, w.file_sha FROM ({_newest_date_files_sql(_candidates_sql(view, statuses))}) w"
+    upto = _newest_date_files_sql(_candidates_sql(view, statuses, f"DATE '{as_of.isoformat()}'"))
+    oldest = _newest_date_files_sql(_candidates_sql(view, statuses), pick="min")
+    return (f"SELECT w.scope_code, w.file_sha FROM ({upto}) w UNION ALL "
+            f"SELECT o.scope_code, o.file_sha FROM ({oldest}) o "
+            f"WHERE o.scope_code NOT IN (SELECT u.scope_code FROM ({upto}) u)")
 
 
 def snapshot_rows_sql(view: str, winners: str) -> str:
@@ -260,7 +274,7 @@ def snapshot_rows_sql(view: str, winners: str) -> str:
     scope_col = SNAPSHOT_VIEWS[view]
     inner = ", ".join(f"s.{c}" for c in staged_columns(source))
     # the scope is computed first, so that (file, scope) is one equi-join key: joined on the file alone, each
-    # row met every scope of its file (21 s instead of ~1 s for 1M records in 1,400 schools)
+    # row would meet every scope of its file (a file holds a whole district's schools)
     scoped = (f"SELECT s.*, coalesce(s.{scope_col}, h.home) AS scope_code FROM staged.{source} s "
               f"JOIN ({_home_scopes_sql(source)}) h ON h.file_sha = s.file_sha WHERE {key} IS NOT NULL")
     return f"""SELECT {inner}, {key} AS person_key, f.ingested_at, s.scope_code
@@ -411,10 +425,12 @@ def confirm_held(conn, view: str, confirmations: list[str]) -> list[str]:
     return confirmed
 
 
-def _snapshot_statements(view: str, rebuild: bool, dialect: str) -> list[str]:
-    """Bring one snapshot table up to date with its winners (temp table ``_WIN`` holds them)."""
+def _snapshot_statements(view: str, rebuild: bool, dialect: str, as_of: dt.date | None = None) -> list[str]:
+    """Bring one snapshot table up to date with its winners (temp table ``_WIN`` holds them); ``as_of``: the
+    winners dated up to that day (:func:`winners_sql_for`). Only scopes whose winner changed are rewritten, so
+    switching between periods costs the scopes that differ."""
     tail = list(SNAPSHOT_TAIL)
-    stmts = [f"DROP TABLE IF EXISTS {_WIN}", f"CREATE TEMP TABLE {_WIN} AS {winners_sql_for(view)}"]
+    stmts = [f"DROP TABLE IF EXISTS {_WIN}", f"CREATE TEMP TABLE {_WIN} AS {winners_sql_for(view, as_of)}"]
     if rebuild:
         select = winners_sql(view, snapshot_rows_sql(view, f"SELECT * FROM {_WIN}"), SNAPSHOT_TAIL)
         stmts += [f"DROP TABLE IF EXISTS {view}", f"CREATE TABLE {view} AS {select}"]
@@ -444,7 +460,7 @@ def _snapshot_statements(view: str, rebuild: bool, dialect: str) -> list[str]:
 
 
 def refresh_snapshot_view(conn, view: str, rebuild: bool, dialect: str,
-                          confirmations: list[str] | None = None) -> list[str]:
+                          confirmations: list[str] | None = None, as_of: dt.date | None = None) -> list[str]:
     """Register new snapshots, judge them, apply confirmations, then update the table. Returns messages
     (drops, holds, confirmations) for the log."""
     import sqlalchemy as sa
@@ -454,7 +470,7 @@ def refresh_snapshot_view(conn, view: str, rebuild: bool, dialect: str,
     register_snapshots(conn, view)
     messages = judge_new_snapshots(conn, view)
     messages += [f"{name}: 已确认，应用 (confirmed, applied)" for name in confirm_held(conn, view, confirmations or [])]
-    for stmt in _snapshot_statements(view, rebuild, dialect):
+    for stmt in _snapshot_statements(view, rebuild, dialect, as_of):
         conn.execute(sa.text(stmt))
     return messages
 
@@ -498,10 +514,10 @@ def registry_person_key_sql(t: str = "t") -> str:
     """A registry record's person: its valid ID; where the ID is blank or invalid and the student number is
     ``G`` + a valid ID, that ID; else the ID as given, else the student number (J/L numbers).
 
-    The full validity test costs ~5 s per million rows, so it runs only where it can change the answer: an ID
-    whose student number is not a ``G`` number, or is ``G`` + that same ID, is the person either way (valid:
-    itself; invalid: no other ID to take), and a record without ID and without ``G`` number is its student
-    number. That leaves ID-less ``G`` records and the rare ``G`` number that differs from the record's ID."""
+    The full validity test is the expensive part (17 weighted digits), so it runs only where it can change the
+    answer: an ID whose student number is not a ``G`` number, or is ``G`` + that same ID, is the person either
+    way (valid: itself; invalid: no other ID to take), and a record without ID and without ``G`` number is its
+    student number. That leaves ID-less ``G`` records and the rare ``G`` number that differs from the record's ID."""
     i, n = f"{t}.id_number", f"{t}.student_no"
     return (f"(CASE WHEN {i} IS NOT NULL AND ({n} IS NULL OR substr({n}, 1, 1) <> 'G' OR {n} = 'G' || {i}) "
             f"THEN {i} WHEN {i} IS NULL AND ({n} IS NULL OR substr({n}, 1, 1) <> 'G') THEN {n} "
@@ -524,7 +540,7 @@ def birth_for_age_sql(id_expr: str, birth: str) -> str:
 def registry_birth_sql(t: str = "t") -> str:
     """A registry record's birth date for school age: from its person's valid ID (its own, else the one inside
     its ``G`` number), else ``birth_date``. Written on the columns, not on the person key expression: nesting
-    that expression costs ~12 s per million rows, this ~1 s."""
+    that expression would repeat the validity test inside every branch."""
     i, n, b = f"{t}.id_number", f"{t}.student_no", f"{t}.birth_date"
     g = f"substr({n}, 2)"
     own_id_decides = f"({n} IS NULL OR substr({n}, 1, 1) <> 'G' OR {n} = 'G' || {i})"
@@ -554,8 +570,8 @@ def attendance_persons_sql(window: str) -> str:
     """Roll-call rows of ``staged.attendance_current`` whose ``date`` satisfies ``window`` (a condition on ``a``),
     each with its ``person_key``: the row's ID number; else, through its student number, the person of the
     registry record with that number (any state); else the ID inside a ``G`` number; else the student number.
-    Only the student numbers the window's ID-less rows use are looked up (grouping the whole registry cost
-    5 s at 15M records)."""
+    Only the student numbers the window's ID-less rows use are looked up (grouping the whole registry would
+    cost as much as the province's registry is large, every time)."""
     return f"""(WITH ap_rows AS (
         SELECT a.student_no, a.id_number, a.school_code, a.date, a.status, a.file_sha, a.row_no
         FROM staged.attendance_current a WHERE {window}
@@ -573,3 +589,9 @@ def attendance_persons_sql(window: str) -> str:
 
 
 REGISTRY_PERSON_KEY_R = registry_person_key_sql("r")  # the person of a registry row aliased ``r`` (report queries)
+
+
+def first_records_sql(persons: str) -> str:
+    """Each person's first registry record (active first, then by school code), for the persons ``persons`` (a
+    condition on the record ``p``): ``warehouse/sql/matching/first_records.sql``."""
+    return render("matching/first_records", registry_persons=registry_persons_sql(), persons=persons)

@@ -29,6 +29,7 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -140,41 +141,56 @@ def plant_changes(reg: pd.DataFrame, exem: pd.DataFrame, cen: pd.DataFrame, code
     return plan
 
 
+class _RollCallEvidence:
+    """What the roll call shows about a person or school between the two snapshots (and up to the cut-off)."""
+
+    def __init__(self, codes: np.ndarray, e_pid: np.ndarray, e_code: np.ndarray, days64: np.ndarray,
+                 old_d: np.datetime64, new_d: np.datetime64, cut64: np.datetime64) -> None:
+        self.e_pid, self.e_code, self.days64 = e_pid, np.asarray(e_code, dtype=object), days64
+        self.old_d, self.new_d, self.cut64 = old_d, new_d, cut64
+        self.window = (days64 > old_d) & (days64 <= cut64)
+        self.rows_any = codes >= 0
+        self.present = codes == PRESENT
+        self._school_days: dict[str, np.ndarray] = {}
+
+    def days_of(self, school: str) -> np.ndarray:
+        if school not in self._school_days:
+            self._school_days[school] = self.rows_any[self.e_code == school].any(axis=0)
+        return self._school_days[school]
+
+    def last_school_day(self, school: str) -> int | None:
+        """The school's last day after old, up to new."""
+        days64 = self.days64
+        idx = np.flatnonzero(self.days_of(school) & (days64 > self.old_d) & (days64 <= self.new_d))
+        return int(idx[-1]) if len(idx) else None
+
+    def present_on_or_after(self, pid: int, school: str, at_school: bool) -> bool:
+        ent = (self.e_pid == pid) & ((self.e_code == school) if at_school else True)
+        if not ent.any():
+            return False
+        pres = self.present[ent].any(axis=0)
+        last = self.last_school_day(school)
+        days64 = self.days64
+        return bool((pres & (days64 >= self.new_d) & (days64 <= self.cut64)).any()
+                    or (last is not None and pres[last]))
+
+    def last_row_gap(self, pid: int) -> int | None:
+        ent = self.e_pid == pid
+        idx = np.flatnonzero(self.rows_any[ent].any(axis=0) & self.window) if ent.any() else []
+        return None if not len(idx) else int((self.cut64 - self.days64[idx[-1]]).astype(np.int64))
+
+    def was_present(self, pid: int) -> bool:
+        ent = self.e_pid == pid
+        return bool(ent.any() and (self.present[ent].any(axis=0) & self.window).any())
+
+
 def _truth(plan: Plan, removed: pd.DataFrame, cen: pd.DataFrame, codes: np.ndarray, e_pid: np.ndarray,
            e_code: np.ndarray, days64: np.ndarray, stage_of: dict[str, str], ref: dt.date) -> pd.DataFrame:
     """Kind and verdict reasons of every planted change, from the generator's arrays."""
-    old_d, new_d = np.datetime64(plan.old_date), np.datetime64(plan.new_date)
+    new_d = np.datetime64(plan.new_date)
     cutoff = _month_end(plan.new_date)
     cut64 = np.datetime64(cutoff)
-    window = (days64 > old_d) & (days64 <= cut64)
-    e_code = np.asarray(e_code, dtype=object)
-    rows_any = codes >= 0
-    present = codes == PRESENT
-
-    school_days: dict[str, np.ndarray] = {}
-
-    def days_of(school: str) -> np.ndarray:
-        if school not in school_days:
-            school_days[school] = rows_any[e_code == school].any(axis=0)
-        return school_days[school]
-
-    def last_school_day(school: str) -> int | None:  # the school's last day after old, up to new
-        idx = np.flatnonzero(days_of(school) & (days64 > old_d) & (days64 <= new_d))
-        return int(idx[-1]) if len(idx) else None
-
-    def present_on_or_after(pid: int, school: str, at_school: bool) -> bool:
-        ent = (e_pid == pid) & ((e_code == school) if at_school else True)
-        if not ent.any():
-            return False
-        pres = present[ent].any(axis=0)
-        last = last_school_day(school)
-        return bool((pres & (days64 >= new_d) & (days64 <= cut64)).any() or (last is not None and pres[last]))
-
-    def last_row_gap(pid: int) -> int | None:
-        ent = e_pid == pid
-        idx = np.flatnonzero(rows_any[ent].any(axis=0) & window) if ent.any() else []
-        return None if not len(idx) else int((cut64 - days64[idx[-1]]).astype(np.int64))
-
+    ev = _RollCallEvidence(codes, e_pid, e_code, days64, np.datetime64(plan.old_date), new_d, cut64)
     new, old = plan.new_reg, plan.old_reg
     active_at = new[new["status"] == ACTIVE].groupby("sid")["school_code"].agg(set).to_dict()
     exem = plan.exem
@@ -194,6 +210,7 @@ def _truth(plan: Plan, removed: pd.DataFrame, cen: pd.DataFrame, codes: np.ndarr
         sid, school = int(r.sid), r.school_code
         person = r.person_key_n if r.side != "left_only" else r.person_key_o
         reasons: list[str] = []
+        elsewhere = active_at.get(sid, set()) - {school}
         if r.side == "right_only":
             kind = "转入" if r.status_word_n == "转入" else "新增"
         elif r.side == "left_only":
@@ -201,7 +218,6 @@ def _truth(plan: Plan, removed: pd.DataFrame, cen: pd.DataFrame, codes: np.ndarr
                 continue
             kind = "删除"
             born = census.get(sid)
-            elsewhere = active_at.get(sid, set()) - {school}
             if born is not None and 6 <= _age(born, ref) <= 15 and not elsewhere:
                 reasons.append("deletion_in_census")
         elif r.status_n != r.status_o:
@@ -209,26 +225,7 @@ def _truth(plan: Plan, removed: pd.DataFrame, cen: pd.DataFrame, codes: np.ndarr
                 kind = "复学" if r.status_o in (SUSP, DROP) else "转入"
             else:
                 kind = KIND_OF_STATUS[r.status_n]
-            if kind == "转出":
-                if present_on_or_after(sid, school, at_school=True):
-                    reasons.append("transfer_still_present")
-                gap = last_row_gap(sid)
-                if not (active_at.get(sid, set()) - {school}) and (gap is None or gap > GRACE_DAYS):
-                    reasons.append("transfer_not_received")
-            elif kind == "休学":
-                if sid not in approved:
-                    reasons.append("suspension_no_approval")
-                if present_on_or_after(sid, school, at_school=False):
-                    reasons.append("suspension_present")
-            elif kind == "复学":
-                ent = e_pid == sid
-                was_present = bool(ent.any() and (present[ent].any(axis=0) & window).any())
-                if (days_of(school) & window).any() and not was_present:
-                    reasons.append("resumption_absent")
-            elif kind == "毕业":
-                finals = {"小学": (6,), "初中": (9,)}.get(stage_of.get(school, ""), (6, 9))
-                if int(r.grade_n) not in finals:
-                    reasons.append("graduation_not_final_grade")
+            reasons += _status_change_reasons(kind, r, sid, school, elsewhere, sid in approved, ev, stage_of)
         elif r.status_n == ACTIVE and r.grade_n != r.grade_o:
             kind = "升级"
             if r.grade_n > r.grade_o + 1:
@@ -241,3 +238,28 @@ def _truth(plan: Plan, removed: pd.DataFrame, cen: pd.DataFrame, codes: np.ndarr
                     plan.new_date.isoformat()])
     truth = pd.DataFrame(out, columns=TRUTH_COLUMNS)
     return truth.sort_values(["school_code", "person_key", "kind"], kind="stable").reset_index(drop=True)
+
+
+def _status_change_reasons(kind: str, r: Any, sid: int, school: str, elsewhere: set[str], approved: bool,
+                           ev: _RollCallEvidence, stage_of: dict[str, str]) -> list[str]:
+    """The verdict reasons of a record whose status changed (``r``: the merged old/new row)."""
+    reasons: list[str] = []
+    if kind == "转出":
+        if ev.present_on_or_after(sid, school, at_school=True):
+            reasons.append("transfer_still_present")
+        gap = ev.last_row_gap(sid)
+        if not elsewhere and (gap is None or gap > GRACE_DAYS):
+            reasons.append("transfer_not_received")
+    elif kind == "休学":
+        if not approved:
+            reasons.append("suspension_no_approval")
+        if ev.present_on_or_after(sid, school, at_school=False):
+            reasons.append("suspension_present")
+    elif kind == "复学":
+        if (ev.days_of(school) & ev.window).any() and not ev.was_present(sid):
+            reasons.append("resumption_absent")
+    elif kind == "毕业":
+        finals = {"小学": (6,), "初中": (9,)}.get(stage_of.get(school, ""), (6, 9))
+        if int(r.grade_n) not in finals:
+            reasons.append("graduation_not_final_grade")
+    return reasons

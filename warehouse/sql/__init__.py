@@ -25,8 +25,12 @@ def path_of(name: str) -> Path:
 
 @functools.cache
 def load(name: str) -> str:
-    """The text of ``warehouse/sql/<name>.sql`` (without a trailing semicolon)."""
-    return path_of(name).read_text(encoding="utf-8").strip().rstrip(";").strip()
+    """The statement in ``warehouse/sql/<name>.sql``: without its header comment (the leading ``--`` lines that say
+    what it computes and document its bind parameters and parts) and without a trailing semicolon."""
+    lines = path_of(name).read_text(encoding="utf-8").strip().splitlines()
+    while lines and lines[0].lstrip().startswith("--"):
+        lines.pop(0)
+    return "\n".join(lines).strip().rstrip(";").strip()
 
 
 def render(name: str, **parts: str) -> str:

@@ -91,6 +91,16 @@ def _check(asset: dg.AssetKey, name: str, zh: str, en: str, blocking: bool) -> C
                           metadata={"check_id": CHECK_IDS[name]})
 
 
+def _member(asset: dg.AssetKey, name: str, zh: str, en: str, blocking: bool) -> Callable:
+    """Like :func:`_check`, but the function is not a step of its own: it joins a multi-asset check (one step
+    for several checks that take milliseconds each), keeping its own spec (name, asset, blocking, description)."""
+    def wrap(fn: Callable) -> Callable:
+        fn.spec = dg.AssetCheckSpec(name, asset=asset, blocking=blocking, description=f"{zh}\n\n{en}",
+                                    metadata={"check_id": CHECK_IDS[name]})
+        return fn
+    return wrap
+
+
 def _iter_chunks(warehouse: WarehouseResource, sql: str, params: dict[str, Any]):
     """The rows of ``sql`` as frames of about :data:`CHUNK_ROWS` rows (bounded memory). On DuckDB the chunks
     come out column-wise (``fetch_df_chunk``): far faster than building frames from fetched row tuples, the
@@ -153,16 +163,16 @@ _DQ02_DESCRIPTION = (
     "DQ02 birth_date and gender agree with the ID number (digits 7–14; 17th digit odd = male). Warning.")
 
 
-# DQ01 and DQ02 read the same ID numbers: one check step computes both (one pass over the registry), so nothing is
-# kept in process memory between steps and every executor gives the same findings.
-@dg.multi_asset_check(
-    name="dq01_dq02_registry_id_numbers", pool=WAREHOUSE_POOL,
-    description="DQ01 + DQ02 over the registry's ID numbers, in one pass.",
-    specs=[dg.AssetCheckSpec(DQ01_VALID_ID_NUMBER, asset=STAGED["registry"], blocking=True,
-                             description=_DQ01_DESCRIPTION, metadata={"check_id": CHECK_IDS[DQ01_VALID_ID_NUMBER]}),
-           dg.AssetCheckSpec(DQ02_ID_MATCHES_BIRTH_GENDER, asset=STAGED["registry"], blocking=False,
-                             description=_DQ02_DESCRIPTION,
-                             metadata={"check_id": CHECK_IDS[DQ02_ID_MATCHES_BIRTH_GENDER]})])
+_ID_SPECS = [dg.AssetCheckSpec(DQ01_VALID_ID_NUMBER, asset=STAGED["registry"], blocking=True,
+                               description=_DQ01_DESCRIPTION, metadata={"check_id": CHECK_IDS[DQ01_VALID_ID_NUMBER]}),
+             dg.AssetCheckSpec(DQ02_ID_MATCHES_BIRTH_GENDER, asset=STAGED["registry"], blocking=False,
+                               description=_DQ02_DESCRIPTION,
+                               metadata={"check_id": CHECK_IDS[DQ02_ID_MATCHES_BIRTH_GENDER]})]
+
+
+# DQ01 and DQ02 read the same ID numbers: computed together (one pass over the registry) inside the registry's
+# check step (:func:`registry_checks`), so nothing is kept in process memory between steps and every executor
+# gives the same findings.
 def dq01_dq02_registry_id_numbers(context: dg.AssetCheckExecutionContext,
                                   warehouse: WarehouseResource) -> Iterator[dg.AssetCheckResult]:
     fnd.ensure_tables(warehouse)
@@ -221,7 +231,7 @@ def _dq03(source: str):
 
 # --- DQ04 / DQ07 / DQ08: registry rules in SQL ---------------------------------------------------------------
 
-@_check(STAGED["registry"], DQ04_DUPLICATE_REGISTRY,
+@_member(STAGED["registry"], DQ04_DUPLICATE_REGISTRY,
         "DQ04 一人至多一条在读学籍（重复学籍）。警告，列出。",
         "DQ04 one person, at most one active registry record (duplicate registry). Warning, listed.",
         blocking=True)  # WARN never blocks; blocking=True makes the R5 fix list wait for it
@@ -232,7 +242,7 @@ def dq04_duplicate_registry(context: dg.AssetCheckExecutionContext, warehouse: W
                    findings=_query(warehouse, rules.DQ04_SQL, p), error=False)
 
 
-@_check(STAGED["registry"], DQ07_AGE_FITS_GRADE,
+@_member(STAGED["registry"], DQ07_AGE_FITS_GRADE,
         "DQ07 年龄与年级相符（8月31日周岁减年级应在 5..8 之间）。警告。",
         "DQ07 age fits grade (age on 31 August minus grade within 5..8). Warning.",
         blocking=True)  # WARN never blocks; blocking=True makes the R5 fix list wait for it
@@ -243,7 +253,7 @@ def dq07_age_fits_grade(context: dg.AssetCheckExecutionContext, warehouse: Wareh
                    findings=_query(warehouse, rules.DQ07_SQL, p), error=False)
 
 
-@_check(STAGED["registry"], DQ08_KNOWN_CODES,
+@_member(STAGED["registry"], DQ08_KNOWN_CODES,
         "DQ08 学校标识码、乡镇代码存在于参考数据中。错误（阻断下游）。",
         "DQ08 school and township codes exist in the reference data. Error (blocking).", blocking=True)
 def dq08_known_codes(context: dg.AssetCheckExecutionContext, warehouse: WarehouseResource) -> dg.AssetCheckResult:
@@ -256,13 +266,16 @@ def dq08_known_codes(context: dg.AssetCheckExecutionContext, warehouse: Warehous
 
 # --- DQ09: row count change, per source (GX on the one-row count frame) -------------------------------------
 
+def _dq09_spec(source: str) -> dg.AssetCheckSpec:
+    return dg.AssetCheckSpec(
+        DQ09_ROW_COUNT_CHANGE, asset=STAGED[source], blocking=False, metadata={"check_id": CHECK_IDS[DQ09_ROW_COUNT_CHANGE]},
+        description=f"DQ09 {source}: 行数较上一期变化超过 10%。警告。\n\n"
+                    f"DQ09 {source}: row count moved more than 10% from the previous period. Warning.")
+
+
 def _dq09(source: str):
-    @_check(STAGED[source], DQ09_ROW_COUNT_CHANGE,
-            f"DQ09 {source}: 行数较上一期变化超过 10%。警告。",
-            f"DQ09 {source}: row count moved more than 10% from the previous period. Warning.", blocking=False)
-    def _fn(context: dg.AssetCheckExecutionContext, warehouse: WarehouseResource) -> dg.AssetCheckResult:
-        fnd.ensure_tables(warehouse)
-        p = _params(context)
+    def _fn(context: dg.AssetCheckExecutionContext, warehouse: WarehouseResource,
+            p: dict[str, Any]) -> dg.AssetCheckResult:
         count = int(warehouse.scalar(rules.row_count_sql(source), p) or 0)
         previous = fnd.previous_row_count(warehouse, "DQ09", source, p["period"])
         found = pd.DataFrame(columns=["record_key", "school_code", "file_sha", "row_no", "detail"])
@@ -277,8 +290,25 @@ def _dq09(source: str):
         return _result(context, warehouse, p, asset=STAGED[source], name=DQ09_ROW_COUNT_CHANGE, source=source,
                        findings=found, error=False, extra=extra, row_count=count, gx=gx, passed=found.empty)
 
-    _fn.__name__ = f"dq09_row_count_change_{source}"
     return _fn
+
+
+_DQ09_SOURCES = ("registry", "attendance", "census")
+
+
+# One step for the three row counts (a few milliseconds each; as three steps Dagster's per-step cost dominated);
+# each is still its own check on its own staged asset.
+@dg.multi_asset_check(specs=[_dq09_spec(s) for s in _DQ09_SOURCES], can_subset=True, pool=WAREHOUSE_POOL,
+                      name="staged__dq09_row_count_change",
+                      description="DQ09 登记、考勤、户籍行数较上一期变化超过 10%。警告。各来源分别报告，一个步骤内运行。\n\n"
+                                  "DQ09 registry, attendance and census row count change over 10 % from the previous "
+                                  "period. Warning. Reported per source, run in one step.")
+def dq09_row_count_change(context: dg.AssetCheckExecutionContext, warehouse: WarehouseResource):
+    fnd.ensure_tables(warehouse)
+    p = _params(context)
+    for source in _DQ09_SOURCES:
+        if dg.AssetCheckKey(STAGED[source], DQ09_ROW_COUNT_CHANGE) in context.selected_asset_check_keys:
+            yield _dq09(source)(context, warehouse, p)
 
 
 # --- DQ05 / DQ06 / DQ10: period-based, on the roster ------------------------------------------------------
@@ -382,13 +412,32 @@ def dq10_extract_covers_period(context: dg.AssetCheckExecutionContext, warehouse
                                severity=ERROR, metadata=meta)
 
 
+_REGISTRY_MEMBERS = (dq04_duplicate_registry, dq07_age_fits_grade, dq08_known_codes)
+
+
+# The registry's five SQL/ID checks in one step (0.1–0.7 s each on a district, where each step of its own cost
+# Dagster about as much again). Each keeps its spec: blocking ones still hold back the assets downstream of
+# staged/registry when they fail with ERROR (the step fails after yielding every result).
+@dg.multi_asset_check(specs=[*_ID_SPECS, *(fn.spec for fn in _REGISTRY_MEMBERS)], can_subset=True,
+                      pool=WAREHOUSE_POOL, name="staged__registry_checks",
+                      description="学籍 DQ01、DQ02、DQ04、DQ07、DQ08，一个步骤内逐项检查，各自报告。\n\n"
+                                  "Registry DQ01, DQ02, DQ04, DQ07 and DQ08, each reported as its own check, run in one step.")
+def registry_checks(context: dg.AssetCheckExecutionContext,
+                    warehouse: WarehouseResource) -> Iterator[dg.AssetCheckResult]:
+    selected = context.selected_asset_check_keys
+    if any(spec.key in selected for spec in _ID_SPECS):
+        for result in dq01_dq02_registry_id_numbers(context, warehouse):
+            if dg.AssetCheckKey(result.asset_key, result.check_name) in selected:
+                yield result
+    for fn in _REGISTRY_MEMBERS:
+        if fn.spec.key in selected:
+            yield fn(context, warehouse)
+
+
 dq_checks: list[dg.AssetChecksDefinition] = [
-    dq01_dq02_registry_id_numbers,
+    registry_checks,
     *[_dq03(s) for s in ("registry", "attendance", "census")],
-    dq04_duplicate_registry,
-    dq07_age_fits_grade,
-    dq08_known_codes,
-    *[_dq09(s) for s in ("registry", "attendance", "census")],
+    dq09_row_count_change,
     dq05_registered_absent,
     dq06_present_unregistered,
     dq10_extract_covers_period,

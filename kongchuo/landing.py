@@ -7,7 +7,8 @@ is whole", last paragraph).
 - Sub-folders are read (their files carry ``sub/name.csv`` as display name); names starting with ``.`` or
   ``~$`` and ``*.tmp``/``*.part``/``*.crdownload`` copies are listed as ignored, with the reason.
 - A file still being written waits for the next run: a file modified within the last ``settle`` seconds is
-  looked at again ``settle`` seconds later, and a changed size or time means "not yet". The copy into raw/ is
+  looked at again once its last change is ``settle`` seconds old, and a changed size or time means "not yet";
+  a landing of files all older than that is read without any wait. The copy into raw/ is
   hashed while it is written and compared with the hash taken before, so a change after the second look is
   caught too.
 - Archives (XLSX is a zip) are bounded before any reader inflates them: the sum of the members' declared
@@ -161,16 +162,20 @@ def _walk(folder: Path, prefix: str, scan: LandingScan, found: list[Landed]) -> 
 
 def scan_landing(folder: Path, settle: float | None = None) -> LandingScan:
     """Every regular file under ``folder`` (sub-folders included), in byte order of their paths; files modified
-    in the last ``settle`` seconds are looked at twice, ``settle`` seconds apart, and wait if they changed."""
+    in the last ``settle`` seconds are looked at again when the youngest of them is ``settle`` seconds old (at
+    most ``settle`` seconds later), and wait if they changed; with none so recent there is no wait."""
     scan = LandingScan()
     if not folder.is_dir():
         return scan
     found: list[Landed] = []
     _walk(folder, "", scan, found)
     settle = settle_seconds() if settle is None else settle
-    recent = [f for f in found if time.time_ns() - f.mtime_ns < settle * 1e9]
+    now = time.time_ns()
+    recent = [f for f in found if now - f.mtime_ns < settle * 1e9]
     if recent and settle > 0:
-        time.sleep(settle)
+        # Look again once the youngest file has been quiet for ``settle`` seconds (unchanged then = settled),
+        # not a whole window after the listing: files older than the window are never waited for at all.
+        time.sleep(max(0.0, min(settle, max(settle - (now - f.mtime_ns) / 1e9 for f in recent))))
     for f in found:
         if f in recent and _changed(f):
             scan.waiting.append(f)

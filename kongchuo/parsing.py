@@ -34,8 +34,9 @@ from kongchuo.sources import SPECS
 from kongchuo.workers import can_start_workers, main_script_hidden, spawn_executor
 
 # Below this many bytes of new files, starting worker processes (each imports pandas, pyarrow ... afresh) costs
-# more than it saves.
-PARALLEL_MIN_BYTES = 32 << 20
+# more than it saves (KONGCHUO_PARALLEL_MIN_BYTES: 0 parses every delivery of 2+ files in workers, as a test of
+# the CLI does).
+PARALLEL_MIN_BYTES = int(os.environ.get("KONGCHUO_PARALLEL_MIN_BYTES") or 32 << 20)
 
 
 @dataclass

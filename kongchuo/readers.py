@@ -222,14 +222,16 @@ class SourceFile:
         cols = {}
         width = min(len(r) for r in rows)
         wanted = set(table.positions.values()) | set((table.grid.days.values()) if table.grid else ())
+        columns = list(zip(*rows)) if rows else []  # one transposition in C, not a list per column in Python
         lost = None
         for pos in sorted(wanted):
-            # Most cells are text already: only the others go through _cell_text (a Python call per cell adds up
-            # over a large roll call).
-            values = [r[pos] for r in rows] if pos < width else [r[pos] if pos < len(r) else None for r in rows]
-            if pos == table.positions.get("id_number"):
+            values = columns[pos] if pos < width else [r[pos] if pos < len(r) else None for r in rows]
+            types = set(map(type, values))
+            if pos == table.positions.get("id_number") and types & {float, int}:
                 lost = np.array([type(v) in (float, int) and abs(v) >= 1e15 for v in values], dtype=bool)
-            cols[pos] = pd.Series([v if type(v) is str else _cell_text(v) for v in values], dtype="str")
+            # Most columns are all text: they go to Arrow as they are; only the others call _cell_text per cell.
+            cols[pos] = pd.Series(values if types <= {str, type(None)} else
+                                  [v if type(v) is str else _cell_text(v) for v in values], dtype="str")
         chunk = pd.DataFrame(cols)
         chunk.index = pd.RangeIndex(first + 1, first + 1 + len(rows))
         if lost is not None and lost.any():
@@ -776,8 +778,10 @@ def _unclosed_quote(path: Path, encoding: str | None, delimiter: str) -> tuple[i
 # --- workbooks (XLSX, XLS) ---------------------------------------------------------------------------
 
 _OLE2 = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
-_CELL_COL = re.compile(rb'<(?:\w+:)?c r="([A-Z]{1,3})\d')
-_ROW_NO = re.compile(rb'<(?:\w+:)?row r="(\d{1,7})"')
+# Without a leading '<(?:\w+:)?' the scanner starts no attempt at every '<' (3x faster on a 20k-row sheet): only
+# cells carry r="<letters><digits>" and only rows r="<digits>" (<mergeCell ref=, sqref= have no space before r=).
+_CELL_COL = re.compile(rb' r="([A-Z]{1,3})\d')
+_ROW_NO = re.compile(rb'row r="(\d{1,7})"')
 
 
 def check_workbook(path: Path, name: str) -> None:

@@ -9,12 +9,16 @@ copy in an inconsistent state. Two things every caller needs, kept here once:
   defined there) unless it cannot see the script's path. Our workers need nothing from it (their functions
   live in importable modules), and a script without an ``if __name__ == "__main__":`` guard that starts a
   run would run again in each worker (and wait there for the warehouse lock the parent holds).
+- :func:`end_children`: what a command leaves running when it is done (the multiprocessing resource tracker the
+  spawned workers started, Dagster's compute-log ``tail``/``watch_orphans`` helpers, a worker that has not been
+  reaped yet) is ended and reaped before the CLI exits, so nothing of its process group outlives it.
 """
 
 from __future__ import annotations
 
 import contextlib
 import multiprocessing
+import os
 import sys
 from concurrent.futures import ProcessPoolExecutor
 from typing import Iterator
@@ -41,3 +45,33 @@ def main_script_hidden() -> Iterator[None]:
 
 def spawn_executor(workers: int) -> ProcessPoolExecutor:
     return ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("spawn"))
+
+
+def end_children(timeout: float = 3.0) -> list[int]:
+    """End and reap every process this one started that is still there; returns their pids.
+
+    The resource tracker ignores SIGTERM and stops when its pipe closes, so it is stopped that way (and waited
+    for); the rest get SIGTERM, then SIGKILL after ``timeout`` seconds. Only this process's own descendants are
+    touched, never the rest of its process group (a shell pipeline such as ``kongchuo run | tee log``)."""
+    from multiprocessing import resource_tracker
+
+    with contextlib.suppress(Exception):  # private API (3.8+): closing the fd ends it; _stop waits for it
+        resource_tracker._resource_tracker._stop()
+    import psutil
+
+    try:
+        children = psutil.Process().children(recursive=True)
+    except psutil.Error:
+        return []
+    for child in children:
+        with contextlib.suppress(psutil.Error):
+            child.terminate()
+    _, alive = psutil.wait_procs(children, timeout=timeout)
+    for child in alive:
+        with contextlib.suppress(psutil.Error):
+            child.kill()
+    psutil.wait_procs(alive, timeout=timeout)
+    with contextlib.suppress(ChildProcessError):  # zombies whose parent (a worker) is already gone
+        while os.waitpid(-1, os.WNOHANG)[0]:
+            pass
+    return [c.pid for c in children]

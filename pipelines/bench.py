@@ -24,6 +24,7 @@ import json
 import os
 import platform
 import re
+import resource
 import shutil
 import subprocess
 import sys
@@ -328,6 +329,7 @@ def bench(scale: Scale, root: Path = CACHE, profile: bool = False, log=print, wo
     if profile:
         cmd += ["--profile", str(folder / "profile.html")]
     log(f"bench {scale.name}: run {scale.period} (load {load_before[0]:.2f})")
+    cpu0 = _children_cpu()
     t0 = time.time()
     proc = subprocess.Popen(cmd, env=env, cwd=settings.REPO_ROOT)
     sampler = TreeSampler(proc.pid)
@@ -335,9 +337,12 @@ def bench(scale: Scale, root: Path = CACHE, profile: bool = False, log=print, wo
     rc = proc.wait()
     t1 = time.time()
     sampler.stop()
-    load_after = os.getloadavg()
+    run_cpu = _children_cpu() - cpu0
     if rc != 0 or not steps_json.exists():
         raise SystemExit(f"bench {scale.name}: the run process failed (exit {rc})")
+    log(f"bench {scale.name}: plain-pandas baseline")
+    base = baseline(data, scale, home)
+    load_after = os.getloadavg()
     run = json.loads(steps_json.read_text())
     steps = []
     for key, s in sorted(run["steps"].items(), key=lambda kv: kv[1].get("start", 0)):
@@ -367,16 +372,63 @@ def bench(scale: Scale, root: Path = CACHE, profile: bool = False, log=print, wo
         "inputs": {"files": len(files), "bytes": sum(p.stat().st_size for p in files), "rows": rows},
         "success": run["success"], "failed_checks": run["failed_checks"], "skipped": run["skipped"],
         "error": run["error"],
-        "wall_seconds": round(wall, 2), "run_seconds": round(run["run_end"] - run["run_start"], 2),
+        "wall_seconds": round(wall, 2), "cpu_seconds": round(run_cpu, 2),
+        "run_seconds": round(run["run_end"] - run["run_start"], 2),
         "startup_seconds": round(run["run_start"] - t0, 2), "steps_seconds": round(in_steps, 2),
         "peak_rss_mib": round(sampler.peak() / (1 << 20)), "rss_samples": len(sampler.samples),
         "floor": fl, "floor_ratio": round(wall / fl["seconds"], 2) if fl["seconds"] else None,
         "stages": stages, "steps": steps,
         "r7_day": run.get("r7_day"), "r7_seconds": run.get("r7_seconds"), "r7_success": run.get("r7_success"),
+        "baseline": base,
     }
     record["targets"] = evaluate_targets(record)
     (folder / "result.json").write_text(json.dumps(record, indent=1, ensure_ascii=False), encoding="utf-8")
     return record
+
+
+def _children_cpu() -> float:
+    """User + system CPU seconds of this process's finished children (and the children they waited for)."""
+    ru = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return ru.ru_utime + ru.ru_stime
+
+
+def baseline(data: Path, scale: Scale, home: Path) -> dict[str, Any] | None:
+    """The plain-pandas script (:mod:`kongchuo.baseline`) on the same landing files, in its own process (wall
+    and CPU like the run's), its SD1/SD5/失学 counts beside kongchuo's from the run's warehouse, and
+    kongchuo's speed-up over it (baseline seconds / kongchuo seconds: above 1, kongchuo is faster).
+    Not for absence-only data (SD5 cannot be told from missing rows there)."""
+    if scale.attendance != "rollcall":
+        return None
+    out = data.parent / "baseline.json"  # .bench_cache/<scale>/
+    out.unlink(missing_ok=True)
+    cpu0 = _children_cpu()
+    t0 = time.time()
+    proc = subprocess.run([sys.executable, "-c", "import json, sys; from pathlib import Path; "
+                           "from kongchuo.baseline import run; "
+                           "Path(sys.argv[3]).write_text(json.dumps(run(Path(sys.argv[1]), sys.argv[2])))",
+                           str(data), scale.period, str(out)], cwd=settings.REPO_ROOT)
+    wall, cpu = time.time() - t0, _children_cpu() - cpu0
+    if proc.returncode != 0 or not out.exists():
+        return {"error": f"exit {proc.returncode}"}
+    result = json.loads(out.read_text())
+    return {"wall_seconds": round(wall, 2), "cpu_seconds": round(cpu, 2), "counts": {
+                k: result[k] for k in ("SD1", "SD5", "out_of_school")},
+            "kongchuo_counts": kongchuo_counts(f"duckdb:///{home / 'warehouse.duckdb'}", scale.period)}
+
+
+def kongchuo_counts(warehouse_url: str, period: str) -> dict[str, int]:
+    """SD1, SD5 and 失学 from kongchuo's derived tables after its run (the baseline's three counts)."""
+    from warehouse.resource import WarehouseResource
+
+    wh = WarehouseResource(url=warehouse_url)
+    try:
+        rules = wh.query_df("SELECT rules FROM derived.suspected_dropouts WHERE period = :p",
+                            {"p": period})["rules"].fillna("").str.split(",")
+        oos = wh.scalar("SELECT count(*) FROM derived.out_of_school WHERE period = :p", {"p": period})
+        return {"SD1": int(rules.map(lambda r: "SD1" in r).sum()), "SD5": int(rules.map(lambda r: "SD5" in r).sum()),
+                "out_of_school": int(oos or 0)}
+    finally:
+        wh.dispose()
 
 
 def evaluate_targets(r: dict[str, Any]) -> list[dict[str, Any]]:
@@ -414,10 +466,12 @@ def markdown(r: dict[str, Any]) -> str:
         + (f"; not materialized {len(r['skipped'])}" if r["skipped"] else ""),
         f"- **whole run {r['wall_seconds']:.1f} s** (process start-up and imports {r['startup_seconds']:.1f} s, "
         f"Dagster run {r['run_seconds']:.1f} s, inside steps {r['steps_seconds']:.1f} s); "
-        f"**peak RSS {r['peak_rss_mib']:,} MiB** (process tree, {r['rss_samples']} samples)",
+        f"**peak RSS {r['peak_rss_mib']:,} MiB** (process tree, {r['rss_samples']} samples); "
+        f"CPU {r.get('cpu_seconds', 0):.1f} s (user + system, process tree: less sensitive to the load than wall time)",
         f"- floor: {r['floor']['seconds']:.1f} s (DuckDB read_csv count {r['floor']['csv_seconds']:.1f} s, "
         f"calamine XLSX {r['floor']['xlsx_seconds']:.1f} s, {r['floor']['rows']:,} rows); "
         f"**whole run / floor = {r['floor_ratio']}**",
+        *_baseline_lines(r),
         f"- R7 每日预警 for {r.get('r7_day')}: one daily run (Dagster) {r.get('r7_seconds')} s"
         + ("" if r.get("r7_success") else " (**FAILED**)"),
         "- targets: " + "; ".join(f"{t['target']}: {t['value']} {'met' if t['met'] else '**NOT met**'}"
@@ -433,6 +487,17 @@ def markdown(r: dict[str, Any]) -> str:
         lines.append(f"| {s['step']} | {s['seconds']:.2f} | {s['peak_rss_mib']:,} |")
     lines += ["", "</details>"]
     return "\n".join(lines)
+
+
+def _baseline_lines(r: dict[str, Any]) -> list[str]:
+    b = r.get("baseline")
+    if not b or "wall_seconds" not in b:
+        return [] if not b else [f"- plain-pandas baseline: failed ({b.get('error')})"]
+    same = "same counts" if b["counts"] == b["kongchuo_counts"] else f"kongchuo's counts {b['kongchuo_counts']}"
+    return [f"- plain-pandas baseline (`kongchuo/baseline.py`: SD1/SD5/失学 only, vectorised pandas, calamine XLSX): "
+            f"{b['wall_seconds']:.1f} s wall, {b['cpu_seconds']:.1f} s CPU; counts {b['counts']} ({same}); "
+            f"**kongchuo speed-up over it: {b['wall_seconds'] / r['wall_seconds']:.2f}× wall, "
+            f"{b['cpu_seconds'] / max(r.get('cpu_seconds') or 0, 0.01):.2f}× CPU** (above 1: kongchuo is faster)"]
 
 
 def record_markdown(r: dict[str, Any], path: Path = BENCHMARKS_MD) -> None:

@@ -139,7 +139,14 @@ def main(argv: list[str] | None = None) -> int:
     inst = sub.add_parser("instance", help="create and print the Dagster instance folder (DAGSTER_HOME)")
     inst.set_defaults(func=cmd_instance)
     args = parser.parse_args(argv)
-    return args.func(args)
+    try:
+        return args.func(args)
+    finally:
+        # Nothing the command started may outlive it (issue 16): parse workers' resource tracker, Dagster's
+        # compute-log helpers.
+        from kongchuo.workers import end_children
+
+        end_children()
 
 
 if __name__ == "__main__":

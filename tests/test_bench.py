@@ -24,6 +24,15 @@ def test_bench_smoke_produces_the_record(tmp_path):
     assert record["inputs"]["rows"]["attendance"] > 0
     assert record["machine"]["nproc"] >= 1 and record["commit"]
     assert {t["target"] for t in record["targets"]} == {"whole run / floor ≤ 3"}
+    # the plain-pandas baseline ran on the same files; its counts are the generator's planted cases, as kongchuo's
+    base = record["baseline"]
+    assert base["wall_seconds"] > 0 and base["cpu_seconds"] > 0
+    truth = json.loads((tmp_path / "smoke" / "data" / "meta.json").read_text(encoding="utf-8"))["case_counts"]
+    planted = {"SD1": truth.get("SD1", 0), "SD5": truth.get("SD5", 0),
+               "out_of_school": truth.get("OOS", 0) + truth.get("OOS_AWAY", 0)}
+    assert base["counts"] == planted == base["kongchuo_counts"]
+    assert planted["SD1"] > 0 and planted["SD5"] > 0 and planted["out_of_school"] > 0
+    assert "kongchuo speed-up over it" in bench.markdown(record)
     # the record on disk, and its markdown, as BENCHMARKS.md shows it
     assert json.loads((tmp_path / "smoke" / "result.json").read_text(encoding="utf-8"))["scale"] == "smoke"
     md = tmp_path / "BENCHMARKS.md"

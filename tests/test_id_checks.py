@@ -69,4 +69,16 @@ def test_census_ids_and_mojibake_are_checked_in_the_monthly_run(tmp_path: Path, 
     checked = {(c[0], c[1]) for c in outcome.failed_checks}
     assert ("staged/census", "dq01_valid_id_number") in checked  # 1 of 4 IDs: an error for that file
     assert mask_id(bad_check_digit) != bad_check_digit
+    # The eight checks run in one step (staged__id_checks) but each is evaluated and listed on its own asset.
+    evaluations = {}
+    for entry in dagster_instance.all_logs(outcome.run_id):
+        ev = entry.dagster_event
+        if ev is not None and ev.event_type_value == "ASSET_CHECK_EVALUATION":
+            data = ev.event_specific_data
+            evaluations[(data.asset_key.to_user_string(), data.check_name)] = entry.step_key
+    wanted = {(f"staged/{s}", "dq01_valid_id_number") for s in ("census", "attendance", "casework", "exemptions",
+                                                                "home_teaching")}
+    wanted |= {("staged/census", "dq02_id_matches_birth_gender"), ("staged/registry", "dq03_text_encoding"),
+               ("staged/census", "dq03_text_encoding")}
+    assert {k: v for k, v in evaluations.items() if k in wanted} == {k: "staged__id_checks" for k in wanted}
     warehouse.dispose()

@@ -119,6 +119,28 @@ def test_a_file_still_being_written_waits_for_the_next_run(kongchuo_home: Path, 
     assert [o.status for o in outcomes] == ["ingested"] and outcomes[0].rows == 18
 
 
+def test_old_files_are_read_without_waiting_and_young_ones_only_until_settled(tmp_path: Path) -> None:
+    """The settle wait costs nothing for files older than the window (a monthly run over files delivered
+    earlier), and a young file is looked at again once it is ``settle`` seconds old, not a window later."""
+    folder = tmp_path / "landing"
+    folder.mkdir()
+    old = folder / "old.csv"
+    old.write_bytes(b"a,b\n1,2\n")
+    os.utime(old, (time.time() - 60, time.time() - 60))
+    t0 = time.perf_counter()
+    scan = landing.scan_landing(folder, settle=5.0)
+    assert time.perf_counter() - t0 < 1.0  # no second look at all
+    assert [f.display for f in scan.ready] == ["old.csv"] and not scan.waiting
+    young = folder / "young.csv"
+    young.write_bytes(b"a,b\n3,4\n")
+    os.utime(young, (time.time() - 3.5, time.time() - 3.5))  # quiet for 3.5 of the 5 seconds
+    t0 = time.perf_counter()
+    scan = landing.scan_landing(folder, settle=5.0)
+    took = time.perf_counter() - t0
+    assert 1.3 <= took < 3.5, took  # the remaining ~1.5 s, not 5 s
+    assert sorted(f.display for f in scan.ready) == ["old.csv", "young.csv"] and not scan.waiting
+
+
 def _bomb_xlsx(inflated: int) -> bytes:
     """A valid-looking XLSX whose shared strings inflate to ``inflated`` bytes (one repeated character)."""
     buf = io.BytesIO()

@@ -126,32 +126,60 @@ def _iter_chunks(warehouse: WarehouseResource, sql: str, params: dict[str, Any])
 
 # --- DQ01 / DQ02: ID numbers (Python, kongchuo.idnumber, chunked) -----------------------------------------
 
-def _id_findings(warehouse: WarehouseResource, p: dict[str, Any]) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
-    """(DQ01 findings, DQ02 findings, per-file totals) over the current registry, in one pass over its IDs."""
+FINDING_COLUMNS = ["record_key", "school_code", "file_sha", "row_no", "detail"]
+
+
+def registry_problem_text(why: pd.Series) -> pd.Series:
+    """The registry's DQ01 detail: the problem in Chinese (R5's fix list shows it to schools)."""
+    return "身份证件号无效（GB 11643-1999）：" + why.astype(str).map(ID_PROBLEM_LABELS).fillna("无效")
+
+
+def id_problems(warehouse: WarehouseResource, sql: str, p: dict[str, Any], *, person: bool,
+                problem_text: Callable[[pd.Series], pd.Series] = registry_problem_text
+                ) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
+    """(DQ01 findings, DQ02 findings, per-file rows/bad) over the rows of ``sql`` (record_key, school_code,
+    file_sha, row_no, id_number, birth_date, gender), chunk by chunk, in one pass: DQ02 (``person``) reads the same
+    IDs as DQ01. The one implementation for every source (checks/id_checks.py covers the others)."""
     bad1, bad2, totals = [], [], []
-    for chunk in _iter_chunks(warehouse, rules.ID_ROWS_SQL, p):
+    for chunk in _iter_chunks(warehouse, sql, p):
         why = idnumber.problem_series(chunk["id_number"])
         invalid = why.notna().to_numpy()
         totals.append(chunk.assign(bad=invalid).groupby("file_sha", as_index=False).agg(
             rows=("bad", "size"), bad=("bad", "sum")))
-        b1 = chunk.loc[invalid, ["record_key", "school_code", "file_sha", "row_no"]].copy()
-        b1["detail"] = "身份证件号无效（GB 11643-1999）：" + why[invalid].astype(str).map(ID_PROBLEM_LABELS).fillna(
-            "无效").to_numpy()
+        b1 = chunk.loc[invalid, FINDING_COLUMNS[:4]].copy()
+        b1["detail"] = problem_text(why[invalid]).to_numpy()
         bad1.append(b1)
-        valid = chunk.loc[~invalid]
-        if len(valid):
-            birth_bad, gender_bad = idnumber.birth_gender_mismatch(valid["id_number"], valid["birth_date"],
-                                                                   valid["gender"])
-            sel = birth_bad | gender_bad
-            b2 = valid.loc[sel, ["record_key", "school_code", "file_sha", "row_no"]].copy()
-            b2["detail"] = [idnumber.mismatch_text(b, g) for b, g in zip(birth_bad[sel], gender_bad[sel])]
-            bad2.append(b2)
-    cols = ["record_key", "school_code", "file_sha", "row_no", "detail"]
-    f1 = pd.concat(bad1, ignore_index=True) if bad1 else pd.DataFrame(columns=cols)
-    f2 = pd.concat(bad2, ignore_index=True) if bad2 else pd.DataFrame(columns=cols)
+        if person:
+            bad2.append(_birth_gender_problems(chunk.loc[~invalid]))
+    f1 = pd.concat(bad1, ignore_index=True) if bad1 else pd.DataFrame(columns=FINDING_COLUMNS)
+    f2 = pd.concat(bad2, ignore_index=True) if bad2 else pd.DataFrame(columns=FINDING_COLUMNS)
     per_file = (pd.concat(totals).groupby("file_sha", as_index=False).sum() if totals
                 else pd.DataFrame(columns=["file_sha", "rows", "bad"]))
     return f1, f2, per_file
+
+
+def _birth_gender_problems(valid: pd.DataFrame) -> pd.DataFrame:
+    if valid.empty:
+        return pd.DataFrame(columns=FINDING_COLUMNS)
+    birth_bad, gender_bad = idnumber.birth_gender_mismatch(valid["id_number"], valid["birth_date"], valid["gender"])
+    sel = birth_bad | gender_bad
+    out = valid.loc[sel, FINDING_COLUMNS[:4]].copy()
+    out["detail"] = [idnumber.mismatch_text(b, g) for b, g in zip(birth_bad[sel], gender_bad[sel])]
+    return out
+
+
+def _id_findings(warehouse: WarehouseResource, p: dict[str, Any]) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
+    """(DQ01 findings, DQ02 findings, per-file totals) over the current registry, in one pass over its IDs."""
+    return id_problems(warehouse, rules.ID_ROWS_SQL, p, person=True)
+
+
+def dq01_severity(found: pd.DataFrame, per_file: pd.DataFrame) -> tuple[pd.DataFrame, set[str], int]:
+    """DQ01's rule: a file with more than :data:`DQ01_ERROR_RATE` invalid IDs is an error, its findings 'error',
+    the rest 'warn'. Returns (findings with severity, the error files, the number of IDs checked)."""
+    per_file = per_file.assign(rate=per_file["bad"] / per_file["rows"].clip(lower=1))
+    error_files = set(per_file.loc[per_file["rate"] > DQ01_ERROR_RATE, "file_sha"])
+    found["severity"] = found["file_sha"].map(lambda f: "error" if f in error_files else "warn")
+    return found, error_files, int(per_file["rows"].sum()) if len(per_file) else 0
 
 
 _DQ01_DESCRIPTION = (
@@ -185,10 +213,7 @@ def dq01_dq02_registry_id_numbers(context: dg.AssetCheckExecutionContext,
 
 def _dq01_result(context: dg.AssetCheckExecutionContext, warehouse: WarehouseResource, p: dict[str, Any],
                  found: pd.DataFrame, per_file: pd.DataFrame) -> dg.AssetCheckResult:
-    per_file = per_file.assign(rate=per_file["bad"] / per_file["rows"].clip(lower=1))
-    error_files = set(per_file.loc[per_file["rate"] > DQ01_ERROR_RATE, "file_sha"])
-    found["severity"] = found["file_sha"].map(lambda f: "error" if f in error_files else "warn")
-    total = int(per_file["rows"].sum()) if len(per_file) else 0
+    found, error_files, total = dq01_severity(found, per_file)
     gx = gx_suites.validate_sql_frame(
         "dq01", warehouse, rules.REGISTRY_IDS_SQL, p,
         gx_suites.dq01_expectations(DQ01_ERROR_RATE))

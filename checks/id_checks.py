@@ -15,13 +15,13 @@ and column — never the value.
 
 
 import re
-from typing import Any
+from typing import Any, Callable
 
 import dagster as dg
 import pandas as pd
 
-from checks.dq import DQ01_ERROR_RATE, _iter_chunks, _params, _result
-from kongchuo import idnumber
+from checks.dq import FINDING_COLUMNS as _COLS
+from checks.dq import _iter_chunks, _params, _result, dq01_severity, id_problems
 from kongchuo.check_names import DQ01_VALID_ID_NUMBER, DQ02_ID_MATCHES_BIRTH_GENDER, DQ03_TEXT_ENCODING
 from warehouse import findings as fnd
 from warehouse.pools import WAREHOUSE_POOL
@@ -54,38 +54,13 @@ ID_ROWS: dict[str, tuple[str, bool]] = {
                           WHERE t.id_number IS NOT NULL AND (t.visit_date IS NULL OR t.visit_date BETWEEN :start AND :end)""",
                       False),
 }
-_COLS = ["record_key", "school_code", "file_sha", "row_no", "detail"]
 
 
-def id_problems(warehouse: WarehouseResource, sql: str, p: dict[str, Any], person: bool
-                ) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
-    """(DQ01 findings, DQ02 findings, per-file rows/bad) over the rows of ``sql``, chunk by chunk."""
-    bad1, bad2, totals = [], [], []
-    for chunk in _iter_chunks(warehouse, sql, p):
-        why = idnumber.problem_series(chunk["id_number"])
-        invalid = why.notna().to_numpy()
-        totals.append(chunk.assign(bad=invalid).groupby("file_sha", as_index=False).agg(
-            rows=("bad", "size"), bad=("bad", "sum")))
-        b1 = chunk.loc[invalid, _COLS[:4]].copy()
-        b1["detail"] = "身份证件号无效 invalid ID number (GB 11643-1999): " + why[invalid].astype(str).to_numpy()
-        bad1.append(b1)
-        if person:
-            bad2.append(_birth_gender_problems(chunk.loc[~invalid]))
-    f1 = pd.concat(bad1, ignore_index=True) if bad1 else pd.DataFrame(columns=_COLS)
-    f2 = pd.concat(bad2, ignore_index=True) if bad2 else pd.DataFrame(columns=_COLS)
-    per_file = (pd.concat(totals).groupby("file_sha", as_index=False).sum() if totals
-                else pd.DataFrame(columns=["file_sha", "rows", "bad"]))
-    return f1, f2, per_file
+def _problem_text(why: pd.Series) -> pd.Series:
+    return "身份证件号无效 invalid ID number (GB 11643-1999): " + why.astype(str)
 
 
-def _birth_gender_problems(valid: pd.DataFrame) -> pd.DataFrame:
-    if valid.empty:
-        return pd.DataFrame(columns=_COLS)
-    birth_bad, gender_bad = idnumber.birth_gender_mismatch(valid["id_number"], valid["birth_date"], valid["gender"])
-    sel = birth_bad | gender_bad
-    out = valid.loc[sel, _COLS[:4]].copy()
-    out["detail"] = [idnumber.mismatch_text(b, g) for b, g in zip(birth_bad[sel], gender_bad[sel])]
-    return out
+Problems = Callable[[str], tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]]
 
 
 def _dq01_spec(source: str) -> dg.AssetCheckSpec:
@@ -96,15 +71,10 @@ def _dq01_spec(source: str) -> dg.AssetCheckSpec:
 
 
 def _dq01(source: str):
-    sql, _ = ID_ROWS[source]
-
     def _fn(context: dg.AssetCheckExecutionContext, warehouse: WarehouseResource,
-            p: dict[str, Any]) -> dg.AssetCheckResult:
-        found, _, per_file = id_problems(warehouse, sql, p, person=False)
-        per_file = per_file.assign(rate=per_file["bad"] / per_file["rows"].clip(lower=1))
-        error_files = set(per_file.loc[per_file["rate"] > DQ01_ERROR_RATE, "file_sha"])
-        found["severity"] = found["file_sha"].map(lambda f: "error" if f in error_files else "warn")
-        total = int(per_file["rows"].sum()) if len(per_file) else 0
+            p: dict[str, Any], problems: Problems) -> dg.AssetCheckResult:
+        found, _, per_file = problems(source)
+        found, error_files, total = dq01_severity(found.copy(), per_file)
         extra = {"ids_checked": total, "files_over_5_percent": len(error_files)}
         return _result(context, warehouse, p, asset=dg.AssetKey(["staged", source]), name=DQ01_VALID_ID_NUMBER,
                        source=source, findings=found, error=bool(error_files), extra=extra, passed=found.empty)
@@ -121,11 +91,9 @@ def _dq02_spec(source: str) -> dg.AssetCheckSpec:
 
 
 def _dq02(source: str):
-    sql, _ = ID_ROWS[source]
-
     def _fn(context: dg.AssetCheckExecutionContext, warehouse: WarehouseResource,
-            p: dict[str, Any]) -> dg.AssetCheckResult:
-        _, found, _ = id_problems(warehouse, sql, p, person=True)
+            p: dict[str, Any], problems: Problems) -> dg.AssetCheckResult:
+        _, found, _ = problems(source)
         return _result(context, warehouse, p, asset=dg.AssetKey(["staged", source]),
                        name=DQ02_ID_MATCHES_BIRTH_GENDER, source=source, findings=found, error=False)
 
@@ -179,7 +147,7 @@ def _dq03_encoding_spec(source: str) -> dg.AssetCheckSpec:
 
 def _dq03_encoding(source: str):
     def _fn(context: dg.AssetCheckExecutionContext, warehouse: WarehouseResource,
-            p: dict[str, Any]) -> dg.AssetCheckResult:
+            p: dict[str, Any], problems: Problems) -> dg.AssetCheckResult:
         found = mojibake_findings(warehouse, source).assign(severity="warn")
         ok = found.empty
         fnd.write_findings(warehouse, run_id=p["run_id"], period=p["period"], check_id="DQ03",
@@ -211,9 +179,18 @@ def staged_id_checks(context: dg.AssetCheckExecutionContext, warehouse: Warehous
     fnd.ensure_tables(warehouse)
     p = _params(context)
     selected = context.selected_asset_check_keys
+    found: dict[str, tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]] = {}
+
+    def problems(source: str) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
+        """One pass over a source's IDs per step: census DQ01 and DQ02 read the same rows."""
+        if source not in found:
+            sql, person = ID_ROWS[source]
+            found[source] = id_problems(warehouse, sql, p, person=person, problem_text=_problem_text)
+        return found[source]
+
     for spec, evaluate in _ID_CHECKS:
         if spec.key in selected:
-            yield evaluate(context, warehouse, p)
+            yield evaluate(context, warehouse, p, problems)
 
 
 id_checks: list[dg.AssetChecksDefinition] = [staged_id_checks]

@@ -130,6 +130,15 @@ def _local_day(when: dt.datetime) -> dt.date:
     return (when.astimezone(ZoneInfo(TIMEZONE)) if when.tzinfo else when).date()
 
 
+def _r8_request(day: dt.date, term_name: str, kind: str, run_key: str) -> dg.RunRequest | dg.SkipReason:
+    """R8 for the month holding the day before ``day`` (the registry as it stood when the tick fired)."""
+    key = (day - dt.timedelta(days=1)).strftime("%Y-%m")
+    if not monthly_partitions.has_partition_key(key):
+        return dg.SkipReason(f"month {key} is before the first partition")
+    return dg.RunRequest(partition_key=key, run_key=run_key,
+                         tags={"kongchuo/period": key, "kongchuo/r8": kind, "kongchuo/term": term_name})
+
+
 @dg.schedule(cron_schedule=R8_WEEKLY_CRON, execution_timezone=TIMEZONE, job=registry_changes_job,
              name="r8_weekly_schedule", default_status=AUTOMATION_STATUS,
              description="开学后每周一06:00 生成学籍异动梳理 R8 weekly from the term's start until its deadline.")
@@ -138,11 +147,7 @@ def r8_weekly_schedule(context: dg.ScheduleEvaluationContext):
     term, deadline = r8_window(day)
     if not term.first_day < day < deadline:
         return dg.SkipReason(f"{day} is outside {term.name}'s R8 window ({term.first_day} .. {deadline})")
-    key = (day - dt.timedelta(days=1)).strftime("%Y-%m")
-    if not monthly_partitions.has_partition_key(key):
-        return dg.SkipReason(f"month {key} is before the first partition")
-    return dg.RunRequest(partition_key=key, run_key=f"r8_weekly_{day}",
-                         tags={"kongchuo/period": key, "kongchuo/r8": "weekly", "kongchuo/term": term.name})
+    return _r8_request(day, term.name, "weekly", run_key=f"r8_weekly_{day}")
 
 
 @dg.schedule(cron_schedule=R8_FINAL_CRON, execution_timezone=TIMEZONE, job=registry_changes_job,
@@ -153,11 +158,7 @@ def r8_final_schedule(context: dg.ScheduleEvaluationContext):
     term, deadline = r8_window(day)
     if day != deadline:
         return dg.SkipReason(f"{term.name}'s R8 deadline is {deadline}")
-    key = (day - dt.timedelta(days=1)).strftime("%Y-%m")
-    if not monthly_partitions.has_partition_key(key):
-        return dg.SkipReason(f"month {key} is before the first partition")
-    return dg.RunRequest(partition_key=key, run_key=f"r8_final_{term.name}",
-                         tags={"kongchuo/period": key, "kongchuo/r8": "final", "kongchuo/term": term.name})
+    return _r8_request(day, term.name, "final", run_key=f"r8_final_{term.name}")
 
 
 schedules = [monthly_schedule, quarterly_schedule, r8_weekly_schedule, r8_final_schedule]

@@ -31,11 +31,12 @@ import sqlalchemy as sa
 
 from assets.common import OWNERS, table_schema
 from assets.report_files import file_part
-from assets.report_skeleton import Built, ReportRun, ReportSpec, period_files, report_asset
+from assets.report_skeleton import Built, ReportRun, ReportSpec, period_files, register_report
 from assets.rules import RuleConfig, mode_params
 from kongchuo.excel import Sheet
 from kongchuo.masking import mask_id, preview_markdown
 from kongchuo.reports_catalog import REPORT_NAMES
+from warehouse import sql
 from warehouse.home import KongchuoHome
 from warehouse.partitions import daily_partitions
 from warehouse.pools import WAREHOUSE_POOL
@@ -48,117 +49,28 @@ REPORT_ID = "R7"
 TITLE = REPORT_NAMES[REPORT_ID]
 LOOKBACK_DAYS = 62  # a streak is followed back this far (two months of school days is beyond any threshold)
 REASONS = {"consecutive": "连续旷课", "monthly": "本月累计旷课", "open_case": "在案学生再次旷课"}
-OPEN_STATES = ("persuading", "escalated", "returned")
 
-def _absence_ctes(lo: str, hi: str) -> str:
-    """The roll call from ``lo`` to ``hi`` (SQL date expressions) matched to persons, each school's school days
-    numbered, and the unexcused rows on them: what a streak is counted over. Written once for R7 (as of a day)
-    and for the day a month's SD1 was reached (:data:`SD1_REACHED_SQL`, the ledger's suspected date)."""
-    return f"""ap AS {attendance_persons_sql(f"a.date BETWEEN {lo} AND {hi}")},
-    schools AS (SELECT DISTINCT school_code FROM ap WHERE school_code IS NOT NULL),
-    days AS (  -- school days: the roll call's dates (rollcall) or the school calendar (absence_only)
-        SELECT DISTINCT school_code, date FROM ap WHERE :absence_only = 0
-        UNION
-        SELECT s.school_code, c.date FROM schools s JOIN staged.school_calendar c ON c.school_code = s.school_code
-        WHERE :absence_only = 1 AND c.date BETWEEN {lo} AND {hi}
-        UNION
-        SELECT s.school_code, c.date FROM schools s CROSS JOIN staged.school_calendar c
-        WHERE :absence_only = 1 AND c.school_code IS NULL AND c.date BETWEEN {lo} AND {hi}
-          AND NOT EXISTS (SELECT 1 FROM staged.school_calendar o WHERE o.school_code = s.school_code)
-    ),
-    numbered AS (SELECT school_code, date, row_number() OVER (PARTITION BY school_code ORDER BY date) AS day_no
-                 FROM days),
-    absent AS (
-        SELECT DISTINCT a.person_key, a.school_code, a.date, n.day_no
-        FROM ap a JOIN numbered n ON n.school_code = a.school_code AND n.date = a.date
-        WHERE a.status = 'unexcused'
-    )"""
+SQL_FILES = ("daily/school_days", "daily/absent", "daily/sd1_reached", "daily/warnings", "daily/insert_warnings",
+             "daily/identity", "matching/first_records")  # policies: code_version
 
 
-# The school day of the month (:start .. :end) on which each child's SD1 was first reached, as R7 dates it: the
-# N-th day of an unexcused streak (``consecutive``: the streak's first_seen), or the day the month's unexcused
-# days reached M (``monthly``). A streak is followed back LOOKBACK_DAYS before the month, like R7's.
-SD1_REACHED_SQL = f"""
-    WITH {_absence_ctes(f"CAST(:start AS DATE) - {LOOKBACK_DAYS}", "CAST(:end AS DATE)")},
-    islands AS (
-        SELECT person_key, school_code, date, day_no,
-               day_no - row_number() OVER (PARTITION BY person_key, school_code ORDER BY day_no) AS grp
-        FROM absent
-    ),
-    runs AS (
-        SELECT person_key, date,
-               row_number() OVER (PARTITION BY person_key, school_code, grp ORDER BY day_no) AS k
-        FROM islands
-    ),
-    month_absent AS (
-        SELECT person_key, date, row_number() OVER (PARTITION BY person_key ORDER BY date) AS k
-        FROM (SELECT DISTINCT person_key, date FROM absent WHERE date >= :start) x
-    ),
-    reached AS (
-        SELECT person_key, date FROM runs WHERE k = :consecutive_days AND date BETWEEN :start AND :end
-        UNION ALL
-        SELECT person_key, date FROM month_absent WHERE k = :monthly_days
-    )
-    SELECT person_key, min(date) AS reached FROM reached GROUP BY person_key
-"""
+def absence_parts(lo: str, hi: str) -> dict[str, str]:
+    """The parts a streak is counted over (daily/school_days, daily/absent): the roll call from ``lo`` to ``hi``
+    (SQL date expressions of bind parameters) matched to persons, each school's school days numbered, and the
+    unexcused rows on them. The same for R7 (as of a day) and for the day a month's SD1 was reached
+    (:data:`SD1_REACHED_SQL`, the ledger's suspected date)."""
+    return {"attendance_persons": attendance_persons_sql(f"a.date BETWEEN {lo} AND {hi}"),
+            "school_days": sql.render("daily/school_days", ap="ap", lo=lo, hi=hi),
+            "absent": sql.render("daily/absent", ap="ap", numbered="numbered")}
 
-WARNINGS_SQL = f"""
-    WITH {_absence_ctes(":from_date", ":d")},
-    today AS (  -- absent without leave on D, and present nowhere that day
-        SELECT person_key, min(school_code) AS school_code FROM absent WHERE date = :d
-          AND person_key NOT IN (SELECT person_key FROM ap WHERE date = :d AND status = 'present')
-        GROUP BY person_key
-    ),
-    islands AS (
-        SELECT b.person_key, b.school_code, b.date, b.day_no,
-               b.day_no - row_number() OVER (PARTITION BY b.person_key, b.school_code ORDER BY b.day_no) AS grp
-        FROM absent b JOIN today t ON t.person_key = b.person_key AND t.school_code = b.school_code
-    ),
-    streak AS (
-        SELECT i.person_key, i.school_code, count(*) AS days, min(i.day_no) AS first_no, min(i.date) AS first_date
-        FROM islands i
-        JOIN islands d ON d.person_key = i.person_key AND d.school_code = i.school_code AND d.grp = i.grp
-                      AND d.date = :d
-        GROUP BY i.person_key, i.school_code
-    ),
-    month_absent AS (
-        SELECT person_key, date, row_number() OVER (PARTITION BY person_key ORDER BY date) AS k
-        FROM (SELECT DISTINCT person_key, date FROM absent WHERE date >= :month_start) x
-        WHERE person_key IN (SELECT person_key FROM today)
-    ),
-    cases AS (
-        SELECT person_key FROM (
-            SELECT person_key, to_state,
-                   row_number() OVER (PARTITION BY person_key ORDER BY created_for_period DESC, event_seq DESC) AS rn
-            FROM ledger.case_events WHERE created_for_period <= :month) e
-        WHERE rn = 1 AND to_state IN ({", ".join(f"'{s}'" for s in OPEN_STATES)})
-    ),
-    excluded AS (
-        SELECT id_number AS person_key FROM staged.exemptions
-            WHERE approved_on <= :d AND valid_until >= :d AND id_number IS NOT NULL
-        UNION SELECT id_number FROM staged.census_current WHERE residence_status = 'deceased' AND id_number IS NOT NULL
-    ),
-    found AS (
-        SELECT s.person_key, s.school_code, 'consecutive' AS reason, s.days AS days_absent, n.date AS first_seen
-        FROM streak s JOIN numbered n ON n.school_code = s.school_code AND n.day_no = s.first_no + :consecutive_days - 1
-        WHERE s.days >= :consecutive_days
-        UNION ALL
-        SELECT t.person_key, t.school_code, 'monthly', m.n, m.reached
-        FROM today t JOIN (SELECT person_key, max(k) AS n, min(CASE WHEN k = :monthly_days THEN date END) AS reached
-                           FROM month_absent GROUP BY person_key) m ON m.person_key = t.person_key
-        WHERE m.n >= :monthly_days
-        UNION ALL
-        SELECT s.person_key, s.school_code, 'open_case', s.days, s.first_date
-        FROM streak s WHERE s.person_key IN (SELECT person_key FROM cases)
-    )
-    SELECT f.person_key, f.school_code, f.reason, f.days_absent, f.first_seen
-    FROM found f WHERE f.person_key NOT IN (SELECT person_key FROM excluded)
-"""
 
-IDENTITY_SQL = f"""
-    SELECT person_key, id_number, student_no, name, class_name, guardian_phone, grade, school_code FROM (
-        {first_records_sql("p.person_key IN (SELECT person_key FROM derived.early_warnings WHERE date = :day)")}) x
-"""
+# A streak is followed back LOOKBACK_DAYS before the month, like R7's.
+SD1_REACHED_SQL = sql.render("daily/sd1_reached",
+                             **absence_parts(f"CAST(:start AS DATE) - {LOOKBACK_DAYS}", "CAST(:end AS DATE)"))
+WARNINGS_SQL = sql.render("daily/warnings", **absence_parts(":from_date", ":d"))
+INSERT_SQL = sql.render("daily/insert_warnings", warnings=WARNINGS_SQL, registry_persons=registry_persons_sql())
+IDENTITY_SQL = sql.render("daily/identity", first_records=first_records_sql(
+    "p.person_key IN (SELECT person_key FROM derived.early_warnings WHERE date = :day)"))
 
 
 def warning_params(day: dt.date, config: RuleConfig, attendance_mode: str) -> dict[str, Any]:
@@ -171,15 +83,7 @@ def compute_warnings(warehouse: WarehouseResource, day: dt.date, config: RuleCon
     text = day.isoformat()
     with warehouse.begin() as conn:
         conn.execute(sa.text("DELETE FROM derived.early_warnings WHERE date = :day"), {"day": text})
-        conn.execute(sa.text(f"""
-            INSERT INTO derived.early_warnings (period, date, person_key, id_number, student_no, school_code,
-                                                township_code, reason, days_absent, first_seen, continuing)
-            SELECT :day, :day, w.person_key, r.id_number, r.student_no, w.school_code, s.township_code, w.reason,
-                   w.days_absent, w.first_seen, w.first_seen < :d
-            FROM ({WARNINGS_SQL}) w
-            LEFT JOIN (SELECT person_key, min(id_number) AS id_number, min(student_no) AS student_no
-                       FROM ({registry_persons_sql()}) t GROUP BY person_key) r ON r.person_key = w.person_key
-            LEFT JOIN staged.schools s ON s.school_code = w.school_code"""),
+        conn.execute(sa.text(INSERT_SQL),
                      {"day": text, **warning_params(day, config, attendance_mode)})
     return int(warehouse.scalar("SELECT count(*) FROM derived.early_warnings WHERE date = :day", {"day": text}))
 
@@ -276,10 +180,8 @@ R7_SPEC = ReportSpec(
     deps=[EARLY_WARNINGS, dg.AssetKey(["staged", "reference"])], build=build_r7, partitions_def=daily_partitions,
     group_name="daily", kinds=frozenset({"excel"}), listing="files", sources=False, file_counts=False,
     drafts=False, stale_files=lambda run: period_files(run, f"*_{TITLE}_*.xlsx"))
-r7_daily = report_asset(R7_SPEC, __name__)
+r7_daily = register_report(R7_SPEC, __name__)
 
-
-daily_assets = [early_warnings, r7_daily]
 
 
 def new_school_days(warehouse: WarehouseResource, run_id: str, today: dt.date) -> list[str]:

@@ -4,8 +4,12 @@ The manifest lists only the files the report assets themselves wrote: each repor
 SHA-256 of every file it wrote in its materialization metadata, and the manifest takes those (the latest
 materialization of each report for the period) and keeps a file only while its bytes still have that hash.
 A workbook saved into the folder by hand, or a report file edited afterwards, is never listed, so the portal
-never serves it (it shows it to district staff as 未登记文件). Each entry carries its report id (R1…R8) and,
-for R5, R7 and R8, the township code, so the portal scopes by codes and never by words in a file name.
+never serves it (it shows it to district staff as 未登记文件). Each entry carries its report id (R1…R8, from the
+registered report specs: :func:`assets.report_skeleton.report_ids`) and, for R5, R7 and R8, the township code, so
+the portal scopes by codes and never by words in a file name.
+
+:func:`manifest_assets` builds one manifest per partition kind over the registered reports of that kind: a report
+registered by its spec module is listed without naming it here.
 """
 
 
@@ -21,17 +25,13 @@ import pandas as pd
 from assets import completeness
 from assets.common import OWNERS
 from assets.report_files import current_district, remove_stale_partials, source_files, source_files_metadata
+from assets.report_skeleton import registered_reports, report_ids
 from kongchuo.excel import sha256_file
 from warehouse.home import KongchuoHome
-from warehouse.partitions import period_bounds, period_of
+from warehouse.partitions import daily_partitions, monthly_partitions, period_bounds, period_of, quarterly_partitions
 from warehouse.pools import WAREHOUSE_POOL
 from warehouse.resource import WarehouseResource
 
-# Report asset (last part of its key) → report id, as in DESIGN.md and the portal (portal/catalog.py).
-REPORT_IDS: dict[str, str] = {
-    "r1_monthly": "R1", "r2_statistics": "R2", "r3_one_student_one_form": "R3", "r4_escalations": "R4",
-    "r5_fix_list": "R5", "r6_home_teaching": "R6", "r7_daily": "R7", "r8_registry_changes": "R8",
-}
 # The scope codes a report file may carry (R5, R8: township; R7: township and school), which the portal scopes by.
 SCOPE_KEYS = ("township_code", "school_code")
 
@@ -68,8 +68,9 @@ def written_reports(instance: dg.DagsterInstance, report_keys: Sequence[dg.Asset
     """Manifest entries: every file the report assets wrote into ``folder`` whose bytes still match, each with
     the run id that wrote it (``run_id``: kept out of the manifest file, see :func:`write_manifest`)."""
     entries: list[dict[str, Any]] = []
+    ids = report_ids()  # the registered reports' ids (assets.report_skeleton)
     for key in report_keys:
-        report = REPORT_IDS.get(key.path[-1])
+        report = ids.get(key.path[-1])
         found = latest_materialization(instance, key, partition_key) if report else None
         meta, run_id = found or ({}, "")
         for f in recorded_files(meta):
@@ -161,3 +162,23 @@ def build_manifest_asset(name: str, report_keys: Sequence[dg.AssetKey],
         })
 
     return _manifest
+
+
+# Per partition kind: the manifest's key, partitions and group. The quarter's manifest (reports/2026-Q2/manifest.json)
+# is keyed under reports/quarterly/ so the monthly job, which selects the 'reports' group minus that prefix, never
+# picks up a quarterly-partitioned asset.
+MANIFESTS: dict[str, tuple[dg.AssetKey, dg.PartitionsDefinition, str]] = {
+    "monthly": (dg.AssetKey(["reports", "monthly_manifest"]), monthly_partitions, "reports"),
+    "quarterly": (dg.AssetKey(["reports", "quarterly", "manifest"]), quarterly_partitions, "reports"),
+    "daily": (dg.AssetKey(["reports", "daily_manifest"]), daily_partitions, "daily"),
+}
+
+
+def manifest_assets() -> list[dg.AssetsDefinition]:
+    """The monthly, quarterly and daily manifests, each after every registered report of its partition kind."""
+    out = []
+    for kind, (key, partitions_def, group) in MANIFESTS.items():
+        keys = [r.spec.key for r in registered_reports(kind)]
+        built = build_manifest_asset(f"{kind}_manifest", keys, partitions_def, group_name=group)
+        out.append(built if built.key == key else built.with_attributes(asset_key_replacements={built.key: key}))
+    return out

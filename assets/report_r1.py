@@ -7,7 +7,7 @@ import dagster as dg
 from assets.derived import OUT_OF_SCHOOL, ROSTER, STAGED, SUSPECTED
 from assets.ledger import CASE_EVENTS, state_as_of_sql
 from assets.report_files import cell_counts
-from assets.report_skeleton import Built, ReportRun, ReportSpec, report_asset
+from assets.report_skeleton import Built, ReportRun, ReportSpec, register_report
 from kongchuo.districts import district_name, is_multi_county, month_label, region_prefix
 from kongchuo.excel import Sheet
 from kongchuo.labels import RULE_ORDER, rule_legend
@@ -123,4 +123,4 @@ SPEC = ReportSpec(
     totals; due the 20th of the following month.""",
     deps=[ROSTER, SUSPECTED, OUT_OF_SCHOOL, CASE_EVENTS, STAGED["casework"], STAGED["reference"]],
     build=build, cells="r1_cells", cells_parts=CELLS_PARTS, code_version="2")
-r1_monthly = report_asset(SPEC, __name__)
+r1_monthly = register_report(SPEC, __name__)

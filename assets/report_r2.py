@@ -14,7 +14,6 @@ reference data covers.
 import dagster as dg
 
 from assets.derived import STAGED
-from assets.manifest import build_manifest_asset
 from assets.quarterly import (
     DATA_TOWNSHIPS_SQL,
     QUARTERLY_SUSPECTED,
@@ -23,7 +22,7 @@ from assets.quarterly import (
     quarter_params,
 )
 from assets.report_files import cell_counts
-from assets.report_skeleton import Built, ReportRun, ReportSpec, report_asset
+from assets.report_skeleton import Built, ReportRun, ReportSpec, register_report
 from assets.rules import RuleConfig
 from kongchuo.districts import month_label
 from kongchuo.excel import Sheet
@@ -31,7 +30,7 @@ from kongchuo.reports_catalog import R2_COLUMNS, R2_PRIORITY, R2_PRIORITY_FLAGS,
 from warehouse import sql
 from warehouse.partitions import quarterly_partitions
 from warehouse.resource import WarehouseResource
-from warehouse.views import REGISTRY_PERSON_KEY_R
+from warehouse.views import REGISTRY_PERSON_KEY_R, first_records_sql
 
 R2 = dg.AssetKey(["reports", "quarterly", "r2_statistics"])
 REPORT_ID = "R2"
@@ -48,8 +47,11 @@ _PRIORITY_SQL = "\nUNION ALL\n".join(
     sql.render("reports/r2_priority", key=key, flag=flag, person_key=REGISTRY_PERSON_KEY_R,
                census=sql.render("reports/r2_priority_census", flag=flag) if flag in _CENSUS_FLAGS else _NO_ROW)
     for key, flag in R2_PRIORITY_FLAGS.items())
-CELLS_PARTS = {"people": TOWNSHIP_PEOPLE_SQL, "person_key": REGISTRY_PERSON_KEY_R, "priority": _PRIORITY_SQL}
-SQL_FILES = ("reports/r2_cells", "reports/r2_priority", "reports/r2_priority_census")  # policies: code_version
+# the record each child with persuasion attempts is filed under (matching/first_records), for township and stage
+_FILED = first_records_sql("p.person_key IN (SELECT id_number FROM tries) "
+                           "OR p.person_key IN (SELECT id_number FROM all_tries)")
+CELLS_PARTS = {"people": TOWNSHIP_PEOPLE_SQL, "first_records": _FILED, "priority": _PRIORITY_SQL}
+SQL_FILES = ("reports/r2_cells", "reports/r2_priority", "reports/r2_priority_census", "matching/first_records")  # policies: code_version
 CELLS_SQL = sql.render("reports/r2_cells", **CELLS_PARTS)
 
 
@@ -115,13 +117,5 @@ SPEC = ReportSpec(
     deps=[QUARTERLY_SUSPECTED, TOWNSHIP_RATES, STAGED["casework"], STAGED["reference"]],
     build=build, cells="r2_cells", cells_parts=CELLS_PARTS, params=_params, partitions_def=quarterly_partitions,
     config=RuleConfig, code_version="2")
-r2_statistics = report_asset(SPEC, __name__)
+r2_statistics = register_report(SPEC, __name__)
 
-
-# The quarter's manifest (reports/2026-Q2/manifest.json). Keyed under reports/quarterly/ so the monthly job,
-# which selects the 'reports' group minus that prefix, never picks up a quarterly-partitioned asset.
-_manifest = build_manifest_asset("quarterly_manifest", [R2], quarterly_partitions)
-quarterly_manifest = _manifest.with_attributes(
-    asset_key_replacements={_manifest.key: dg.AssetKey(["reports", "quarterly", "manifest"])})
-
-quarterly_report_assets = [r2_statistics, quarterly_manifest]

@@ -29,7 +29,16 @@ import sqlalchemy as sa
 from assets.derived import STAGED
 from assets.ledger import CASE_EVENTS, EVENT_LABELS, STATE_LABELS, state_as_of_sql
 from assets.report_files import DRAFT_MARK, draft_notice, file_part, source_files_metadata, versioned
-from assets.report_skeleton import Built, ReportRun, ReportSpec, Written, period_files, person_sql, report_asset
+from assets.report_skeleton import (
+    PERSON_SQL_FILES,
+    Built,
+    ReportRun,
+    ReportSpec,
+    Written,
+    period_files,
+    person_sql,
+    register_report,
+)
 from kongchuo.districts import district_name, month_label
 from kongchuo.one_form import CASE_COLUMNS, EVENT_COLUMNS, write_county
 from kongchuo.reports_catalog import REPORT_NAMES
@@ -40,7 +49,7 @@ R3 = dg.AssetKey(["reports", "r3_one_student_one_form"])
 REPORT_ID = "R3"
 TITLE = REPORT_NAMES[REPORT_ID]
 
-SQL_FILES = ("reports/r3_open_cases", "reports/r3_cells", "reports/r3_cases", "reports/r3_history", "reports/person")  # policies: code_version
+SQL_FILES = ("reports/r3_open_cases", "reports/r3_cells", "reports/r3_cases", "reports/r3_history", *PERSON_SQL_FILES)  # policies: code_version
 OPEN_CASES_SQL = sql.render("reports/r3_open_cases", cases=state_as_of_sql(before=False))
 CELLS_PARTS = {"open_cases": OPEN_CASES_SQL}
 CELLS_SQL = sql.render("reports/r3_cells", **CELLS_PARTS)
@@ -175,4 +184,4 @@ SPEC = ReportSpec(
     # Counties with no open case this time: an older R3 workbook of the period must not linger.
     stale_files=lambda run: [p for p in period_files(run, f"*_{month_label(run.period)}_{TITLE}*.xlsx")
                              if p.stem.endswith((TITLE, f"{TITLE}_{DRAFT_MARK}"))])
-r3_one_student_one_form = report_asset(SPEC, __name__)
+r3_one_student_one_form = register_report(SPEC, __name__)

@@ -12,7 +12,15 @@ import dagster as dg
 
 from assets.derived import STAGED
 from assets.ledger import CASE_EVENTS, state_as_of_sql
-from assets.report_skeleton import Built, ReportRun, ReportSpec, column_total, person_sql, report_asset
+from assets.report_skeleton import (
+    PERSON_SQL_FILES,
+    Built,
+    ReportRun,
+    ReportSpec,
+    column_total,
+    person_sql,
+    register_report,
+)
 from assets.report_skeleton import cell_text as _text
 from kongchuo.districts import month_label
 from kongchuo.excel import Sheet
@@ -28,7 +36,7 @@ TITLE = REPORT_NAMES[REPORT_ID]
 
 # Cases escalated at the cut-off with their escalation date and whether they are new on the list; their first and
 # last attempts; their dropout reason and persuading unit.
-SQL_FILES = ("reports/r4_escalated", "reports/r4_detail", "reports/r4_reason", "reports/r4_cells", "reports/person")  # policies: code_version
+SQL_FILES = ("reports/r4_escalated", "reports/r4_detail", "reports/r4_reason", "reports/r4_cells", *PERSON_SQL_FILES)  # policies: code_version
 ESCALATED_SQL = sql.render("reports/r4_escalated", before=state_as_of_sql(before=True),
                            cases=state_as_of_sql(before=False))
 DETAIL_SQL = sql.render("reports/r4_detail", escalated=ESCALATED_SQL)
@@ -83,4 +91,4 @@ SPEC = ReportSpec(
     reported to the joint working group (联控联保工作组), by township and school, with attempts and dates.""",
     deps=[CASE_EVENTS, STAGED["registry"], STAGED["casework"], STAGED["reference"]],
     build=build, cells="r4_cells", cells_parts={"escalated": ESCALATED_SQL}, params=_params, code_version="2")
-r4_escalations = report_asset(SPEC, __name__)
+r4_escalations = register_report(SPEC, __name__)

@@ -5,7 +5,15 @@ import dagster as dg
 
 from assets.derived import STAGED
 from assets.home_teaching import HOME_TEACHING_COMPLIANCE, MIN_HOURS, MIN_VISITS
-from assets.report_skeleton import Built, ReportRun, ReportSpec, column_total, person_sql, report_asset
+from assets.report_skeleton import (
+    PERSON_SQL_FILES,
+    Built,
+    ReportRun,
+    ReportSpec,
+    column_total,
+    person_sql,
+    register_report,
+)
 from assets.report_skeleton import cell_text as _text
 from kongchuo.districts import month_label
 from kongchuo.excel import Sheet
@@ -18,7 +26,7 @@ R6 = dg.AssetKey(["reports", "r6_home_teaching"])
 REPORT_ID = "R6"
 TITLE = REPORT_NAMES[REPORT_ID]
 
-SQL_FILES = ("reports/r6_cells", "reports/person")  # policies: code_version
+SQL_FILES = ("reports/r6_cells", *PERSON_SQL_FILES)  # policies: code_version
 CELLS_SQL = sql.load("reports/r6_cells")
 KEYS_SQL = ("SELECT id_number AS person_key, id_number, NULL AS student_no, school_code, township_code "
             "FROM derived.home_teaching_compliance WHERE period = :period")
@@ -59,4 +67,4 @@ SPEC = ReportSpec(
     hours, and whether the standard of ≥ 2 visits of ≥ 3 class hours was met.""",
     deps=[HOME_TEACHING_COMPLIANCE, STAGED["registry"], STAGED["reference"]],
     build=build, cells="r6_cells", params=lambda run: {"period": run.period})
-r6_home_teaching = report_asset(SPEC, __name__)
+r6_home_teaching = register_report(SPEC, __name__)

@@ -19,7 +19,7 @@ import pandas as pd
 from assets.fix_list import school_code_label, school_sheet_names
 from assets.registry_changes import KINDS, REGISTRY_CHANGES, VERDICT_REVIEW, review_term
 from assets.report_files import file_part
-from assets.report_skeleton import Built, ReportRun, ReportSpec, period_files, report_asset
+from assets.report_skeleton import Built, ReportRun, ReportSpec, period_files, register_report
 from kongchuo.districts import month_label
 from kongchuo.excel import Sheet
 from kongchuo.labels import grade_label
@@ -185,7 +185,5 @@ SPEC = ReportSpec(
     build=build, cells="r8_cells", kinds=frozenset({"excel"}), listing="files",
     # a township without changes this time: no stale list
     stale_files=lambda run: period_files(run, f"*{FILE_SUFFIX}*.xlsx"))
-r8_registry_changes = report_asset(SPEC, __name__)
+r8_registry_changes = register_report(SPEC, __name__)
 
-
-report_r8_assets = [r8_registry_changes]

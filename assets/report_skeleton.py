@@ -11,11 +11,18 @@ Every report asset does the same things in the same order, here and nowhere else
 4. return the metadata: ``path``/``sha256`` of one workbook or ``files`` (each file's path, hash and scope codes,
    which the manifest copies), the row count, the source files and the report's own totals.
 
-A new report is one spec module: its SQL file(s), a builder and a :class:`ReportSpec` given to :func:`report_asset`.
+A new report is one spec module in ``assets/``: its SQL file(s), a builder and a :class:`ReportSpec` given to
+:func:`register_report`. That registers the report (its id, asset and partition kind: monthly, quarterly or daily);
+the definitions, the jobs (by group) and the period manifests collect the reports from the registry
+(:func:`registered_reports`, which imports every module of the ``assets`` package once), and the manifest's report
+id of each file comes from the registered spec (:func:`report_ids`). No other file names the report.
 """
 
 # No postponed annotations: Dagster reads the types of the asset function's parameters (config, resources).
 import dataclasses
+import functools
+import importlib
+import pkgutil
 import re
 from pathlib import Path
 from typing import Any, Callable, Iterable, Mapping, Sequence
@@ -39,10 +46,10 @@ from kongchuo.labels import issuing_unit
 from kongchuo.reports_catalog import REPORT_NAMES
 from warehouse import sql
 from warehouse.home import KongchuoHome
-from warehouse.partitions import monthly_partitions, period_of
+from warehouse.partitions import daily_partitions, monthly_partitions, period_of, quarterly_partitions
 from warehouse.pools import WAREHOUSE_POOL
 from warehouse.resource import WarehouseResource
-from warehouse.views import REGISTRY_PERSON_KEY_R
+from warehouse.views import first_records_sql
 
 NO_CELLS = "SELECT :period, :report, '', '', '' WHERE 1 = 0"  # a period without data: the report's cells go
 
@@ -54,11 +61,16 @@ def cell_text(value: Any) -> str:
     return str(value)
 
 
+# The files person_sql renders, for the SQL_FILES of the reports that use it.
+PERSON_SQL_FILES = ("reports/person", "matching/first_records")
+
+
 def person_sql(keys: str) -> str:
     """Who each child of ``keys`` is (a query selecting ``person_key, id_number, student_no, school_code,
-    township_code``): their registry record (active first), else the census; for the reports that name children
-    (R3, R4, R6)."""
-    return sql.render("reports/person", keys=keys, person_key=REGISTRY_PERSON_KEY_R)
+    township_code``): the registry record they are filed under (matching/first_records), else the census; for
+    the reports that name children (R3, R4, R6)."""
+    return sql.render("reports/person", keys=keys,
+                      first_records=first_records_sql("p.person_key IN (SELECT person_key FROM k)"))
 
 
 def column_total(counts: pd.DataFrame, column: str) -> int:
@@ -238,3 +250,64 @@ def report_asset(spec: ReportSpec, module: str) -> dg.AssetsDefinition:
     return dg.asset(pool=WAREHOUSE_POOL, key=spec.key, deps=list(spec.deps), group_name=spec.group_name,
                     owners=OWNERS, partitions_def=spec.partitions_def, kinds=set(spec.kinds),
                     code_version=spec.code_version)(compute)
+
+
+# --- the registry: each report module registers its spec; definitions and manifests collect reports from here ---
+
+PARTITION_KINDS: dict[str, dg.PartitionsDefinition] = {
+    "monthly": monthly_partitions, "quarterly": quarterly_partitions, "daily": daily_partitions}
+
+
+@dataclasses.dataclass(frozen=True)
+class Registered:
+    """A registered report: its spec and its Dagster asset."""
+
+    spec: ReportSpec
+    asset: dg.AssetsDefinition
+
+    @property
+    def kind(self) -> str:
+        """'monthly', 'quarterly' or 'daily': which period manifest lists the report's files."""
+        return next(k for k, p in PARTITION_KINDS.items() if p == self.spec.partitions_def)
+
+
+_REGISTRY: dict[dg.AssetKey, Registered] = {}
+
+
+def register_report(spec: ReportSpec, module: str) -> dg.AssetsDefinition:
+    """The report's asset (:func:`report_asset`), registered under its key (a module imported again replaces
+    its entry). A report id may be registered once."""
+    if spec.partitions_def not in PARTITION_KINDS.values():
+        raise ValueError(f"{spec.report_id}: partitions must be one of {sorted(PARTITION_KINDS)}")
+    taken = {r.spec.report_id: key for key, r in _REGISTRY.items()}
+    if taken.get(spec.report_id, spec.key) != spec.key:
+        raise ValueError(f"report id {spec.report_id} is already registered for {taken[spec.report_id]}")
+    asset = report_asset(spec, module)
+    _REGISTRY[spec.key] = Registered(spec, asset)
+    return asset
+
+
+def unregister_report(key: dg.AssetKey) -> None:
+    """Remove a report from the registry (tests that register a throw-away report)."""
+    _REGISTRY.pop(key, None)
+
+
+@functools.cache
+def load_report_modules() -> tuple[str, ...]:
+    """Import every module of the ``assets`` package once: each report module registers itself on import."""
+    names = tuple(f"{__package__}.{m.name}" for m in pkgutil.iter_modules([str(Path(__file__).parent)]))
+    for name in names:
+        importlib.import_module(name)
+    return names
+
+
+def registered_reports(kind: str | None = None) -> list[Registered]:
+    """Every registered report (of one partition ``kind``), in report-id order."""
+    load_report_modules()
+    found = [r for r in _REGISTRY.values() if kind is None or r.kind == kind]
+    return sorted(found, key=lambda r: (r.spec.report_id, r.spec.key.to_user_string()))
+
+
+def report_ids() -> dict[str, str]:
+    """Report asset (last part of its key) → report id (R1…R8), as the manifest records it and the portal reads."""
+    return {r.spec.key.path[-1]: r.spec.report_id for r in registered_reports()}

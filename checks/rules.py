@@ -36,22 +36,18 @@ GRADE_RANGE = (1, 9)
 _SENSITIVE_RAW = {"id_number", "name", "guardian_name", "guardian_phone", "student_no"}
 
 
-KEYLESS = {"registry": "coalesce(s.id_number, s.student_no)", "attendance": "coalesce(s.student_no, s.id_number)",
-           "census": "s.id_number"}
-
-
 def scope_sql(source: str) -> str:
-    """The rows a check of ``source`` looks at: the current extract (for attendance, every current row of the
-    files holding roll-call rows of the period, so rows whose date did not parse are seen too), plus the
-    rows of those files that have no key at all (the ``*_current`` views leave them out)."""
-    rel = CURRENT[source]
-    cols = ", ".join(staged_columns(source))
-    files = f"SELECT DISTINCT file_sha FROM {rel}"
-    if source == "attendance":
-        files += " WHERE date BETWEEN :start AND :end"
-    head = f"SELECT {cols} FROM {rel}" + (f" WHERE file_sha IN ({files})" if source == "attendance" else "")
-    return (f"{head} UNION ALL SELECT {cols} FROM staged.{source} s "
-            f"WHERE {KEYLESS[source]} IS NULL AND s.file_sha IN ({files})")
+    """The rows a check of ``source`` looks at (``checks/scope_<source>.sql``): the current extract (for attendance,
+    every current row of the files holding roll-call rows of the period, so rows whose date did not parse are seen
+    too), plus the rows of those files that have no key at all (the ``*_current`` tables leave them out)."""
+    return render(f"checks/scope_{_known(source)}", columns=", ".join(staged_columns(source)))
+
+
+def _known(source: str) -> str:
+    """``source`` if it is one of the fixed sources (its name becomes part of a SQL file name or statement)."""
+    if source not in CURRENT:
+        raise ValueError(f"not a checked source: {source!r}")
+    return source
 
 
 def _sql_str(text: str) -> str:
@@ -95,36 +91,31 @@ _PROBLEM_ZH = {"missing": "必填值缺失", "unparseable": "无法识别的值"
                "out_of_range": "超出取值范围"}
 
 
+def _school(source: str) -> str:
+    return "t.school_code" if "school_code" in staged_columns(source) else "CAST(NULL AS TEXT)"
+
+
 def dq03_sql(source: str) -> str:
     """Rows with a missing required value, an unparseable value (``<col>_raw`` set, typed value NULL) or a
-    code outside its value set — each naming file, row and column."""
-    key = RECORD_KEY[source]
-    parts = []
+    code outside its value set — each naming file, row and column (``checks/dq03.sql``, one
+    ``checks/dq03_problem.sql`` per problem of the source's column specification)."""
+    key, school, columns = RECORD_KEY[_known(source)], _school(source), staged_columns(source)
+    problems = []
     for p in dq03_problems(source):
         first = p.column.split("|")[0]
-        raw_col = f"{first}_raw" if f"{first}_raw" in staged_columns(source) else first
-        shown = ("''" if first in _SENSITIVE_RAW
-                 else f"coalesce(' [' || CAST(t.{raw_col} AS TEXT) || ']', '')")
-        school = "t.school_code" if "school_code" in staged_columns(source) else "CAST(NULL AS TEXT)"
-        detail = (f"'文件 ' || coalesce(f.original_name, t.file_sha) || coalesce(' 工作表「' || t.sheet || '」', '') "
-                  f"|| ' 第' || CAST(t.row_no AS TEXT) || '行 列「"
-                  f"{p.label}」({p.column}): {_PROBLEM_ZH[p.problem]} {p.problem}' || {shown}")
-        parts.append(
-            f"SELECT {key} AS record_key, {school} AS school_code, t.file_sha, t.row_no, {detail} AS detail, "
-            f"{_sql_str(p.column)} AS col "
-            f"FROM scope t LEFT JOIN raw.files f ON f.file_sha = t.file_sha AND f.source = {_sql_str(source)} "
-            f"WHERE {p.condition}")
-    # Problems the reader found in a row (an ID typed as a number, no township in the address): the message
-    # already names file, sheet, row and column (kongchuo.readers, row_error).
-    school = "t.school_code" if "school_code" in staged_columns(source) else "CAST(NULL AS TEXT)"
-    parts.append(f"SELECT {key} AS record_key, {school} AS school_code, t.file_sha, t.row_no, t.row_error AS detail, "
-                 f"'row_error' AS col FROM scope t WHERE t.row_error IS NOT NULL")
-    return f"WITH scope AS ({scope_sql(source)}) " + " UNION ALL ".join(parts)
+        raw_col = f"{first}_raw" if f"{first}_raw" in columns else first
+        shown = "''" if first in _SENSITIVE_RAW else f"coalesce(' [' || CAST(t.{raw_col} AS TEXT) || ']', '')"
+        problems.append(render("checks/dq03_problem", record_key=key, school=school, shown=shown,
+                               message=f"列「{p.label}」({p.column}): {_PROBLEM_ZH[p.problem]} {p.problem}",
+                               column_name=p.column, condition=p.condition))
+    return render("checks/dq03", scope=scope_sql(source), problems="\nUNION ALL\n".join(problems),
+                  record_key=key, school=school)
 
 
-# The fixed statements live in warehouse/sql/checks/ (one per file); the person matching they share is written
-# once in warehouse.views and filled in by ``render``. dq03_sql, scope_sql and row_count_sql stay here: they are
-# generated per source from its column specification (kongchuo.sources).
+# The statements live in warehouse/sql/checks/ (one per file); the person matching they share is written once in
+# warehouse.views and filled in by ``render``. Per source, only identifiers (the source's tables and columns, from
+# the fixed CURRENT and warehouse.layout) and DQ03's problem conditions (from its column specification,
+# kongchuo.sources) are filled in; values are bind parameters.
 _ACTIVE = registry_persons_sql("t.status = 'active'")
 _ATTENDANCE = attendance_persons_sql("a.date BETWEEN :start AND :end")
 
@@ -143,9 +134,9 @@ REGISTRY_ROWS_SQL = load("checks/registry_rows")  # DQ10
 
 def row_count_sql(source: str) -> str:
     """Rows of ``source`` for the period: the current snapshot, or the period's roll-call rows."""
-    if source == "attendance":
-        return "SELECT count(*) FROM staged.attendance_current WHERE date BETWEEN :start AND :end"
-    return f"SELECT count(*) FROM {CURRENT[source]}"
+    if _known(source) == "attendance":
+        return load("checks/row_count_attendance")
+    return render("checks/row_count", current=CURRENT[source])
 
 
 ROW_COUNT_CHANGE = 0.10
@@ -159,4 +150,6 @@ COVERAGE_SQL = load("checks/coverage")
 CALENDAR_COVERAGE_SQL = load("checks/calendar_coverage")
 SQL_FILES = ("checks/quarantined", "checks/id_rows", "checks/dq04_duplicate_registry", "checks/dq05_no_attendance",
              "checks/dq06_unregistered", "checks/dq07_age_grade", "checks/dq08_reference", "checks/coverage",
-             "checks/calendar_coverage", "checks/registry_ids", "checks/registry_rows")
+             "checks/calendar_coverage", "checks/registry_ids", "checks/registry_rows", "checks/scope_registry",
+             "checks/scope_census", "checks/scope_attendance", "checks/row_count", "checks/row_count_attendance",
+             "checks/dq03", "checks/dq03_problem")

@@ -28,7 +28,7 @@ import datetime as dt
 
 from kongchuo.snapshot_dates import delivery_key, snapshot_date
 from warehouse.layout import staged_columns
-from warehouse.sql import render
+from warehouse.sql import load, render
 
 # view name -> (source table, person key expression, extra partition columns)
 CURRENT_VIEWS: dict[str, tuple[str, str, tuple[str, ...]]] = {
@@ -42,42 +42,30 @@ def _keys(view: str) -> list[str]:
     return ["person_key", *CURRENT_VIEWS[view][2]]
 
 
+def _names(view: str) -> dict[str, str]:
+    """The identifier parts of ``view``'s statements, from the fixed :data:`CURRENT_VIEWS` (never from data)."""
+    if view not in CURRENT_VIEWS:
+        raise ValueError(f"not a current table: {view!r}")
+    source, key, _ = CURRENT_VIEWS[view]
+    return {"src": source, "view": view, "person_key": key,
+            "columns": ", ".join(f"s.{c}" for c in staged_columns(source))}
+
+
 def staged_rows_sql(view: str, only_new: bool = False) -> str:
     """The staged rows of ingested files with ``person_key`` and ``ingested_at`` (the columns of a current
     table); ``only_new``: only files the current table was not built from yet (``staged.current_files``)."""
-    source, key, _ = CURRENT_VIEWS[view]
-    inner = ", ".join(f"s.{c}" for c in staged_columns(source))
-    new = (f" AND f.file_sha NOT IN (SELECT c.file_sha FROM {FILES_TABLE} c WHERE c.view_name = '{view}')"
-           if only_new else "")
-    return f"""SELECT {inner}, {key} AS person_key, f.ingested_at
-    FROM staged.{source} s
-    JOIN raw.files f ON f.file_sha = s.file_sha AND f.source = '{source}' AND f.status = 'ingested'{new}
-    WHERE {key} IS NOT NULL"""
+    return render("current/staged_rows", **_names(view), all_files="FALSE" if only_new else "TRUE")
 
 
 def winners_sql(view: str, rows: str, tail: tuple[str, ...] = ("person_key", "ingested_at")) -> str:
     """Per key, the row of the most recently ingested file, then the last row, among ``rows`` (a relation
-    with a current table's columns).
-
-    Only keys that occur more than once need the window: finding them is a hash aggregate, and the unique
-    rest is copied as is. Roll call rarely repeats a key, so this is a fraction of the window over every row;
-    for re-sent snapshots (most keys repeated) it costs about the same.
-    """
-    cols = staged_columns(CURRENT_VIEWS[view][0])
-    outer = ", ".join(f"w.{c}" for c in cols)
+    with a current table's columns): ``current/winners.sql``."""
+    cols = [*staged_columns(CURRENT_VIEWS[view][0]), *tail]
     keys = _keys(view)
-    same_key = _same_key(view, "d", "k")  # NULL extras are one key, as in GROUP BY and PARTITION BY
-    return f"""WITH k AS ({rows}),
-dup AS (SELECT {", ".join(keys)} FROM k GROUP BY {", ".join(keys)} HAVING count(*) > 1)
-SELECT k.* FROM k WHERE NOT EXISTS (SELECT 1 FROM dup d WHERE {same_key})
-UNION ALL
-SELECT {outer}, {", ".join(f"w.{c}" for c in tail)}
-FROM (
-    SELECT k.*, row_number() OVER (PARTITION BY {", ".join(f"k.{c}" for c in keys)}
-                                   ORDER BY k.ingested_at DESC, k.file_sha DESC, k.row_no DESC) AS rn
-    FROM k WHERE EXISTS (SELECT 1 FROM dup d WHERE {same_key})
-) w
-WHERE w.rn < 2"""  # not "= 1": PostgreSQL guesses 0.5% of rows for "=" on a window column and plans nested loops
+    return render("current/winners", rows=rows, key_columns=", ".join(keys),
+                  partition_columns=", ".join(f"k.{c}" for c in keys),
+                  same_key=_same_key(view, "d", "k"),  # NULL extras are one key, as in GROUP BY and PARTITION BY
+                  winner_columns=", ".join(f"w.{c}" for c in cols))
 
 
 def current_select_sql(view: str) -> str:
@@ -116,13 +104,12 @@ def incremental_sql(view: str, dialect: str = "duckdb") -> list[str]:
     files' rows compete only with the current rows of the same keys. A monthly registry snapshot thus costs
     a window over two snapshots, not over every snapshot ever loaded; a new month of roll call displaces
     nothing."""
-    same = _same_key(view, "t", "n")
+    same = {"view": view, "new_rows": _NEW, "same_key": _same_key(view, "t", "n")}
     stmts = [
         f"DROP TABLE IF EXISTS {_NEW}", f"DROP TABLE IF EXISTS {_CAND}",
         f"CREATE TEMP TABLE {_NEW} AS {staged_rows_sql(view, only_new=True)}",
-        f"CREATE TEMP TABLE {_CAND} AS SELECT t.* FROM {view} t "
-        f"WHERE EXISTS (SELECT 1 FROM {_NEW} n WHERE {same}) UNION ALL SELECT * FROM {_NEW}",
-        f"DELETE FROM {view} t WHERE EXISTS (SELECT 1 FROM {_NEW} n WHERE {same})",
+        f"CREATE TEMP TABLE {_CAND} AS {render('current/competing', **same)}",
+        render("current/delete_competing", **same),
         f"INSERT INTO {view} {winners_sql(view, f'SELECT * FROM {_CAND}')}",
         f"DROP TABLE {_NEW}", f"DROP TABLE {_CAND}",
     ]
@@ -222,65 +209,53 @@ WARN_DROP, HOLD_DROP = 0.10, 0.50
 _WIN, _CHG = "_kongchuo_snap_win", "_kongchuo_snap_chg"
 
 
-def _home_scopes_sql(source: str) -> str:
-    return (f"SELECT file_sha, min(scope_code) AS home FROM raw.snapshots WHERE source = '{source}' "
-            f"GROUP BY file_sha")
+_APPLIED, _EVERY = "'applied', 'confirmed'", "'new', 'held', 'applied', 'confirmed'"
 
 
 def _candidates_sql(view: str, statuses: str, as_of: str | None = None) -> str:
-    source = CURRENT_VIEWS[view][0]
-    dated = f" AND n.snapshot_date <= {as_of}" if as_of else ""
-    return f"""SELECT n.scope_code, n.file_sha, n.snapshot_date, n.delivery_key, n.record_count, n.status,
-               f.ingested_at
-        FROM raw.snapshots n JOIN raw.files f ON f.file_sha = n.file_sha AND f.source = n.source
-        WHERE n.source = '{source}' AND n.status IN ({statuses}) AND f.status = 'ingested'{dated}"""
+    """``snapshots/candidates.sql``: the snapshots of ``statuses`` (applied and confirmed, or every status), dated
+    up to ``as_of`` (a date expression of bind parameters) when given."""
+    pending = {_APPLIED: "FALSE", _EVERY: "TRUE"}[statuses]
+    return render("snapshots/candidates", src=_snapshot_source(view), pending=pending,
+                  dated=f"n.snapshot_date <= {as_of}" if as_of else "TRUE")
+
+
+def _home_scopes_sql(source: str) -> str:
+    """Each snapshot file's first scope (``snapshots/home_scopes.sql``)."""
+    return render("snapshots/home_scopes", src=_snapshot_source(f"staged.{source}_current"))
+
+
+def _snapshot_source(view: str) -> str:
+    if view not in SNAPSHOT_VIEWS:
+        raise ValueError(f"not a snapshot table: {view!r}")
+    return CURRENT_VIEWS[view][0]
 
 
 def _newest_date_files_sql(candidates: str, pick: str = "max") -> str:
-    """Per scope, the files of its newest snapshot date (``pick="min"``: its oldest): a snapshot may come as
-    several files (split by rows, one school in two files), and a file re-sent under the same delivery name
-    supersedes the earlier one."""
-    return f"""WITH c AS ({candidates}),
-        top AS (SELECT scope_code, {pick}(snapshot_date) AS d FROM c GROUP BY scope_code)
-        SELECT c.* FROM c JOIN top t ON t.scope_code = c.scope_code AND t.d = c.snapshot_date
-        WHERE NOT EXISTS (SELECT 1 FROM c c2 WHERE c2.scope_code = c.scope_code
-                          AND c2.snapshot_date = c.snapshot_date AND c2.delivery_key = c.delivery_key
-                          AND (c2.ingested_at > c.ingested_at
-                               OR (c2.ingested_at = c.ingested_at AND c2.file_sha > c.file_sha)))"""
+    """Per scope, the files of its newest snapshot date (``pick="min"``: its oldest):
+    ``snapshots/newest_date_files.sql``."""
+    return render("snapshots/newest_date_files", candidates=candidates, pick={"max": "max", "min": "min"}[pick])
 
 
-def winners_sql_for(view: str, as_of: dt.date | None = None) -> str:
-    """Per scope, the files of its newest applied snapshot (scope_code, file_sha).
+def winners_sql_for(view: str, as_of: bool = False) -> str:
+    """Per scope, the files of its newest applied snapshot (scope_code, file_sha): ``snapshots/winners.sql``.
 
-    ``as_of`` (the last day of a period): the newest snapshot dated up to that day — "the registry of month M
-    is each scope's newest snapshot dated up to M's end", so re-running September after October's snapshot
-    landed reads September's registry again. A scope without any snapshot dated that early keeps its OLDEST
-    snapshot (the nearest there is) rather than vanishing from the period: an export without a date is dated
-    by its landing, usually a few days after the month it describes."""
-    statuses = "'applied', 'confirmed'"
-    if as_of is None:
-        return f"SELECT w.scope_code, w.file_sha FROM ({_newest_date_files_sql(_candidates_sql(view, statuses))}) w"
-    upto = _newest_date_files_sql(_candidates_sql(view, statuses, f"DATE '{as_of.isoformat()}'"))
-    oldest = _newest_date_files_sql(_candidates_sql(view, statuses), pick="min")
-    return (f"SELECT w.scope_code, w.file_sha FROM ({upto}) w UNION ALL "
-            f"SELECT o.scope_code, o.file_sha FROM ({oldest}) o "
-            f"WHERE o.scope_code NOT IN (SELECT u.scope_code FROM ({upto}) u)")
+    ``as_of`` (bind parameter ``:as_of``, the last day of a period): the newest snapshot dated up to that day —
+    "the registry of month M is each scope's newest snapshot dated up to M's end", so re-running September after
+    October's snapshot landed reads September's registry again. A scope without any snapshot dated that early
+    keeps its OLDEST snapshot (the nearest there is) rather than vanishing from the period: an export without a
+    date is dated by its landing, usually a few days after the month it describes."""
+    upto = _candidates_sql(view, _APPLIED, "CAST(:as_of AS DATE)" if as_of else None)
+    return render("snapshots/winners", upto=_newest_date_files_sql(upto),
+                  oldest=_newest_date_files_sql(_candidates_sql(view, _APPLIED), pick="min"))
 
 
 def snapshot_rows_sql(view: str, winners: str) -> str:
     """The staged rows of the winning snapshots (``winners``: scope_code, file_sha) with the columns of the
-    current table (staged columns, person_key, ingested_at, scope_code)."""
-    source, key, _ = CURRENT_VIEWS[view]
-    scope_col = SNAPSHOT_VIEWS[view]
-    inner = ", ".join(f"s.{c}" for c in staged_columns(source))
-    # the scope is computed first, so that (file, scope) is one equi-join key: joined on the file alone, each
-    # row would meet every scope of its file (a file holds a whole district's schools)
-    scoped = (f"SELECT s.*, coalesce(s.{scope_col}, h.home) AS scope_code FROM staged.{source} s "
-              f"JOIN ({_home_scopes_sql(source)}) h ON h.file_sha = s.file_sha WHERE {key} IS NOT NULL")
-    return f"""SELECT {inner}, {key} AS person_key, f.ingested_at, s.scope_code
-    FROM ({scoped}) s
-    JOIN ({winners}) w ON w.file_sha = s.file_sha AND w.scope_code = s.scope_code
-    JOIN raw.files f ON f.file_sha = s.file_sha AND f.source = '{source}' AND f.status = 'ingested'"""
+    current table (staged columns, person_key, ingested_at, scope_code): ``snapshots/rows.sql``."""
+    _snapshot_source(view)
+    return render("snapshots/rows", **_names(view), scope_column=SNAPSHOT_VIEWS[view], winners=winners,
+                  home_scopes=_home_scopes_sql(CURRENT_VIEWS[view][0]))
 
 
 def _unregistered_files(conn, source: str) -> list[tuple[str, str, str, str | None, object]]:
@@ -292,36 +267,16 @@ def _unregistered_files(conn, source: str) -> list[tuple[str, str, str, str | No
         "AND f.file_sha NOT IN (SELECT n.file_sha FROM raw.snapshots n WHERE n.source = :s)"), {"s": source}).all()]
 
 
-def _counted_sql(view: str, files: str) -> str:
-    source, key, _ = CURRENT_VIEWS[view]
-    scope_col = SNAPSHOT_VIEWS[view]
-    return (f"SELECT s.file_sha, s.{scope_col} AS scope_code, count(*) AS n FROM staged.{source} s "
-            f"WHERE s.file_sha IN ({files}) AND {key} IS NOT NULL GROUP BY s.file_sha, s.{scope_col}")
-
-
-def _register_sql(view: str, dated: str, status: str) -> str:
-    """INSERT of the snapshot rows of the files in ``dated`` (file_sha, d, origin): one per scope the file
-    holds; a file without any school (township) code is one scope of its own, otherwise rows without one
-    belong to the file's first scope."""
-    source = CURRENT_VIEWS[view][0]
-    counted = _counted_sql(view, f"SELECT file_sha FROM ({dated}) x")
-    return f"""
-        INSERT INTO raw.snapshots (file_sha, source, scope_code, snapshot_date, date_origin, record_count, status,
-                                   delivery_key)
-        SELECT d.file_sha, '{source}', coalesce(c.scope_code, '{NO_SCOPE}'), d.d, d.origin, coalesce(c.n, 0),
-               '{status}', d.delivery
-        FROM ({dated}) d LEFT JOIN ({counted}) c ON c.file_sha = d.file_sha
-        WHERE c.scope_code IS NOT NULL OR NOT EXISTS (
-            SELECT 1 FROM ({counted}) c2 WHERE c2.file_sha = d.file_sha AND c2.scope_code IS NOT NULL)"""
+def _register_sql(view: str, dated: str) -> str:
+    """INSERT of the snapshot rows of the files in ``dated`` (file_sha, d, origin, delivery, status):
+    ``snapshots/register.sql``."""
+    names = _names(view)
+    return render("snapshots/register", src=_snapshot_source(view), person_key=names["person_key"],
+                  scope_column=SNAPSHOT_VIEWS[view], dated_files=dated)
 
 
 def register_landed_sql(view: str) -> str:
-    source = CURRENT_VIEWS[view][0]
-    dated = (f"SELECT f.file_sha, CAST(f.ingested_at AS DATE) AS d, 'landed' AS origin, f.original_name AS delivery "
-             f"FROM raw.files f "
-             f"WHERE f.source = '{source}' AND f.status = 'ingested' "
-             f"AND f.file_sha NOT IN (SELECT n.file_sha FROM raw.snapshots n WHERE n.source = '{source}')")
-    return _register_sql(view, dated, "applied")
+    return _register_sql(view, render("snapshots/landed", src=_snapshot_source(view)))
 
 
 def register_snapshots(conn, view: str) -> int:
@@ -345,7 +300,7 @@ def register_snapshots(conn, view: str) -> int:
         date, origin = snapshot_date(Path(raw_path), encoding, name, landed_at)
         rows.append({"f": sha, "d": date, "o": origin, "k": delivery_key(name)})
     conn.execute(sa.text("INSERT INTO _kongchuo_snap_dates VALUES (:f, :d, :o, :k)"), rows)
-    conn.execute(sa.text(_register_sql(view, "SELECT file_sha, d, origin, delivery FROM _kongchuo_snap_dates", "new")))
+    conn.execute(sa.text(_register_sql(view, load("snapshots/dated_new"))))
     conn.execute(sa.text("DROP TABLE _kongchuo_snap_dates"))
     return len(files)
 
@@ -364,41 +319,14 @@ def judge_new_snapshots(conn, view: str) -> list[str]:
         {"s": source}).all()]
     if not new:
         return []
-    everything = _candidates_sql(view, "'new', 'held', 'applied', 'confirmed'")
-    applied = _candidates_sql(view, "'applied', 'confirmed'")
-    verdicts = f"""
-        WITH g AS (SELECT scope_code, snapshot_date, sum(record_count) AS n FROM ({everything}) c
-                   WHERE EXISTS (SELECT 1 FROM raw.snapshots x WHERE x.source = '{source}'
-                                 AND x.status IN ('new', 'held') AND x.scope_code = c.scope_code
-                                 AND x.snapshot_date = c.snapshot_date)
-                   GROUP BY scope_code, snapshot_date),
-        a AS (SELECT scope_code, snapshot_date, sum(record_count) AS n FROM ({applied}) c
-              GROUP BY scope_code, snapshot_date)
-        SELECT g.scope_code, g.snapshot_date, g.n AS now_count,
-               (SELECT a.n FROM a WHERE a.scope_code = g.scope_code AND a.snapshot_date < g.snapshot_date
-                ORDER BY a.snapshot_date DESC LIMIT 1) AS previous
-        FROM g"""
+    verdicts = render("snapshots/verdicts", src=source, everything=_candidates_sql(view, _EVERY),
+                      applied=_candidates_sql(view, _APPLIED))
     conn.execute(sa.text("DROP TABLE IF EXISTS _kongchuo_snap_verdicts"))
     conn.execute(sa.text(f"CREATE TEMP TABLE _kongchuo_snap_verdicts AS {verdicts}"))
-    held_files = f"""SELECT DISTINCT x.file_sha FROM raw.snapshots x JOIN _kongchuo_snap_verdicts v
-        ON v.scope_code = x.scope_code AND v.snapshot_date = x.snapshot_date
-        WHERE x.source = '{source}' AND x.status IN ('new', 'held') AND v.previous IS NOT NULL
-          AND v.now_count < {1 - HOLD_DROP} * v.previous"""
-    drops = conn.execute(sa.text(f"""
-        SELECT DISTINCT f.original_name, v.scope_code, v.previous, v.now_count
-        FROM raw.snapshots x JOIN _kongchuo_snap_verdicts v
-          ON v.scope_code = x.scope_code AND v.snapshot_date = x.snapshot_date
-        JOIN raw.files f ON f.file_sha = x.file_sha AND f.source = x.source
-        WHERE x.source = '{source}' AND x.status = 'new' AND v.previous IS NOT NULL
-          AND v.now_count < {1 - WARN_DROP} * v.previous ORDER BY 1, 2""")).all()
-    conn.execute(sa.text(f"""
-        UPDATE raw.snapshots SET previous_count = (
-            SELECT v.previous FROM _kongchuo_snap_verdicts v WHERE v.scope_code = raw.snapshots.scope_code
-            AND v.snapshot_date = raw.snapshots.snapshot_date)
-        WHERE source = '{source}' AND status IN ('new', 'held')"""))
-    conn.execute(sa.text(
-        f"UPDATE raw.snapshots SET status = CASE WHEN file_sha IN ({held_files}) THEN 'held' ELSE 'applied' END "
-        f"WHERE source = '{source}' AND status IN ('new', 'held')"))
+    params = {"source": source, "warn_below": 1 - WARN_DROP, "hold_below": 1 - HOLD_DROP}
+    drops = conn.execute(sa.text(load("snapshots/drops")), params).all()
+    conn.execute(sa.text(load("snapshots/set_previous")), params)
+    conn.execute(sa.text(load("snapshots/set_status")), params)
     conn.execute(sa.text("DROP TABLE _kongchuo_snap_verdicts"))
     return [f"{name}: {scope_code} 记录数 {prev} → {now}（下降 {1 - now / prev:.0%}）"
             + ("，已暂停应用，待 landing/confirmations/ 确认 (held until confirmed)" if now < (1 - HOLD_DROP) * prev
@@ -430,15 +358,13 @@ def _snapshot_statements(view: str, rebuild: bool, dialect: str, as_of: dt.date 
     winners dated up to that day (:func:`winners_sql_for`). Only scopes whose winner changed are rewritten, so
     switching between periods costs the scopes that differ."""
     tail = list(SNAPSHOT_TAIL)
-    stmts = [f"DROP TABLE IF EXISTS {_WIN}", f"CREATE TEMP TABLE {_WIN} AS {winners_sql_for(view, as_of)}"]
+    stmts = [f"DROP TABLE IF EXISTS {_WIN}", f"CREATE TEMP TABLE {_WIN} AS {winners_sql_for(view, as_of is not None)}"]
     if rebuild:
         select = winners_sql(view, snapshot_rows_sql(view, f"SELECT * FROM {_WIN}"), SNAPSHOT_TAIL)
         stmts += [f"DROP TABLE IF EXISTS {view}", f"CREATE TABLE {view} AS {select}"]
     else:
-        mine = f"SELECT scope_code, file_sha FROM {SCOPES_TABLE} WHERE view_name = '{view}'"
-        changed = (f"SELECT DISTINCT scope_code FROM (SELECT scope_code, file_sha FROM {_WIN} EXCEPT {mine}) a "
-                   f"UNION SELECT DISTINCT scope_code FROM ({mine} EXCEPT SELECT scope_code, file_sha FROM {_WIN}) b")
-        same = _same_key(view, "t", "n")
+        changed = render("snapshots/changed_scopes", view=view, winners_table=_WIN)
+        same = {"view": view, "new_rows": _NEW, "same_key": _same_key(view, "t", "n")}
         stmts += [
             f"DROP TABLE IF EXISTS {_CHG}", f"CREATE TEMP TABLE {_CHG} AS {changed}",
             f"DELETE FROM {view} WHERE scope_code IN (SELECT scope_code FROM {_CHG})",
@@ -446,15 +372,14 @@ def _snapshot_statements(view: str, rebuild: bool, dialect: str, as_of: dt.date 
             f"CREATE TEMP TABLE {_NEW} AS " + snapshot_rows_sql(
                 view, f"SELECT * FROM {_WIN} WHERE scope_code IN (SELECT scope_code FROM {_CHG})"),
             # a person may sit in two scopes (census: moved township): the same key competes across them
-            f"CREATE TEMP TABLE {_CAND} AS SELECT t.* FROM {view} t "
-            f"WHERE EXISTS (SELECT 1 FROM {_NEW} n WHERE {same}) UNION ALL SELECT * FROM {_NEW}",
-            f"DELETE FROM {view} t WHERE EXISTS (SELECT 1 FROM {_NEW} n WHERE {same})",
+            f"CREATE TEMP TABLE {_CAND} AS {render('current/competing', **same)}",
+            render("current/delete_competing", **same),
             f"INSERT INTO {view} ({', '.join([*staged_columns(CURRENT_VIEWS[view][0]), *tail])}) "
             f"{winners_sql(view, f'SELECT * FROM {_CAND}', SNAPSHOT_TAIL)}",
             f"DROP TABLE {_NEW}", f"DROP TABLE {_CAND}", f"DROP TABLE {_CHG}",
         ]
-    stmts += [f"DELETE FROM {SCOPES_TABLE} WHERE view_name = '{view}'",
-              f"INSERT INTO {SCOPES_TABLE} (view_name, scope_code, file_sha) SELECT '{view}', scope_code, file_sha "
+    stmts += [f"DELETE FROM {SCOPES_TABLE} WHERE view_name = :view",
+              f"INSERT INTO {SCOPES_TABLE} (view_name, scope_code, file_sha) SELECT :view, scope_code, file_sha "
               f"FROM {_WIN}", f"DROP TABLE {_WIN}"]
     return stmts + ([f"ANALYZE {view}"] if dialect != "duckdb" else [])
 
@@ -470,8 +395,9 @@ def refresh_snapshot_view(conn, view: str, rebuild: bool, dialect: str,
     register_snapshots(conn, view)
     messages = judge_new_snapshots(conn, view)
     messages += [f"{name}: 已确认，应用 (confirmed, applied)" for name in confirm_held(conn, view, confirmations or [])]
+    params = {"view": view, "as_of": as_of}  # each statement binds the ones it names
     for stmt in _snapshot_statements(view, rebuild, dialect, as_of):
-        conn.execute(sa.text(stmt))
+        conn.execute(sa.text(stmt), params)
     return messages
 
 

@@ -101,3 +101,82 @@ def test_a_new_report_is_one_spec(small_run):
     want = {str(c): int(n) for c, n in zip(want[2], want[3]) if str(c).isdigit() and int(n) > 0}
     assert got == want and meta["dagster/row_count"].value == len(want) > 0
     assert meta["total_enrolled"].value == sum(want.values())
+
+
+THROWAWAY_SPEC = '''
+"""R9 试算表: a throw-away report, one spec module and nothing else (tests/test_fast_tier.py)."""
+import dagster as dg
+
+from assets.report_skeleton import Built, ReportRun, ReportSpec, register_report
+from kongchuo.districts import month_label
+from kongchuo.excel import Sheet
+
+KEY = dg.AssetKey(["reports", "r9_throwaway"])
+
+
+def build(run: ReportRun) -> Built:
+    schools = int(run.warehouse.scalar("SELECT count(*) FROM staged.schools"))
+    sheet = Sheet(name="试算", title=f"{run.district()}{month_label(run.period)}试算表", headers=["学校数"],
+                  rows=[[schools]])
+    return Built([run.write([sheet])], 1, {"schools": schools})
+
+
+SPEC = ReportSpec("R9", KEY, "R9 试算表 (a throw-away test report)", deps=[dg.AssetKey(["reports", "r1_monthly"])],
+                  build=build, name="试算表")
+r9_throwaway = register_report(SPEC, __name__)
+'''
+
+
+def test_a_new_report_is_one_spec_module(small_run, tmp_path):
+    """Issue 17, "a new report is one spec file": a spec module written at run time (no file of the project
+    edited) that registers its report appears in the definitions, in the monthly job and after the monthly
+    manifest, whose manifest.json then lists its workbook under its report id; the other entries stay as they
+    were. Unregistered, it is gone from the next definitions."""
+    import hashlib
+    import importlib.util
+    import json
+    import sys
+
+    from assets.report_skeleton import report_ids, unregister_report
+    from kongchuo.districts import month_label
+    from kongchuo.settings import default_warehouse_url
+    from pipelines.definitions import build_definitions
+    from warehouse.home import KongchuoHome
+    from warehouse.resource import WarehouseResource
+
+    key, manifest_key = dg.AssetKey(["reports", "r9_throwaway"]), dg.AssetKey(["reports", "monthly_manifest"])
+    path = small_run.home / "reports" / MONTH / "manifest.json"
+    before = json.loads(path.read_text(encoding="utf-8"))
+    assert "R9" not in report_ids().values() and key not in build_definitions().resolve_asset_graph().get_all_asset_keys()
+
+    (tmp_path / "r9_throwaway.py").write_text(THROWAWAY_SPEC, encoding="utf-8")
+    spec = importlib.util.spec_from_file_location("r9_throwaway", tmp_path / "r9_throwaway.py")
+    module = importlib.util.module_from_spec(spec)
+    sys.modules["r9_throwaway"] = module
+    try:
+        spec.loader.exec_module(module)
+        assert report_ids()["r9_throwaway"] == "R9"
+        defs = build_definitions()
+        assert key in defs.resolve_asset_graph().get_all_asset_keys()
+        assert key in defs.resolve_job_def("monthly_job").asset_layer.executable_asset_keys
+        manifest = defs.resolve_assets_def(manifest_key)
+        assert key in {dep.asset_key for dep in manifest.specs_by_key[manifest_key].deps}
+
+        home = small_run.home
+        resources = {"home": KongchuoHome(path=str(home)),
+                     "warehouse": WarehouseResource(url=default_warehouse_url(home))}
+        result = dg.materialize([defs.resolve_assets_def(key), manifest], partition_key=MONTH,
+                                resources=resources, instance=small_run.instance)
+        assert result.success
+    finally:
+        unregister_report(key)
+        sys.modules.pop("r9_throwaway", None)
+
+    after = json.loads(path.read_text(encoding="utf-8"))
+    book = home / "reports" / MONTH / f"建安区_{month_label(MONTH)}_试算表.xlsx"
+    listed = [e for e in after["reports"] if e["report"] == "R9"]
+    assert listed == [{"file": book.name, "report": "R9", "sha256": hashlib.sha256(book.read_bytes()).hexdigest(),
+                       "bytes": book.stat().st_size}]
+    assert [e for e in after["reports"] if e["report"] != "R9"] == before["reports"]
+    assert {k: v for k, v in after.items() if k != "reports"} == {k: v for k, v in before.items() if k != "reports"}
+    assert key not in build_definitions().resolve_asset_graph().get_all_asset_keys()

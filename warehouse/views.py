@@ -20,6 +20,12 @@ snapshot against the current one while ``staged.registry`` accumulates a snapsho
 grows with every month kept). As views, every check, derived table and ledger query re-ran the window over
 the whole staged table, and about ten steps read ``attendance_current``; built once, each read afterwards is
 a plain table scan (measurements: BENCHMARKS.md).
+
+The statements are ``warehouse/sql/current/*.sql`` (current tables) and ``warehouse/sql/snapshots/*.sql``
+(snapshot registration, judging and choice). What differs per source is filled in by ``render`` from the fixed
+:data:`CURRENT_VIEWS` / :data:`SNAPSHOT_VIEWS` only (table, column and source names, the key expression); values
+(a period's last day, the drop thresholds) are bind parameters. The matching rule (persons, valid IDs) is below,
+written once.
 """
 
 from __future__ import annotations

@@ -62,7 +62,7 @@ def cell_text(value: Any) -> str:
 
 
 # The files person_sql renders, for the SQL_FILES of the reports that use it.
-PERSON_SQL_FILES = ("reports/person", "matching/first_records")
+PERSON_SQL_FILES = ("reports/person", "matching/first_records", "matching/registry_persons")
 
 
 def person_sql(keys: str) -> str:

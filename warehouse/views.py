@@ -60,7 +60,8 @@ def _names(view: str) -> dict[str, str]:
 def staged_rows_sql(view: str, only_new: bool = False) -> str:
     """The staged rows of ingested files with ``person_key`` and ``ingested_at`` (the columns of a current
     table); ``only_new``: only files the current table was not built from yet (``staged.current_files``)."""
-    return render("current/staged_rows", **_names(view), all_files="FALSE" if only_new else "TRUE")
+    files = f"({render('current/unmerged_files', view=view)})" if only_new else "raw.files"
+    return render("current/staged_rows", **_names(view), files=files)
 
 
 def winners_sql(view: str, rows: str, tail: tuple[str, ...] = ("person_key", "ingested_at")) -> str:
@@ -489,35 +490,19 @@ def census_birth_sql(c: str = "c") -> str:
 
 def registry_persons_sql(where: str = "") -> str:
     """``staged.registry_current`` rows with ``record_key`` (student number, else ID), ``person_key`` (the
-    matching rule) and ``age_birth_date`` (the birth date school age is taken from). ``where``: a filter on
-    ``t`` (e.g. ``t.status = 'active'``)."""
-    cond = f" WHERE {where}" if where else ""
-    cols = ", ".join(f"t.{c}" for c in staged_columns("registry"))
-    return (f"SELECT {cols}, coalesce(t.student_no, t.id_number) AS record_key, "
-            f"{registry_person_key_sql('t')} AS person_key, {registry_birth_sql('t')} AS age_birth_date "
-            f"FROM staged.registry_current t{cond}")
+    matching rule) and ``age_birth_date`` (the birth date school age is taken from): ``matching/registry_persons.sql``.
+    ``where``: a filter on ``t`` (e.g. ``t.status = 'active'``)."""
+    return render("matching/registry_persons", columns=", ".join(f"t.{c}" for c in staged_columns("registry")),
+                  person_key=registry_person_key_sql("t"), age_birth_date=registry_birth_sql("t"),
+                  records=where or "TRUE")
 
 
 def attendance_persons_sql(window: str) -> str:
     """Roll-call rows of ``staged.attendance_current`` whose ``date`` satisfies ``window`` (a condition on ``a``),
-    each with its ``person_key``: the row's ID number; else, through its student number, the person of the
-    registry record with that number (any state); else the ID inside a ``G`` number; else the student number.
-    Only the student numbers the window's ID-less rows use are looked up (grouping the whole registry would
-    cost as much as the province's registry is large, every time)."""
-    return f"""(WITH ap_rows AS (
-        SELECT a.student_no, a.id_number, a.school_code, a.date, a.status, a.file_sha, a.row_no
-        FROM staged.attendance_current a WHERE {window}
-    ),
-    ap_sno AS (
-        SELECT t.student_no, min({registry_person_key_sql('t')}) AS person_key
-        FROM staged.registry_current t
-        WHERE t.student_no IN (SELECT student_no FROM ap_rows WHERE id_number IS NULL)
-        GROUP BY t.student_no
-    )
-    SELECT coalesce(r.student_no, r.id_number) AS record_key,
-           coalesce(r.id_number, s.person_key, {g_number_id_sql('r.student_no')}, r.student_no) AS person_key,
-           r.student_no, r.id_number, r.school_code, r.date, r.status, r.file_sha, r.row_no
-    FROM ap_rows r LEFT JOIN ap_sno s ON r.id_number IS NULL AND s.student_no = r.student_no)"""
+    each with its ``person_key`` (``matching/attendance_persons.sql``, in brackets: a subquery)."""
+    return "(" + render("matching/attendance_persons", window=window,
+                        registry_person_key=registry_person_key_sql("t"),
+                        g_number_id=g_number_id_sql("r.student_no")) + ")"
 
 
 REGISTRY_PERSON_KEY_R = registry_person_key_sql("r")  # the person of a registry row aliased ``r`` (report queries)

@@ -36,6 +36,14 @@ from kongchuo.snapshot_dates import delivery_key, snapshot_date
 from warehouse.layout import staged_columns
 from warehouse.sql import load, render
 
+# The statements of this module, for the code_version of the assets that refresh the current tables.
+SQL_FILES = tuple(f"current/{n}" for n in ("staged_rows", "unmerged_files", "winners", "competing",
+                                           "delete_competing")) + tuple(
+    f"snapshots/{n}" for n in ("candidates", "newest_date_files", "winners", "home_scopes", "rows", "register",
+                               "landed", "dated_new", "verdicts", "drops", "set_previous", "set_status",
+                               "changed_scopes")) + ("matching/registry_persons", "matching/attendance_persons",
+                                                     "matching/first_records")
+
 # view name -> (source table, person key expression, extra partition columns)
 CURRENT_VIEWS: dict[str, tuple[str, str, tuple[str, ...]]] = {
     "staged.registry_current": ("registry", "coalesce(s.id_number, s.student_no)", ("school_code",)),

@@ -192,7 +192,7 @@ def quarantined_files(warehouse: WarehouseResource, p: dict[str, Any], source: s
     at ingest (:mod:`kongchuo.delivery`): the check shows them in every run of the period until a file with the
     same delivery name replaces them."""
     q = quarantines.open_quarantines(warehouse, p["period"], source)
-    q = q[q["error"].map(lambda e: check_id in delivery.check_ids_in(e))]
+    q = q.loc[q["error"].map(lambda e: check_id in delivery.check_ids_in(e)).astype(bool)]
     return pd.DataFrame({"record_key": None, "school_code": None, "file_sha": q["file_sha"].astype(object),
                          "row_no": None, "detail": q["error"].astype(object), "severity": "error"},
                         columns=[*FINDING_COLUMNS, "severity"])

@@ -272,7 +272,6 @@ def ingest_source(home: KongchuoHome, warehouse: WarehouseResource, source: str,
     scan = landing.scan_landing(home.landing(source))
     townships = reference_townships(home, warehouse) if source == "census" else ()
     queue = _queue_new_files(home, source, scan, seen, scratch, chunk_rows, townships)
-    ref = reference_codes(home) if queue.jobs and source in delivery.DQ08_SOURCES else delivery.Reference()
     _log_scan(log, source, scan)
     outcomes: dict[str, FileOutcome] = {}
     for landed, raw_path, sha, error in queue.refused_early:
@@ -283,7 +282,7 @@ def ingest_source(home: KongchuoHome, warehouse: WarehouseResource, source: str,
     try:
         for parsed in parse_all(queue.jobs, home.ingest_workers if workers is None else workers,
                                 parallel_min_bytes):
-            outcomes[parsed.job.sha] = _load_or_quarantine(home, warehouse, source, parsed, queue, run_id, log, ref)
+            outcomes[parsed.job.sha] = _load_or_quarantine(home, warehouse, source, parsed, queue, run_id, log)
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
         with contextlib.suppress(OSError):  # the parent too, unless another run is using it
@@ -318,34 +317,24 @@ def reference_townships(home: KongchuoHome, warehouse: WarehouseResource) -> tup
     return tuple(zip(df["township_code"].astype(str), df["township_name"].astype(str)))
 
 
-def reference_codes(home: KongchuoHome) -> delivery.Reference:
-    """The school and township codes of the reference files (the bureau's, else the bundled ones) for DQ08 at
-    ingest: read from the files, so a delivery is judged the same whether or not staged_reference ran first."""
-    codes = {}
-    for table, col in (("schools", "school_code"), ("townships", "township_code")):
-        path = home.reference(f"{table}.csv")
-        codes[table] = frozenset(read_reference(path, table)[col].astype(str)) if path.exists() else frozenset()
-    return delivery.Reference(codes["schools"], codes["townships"])
-
-
-def _file_problem(source: str, parsed: ParsedFile, ref: delivery.Reference) -> str | None:
-    """DQ01 (> 5 % invalid IDs) or DQ08 (unknown codes) of a whole registry or census file (kongchuo/delivery.py)."""
+def _file_problem(source: str, parsed: ParsedFile) -> str | None:
+    """DQ01 of a whole registry or census file: more than 5 % invalid IDs makes it a bad delivery
+    (kongchuo/delivery.py)."""
     if source not in delivery.DQ01_SOURCES:
         return None
     frames = (t.select([c for c in delivery.COLUMNS if c in t.column_names]).to_pandas() for t in parsed.tables())
-    return delivery.file_problem(source, parsed.job.name, frames, parsed.header_map, ref)
+    return delivery.file_problem(source, parsed.job.name, frames, parsed.header_map)
 
 
 def _load_or_quarantine(home: KongchuoHome, warehouse: WarehouseResource, source: str, parsed: ParsedFile,
-                        queue: _Queue, run_id: str | None, log: Any,
-                        ref: delivery.Reference = delivery.Reference()) -> FileOutcome:
+                        queue: _Queue, run_id: str | None, log: Any) -> FileOutcome:
     job = parsed.job
     try:
         if parsed.error:
             if parsed.infrastructure:
                 raise OSError(parsed.error)
             raise IngestError(parsed.error)
-        problem = _file_problem(source, parsed, ref)  # a bad delivery, like an unreadable one: quarantined
+        problem = _file_problem(source, parsed)  # a bad delivery, like an unreadable one: quarantined
         if problem:
             raise IngestError(problem)
         outcome = load_parsed(warehouse, parsed, run_id)

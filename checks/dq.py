@@ -5,9 +5,10 @@ Each check queries the warehouse through :class:`WarehouseResource`, writes its 
 metadata holds counts and at most 10 masked rows. Severity ``error`` checks about the whole extract (DQ10) are
 ``blocking``: when they fail with ``AssetCheckSeverity.ERROR`` Dagster does not materialize the assets downstream in
 the same run. DQ01 and DQ08 are errors *for a file* ("One bad file never stops the rest of the district's work",
-DESIGN): such a registry or census file is quarantined at ingest (:mod:`kongchuo.delivery`), the previous snapshot
-of its scope stays in force and the period's reports are drafts; the check lists the file as its ERROR in every
-run of the period until a corrected file lands, without blocking anything.
+DESIGN): such a registry or census file is quarantined (:mod:`kongchuo.delivery`: DQ01 at ingest, DQ08 by the
+registry's check step below, before anything downstream reads the registry), the previous snapshot of its scope
+stays in force and the period's reports are drafts; the check lists the file as its ERROR in every run of the
+period until a corrected file lands, without blocking anything.
 """
 
 
@@ -281,7 +282,8 @@ def _dq03(source: str):
         "DQ04 一人至多一条在读学籍（重复学籍）。警告，列出。",
         "DQ04 one person, at most one active registry record (duplicate registry). Warning, listed.",
         blocking=True)  # WARN never blocks; blocking=True makes the R5 fix list wait for it
-def dq04_duplicate_registry(context: dg.AssetCheckExecutionContext, warehouse: WarehouseResource) -> dg.AssetCheckResult:
+def dq04_duplicate_registry(context: dg.AssetCheckExecutionContext, warehouse: WarehouseResource,
+                            home: KongchuoHome | None = None) -> dg.AssetCheckResult:
     fnd.ensure_tables(warehouse)
     p = _params(context)
     return _result(context, warehouse, p, asset=STAGED["registry"], name=DQ04_DUPLICATE_REGISTRY, source="registry",
@@ -292,7 +294,8 @@ def dq04_duplicate_registry(context: dg.AssetCheckExecutionContext, warehouse: W
         "DQ07 年龄与年级相符（8月31日周岁减年级应在 5..8 之间）。警告。",
         "DQ07 age fits grade (age on 31 August minus grade within 5..8). Warning.",
         blocking=True)  # WARN never blocks; blocking=True makes the R5 fix list wait for it
-def dq07_age_fits_grade(context: dg.AssetCheckExecutionContext, warehouse: WarehouseResource) -> dg.AssetCheckResult:
+def dq07_age_fits_grade(context: dg.AssetCheckExecutionContext, warehouse: WarehouseResource,
+                        home: KongchuoHome | None = None) -> dg.AssetCheckResult:
     fnd.ensure_tables(warehouse)
     p = _params(context)
     return _result(context, warehouse, p, asset=STAGED["registry"], name=DQ07_AGE_FITS_GRADE, source="registry",
@@ -300,15 +303,22 @@ def dq07_age_fits_grade(context: dg.AssetCheckExecutionContext, warehouse: Wareh
 
 
 @_member(STAGED["registry"], DQ08_KNOWN_CODES,
-        "DQ08 学校标识码、乡镇代码存在于参考数据中。错误：含未知代码的学籍文件在入库时整体隔离（列出代码、文件、行、列），"
+        "DQ08 学校标识码、乡镇代码存在于参考数据中。错误：含未知代码的学籍文件整体隔离（列出代码、文件、行、列），"
         "该范围原有数据继续有效，本期报表为草稿，直至更正文件报送；不阻断全区其他工作。",
         "DQ08 school and township codes exist in the reference data. Error: a registry file with unknown codes is "
-        "quarantined whole at ingest (codes named with file, row and column), its scope's previous data stays, the "
-        "period's reports are drafts until a corrected file lands; nothing else is blocked.", blocking=False)
-def dq08_known_codes(context: dg.AssetCheckExecutionContext, warehouse: WarehouseResource) -> dg.AssetCheckResult:
+        "quarantined whole before the derived tables read it (codes named with file, row and column), its scope's "
+        "previous data stays, the period's reports are drafts until a corrected file lands; nothing else is "
+        "blocked.", blocking=False)
+def dq08_known_codes(context: dg.AssetCheckExecutionContext, warehouse: WarehouseResource,
+                     home: KongchuoHome) -> dg.AssetCheckResult:
     fnd.ensure_tables(warehouse)
     p = _params(context)
-    found = _query(warehouse, rules.DQ08_SQL, p)  # rows already in the warehouse (e.g. after a reference change)
+    found = _query(warehouse, rules.DQ08_SQL, p)
+    # each file with unknown codes is quarantined whole before anything downstream reads the registry (this step
+    # holds blocking checks); rows still listed after that are there without reference data to judge them
+    if len(found) and quarantines.judge_loaded_files(warehouse, home.quarantine, found["file_sha"].dropna().tolist(),
+                                                     p["run_id"], p["end"]):
+        found = _query(warehouse, rules.DQ08_SQL, p)
     held = quarantined_files(warehouse, p, "registry", "DQ08")
     found = pd.concat([found, held], ignore_index=True) if len(held) else found
     return _result(context, warehouse, p, asset=STAGED["registry"], name=DQ08_KNOWN_CODES, source="registry",
@@ -463,27 +473,27 @@ def dq10_extract_covers_period(context: dg.AssetCheckExecutionContext, warehouse
                                severity=ERROR, metadata=meta)
 
 
-_REGISTRY_MEMBERS = (dq04_duplicate_registry, dq07_age_fits_grade, dq08_known_codes)
+_REGISTRY_MEMBERS = (dq08_known_codes, dq04_duplicate_registry, dq07_age_fits_grade)
 
 
 # The registry's five SQL/ID checks in one step (0.1–0.7 s each on a district, where each step of its own cost
 # Dagster about as much again). Each keeps its spec. DQ04 and DQ07 are blocking WARN checks, so the assets
-# downstream of staged/registry wait for this step; DQ01 and DQ08 report ERROR without blocking (their bad files
-# were quarantined at ingest).
+# downstream of staged/registry wait for this step, in which DQ08 quarantines files with unknown codes; DQ01 and
+# DQ08 report ERROR without blocking.
 @dg.multi_asset_check(specs=[*_ID_SPECS, *(fn.spec for fn in _REGISTRY_MEMBERS)], can_subset=True,
                       pool=WAREHOUSE_POOL, name="staged__registry_checks",
                       description="学籍 DQ01、DQ02、DQ04、DQ07、DQ08，一个步骤内逐项检查，各自报告。\n\n"
                                   "Registry DQ01, DQ02, DQ04, DQ07 and DQ08, each reported as its own check, run in one step.")
-def registry_checks(context: dg.AssetCheckExecutionContext,
-                    warehouse: WarehouseResource) -> Iterator[dg.AssetCheckResult]:
+def registry_checks(context: dg.AssetCheckExecutionContext, warehouse: WarehouseResource,
+                    home: KongchuoHome) -> Iterator[dg.AssetCheckResult]:
     selected = context.selected_asset_check_keys
+    for fn in _REGISTRY_MEMBERS:  # DQ08 first: it may quarantine a file, which DQ04/DQ07 then no longer list
+        if fn.spec.key in selected:
+            yield fn(context, warehouse, home)
     if any(spec.key in selected for spec in _ID_SPECS):
         for result in dq01_dq02_registry_id_numbers(context, warehouse):
             if dg.AssetCheckKey(result.asset_key, result.check_name) in selected:
                 yield result
-    for fn in _REGISTRY_MEMBERS:
-        if fn.spec.key in selected:
-            yield fn(context, warehouse)
 
 
 dq_checks: list[dg.AssetChecksDefinition] = [

@@ -1,11 +1,16 @@
 """File-level rules that make a whole registry or census delivery a bad file (issue 13, DESIGN "Checks").
 
 DQ01 says a file with more than 5 % invalid ID numbers is an error *for the file*; DQ08 says a school or township
-code outside the reference data is an error. Found after the district's checks, either one held back every
-derived table and report of the district. Judged here, on the parsed rows of one file before it is loaded, such a
-file is a bad delivery like any other: it is quarantined (its raw copy kept unchanged), the previous snapshot of
-its scope stays in force, the rest of the district goes on, and the period's reports are drafts until a corrected
-file lands (``assets/completeness.py``).
+code outside the reference data is an error. Found by the district's checks, either one held back every derived
+table and report of the district. Judged per file, such a file is a bad delivery like any other: it is
+quarantined (its raw copy kept unchanged), the previous snapshot of its scope stays in force, the rest of the
+district goes on, and the period's reports are drafts until a corrected file lands (``assets/completeness.py``).
+
+Where: DQ01 needs nothing but the file, so it is judged at ingest, before the file is loaded
+(``assets/ingest.py``). DQ08 needs the reference data the run has loaded (``staged.schools``,
+``staged.townships``: the bureau's or the bundled files), so the registry's check step judges the files of the
+current registry and quarantines those with unknown codes before anything downstream reads them
+(``checks/dq.py``; the step holds blocking checks, so every asset downstream of the registry waits for it).
 
 Granularity for DQ08: the whole file, not the row. A registry row whose school the reference data does not know
 cannot be placed in any school or township, and dropping the row would turn an enrolled child into a 失学 child in
@@ -107,9 +112,9 @@ def _scope_text(t: _Tally, source: str) -> str:
 
 
 def file_problem(source: str, name: str, frames: Iterable[pd.DataFrame], header_map: dict[str, str],
-                 ref: Reference) -> str | None:
-    """The file-level DQ01/DQ08 error of one parsed registry or census file, or None. ``frames``: its normalised
-    rows (at least the :data:`COLUMNS` it has), one chunk at a time."""
+                 ref: Reference = Reference()) -> str | None:
+    """The file-level DQ01/DQ08 error of one registry or census file, or None. ``frames``: its normalised rows (at
+    least the :data:`COLUMNS` it has), one chunk at a time; ``ref``: the reference codes (empty: DQ08 not judged)."""
     if source not in DQ01_SOURCES and source not in DQ08_SOURCES:
         return None
     t = _Tally()

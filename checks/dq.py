@@ -320,7 +320,7 @@ def dq08_known_codes(context: dg.AssetCheckExecutionContext, warehouse: Warehous
                                                      p["run_id"], p["end"]):
         found = _query(warehouse, rules.DQ08_SQL, p)
     held = quarantined_files(warehouse, p, "registry", "DQ08")
-    found = pd.concat([found, held], ignore_index=True) if len(held) else found
+    found = pd.concat([found.assign(severity="error"), held], ignore_index=True) if len(held) else found
     return _result(context, warehouse, p, asset=STAGED["registry"], name=DQ08_KNOWN_CODES, source="registry",
                    findings=found, error=True, extra={"files_quarantined": len(held)})
 

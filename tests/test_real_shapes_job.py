@@ -106,7 +106,7 @@ def test_every_visible_sheet_no_hidden_sheet_and_float_ids_through_the_monthly_j
         "ORDER BY f.row_no", {"r": outcome.run_id, "n": f"学籍_{float_school}_20261008.csv"})
     assert list(found["row_no"]) == [2, 3, 4] and set(found["severity"]) == {"warn"}
     for row_no, detail in zip(found["row_no"], found["detail"]):
-        assert f"第{row_no}行" in detail and "身份证号" in detail, detail
+        assert f"第 {row_no} 行 B 列（身份证号）" in detail, detail
     assert not warehouse.query_df(  # nothing of the hidden sheet anywhere in the current registry
         "SELECT 1 FROM staged.registry_current WHERE id_number IN (:a, :b, :c)",
         dict(zip("abc", stale))).shape[0]

@@ -190,8 +190,8 @@ def dq01_severity(found: pd.DataFrame, per_file: pd.DataFrame) -> tuple[pd.DataF
 
 def quarantined_files(warehouse: WarehouseResource, p: dict[str, Any], source: str, check_id: str) -> pd.DataFrame:
     """Findings (severity error, one per file) for the open quarantines of ``source`` that ``check_id`` put there
-    at ingest (:mod:`kongchuo.delivery`): the check shows them in every run of the period until a file with the
-    same delivery name replaces them."""
+    (:mod:`kongchuo.delivery`: DQ01 at ingest, DQ08 in the registry's check step): the check shows them in every
+    run of the period until a file with the same delivery name replaces them."""
     q = quarantines.open_quarantines(warehouse, p["period"], source)
     q = q.loc[q["error"].map(lambda e: check_id in delivery.check_ids_in(e)).astype(bool)]
     return pd.DataFrame({"record_key": None, "school_code": None, "file_sha": q["file_sha"].astype(object),

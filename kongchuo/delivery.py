@@ -64,7 +64,10 @@ class _Tally:
 
 def _where(sheet: object, row: object) -> str:
     place = f"第{int(row)}行" if row is not None and not pd.isna(row) else "第?行"
-    return f"工作表「{sheet}」{place}" if isinstance(sheet, str) and sheet else place
+    if not (isinstance(sheet, str) and sheet):
+        return place
+    name = "".join(c if c.isprintable() else " " for c in sheet)[:31]  # never a forged log line
+    return f"工作表「{masking.mask_file_name(name)}」{place}"
 
 
 def _places(found: list[tuple[object, object]], total: int) -> str:

@@ -4,15 +4,17 @@ A quarantined delivery stays open, for every run of the periods it concerns (not
 quarantined it), until a valid replacement has landed. **Replacement** = a later file of the same source that
 was ingested and has the same delivery name: the same file name, ignoring the folder and a correction mark at
 the end of the name (``更正``, ``修正``, ``补报``, ``重报``, ``修改``, ``新``, ``v2``, ``(1)``), so ``一中学籍.csv`` is
-replaced by a corrected ``一中学籍.csv`` or ``一中学籍_更正.xlsx``. (Content cannot name its scope: the file could
-not be read.)
+replaced by a corrected ``一中学籍.csv`` or ``一中学籍_更正.xlsx``. (The name, not the content: an unreadable file
+has no content to compare.)
 
 **Periods concerned**: a date in the file name (``2026-09``, ``20260915``, ``9月``) gives its month; a file
 without one concerns every period from the month before it landed on (a delivery for last month arrives this
 month), so an undated bad file never leaves an older, already filed period in draft.
 
-**Affected schools and townships**: the school codes (10 digits), school names and township names the file
-name holds, matched against the reference data; if it holds none, the whole district (every school).
+**Affected schools and townships**: for a registry or census file quarantined for its content (DQ01 > 5 %
+invalid IDs, DQ08 unknown codes: :mod:`kongchuo.delivery`), the schools or townships it holds; else the school
+codes (10 digits), school names and township names the file name holds, matched against the reference data; if
+it holds none, the whole district (every school).
 
 While anything is open the period's reports are drafts (:func:`state`, used by :mod:`assets.report_files`
 and :mod:`assets.manifest`): ``草稿`` in title and file name, a first sheet listing the files to fix and the
@@ -22,14 +24,14 @@ records (:mod:`warehouse.views`) is listed too: until it is confirmed, the figur
 
 from __future__ import annotations
 
-import datetime as dt
 from dataclasses import dataclass, field
 
 import pandas as pd
 
+from kongchuo import delivery
 from kongchuo.excel import Sheet
-from kongchuo.snapshot_dates import date_in_name, delivery_key
-from warehouse.partitions import period_bounds
+from kongchuo.snapshot_dates import delivery_key  # noqa: F401  (tests name the replacement rule from here)
+from warehouse import quarantines
 from warehouse.resource import WarehouseResource
 
 WHOLE_DISTRICT = "全部（文件名未指明范围）"
@@ -53,32 +55,9 @@ class Completeness:
                 "affected_schools": self.schools, "affected_townships": self.townships}
 
 
-def _concerns(name: str, landed_at: dt.datetime, start: dt.date, end: dt.date) -> bool:
-    named = date_in_name(name, landed_at)
-    if named is not None:
-        return start <= named <= end
-    month_before = (landed_at.date().replace(day=1) - dt.timedelta(days=1)).replace(day=1)
-    return end >= month_before
-
-
 def open_quarantines(warehouse: WarehouseResource, period: str) -> pd.DataFrame:
-    """Quarantined files of ``period`` without a valid replacement: source, file, error, since."""
-    files = warehouse.query_df(
-        "SELECT source, original_name, status, error, ingested_at FROM raw.files "
-        "WHERE status IN ('ingested', 'quarantined') ORDER BY ingested_at")
-    start, end = period_bounds(period)
-    rows = []
-    for q in files[files["status"] == "quarantined"].itertuples(index=False):
-        landed = pd.Timestamp(q.ingested_at).to_pydatetime()
-        later = files[(files["status"] == "ingested") & (files["source"] == q.source)
-                      & (files["ingested_at"] >= q.ingested_at)]
-        key = delivery_key(q.original_name)
-        if any(delivery_key(n) == key for n in later["original_name"]):
-            continue
-        if _concerns(q.original_name, landed, start, end):
-            rows.append({"source": q.source, "file": q.original_name, "error": q.error or "", "since": landed,
-                         "reason": "已隔离，待重新报送 (quarantined: send a corrected file)"})
-    return pd.DataFrame(rows, columns=["source", "file", "error", "since", "reason"])
+    """Quarantined files of ``period`` without a valid replacement: source, file, error, since, reason."""
+    return quarantines.open_quarantines(warehouse, period).drop(columns=["file_sha"])
 
 
 def held_snapshots(warehouse: WarehouseResource) -> pd.DataFrame:
@@ -93,15 +72,31 @@ def held_snapshots(warehouse: WarehouseResource) -> pd.DataFrame:
         return pd.DataFrame(columns=["source", "file", "error", "since", "reason"])
 
 
-def _affected(warehouse: WarehouseResource, names: list[str]) -> tuple[list[str], list[str]]:
+def _affected(warehouse: WarehouseResource, names: list[str], errors: list[str]) -> tuple[list[str], list[str]]:
     schools = warehouse.query_df("SELECT s.school_code, s.school_name, t.township_name FROM staged.schools s "
                                  "LEFT JOIN staged.townships t ON t.township_code = s.township_code "
                                  "ORDER BY s.school_code")
     towns = warehouse.query_df("SELECT township_code, township_name FROM staged.townships ORDER BY township_code")
     hit_schools: set[str] = set()
     hit_towns: set[str] = set()
-    for name in names:
+    for name, error in zip(names, errors):
+        # a file quarantined for its content (DQ01/DQ08, kongchuo.delivery) names its scope: its school or township
+        # codes; others are matched by what their file name holds
+        codes = set(delivery.scope_codes(error))
         matched = False
+        for t in towns.itertuples(index=False):
+            if t.township_code in codes:
+                hit_towns.add(str(t.township_name))
+                hit_schools.update(f"{s.school_name}（{s.school_code}）" for s in schools.itertuples(index=False)
+                                   if s.township_name == t.township_name)
+                matched = True
+        for s in schools.itertuples(index=False):
+            if s.school_code in codes:
+                hit_schools.add(f"{s.school_name}（{s.school_code}）")
+                hit_towns.add(str(s.township_name))
+                matched = True
+        if matched:
+            continue
         for s in schools.itertuples(index=False):
             if s.school_code in name or (s.school_name and s.school_name in name):
                 hit_schools.add(f"{s.school_name}（{s.school_code}）")
@@ -128,7 +123,7 @@ def _compute_state(warehouse: WarehouseResource, period: str) -> Completeness:
     files = pd.concat([open_quarantines(warehouse, period), held_snapshots(warehouse)], ignore_index=True)
     if files.empty:
         return Completeness(period, files)
-    schools, townships = _affected(warehouse, files["file"].tolist())
+    schools, townships = _affected(warehouse, files["file"].tolist(), files["error"].fillna("").tolist())
     return Completeness(period, files, schools, townships)
 
 

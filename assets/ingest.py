@@ -53,7 +53,7 @@ import sqlalchemy as sa
 
 from assets.common import OWNERS, table_schema
 from assets.landing_findings import record_refused
-from kongchuo import landing, masking
+from kongchuo import delivery, landing, masking
 from kongchuo.excel import sha256_file
 from kongchuo.normalize import parse_flags
 from kongchuo.parsing import PARALLEL_MIN_BYTES, ParsedFile, ParseJob, parse_all, safe_error
@@ -317,6 +317,15 @@ def reference_townships(home: KongchuoHome, warehouse: WarehouseResource) -> tup
     return tuple(zip(df["township_code"].astype(str), df["township_name"].astype(str)))
 
 
+def _file_problem(source: str, parsed: ParsedFile) -> str | None:
+    """DQ01 of a whole registry or census file: more than 5 % invalid IDs makes it a bad delivery
+    (kongchuo/delivery.py)."""
+    if source not in delivery.DQ01_SOURCES:
+        return None
+    frames = (t.select([c for c in delivery.COLUMNS if c in t.column_names]).to_pandas() for t in parsed.tables())
+    return delivery.file_problem(source, parsed.job.name, frames, parsed.header_map)
+
+
 def _load_or_quarantine(home: KongchuoHome, warehouse: WarehouseResource, source: str, parsed: ParsedFile,
                         queue: _Queue, run_id: str | None, log: Any) -> FileOutcome:
     job = parsed.job
@@ -325,6 +334,9 @@ def _load_or_quarantine(home: KongchuoHome, warehouse: WarehouseResource, source
             if parsed.infrastructure:
                 raise OSError(parsed.error)
             raise IngestError(parsed.error)
+        problem = _file_problem(source, parsed)  # a bad delivery, like an unreadable one: quarantined
+        if problem:
+            raise IngestError(problem)
         outcome = load_parsed(warehouse, parsed, run_id)
         if log:
             log.info(f"{source}: ingested {job.name} ({outcome.rows} rows, sha256 {job.sha[:12]})")

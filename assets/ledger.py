@@ -40,9 +40,10 @@ nobody, where the rules would take every registered child for absent. M itself r
 evaluates them the same way when they hold nothing for M (the ledger materialised alone).
 ``ledger.periods`` records every month derived (with ``suspicion_from`` = ``derived`` or ``evaluated``), so
 a month with no events is not derived again. Hence a first run of June on a backlog writes the events of
-March–June, the same rows as running every month in order (tests/test_ledger_backlog.py). The
-evaluation reads the current snapshots (``staged.registry_current``, ``staged.census_current``) as the
-monthly derived tables do; attendance, casework, exemptions and home teaching are cut at each month's end.
+March–June, the same rows as running every month in order (tests/test_ledger_backlog.py). A month caught up
+reads the registry and census of that month (each scope's newest snapshot dated up to its end: the current
+tables are refreshed as of it, :func:`as_of_month`, and back to the run's own month afterwards), as its own
+run would have; attendance, casework, exemptions and home teaching are cut at each month's end.
 
 Determinism and backfills. Events of period P are written by P's run (delete the rows with
 ``created_for_period = P``, insert), or by the first later run that finds P missing, and are derived only
@@ -80,7 +81,7 @@ from warehouse.partitions import FIRST_MONTH, monthly_partitions, period_bounds,
 from warehouse.pools import WAREHOUSE_POOL
 from warehouse.resource import WarehouseResource
 from warehouse.sql import load, render
-from warehouse.views import first_records_sql, registry_persons_sql
+from warehouse.views import CURRENT_VIEWS, SNAPSHOT_VIEWS, first_records_sql, refresh_current, registry_persons_sql
 
 CASE_EVENTS = dg.AssetKey(["ledger", "case_events"])
 TABLE = "ledger.case_events"
@@ -377,11 +378,28 @@ def catch_up(warehouse: WarehouseResource, period: str, config: RuleConfig, mode
     rules on its own window (the same bind parameters as the month's own run); returns the number of events
     per month caught up."""
     done: dict[str, int] = {}
-    for month in catch_up_periods(warehouse, period):
-        params = rule_params(warehouse, period_params(month), config, mode)
-        evaluate_month(warehouse, params)
-        done[month] = len(write_period(warehouse, month, params, EVALUATED_RELATIONS))
+    months = catch_up_periods(warehouse, period)
+    if not months:
+        return done
+    try:
+        for month in months:
+            as_of_month(warehouse, month)
+            params = rule_params(warehouse, period_params(month), config, mode)
+            evaluate_month(warehouse, params)
+            done[month] = len(write_period(warehouse, month, params, EVALUATED_RELATIONS))
+    finally:
+        as_of_month(warehouse, period)  # the run's own period reads its own registry again
     return done
+
+
+SNAPSHOT_SOURCES = [CURRENT_VIEWS[view][0] for view in SNAPSHOT_VIEWS]  # registry, census
+
+
+def as_of_month(warehouse: WarehouseResource, period: str) -> None:
+    """The current registry and census as of ``period``'s last day: "the registry of month M is each scope's
+    newest snapshot dated up to M's end" holds for every month the ledger catches up on, not only the run's own
+    (the as-of mechanism of :func:`warehouse.views.refresh_current`; only the scopes that differ are rewritten)."""
+    refresh_current(warehouse, SNAPSHOT_SOURCES, as_of=period_bounds(period)[1])
 
 
 @dg.asset(

@@ -2,8 +2,13 @@
 
 Each check queries the warehouse through :class:`WarehouseResource`, writes its offending records to
 ``checks.findings`` (delete-then-insert per run and check), and returns an ``AssetCheckResult`` whose
-metadata holds counts and at most 10 masked rows. Severity ``error`` checks are ``blocking``: when they fail
-with ``AssetCheckSeverity.ERROR`` Dagster does not materialize the assets downstream in the same run.
+metadata holds counts and at most 10 masked rows. Severity ``error`` checks about the whole extract (DQ10) are
+``blocking``: when they fail with ``AssetCheckSeverity.ERROR`` Dagster does not materialize the assets downstream in
+the same run. DQ01 and DQ08 are errors *for a file* ("One bad file never stops the rest of the district's work",
+DESIGN): such a registry or census file is quarantined (:mod:`kongchuo.delivery`: DQ01 at ingest, DQ08 by the
+registry's check step below, before anything downstream reads the registry), the previous snapshot of its scope
+stays in force and the period's reports are drafts; the check lists the file as its ERROR in every run of the
+period until a corrected file lands, without blocking anything.
 """
 
 
@@ -15,7 +20,7 @@ import pandas as pd
 import sqlalchemy as sa
 
 from checks import gx_suites, rules
-from kongchuo import idnumber
+from kongchuo import delivery, idnumber
 from kongchuo.check_names import (
     CHECK_IDS,
     DQ01_VALID_ID_NUMBER,
@@ -31,6 +36,7 @@ from kongchuo.check_names import (
 )
 from kongchuo.labels import ID_PROBLEM_LABELS, period_label
 from warehouse import findings as fnd
+from warehouse import quarantines
 from warehouse.home import KongchuoHome
 from warehouse.partitions import period_bounds, period_of, school_year_reference_date
 from warehouse.pools import WAREHOUSE_POOL
@@ -39,7 +45,7 @@ from warehouse.resource import WarehouseResource
 STAGED = {s: dg.AssetKey(["staged", s]) for s in ("registry", "attendance", "census")}
 ROSTER = dg.AssetKey(["derived", "roster"])
 
-DQ01_ERROR_RATE = 0.05
+DQ01_ERROR_RATE = delivery.DQ01_ERROR_RATE
 CHUNK_ROWS = 100_000
 
 ERROR = dg.AssetCheckSeverity.ERROR
@@ -182,16 +188,30 @@ def dq01_severity(found: pd.DataFrame, per_file: pd.DataFrame) -> tuple[pd.DataF
     return found, error_files, int(per_file["rows"].sum()) if len(per_file) else 0
 
 
+def quarantined_files(warehouse: WarehouseResource, p: dict[str, Any], source: str, check_id: str) -> pd.DataFrame:
+    """Findings (severity error, one per file) for the open quarantines of ``source`` that ``check_id`` put there
+    (:mod:`kongchuo.delivery`: DQ01 at ingest, DQ08 in the registry's check step): the check shows them in every
+    run of the period until a file with the same delivery name replaces them."""
+    q = quarantines.open_quarantines(warehouse, p["period"], source)
+    q = q.loc[q["error"].map(lambda e: check_id in delivery.check_ids_in(e)).astype(bool)]
+    return pd.DataFrame({"record_key": None, "school_code": None, "file_sha": q["file_sha"].astype(object),
+                         "row_no": None, "detail": q["error"].astype(object), "severity": "error"},
+                        columns=[*FINDING_COLUMNS, "severity"])
+
+
 _DQ01_DESCRIPTION = (
-    "DQ01 身份证件号有效：符合 GB 11643-1999 校验码，含真实出生日期。某文件无效率超过 5% 为错误（阻断下游），否则为警告并列出。\n\n"
+    "DQ01 身份证件号有效：符合 GB 11643-1999 校验码，含真实出生日期。某文件无效率超过 5% 为该文件的错误：入库时隔离该文件，"
+    "该范围原有数据继续有效，本期报表为草稿，直至更正文件报送（不阻断全区其他工作）；否则为警告并列出。\n\n"
     "DQ01 id_number is a valid 18-character resident ID (GB 11643-1999 check digit, a real date of birth). "
-    "Error (blocking) for a file when more than 5% fail, else a warning with the list.")
+    "Error for a file when more than 5% fail: the file is quarantined at ingest, its scope's previous data stays, "
+    "the period's reports are drafts until a corrected file lands (nothing else is blocked); else a warning with "
+    "the list.")
 _DQ02_DESCRIPTION = (
     "DQ02 出生日期、性别与身份证件号一致（第7–14位为出生日期，第17位奇数为男）。警告。\n\n"
     "DQ02 birth_date and gender agree with the ID number (digits 7–14; 17th digit odd = male). Warning.")
 
 
-_ID_SPECS = [dg.AssetCheckSpec(DQ01_VALID_ID_NUMBER, asset=STAGED["registry"], blocking=True,
+_ID_SPECS = [dg.AssetCheckSpec(DQ01_VALID_ID_NUMBER, asset=STAGED["registry"], blocking=False,
                                description=_DQ01_DESCRIPTION, metadata={"check_id": CHECK_IDS[DQ01_VALID_ID_NUMBER]}),
              dg.AssetCheckSpec(DQ02_ID_MATCHES_BIRTH_GENDER, asset=STAGED["registry"], blocking=False,
                                description=_DQ02_DESCRIPTION,
@@ -214,13 +234,15 @@ def dq01_dq02_registry_id_numbers(context: dg.AssetCheckExecutionContext,
 def _dq01_result(context: dg.AssetCheckExecutionContext, warehouse: WarehouseResource, p: dict[str, Any],
                  found: pd.DataFrame, per_file: pd.DataFrame) -> dg.AssetCheckResult:
     found, error_files, total = dq01_severity(found, per_file)
+    held = quarantined_files(warehouse, p, "registry", "DQ01")
+    found = pd.concat([found, held], ignore_index=True) if len(held) else found
     gx = gx_suites.validate_sql_frame(
         "dq01", warehouse, rules.REGISTRY_IDS_SQL, p,
         gx_suites.dq01_expectations(DQ01_ERROR_RATE))
-    extra = {"ids_checked": total, "invalid_rate": round(len(found) / total, 4) if total else 0.0,
-             "files_over_5_percent": len(error_files)}
+    extra = {"ids_checked": total, "invalid_rate": round((len(found) - len(held)) / total, 4) if total else 0.0,
+             "files_over_5_percent": len(error_files) + len(held), "files_quarantined": len(held)}
     return _result(context, warehouse, p, asset=STAGED["registry"], name=DQ01_VALID_ID_NUMBER, source="registry",
-                   findings=found, error=bool(error_files), extra=extra, gx=gx, passed=found.empty)
+                   findings=found, error=bool(error_files) or len(held) > 0, extra=extra, gx=gx, passed=found.empty)
 
 
 # --- DQ03: required values (SQL findings + GX suite), per source ------------------------------------------
@@ -260,7 +282,8 @@ def _dq03(source: str):
         "DQ04 一人至多一条在读学籍（重复学籍）。警告，列出。",
         "DQ04 one person, at most one active registry record (duplicate registry). Warning, listed.",
         blocking=True)  # WARN never blocks; blocking=True makes the R5 fix list wait for it
-def dq04_duplicate_registry(context: dg.AssetCheckExecutionContext, warehouse: WarehouseResource) -> dg.AssetCheckResult:
+def dq04_duplicate_registry(context: dg.AssetCheckExecutionContext, warehouse: WarehouseResource,
+                            home: KongchuoHome | None = None) -> dg.AssetCheckResult:
     fnd.ensure_tables(warehouse)
     p = _params(context)
     return _result(context, warehouse, p, asset=STAGED["registry"], name=DQ04_DUPLICATE_REGISTRY, source="registry",
@@ -271,7 +294,8 @@ def dq04_duplicate_registry(context: dg.AssetCheckExecutionContext, warehouse: W
         "DQ07 年龄与年级相符（8月31日周岁减年级应在 5..8 之间）。警告。",
         "DQ07 age fits grade (age on 31 August minus grade within 5..8). Warning.",
         blocking=True)  # WARN never blocks; blocking=True makes the R5 fix list wait for it
-def dq07_age_fits_grade(context: dg.AssetCheckExecutionContext, warehouse: WarehouseResource) -> dg.AssetCheckResult:
+def dq07_age_fits_grade(context: dg.AssetCheckExecutionContext, warehouse: WarehouseResource,
+                        home: KongchuoHome | None = None) -> dg.AssetCheckResult:
     fnd.ensure_tables(warehouse)
     p = _params(context)
     return _result(context, warehouse, p, asset=STAGED["registry"], name=DQ07_AGE_FITS_GRADE, source="registry",
@@ -279,14 +303,26 @@ def dq07_age_fits_grade(context: dg.AssetCheckExecutionContext, warehouse: Wareh
 
 
 @_member(STAGED["registry"], DQ08_KNOWN_CODES,
-        "DQ08 学校标识码、乡镇代码存在于参考数据中。错误（阻断下游）。",
-        "DQ08 school and township codes exist in the reference data. Error (blocking).", blocking=True)
-def dq08_known_codes(context: dg.AssetCheckExecutionContext, warehouse: WarehouseResource) -> dg.AssetCheckResult:
+        "DQ08 学校标识码、乡镇代码存在于参考数据中。错误：含未知代码的学籍文件整体隔离（列出代码、文件、行、列），"
+        "该范围原有数据继续有效，本期报表为草稿，直至更正文件报送；不阻断全区其他工作。",
+        "DQ08 school and township codes exist in the reference data. Error: a registry file with unknown codes is "
+        "quarantined whole before the derived tables read it (codes named with file, row and column), its scope's "
+        "previous data stays, the period's reports are drafts until a corrected file lands; nothing else is "
+        "blocked.", blocking=False)
+def dq08_known_codes(context: dg.AssetCheckExecutionContext, warehouse: WarehouseResource,
+                     home: KongchuoHome) -> dg.AssetCheckResult:
     fnd.ensure_tables(warehouse)
     p = _params(context)
     found = _query(warehouse, rules.DQ08_SQL, p)
+    # each file with unknown codes is quarantined whole before anything downstream reads the registry (this step
+    # holds blocking checks); rows still listed after that are there without reference data to judge them
+    if len(found) and quarantines.judge_loaded_files(warehouse, home.quarantine, found["file_sha"].dropna().tolist(),
+                                                     p["run_id"], p["end"]):
+        found = _query(warehouse, rules.DQ08_SQL, p)
+    held = quarantined_files(warehouse, p, "registry", "DQ08")
+    found = pd.concat([found.assign(severity="error"), held], ignore_index=True) if len(held) else found
     return _result(context, warehouse, p, asset=STAGED["registry"], name=DQ08_KNOWN_CODES, source="registry",
-                   findings=found, error=True)
+                   findings=found, error=True, extra={"files_quarantined": len(held)})
 
 
 # --- DQ09: row count change, per source (GX on the one-row count frame) -------------------------------------
@@ -437,26 +473,27 @@ def dq10_extract_covers_period(context: dg.AssetCheckExecutionContext, warehouse
                                severity=ERROR, metadata=meta)
 
 
-_REGISTRY_MEMBERS = (dq04_duplicate_registry, dq07_age_fits_grade, dq08_known_codes)
+_REGISTRY_MEMBERS = (dq08_known_codes, dq04_duplicate_registry, dq07_age_fits_grade)
 
 
 # The registry's five SQL/ID checks in one step (0.1–0.7 s each on a district, where each step of its own cost
-# Dagster about as much again). Each keeps its spec: blocking ones still hold back the assets downstream of
-# staged/registry when they fail with ERROR (the step fails after yielding every result).
+# Dagster about as much again). Each keeps its spec. DQ04 and DQ07 are blocking WARN checks, so the assets
+# downstream of staged/registry wait for this step, in which DQ08 quarantines files with unknown codes; DQ01 and
+# DQ08 report ERROR without blocking.
 @dg.multi_asset_check(specs=[*_ID_SPECS, *(fn.spec for fn in _REGISTRY_MEMBERS)], can_subset=True,
                       pool=WAREHOUSE_POOL, name="staged__registry_checks",
                       description="学籍 DQ01、DQ02、DQ04、DQ07、DQ08，一个步骤内逐项检查，各自报告。\n\n"
                                   "Registry DQ01, DQ02, DQ04, DQ07 and DQ08, each reported as its own check, run in one step.")
-def registry_checks(context: dg.AssetCheckExecutionContext,
-                    warehouse: WarehouseResource) -> Iterator[dg.AssetCheckResult]:
+def registry_checks(context: dg.AssetCheckExecutionContext, warehouse: WarehouseResource,
+                    home: KongchuoHome) -> Iterator[dg.AssetCheckResult]:
     selected = context.selected_asset_check_keys
+    for fn in _REGISTRY_MEMBERS:  # DQ08 first: it may quarantine a file, which DQ04/DQ07 then no longer list
+        if fn.spec.key in selected:
+            yield fn(context, warehouse, home)
     if any(spec.key in selected for spec in _ID_SPECS):
         for result in dq01_dq02_registry_id_numbers(context, warehouse):
             if dg.AssetCheckKey(result.asset_key, result.check_name) in selected:
                 yield result
-    for fn in _REGISTRY_MEMBERS:
-        if fn.spec.key in selected:
-            yield fn(context, warehouse)
 
 
 dq_checks: list[dg.AssetChecksDefinition] = [

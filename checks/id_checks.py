@@ -5,8 +5,9 @@ registry only (:mod:`checks.dq`). Here the same rules run on the census (DQ01, D
 exemptions and home teaching (DQ01: they carry no birth date or gender), over the rows the period looks at:
 the current census, the period's roll call (one row per ID and file: the first), and the event rows dated in
 the period (or whose date did not parse). Severity as in DESIGN.md: DQ01 is an error for a file when more than
-5 % of its IDs fail, else a warning with the list; DQ02 warns. These checks do not block: the registry's DQ01
-guards the rules; here the lists go to the schools and offices that must fix them.
+5 % of its IDs fail, else a warning with the list; DQ02 warns. These checks do not block: a census file over 5 %
+is quarantined at ingest like a registry one (kongchuo/delivery.py) and is listed here as the ERROR; the other
+lists go to the schools and offices that must fix them.
 
 ``dq03_text_encoding``: a name written in UTF-8 inside a GBK file decodes without error into other characters
 (``张三`` becomes ``寮犱笁``); the reader cannot see it, so each such value is a finding (warn) naming file, row
@@ -21,7 +22,7 @@ import dagster as dg
 import pandas as pd
 
 from checks.dq import FINDING_COLUMNS as _COLS
-from checks.dq import _iter_chunks, _params, _result, dq01_severity, id_problems
+from checks.dq import _iter_chunks, _params, _result, dq01_severity, id_problems, quarantined_files
 from kongchuo.check_names import DQ01_VALID_ID_NUMBER, DQ02_ID_MATCHES_BIRTH_GENDER, DQ03_TEXT_ENCODING
 from warehouse import findings as fnd
 from warehouse.pools import WAREHOUSE_POOL
@@ -75,9 +76,14 @@ def _dq01(source: str):
             p: dict[str, Any], problems: Problems) -> dg.AssetCheckResult:
         found, _, per_file = problems(source)
         found, error_files, total = dq01_severity(found.copy(), per_file)
-        extra = {"ids_checked": total, "files_over_5_percent": len(error_files)}
+        # a census file over 5 % was quarantined at ingest (kongchuo.delivery): listed as this check's ERROR
+        held = quarantined_files(warehouse, p, source, "DQ01")
+        found = pd.concat([found, held], ignore_index=True) if len(held) else found
+        extra = {"ids_checked": total, "files_over_5_percent": len(error_files) + len(held),
+                 "files_quarantined": len(held)}
         return _result(context, warehouse, p, asset=dg.AssetKey(["staged", source]), name=DQ01_VALID_ID_NUMBER,
-                       source=source, findings=found, error=bool(error_files), extra=extra, passed=found.empty)
+                       source=source, findings=found, error=bool(error_files) or len(held) > 0, extra=extra,
+                       passed=found.empty)
 
     return _fn
 

@@ -67,11 +67,18 @@ def cmd_run(args: argparse.Namespace) -> int:
     if args.sample:
         n = copy_sample(home)
         print(f"样例数据 sample: {n} new file(s) copied to {home / 'landing'} and {home / 'reference'}")
+    from kongchuo.run_lock import period_lock
     from pipelines.run import run_period
 
-    result = run_period(args.period, job=args.job)
+    # one period at a time per home: a run refreshes the current tables as of its period (kongchuo/run_lock.py)
+    with period_lock(home, args.period, say=_say):
+        result = run_period(args.period, job=args.job)
     print(result.summary())
     return 0 if result.success else 1
+
+
+def _say(text: str) -> None:
+    print(text, flush=True)
 
 
 def cmd_generate(args: list[str]) -> int:
@@ -96,9 +103,11 @@ def cmd_explain(args: argparse.Namespace) -> int:
 def cmd_warn(args: argparse.Namespace) -> int:
     """R7 每日预警名单 for one school day (or a range: a backfill), after ingesting landing."""
     _dagster_home()
+    from kongchuo.run_lock import period_lock
     from pipelines.run import warn_days
 
-    outcomes = warn_days(args.date, args.to)
+    with period_lock(settings.kongchuo_home(), args.date[:7], say=_say):  # its ingest refreshes the month's tables
+        outcomes = warn_days(args.date, args.to)
     for outcome in outcomes:
         print(outcome.summary())
     # The ingest run's checks (e.g. DQ10 on a month in progress) do not decide: the day's list does.

@@ -3,7 +3,8 @@
 Every :class:`Case` builds the bytes of one landing file and says what must happen to it:
 
 - ``quarantine``: the file goes to ``quarantine/<source>/`` and its error names the file and contains every
-  string of ``where`` (the exact row and column, e.g. ``"row 4, column C"``);
+  string of ``where`` (the exact row and column, e.g. ``"row 4, column C"``; a registry or census file with more
+  than 5 % invalid IDs is one too, DQ01's error for the file);
 - ``dq03``: the file is ingested, the bad values are NULL (raw text kept where the table has a ``*_raw``
   column) and DQ03 lists one finding per ``(row, column label)`` of ``findings``;
 - ``dq01``: ingested; DQ01 (ID numbers) lists the rows of ``findings``;
@@ -268,6 +269,12 @@ def _wrong_length_ids() -> bytes:
     return csv_bytes(rows)
 
 
+def _one_invalid_id_in_twenty() -> bytes:
+    rows = registry_rows(20)
+    rows[5][1] = IDS[4][:17]
+    return csv_bytes(rows)
+
+
 def _formulas(cached: bool) -> Callable[[], bytes]:
     def build() -> bytes:
         rows: list[list[Any]] = registry_rows(3)
@@ -430,8 +437,10 @@ CASES: list[Case] = [
          findings=((2, "出生日期"), (4, "出生日期")), what="2011-02-30 and month 13"),
     Case("impossible_attendance_dates", "attendance", "bad.csv", _impossible_attendance_dates, D3, rows=3,
          findings=((3, "日期"), (4, "日期")), what="roll-call dates 2026-02-30 and 2026/13/1"),
-    Case("id_wrong_length", "registry", "bad.csv", _wrong_length_ids, D1, rows=3, findings=((2, ""), (4, "")),
-         what="17- and 19-character ID numbers (DQ01)"),
+    Case("id_wrong_length", "registry", "bad.csv", _wrong_length_ids, Q, where=("DQ01", "第2行、第4行", "身份证号"),
+         what="17- and 19-character ID numbers: 2 of 3 invalid, over DQ01's 5 % for a file"),
+    Case("id_one_in_twenty", "registry", "bad.csv", _one_invalid_id_in_twenty, D1, rows=20, findings=((6, ""),),
+         what="one 17-character ID of 20 (5 %: DQ01 lists it, the file lands)"),
     Case("formulas_cached_xlsx", "registry", "bad.xlsx", _formulas(True), OK, rows=3, first_row=2,
          what="formula cells with cached values: the cached values land"),
     Case("formulas_uncached_xlsx", "registry", "bad.xlsx", _formulas(False), D3, rows=3,

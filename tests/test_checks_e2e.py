@@ -1,8 +1,8 @@
 """End to end on a generated district: ingest → checks → derived → reports through the real definitions.
 
 Every planted DQ anomaly is flagged by the right check and nothing else (precision = recall = 1.0 per check
-id against ground_truth.csv); a registry extract failing an ``error`` check materializes no report and leaves
-the previous period's reports untouched.
+id against ground_truth.csv); a registry extract naming an unknown school (DQ08, an error for the file) is
+quarantined, the district's run goes on with draft reports, and the previous period's reports stay untouched.
 """
 
 import datetime as dt
@@ -89,24 +89,41 @@ def test_every_planted_anomaly_flagged_by_the_right_check(home: Path):
     assert r5, outcome.summary()
 
 
-def test_error_check_blocks_reports_and_keeps_previous(home: Path, capsys):
+def test_a_file_with_unknown_codes_is_quarantined_and_the_district_goes_on(home: Path, capsys):
+    """DQ08 (issue 13): a registry file naming a school the reference data does not know is a bad delivery, not a
+    stop for the district. It is quarantined whole (raw copy unchanged), its code named with file, row and column;
+    the run goes on and April's reports are drafts naming it; DQ08 is ERROR in Dagster in every run of April
+    until a corrected file lands; March's reports are untouched."""
     instance = dg.DagsterInstance.ephemeral()
     first = _run(home, "2026-03", instance)
     assert first.success, first.summary()
     before = {p.name: p.read_bytes() for p in (home / "reports" / "2026-03").iterdir()}
     assert any("整改清单" in n for n in before)
-    # the next registry extract names a school that is not in the reference data (DQ08, error)
     landing = home / "landing" / "registry"
     header = "全国学籍号,身份证件号,姓名,性别,出生日期,学校标识码,年级,学籍状态\n"
-    landing.joinpath("补报学籍_2026-04.csv").write_text(
-        header + "G411003201503050012,,王小明,男,2015-03-05,9999999999,5,在读\n", encoding="utf-8")
-    outcome = _run(home, PERIOD, instance)
-    print(outcome.summary())
-    out = capsys.readouterr().out
-    assert not outcome.success
-    assert ("staged/registry", "dq08_known_codes", "ERROR") in outcome.failed_checks
-    assert "dq08_known_codes" in out
-    assert not any("reports/" in m for m in outcome.materialized), outcome.materialized
-    assert not (home / "reports" / PERIOD).exists() or not any((home / "reports" / PERIOD).glob("*.xlsx"))
+    bad_name = "补报学籍_2026-04.csv"
+    bad_bytes = (header + "G411003201503050012,,王小明,男,2015-03-05,9999999999,5,在读\n").encode("utf-8")
+    landing.joinpath(bad_name).write_bytes(bad_bytes)
+    wh = WarehouseResource(url=f"duckdb:///{home / 'warehouse.duckdb'}")
+    for attempt in ("quarantining run", "plain re-run"):
+        outcome = _run(home, PERIOD, instance)
+        print(outcome.summary())
+        out = capsys.readouterr().out
+        assert outcome.success and not outcome.skipped, (attempt, outcome.summary())
+        assert ("staged/registry", "dq08_known_codes", "ERROR") in outcome.failed_checks, attempt
+        assert "dq08_known_codes" in out
+        assert "reports/r1_monthly" in outcome.materialized, outcome.materialized
+        drafts = sorted(p.name for p in (home / "reports" / PERIOD).glob("*.xlsx"))
+        assert drafts and all(n.endswith("_草稿.xlsx") for n in drafts), drafts
+        found = wh.query_df("SELECT detail FROM checks.findings WHERE run_id = :r AND check_id = 'DQ08' "
+                            "AND severity = 'error'", {"r": outcome.run_id})
+        assert len(found) == 1, attempt
+        detail = found["detail"].iloc[0]
+        assert bad_name in detail and "学校标识码 9999999999 不在参考数据" in detail
+        assert "列「学校标识码」第2行" in detail and "411003201503050012" not in detail
+    assert wh.scalar("SELECT count(*) FROM staged.registry_current WHERE school_code = '9999999999'") == 0
+    [kept] = [p for p in (home / "quarantine" / "registry").iterdir() if not p.name.endswith(".error.txt")]
+    assert kept.read_bytes() == bad_bytes
     after = {p.name: p.read_bytes() for p in (home / "reports" / "2026-03").iterdir()}
     assert after == before
+    wh.dispose()

@@ -55,7 +55,18 @@ def test_census_ids_and_mojibake_are_checked_in_the_monthly_run(tmp_path: Path, 
              f"{fifteen},王四,男,{BORN},{town},在户"]  # a first-generation 15-digit ID: DQ01 lists it
     data = "\n".join(lines).encode("gbk")
     data += f"\n{good[3]},".encode("gbk") + "张三".encode("utf-8") + f",男,{BORN},{town},在户\n".encode("gbk")
+    more = [idnumber.make_id("411003", BORN, 400 + i) for i in range(40)]  # 2 invalid of 45: DQ01 warns
+    data += "".join(f"{i},王某,男,{BORN},{town},在户\n" for i in more).encode("gbk")
     (home / "landing" / "census" / "户籍_补充_20260420.csv").write_bytes(data)
+    # another new township's file with 2 invalid IDs of 3: an error for the file, quarantined (kongchuo/delivery.py)
+    town2 = "411003098"
+    with open(home / "reference" / "townships.csv", "a", encoding="utf-8") as fh:
+        fh.write(f"{town2},新设镇二,411003\n")
+    bad_file = "户籍_新设镇二_20260420.csv"
+    third = idnumber.make_id("411003", BORN, 390)
+    (home / "landing" / "census" / bad_file).write_bytes("\n".join(
+        [",".join(CENSUS_HEADER), f"{bad_check_digit},赵一,男,{BORN},{town2},在户",
+         f"{fifteen},赵二,男,{BORN},{town2},在户", f"{third},赵三,男,{BORN},{town2},在户"]).encode("utf-8"))
     outcome = run_home(home, PERIOD, dagster_instance)
     warehouse = WarehouseResource(url=default_warehouse_url(home))
     found = warehouse.query_df("SELECT check_id, source, record_key, row_no, detail FROM checks.findings "
@@ -67,7 +78,19 @@ def test_census_ids_and_mojibake_are_checked_in_the_monthly_run(tmp_path: Path, 
     assert list(enc["row_no"]) == [6] and "UTF-8" in enc["detail"].iloc[0]
     assert "张三" not in " ".join(found["detail"].astype(str))
     checked = {(c[0], c[1]) for c in outcome.failed_checks}
-    assert ("staged/census", "dq01_valid_id_number") in checked  # 1 of 4 IDs: an error for that file
+    assert ("staged/census", "dq01_valid_id_number") in checked
+    assert set(dq01.loc[dq01["record_key"].notna(), "record_key"]) == {bad_check_digit, fifteen}  # warnings
+    # the file over 5 %: quarantined whole, listed as the check's ERROR, its township's figures wait (draft)
+    assert ("staged/census", "dq01_valid_id_number", "ERROR") in outcome.failed_checks
+    assert warehouse.scalar("SELECT status FROM raw.files WHERE original_name = :n", {"n": bad_file}) == "quarantined"
+    assert warehouse.scalar("SELECT count(*) FROM staged.census_current WHERE township_code = :t",
+                            {"t": town2}) == 0
+    [held] = list(dq01.loc[dq01["record_key"].isna(), "detail"])
+    assert bad_file in held and "第3行" in held and "乡镇 411003098" in held and fifteen not in held
+    from assets import completeness
+
+    state = completeness.state(warehouse, PERIOD)
+    assert list(state.files["file"]) == [bad_file] and state.townships == ["新设镇二"]
     assert mask_id(bad_check_digit) != bad_check_digit
     # The eight checks run in one step (staged__id_checks) but each is evaluated and listed on its own asset.
     evaluations = {}

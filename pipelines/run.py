@@ -10,6 +10,7 @@ import dagster as dg
 
 from checks import gx_suites
 from kongchuo import settings
+from pipelines.instance import cli_instance
 from warehouse.resource import WarehouseResource
 
 
@@ -77,7 +78,7 @@ def local_instance() -> dg.DagsterInstance:
     with open(os.path.join(home, ".instance.lock"), "w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
         try:
-            instance = dg.DagsterInstance.get()
+            instance = cli_instance(home)
             instance.get_runs_count()  # touches run and event storage so they are created inside the lock
         finally:
             fcntl.flock(lock, fcntl.LOCK_UN)
@@ -97,7 +98,8 @@ def run_period(period: str, job: str | None = None, instance: dg.DagsterInstance
     job_def = defs.resolve_job_def(job or job_for(period))
     # Console at INFO (KONGCHUO_LOG_LEVEL): step-by-step DEBUG events stay in the run's event log for the UI.
     log_level = os.environ.get("KONGCHUO_LOG_LEVEL", "INFO").upper()
-    gx_suites.preload()
+    if job_def.asset_layer.asset_graph.asset_check_keys:  # GX runs inside checks only (quarterly, R7: none)
+        gx_suites.preload()
     result = job_def.execute_in_process(
         partition_key=partition_key_for(period), instance=instance, raise_on_error=raise_on_error,
         run_config={"loggers": {"console": {"config": {"log_level": log_level}}}})

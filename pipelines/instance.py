@@ -50,8 +50,9 @@ class PooledSqliteEventLogStorage(SqliteEventLogStorage):
     def _engine(self, shard: str) -> sa.Engine:
         engine = self._engines.get(shard)
         if engine is None:
-            engine = sa.create_engine(self.conn_string_for_shard(shard),
-                                      connect_args={"timeout": SQLITE_BUSY_TIMEOUT_SECONDS})
+            # the pool may hand a connection to another thread; every use is under self._db_lock
+            engine = sa.create_engine(self.conn_string_for_shard(shard), connect_args={
+                "timeout": SQLITE_BUSY_TIMEOUT_SECONDS, "check_same_thread": False})
             sa.event.listen(engine, "connect", _synchronous_normal)
             if shard not in self._initialized_dbs:
                 self._initdb(engine)

@@ -10,6 +10,7 @@ import dagster as dg
 
 from checks import gx_suites
 from kongchuo import settings
+from pipelines.instance import cli_instance
 from warehouse.resource import WarehouseResource
 
 
@@ -69,19 +70,26 @@ def partition_key_for(period: str) -> str:
 
 
 def local_instance() -> dg.DagsterInstance:
-    """``DagsterInstance.get()`` under a file lock: two runs started at once on a fresh ``DAGSTER_HOME`` would
-    otherwise race to create the SQLite run storage (and one fails on its alembic version table)."""
+    """The instance of ``DAGSTER_HOME`` (:func:`pipelines.instance.cli_instance`: its event log written through
+    pooled connections) under a file lock: two runs started at once on a fresh ``DAGSTER_HOME`` would otherwise
+    race to create the SQLite run storage (and one fails on its alembic version table)."""
     home = os.environ.get("DAGSTER_HOME")
     if not home:
         return dg.DagsterInstance.get()
     with open(os.path.join(home, ".instance.lock"), "w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
         try:
-            instance = dg.DagsterInstance.get()
+            instance = cli_instance(home)
             instance.get_runs_count()  # touches run and event storage so they are created inside the lock
         finally:
             fcntl.flock(lock, fcntl.LOCK_UN)
     return instance
+
+
+def runs_checks(job_def: dg.JobDefinition) -> bool:
+    """Whether the job runs asset checks: only they use Great Expectations, whose import the run then starts early
+    (the quarterly and R7 jobs have none and skip it)."""
+    return bool(job_def.asset_layer.asset_graph.asset_check_keys)
 
 
 def run_period(period: str, job: str | None = None, instance: dg.DagsterInstance | None = None,
@@ -97,7 +105,8 @@ def run_period(period: str, job: str | None = None, instance: dg.DagsterInstance
     job_def = defs.resolve_job_def(job or job_for(period))
     # Console at INFO (KONGCHUO_LOG_LEVEL): step-by-step DEBUG events stay in the run's event log for the UI.
     log_level = os.environ.get("KONGCHUO_LOG_LEVEL", "INFO").upper()
-    gx_suites.preload()
+    if runs_checks(job_def):
+        gx_suites.preload()
     result = job_def.execute_in_process(
         partition_key=partition_key_for(period), instance=instance, raise_on_error=raise_on_error,
         run_config={"loggers": {"console": {"config": {"log_level": log_level}}}})

@@ -41,7 +41,7 @@ from warehouse.home import KongchuoHome
 from warehouse.partitions import daily_partitions
 from warehouse.pools import WAREHOUSE_POOL
 from warehouse.resource import WarehouseResource
-from warehouse.views import attendance_persons_sql, first_records_sql, registry_persons_sql
+from warehouse.views import attendance_persons_sql, registry_persons_sql
 
 EARLY_WARNINGS = dg.AssetKey(["derived", "early_warnings"])
 R7 = dg.AssetKey(["reports", "r7_daily"])
@@ -54,23 +54,42 @@ SQL_FILES = ("daily/school_days", "daily/absent", "daily/sd1_reached", "daily/wa
              "daily/identity", "matching/first_records")  # policies: code_version
 
 
-def absence_parts(lo: str, hi: str) -> dict[str, str]:
+def absence_parts(lo: str, hi: str, present_on: str | None = None) -> dict[str, str]:
     """The parts a streak is counted over (daily/school_days, daily/absent): the roll call from ``lo`` to ``hi``
     (SQL date expressions of bind parameters) matched to persons, each school's school days numbered, and the
     unexcused rows on them. The same for R7 (as of a day) and for the day a month's SD1 was reached
-    (:data:`SD1_REACHED_SQL`, the ledger's suspected date)."""
-    return {"attendance_persons": attendance_persons_sql(f"a.date BETWEEN {lo} AND {hi}"),
-            "school_days": sql.render("daily/school_days", ap="ap", lo=lo, hi=hi),
+    (:data:`SD1_REACHED_SQL`, the ledger's suspected date).
+
+    Only unexcused rows (and, with ``present_on``, that day's present rows, which clear a child) are matched to
+    persons: in rollcall mode nearly every row is a present child, and matching them all would be most of the
+    work. A school's school days come from all its rows, unmatched."""
+    window = f"a.date BETWEEN {lo} AND {hi}"
+    present = f" OR (a.date = {present_on} AND a.status = 'present')" if present_on else ""
+    window_rows = f"(SELECT a.school_code, a.date FROM staged.attendance_current a WHERE {window})"
+    return {"attendance_persons": attendance_persons_sql(f"{window} AND (a.status = 'unexcused'{present})"),
+            "school_days": sql.render("daily/school_days", attendance_window=window_rows, lo=lo, hi=hi),
             "absent": sql.render("daily/absent", ap="ap", numbered="numbered")}
+
+
+def maybe_persons(keys: str) -> str:
+    """A condition on the registry record ``t``: its person can be one of ``keys`` (a query of person keys). The
+    matching rule takes a record's person from its ID, its student number or the ID inside its ``G`` number, so
+    only records with one of those among the keys need the person-key expression (R7 labels a few children, the
+    registry holds every child)."""
+    return (f"(t.id_number IN ({keys}) OR t.student_no IN ({keys}) "
+            f"OR (substr(t.student_no, 1, 1) = 'G' AND substr(t.student_no, 2) IN ({keys})))")
 
 
 # A streak is followed back LOOKBACK_DAYS before the month, like R7's.
 SD1_REACHED_SQL = sql.render("daily/sd1_reached",
                              **absence_parts(f"CAST(:start AS DATE) - {LOOKBACK_DAYS}", "CAST(:end AS DATE)"))
-WARNINGS_SQL = sql.render("daily/warnings", **absence_parts(":from_date", ":d"))
-INSERT_SQL = sql.render("daily/insert_warnings", warnings=WARNINGS_SQL, registry_persons=registry_persons_sql())
-IDENTITY_SQL = sql.render("daily/identity", first_records=first_records_sql(
-    "p.person_key IN (SELECT person_key FROM derived.early_warnings WHERE date = :day)"))
+WARNINGS_SQL = sql.render("daily/warnings", **absence_parts(":from_date", ":d", present_on=":d"))
+INSERT_SQL = sql.render("daily/insert_warnings", warnings=WARNINGS_SQL,
+                        registry_persons=registry_persons_sql(maybe_persons("SELECT person_key FROM w")))
+_WARNED = "SELECT person_key FROM derived.early_warnings WHERE date = :day"
+IDENTITY_SQL = sql.render("daily/identity", first_records=sql.render(
+    "matching/first_records", registry_persons=registry_persons_sql(maybe_persons(_WARNED)),
+    persons=f"p.person_key IN ({_WARNED})"))
 
 
 def warning_params(day: dt.date, config: RuleConfig, attendance_mode: str) -> dict[str, Any]:

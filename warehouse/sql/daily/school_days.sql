@@ -2,12 +2,14 @@
 -- roll call (rollcall mode) or of the school calendar (absence_only mode; a school without a calendar of its own
 -- takes the district-wide one, school_code NULL). What R7's streaks and the ledger's SD1 date count over.
 -- Bind parameters: absence_only (1 in absence_only mode).
--- Part ap (relation): the window's roll-call rows matched to persons (warehouse.views.attendance_persons_sql).
+-- Part attendance_window (subquery): the window's roll-call rows of any status (school_code, date), not matched to
+-- persons: a school's days do not depend on whose rows they are.
 -- Part lo (expression): the window's first day, a date expression of bind parameters.
 -- Part hi (expression): the window's last day.
-WITH schools AS (SELECT DISTINCT school_code FROM {ap} WHERE school_code IS NOT NULL),
+WITH rc AS (SELECT DISTINCT school_code, date FROM {attendance_window} w WHERE school_code IS NOT NULL),
+schools AS (SELECT DISTINCT school_code FROM rc),
 days AS (
-    SELECT DISTINCT school_code, date FROM {ap} WHERE :absence_only = 0
+    SELECT school_code, date FROM rc WHERE :absence_only = 0
     UNION
     SELECT s.school_code, c.date FROM schools s JOIN staged.school_calendar c ON c.school_code = s.school_code
     WHERE :absence_only = 1 AND c.date BETWEEN {lo} AND {hi}

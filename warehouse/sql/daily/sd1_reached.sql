@@ -2,8 +2,8 @@
 -- dates it: the N-th day of an unexcused streak (consecutive: the streak's first_seen), or the day the month's
 -- unexcused days reached M (monthly). The ledger's suspected date of an SD1 case.
 -- Bind parameters: start, end, absence_only, consecutive_days, monthly_days.
--- Part attendance_persons (subquery): the roll call from lo to hi matched to persons (warehouse.views).
--- Part school_days (query): daily/school_days of ap over the same window.
+-- Part attendance_persons (subquery): the unexcused roll call from lo to hi matched to persons (warehouse.views).
+-- Part school_days (query): daily/school_days of the window's roll call (all rows, unmatched).
 -- Part absent (query): daily/absent of ap and numbered (which read those CTEs: noqa ST03 on them).
 WITH ap AS {attendance_persons},  -- noqa: ST03
 numbered AS ({school_days}),  -- noqa: ST03

@@ -3,8 +3,9 @@
 -- open_case: a child whose case the ledger last left persuading, escalated or returned is absent without leave),
 -- without children present at any school on d, deferred or suspended on d, or deceased.
 -- Bind parameters: d, from_date, month_start, month, absence_only, consecutive_days, monthly_days.
--- Part attendance_persons (subquery): the roll call from from_date to d matched to persons (warehouse.views).
--- Part school_days (query): daily/school_days of ap over the same window.
+-- Part attendance_persons (subquery): the unexcused roll call from from_date to d, and d's present rows, matched
+-- to persons (warehouse.views).
+-- Part school_days (query): daily/school_days of the window's roll call (all rows, unmatched).
 -- Part absent (query): daily/absent of ap and numbered (which read those CTEs: noqa ST03 on them).
 WITH ap AS {attendance_persons},  -- noqa: ST03
 numbered AS ({school_days}),  -- noqa: ST03

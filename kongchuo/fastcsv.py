@@ -6,7 +6,7 @@ The choice, and why:
 - Python still opens each file as before (:func:`kongchuo.readers.open_source_file`: encoding, delimiter, the
   header after title lines, aliases, missing columns, month grids). Any file-level problem found there is left
   to the pandas path, which words it exactly as it always did. Only the bulk row parsing goes to DuckDB
-  (``read_csv`` with the sniffed delimiter and line ending, ``all_varchar``, every field named, strict: a row
+  (``read_csv`` with the sniffed delimiter, ``all_varchar``, every field named, strict: a row
   with more or fewer fields than the header is a DuckDB error, and the file then goes the pandas path, which
   says which row and column).
 - The fast path is taken only where both readers see the same records; everything else falls back, the whole
@@ -89,6 +89,7 @@ class CsvPlan:
 
     opened: SourceFile
     new_line: str  # '\\n', '\\r\\n' or '\\r'
+    lines: int  # the file's lines (a last line without an ending counted)
     skip: int  # records above the data (title lines and the header): DuckDB's ``skip`` counts records too
     groups: list[Group] = field(default_factory=list)
     constant_outputs: tuple[str, ...] = ()  # staged columns of groups with no cell in the file
@@ -126,19 +127,20 @@ def plan_csv(path: Path, spec: SourceSpec, name: str) -> CsvPlan | str:
         return "month grid"
     if spec.name == "census" and "township_code" not in table.positions and "address" in table.positions:
         return "township from the address"
-    new_line = _line_ending(path)
-    if new_line is None:
+    ending = _line_ending(path)
+    if ending is None:
         return "mixed line endings or blank lines"
+    new_line, lines = ending
     if not _header_one_line_each(path, opened.encoding or "utf-8", opened.delimiter, table.header_row):
         return "a header record spans several lines"
-    plan = CsvPlan(opened, new_line, table.header_row)
+    plan = CsvPlan(opened, new_line, lines, table.header_row)
     _plan_groups(plan, spec)
     return plan
 
 
-def _line_ending(path: Path) -> str | None:
-    """The one line ending of the file, or None when pandas and DuckDB could see different records: CR and LF
-    mixed, or a blank line (DuckDB skips it, pandas counts it)."""
+def _line_ending(path: Path) -> tuple[str, int] | None:
+    """The one line ending of the file and its number of lines, or None when pandas and DuckDB could see
+    different records: CR and LF mixed, or a blank line (DuckDB skips it, pandas counts it)."""
     data = path.read_bytes()
     cr, lf, crlf = data.count(b"\r"), data.count(b"\n"), data.count(b"\r\n")
     if lf and not cr:
@@ -152,7 +154,7 @@ def _line_ending(path: Path) -> str | None:
     first = data[3:] if data.startswith(b"\xef\xbb\xbf") else data
     if blank in data or first.startswith(ending.encode()) or data.endswith(blank):
         return None
-    return ending
+    return ending, data.count(ending.encode()) + (0 if data.endswith(ending.encode()) else 1)
 
 
 def _header_one_line_each(path: Path, encoding: str, delimiter: str, records: int) -> bool:

@@ -100,24 +100,26 @@ def _read_cells(conn: sa.Connection, plan: CsvPlan, path: Path) -> None:
     cells = ", ".join(f"CASE WHEN regexp_full_match(c{i}, '{_SPACES_ONLY}') THEN NULL ELSE c{i} END AS c{i}"
                       for i in range(plan.width))
     conn.execute(sa.text(render("ingest/read_cells", columns=columns, cells=cells)),
-                 {"path": str(path), "skip": plan.skip, "delim": plan.opened.delimiter, "new_line": _escaped(plan.new_line)})
+                 {"path": str(path), "skip": plan.skip, "delim": plan.opened.delimiter})
 
 
 def _check_cells(conn: sa.Connection, plan: CsvPlan) -> int:
     """The number of records read; :class:`Fallback` for row ids that are not positions, or a cell too long."""
     used = sorted(set(plan.table.positions.values()))
     lengths = ", ".join(f"max(strlen(t.c{p})) AS c{p}" for p in used)
-    stats = dict(conn.execute(sa.text(render("ingest/cell_lengths", lengths=lengths))).mappings().one())
+    end = plan.new_line[-1]  # one character per line break (CRLF files hold no lone CR or LF: fastcsv checked)
+    breaks = " + ".join(f"coalesce(strlen(t.c{i}) - strlen(replace(t.c{i}, :line_end, '')), 0)"
+                        for i in range(plan.width))
+    stats = dict(conn.execute(sa.text(render("ingest/cell_lengths", lengths=lengths, breaks=breaks)),
+                              {"line_end": end}).mappings().one())
     records, first, last = stats.pop("records"), stats.pop("first_rowid"), stats.pop("last_rowid")
     if records and (first, last) != (0, records - 1):
         raise Fallback("row ids are not the records' positions")
+    if records + int(stats.pop("breaks")) + plan.skip != plan.lines:
+        raise Fallback("DuckDB read another number of lines than the file has")
     if too_long(stats):
         raise Fallback("a cell longer than Excel's limit")
     return int(records)
-
-
-def _escaped(new_line: str) -> str:
-    return new_line.replace("\r", "\\r").replace("\n", "\\n")
 
 
 def _keyless(conn: sa.Connection, plan: CsvPlan, first_row: int) -> tuple[list[int], Counter]:

@@ -155,7 +155,7 @@ def _value_maps(conn: sa.Connection, raw: object, plan: CsvPlan, registered: lis
     spec = plan.opened.spec
     values: dict[str, str] = {}
     joins: list[str] = []
-    keys = [_frame(conn, render("ingest/distinct_cells", keys=", ".join(
+    keys = [_frame(conn, render("ingest/distinct_cells", key_cells=", ".join(
         f"t.{plan.cell(c)} AS k{i}" for i, c in enumerate(group.inputs)))) for group in plan.groups]
     for n, (group, frame) in enumerate(zip(plan.groups, group_values(spec, plan.groups, keys))):
         registered += _register(raw, f"kc_map_{n}", frame)
@@ -174,7 +174,7 @@ def _lost_ids(conn: sa.Connection, raw: object, plan: CsvPlan, registered: list[
     """``id_number`` NULL and a ``row_error`` for IDs stored as numbers (scientific notation always; 18 digits
     ending in 000 in a chunk where most IDs are so)."""
     cell = f"t.{plan.cell('id_number')}"
-    ids = _frame(conn, render("ingest/distinct_cells", keys=f"{cell} AS k0"))["k0"]
+    ids = _frame(conn, render("ingest/distinct_cells", key_cells=f"{cell} AS k0"))["k0"]
     flags = id_number_flags(ids.astype(object).where(ids.notna(), None))
     if not (flags["sci"].any() or flags["cut"].any()):
         return {}

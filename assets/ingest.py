@@ -9,7 +9,10 @@ makes every file name safe and masked):
 2. An unchanged copy goes to ``raw/<source>/<sha256><suffix>`` (written to a temporary name, then renamed).
    Neither the landing file nor the raw copy is ever modified; the raw copy is what gets parsed.
 3. The raw copy is read in chunks (:mod:`kongchuo.readers`), normalised (:mod:`kongchuo.normalize`) and
-   loaded into ``staged.<source>`` together with its ``raw.files`` row in ONE transaction.
+   loaded into ``staged.<source>`` together with its ``raw.files`` row in ONE transaction. Attendance CSV files
+   that DuckDB reads exactly as pandas does are read by DuckDB's own ``read_csv`` instead, their values
+   normalised once per distinct cell (:mod:`kongchuo.fastcsv`, :mod:`warehouse.csv_load`; ``KONGCHUO_FAST_CSV=off``
+   turns it off); any other shape, or any problem, goes the pandas path, which words every message.
 4. Any problem with the file (encoding, header, unreadable workbook, ...) rolls the transaction back: nothing
    of the file is half-loaded. The file moves to ``quarantine/<source>/<name>`` (``<sha12>_<safe name>`` when
    the name is long or odd) with ``.error.txt`` beside it, leaves landing, and ``raw.files`` records it as

@@ -70,8 +70,6 @@ GROUPS: dict[str, tuple[frozenset[str], ...]] = {
     "exemptions": (frozenset({"term", "valid_until", "approved_on"}),),
 }
 CONTEXT = ("file_sha", "row_no", "sheet", "row_error")
-# Python's str.strip()/isspace() set, for SQL: a cell of these only is an empty cell, as in the pandas path.
-PY_SPACE = "".join(chr(c) for c in range(0x110000) if chr(c).isspace())
 MAX_KEYLESS_ROWS = 50_000  # rows without an ID or student number looked at one by one (totals, notes, blanks)
 
 
@@ -112,6 +110,12 @@ class CsvPlan:
         head, tail = row_place(self.opened.name, None, "\0").split("\0")
         label = SourceFile._label_at(self.table, pos)
         return head, f"{tail} {column_letter(pos)} 列（{label}）：{ID_AS_NUMBER}"
+
+
+# Python's str.strip()/isspace() characters (Unicode 15; tests/test_fast_csv.py checks the list), for SQL: a cell
+# of these only is an empty cell, as in the pandas path.
+PY_SPACE = ("\t\n\x0b\x0c\r\x1c\x1d\x1e\x1f \x85\xa0\u1680\u2000\u2001\u2002\u2003\u2004\u2005\u2006\u2007"
+            "\u2008\u2009\u200a\u2028\u2029\u202f\u205f\u3000")
 
 
 def plan_csv(path: Path, spec: SourceSpec, name: str) -> CsvPlan | str:

@@ -15,7 +15,7 @@ import pandas as pd
 import pytest
 
 from assets.ingest import ingest_source
-from kongchuo.fastcsv import plan_csv
+from kongchuo.fastcsv import PY_SPACE, plan_csv
 from kongchuo.generate.core import generate
 from kongchuo.readers import ID_AS_NUMBER
 from kongchuo.sources import SPECS
@@ -168,6 +168,10 @@ def test_shapes_left_to_the_pandas_path(tmp_path: Path, lines: list[str], reason
     pd.testing.assert_frame_equal(fast["staged"], pandas_path["staged"])
     planned = plan_csv(landing / "考勤.csv", SPECS["attendance"], "考勤.csv")
     assert isinstance(planned, str) or fast["log"].fell_back() == ["考勤.csv"], reason
+
+
+def test_python_whitespace_list_is_complete() -> None:
+    assert PY_SPACE == "".join(chr(c) for c in range(0x110000) if chr(c).isspace())
 
 
 def test_lone_carriage_return_in_an_lf_file_is_left_to_pandas(tmp_path: Path) -> None:

@@ -7,7 +7,9 @@
 -- record_key, person_key and age_birth_date (the matching rule of DESIGN.md, written once).
 -- Part attendance_school_year (subquery): warehouse.views.attendance_persons_sql() over the school year up to the
 -- cut-off, the roll-call rows with their person_key.
-WITH reg AS (
+-- reg is NOT MATERIALIZED: DuckDB materialises a CTE used more than once, and holding every current record (15M
+-- rows in a province) ran out of memory; re-reading the current table per use is cheap.
+WITH reg AS NOT MATERIALIZED (
     SELECT r.record_key, r.person_key, r.student_no, r.school_code, coalesce(r.school_code, '') AS school_k,
            CASE WHEN r.person_key = r.student_no THEN r.id_number ELSE r.person_key END AS id_number,
            coalesce(s.township_code, r.township_code) AS township_code, r.grade, r.age_birth_date, r.status,

@@ -2,10 +2,12 @@
 cells, the values normalised once per distinct cell (:mod:`kongchuo.fastcsv`, which says why and when the file
 may take this path), then one ``INSERT … SELECT`` into ``staged.<source>`` that joins each row to its values.
 
-Runs inside the caller's transaction (the file's rows and its ``raw.files`` row commit together). Any exception
-means "use the pandas path": the caller rolls back and parses the file as before, so a file this path cannot read
-exactly is never loaded differently. :class:`Fallback` is raised for shapes found here (a cell over Excel's
-limit, many rows without a key); DuckDB's own errors (a ragged row, a stray quote) arrive as theirs.
+The cells' temporary table is committed on its own; the staged rows and the file's ``raw.files`` row (written by
+the caller's ``files_row``) commit together in one transaction. Any exception means "use the pandas path": nothing
+of the file was written, and the caller parses it as before, so a file this path cannot read exactly is never
+loaded differently. :class:`Fallback` is raised for shapes found here (a cell over Excel's limit, many rows without
+a key, fewer or more lines read than the file has); DuckDB's own errors (a ragged row, a stray quote) arrive as
+theirs.
 """
 
 from __future__ import annotations
@@ -87,7 +89,7 @@ def load_csv(warehouse: WarehouseResource, plan: CsvPlan, path: Path, sha: str,
             files_row(conn, loaded)
         return loaded
     finally:
-        for name in registered:
+        for name in registered if raw is not None else ():
             raw.unregister(name)
         with warehouse.begin() as conn:
             conn.execute(sa.text("DROP TABLE IF EXISTS kc_csv_cells"))

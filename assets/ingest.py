@@ -9,7 +9,10 @@ makes every file name safe and masked):
 2. An unchanged copy goes to ``raw/<source>/<sha256><suffix>`` (written to a temporary name, then renamed).
    Neither the landing file nor the raw copy is ever modified; the raw copy is what gets parsed.
 3. The raw copy is read in chunks (:mod:`kongchuo.readers`), normalised (:mod:`kongchuo.normalize`) and
-   loaded into ``staged.<source>`` together with its ``raw.files`` row in ONE transaction.
+   loaded into ``staged.<source>`` together with its ``raw.files`` row in ONE transaction. Attendance CSV files
+   that DuckDB reads exactly as pandas does are read by DuckDB's own ``read_csv`` instead, their values
+   normalised once per distinct cell (:mod:`kongchuo.fastcsv`, :mod:`warehouse.csv_load`; ``KONGCHUO_FAST_CSV=off``
+   turns it off); any other shape, or any problem, goes the pandas path, which words every message.
 4. Any problem with the file (encoding, header, unreadable workbook, ...) rolls the transaction back: nothing
    of the file is half-loaded. The file moves to ``quarantine/<source>/<name>`` (``<sha12>_<safe name>`` when
    the name is long or odd) with ``.error.txt`` beside it, leaves landing, and ``raw.files`` records it as
@@ -55,11 +58,13 @@ from assets.common import OWNERS, table_schema
 from assets.landing_findings import record_refused
 from kongchuo import delivery, landing, masking
 from kongchuo.excel import sha256_file
+from kongchuo.fastcsv import CsvPlan, plan_csv, utf8_copy
 from kongchuo.normalize import parse_flags
-from kongchuo.parsing import PARALLEL_MIN_BYTES, ParsedFile, ParseJob, parse_all, safe_error
+from kongchuo.parsing import PARALLEL_MIN_BYTES, ParsedFile, ParseJob, parse_all, parse_file, safe_error
 from kongchuo.readers import CHUNK_ROWS, IngestError, detect_encoding
 from kongchuo.settings import SOURCES
 from kongchuo.sources import SPECS
+from warehouse.csv_load import Loaded, load_csv
 from warehouse.home import KongchuoHome
 from warehouse.partitions import TIMEZONE, monthly_partitions, period_bounds
 from warehouse.pools import WAREHOUSE_POOL
@@ -257,13 +262,16 @@ def _queue_new_files(home: KongchuoHome, source: str, scan: landing.LandingScan,
 
 def ingest_source(home: KongchuoHome, warehouse: WarehouseResource, source: str, run_id: str | None = None,
                   log: Any = None, chunk_rows: int = CHUNK_ROWS, workers: int | None = None,
-                  parallel_min_bytes: int = PARALLEL_MIN_BYTES, as_of: dt.date | None = None) -> IngestOutcomes:
+                  parallel_min_bytes: int = PARALLEL_MIN_BYTES, as_of: dt.date | None = None,
+                  fast_csv: bool | None = None) -> IngestOutcomes:
     """Ingest every new file of ``landing/<source>``; returns one outcome per ready landing file (landing order),
     with the landing scan (refused, ignored, waiting files) as ``.scan``.
 
     New files are parsed by ``workers`` processes (default ``home.ingest_workers``) when they are large
     together (:mod:`kongchuo.parsing`); this process loads them one by one, in landing order. ``as_of``: the
     period's last day: the current registry and census are each scope's newest snapshot dated up to it.
+    ``fast_csv`` (default ``KONGCHUO_FAST_CSV``, on): CSV files DuckDB can read exactly as the pandas path does are
+    loaded by DuckDB's own reader (:mod:`warehouse.csv_load`); False reads every file with the pandas path.
     """
     warehouse.ensure_layout()
     seen = known_shas(warehouse, source)
@@ -279,11 +287,18 @@ def ingest_source(home: KongchuoHome, warehouse: WarehouseResource, source: str,
                                         landed.display)
         if log:
             log.error(f"{source}: quarantined {error}")
+    plans = _fast_plans(warehouse, source, queue.jobs, fast_csv)
+    parsed_files = parse_all([j for j in queue.jobs if j.sha not in plans],
+                             home.ingest_workers if workers is None else workers, parallel_min_bytes)
     try:
-        for parsed in parse_all(queue.jobs, home.ingest_workers if workers is None else workers,
-                                parallel_min_bytes):
-            outcomes[parsed.job.sha] = _load_or_quarantine(home, warehouse, source, parsed, queue, run_id, log)
+        for job in queue.jobs:
+            outcome = _load_fast(warehouse, source, job, plans[job.sha], run_id, log) if job.sha in plans else None
+            if outcome is None:  # the pandas path: parsed by the workers, or here after the fast path declined
+                parsed = next(parsed_files) if job.sha not in plans else parse_file(job)
+                outcome = _load_or_quarantine(home, warehouse, source, parsed, queue, run_id, log)
+            outcomes[job.sha] = outcome
     finally:
+        parsed_files.close()  # stops workers still parsing when a load failed
         shutil.rmtree(scratch, ignore_errors=True)
         with contextlib.suppress(OSError):  # the parent too, unless another run is using it
             scratch.parent.rmdir()
@@ -302,6 +317,54 @@ def ingest_source(home: KongchuoHome, warehouse: WarehouseResource, source: str,
     for message in result.snapshot_messages if log else []:
         log.warning(f"{source}: snapshot {message}")
     return result
+
+
+def fast_csv_enabled() -> bool:
+    """``KONGCHUO_FAST_CSV`` (default on): CSV extracts read by DuckDB's own reader where it reads them exactly."""
+    return os.environ.get("KONGCHUO_FAST_CSV", "on").strip().lower() not in ("off", "0", "false", "no")
+
+
+def _fast_plans(warehouse: WarehouseResource, source: str, jobs: list[ParseJob], fast_csv: bool | None
+                ) -> dict[str, CsvPlan]:
+    """The new files DuckDB reads itself (DuckDB warehouses only; see :mod:`kongchuo.fastcsv`)."""
+    if not warehouse.is_duckdb or not (fast_csv_enabled() if fast_csv is None else fast_csv):
+        return {}
+    plans = {}
+    for job in jobs:
+        plan = plan_csv(job.raw_path, SPECS[source], job.name)
+        if isinstance(plan, CsvPlan):
+            plans[job.sha] = plan
+    return plans
+
+
+def _load_fast(warehouse: WarehouseResource, source: str, job: ParseJob, plan: CsvPlan, run_id: str | None,
+               log: Any) -> FileOutcome | None:
+    """Load one CSV with DuckDB's reader and its raw.files row in one transaction; None when the file is left to
+    the pandas path (nothing of it written)."""
+    try:
+        path = utf8_copy(plan, job.raw_path, job.scratch)
+
+        def files_row(conn: sa.Connection, loaded: Loaded) -> None:
+            _insert_files_row(conn, _files_row(
+                file_sha=job.sha, source=source, original_name=job.name, raw_path=str(job.raw_path),
+                size_bytes=job.raw_path.stat().st_size, encoding=plan.opened.encoding, row_count=loaded.rows,
+                status="ingested", min_date=loaded.min_date, max_date=loaded.max_date, run_id=run_id,
+                header_map=json.dumps(plan.opened.header_map, ensure_ascii=False),
+            ))
+
+        loaded = load_csv(warehouse, plan, path, job.sha, files_row, job.chunk_rows)
+    except Exception as exc:  # noqa: BLE001 - the pandas path reads it, and reports any problem in its words
+        if is_infrastructure_error(exc):
+            raise
+        if log:
+            log.info(f"{source}: {job.name}: read by the pandas path ({type(exc).__name__}: {str(exc)[:300]})")
+        return None
+    finally:
+        shutil.rmtree(job.scratch, ignore_errors=True)
+    if log:
+        log.info(f"{source}: ingested {job.name} ({loaded.rows} rows, sha256 {job.sha[:12]})")
+    return FileOutcome(job.name, job.sha, "ingested", loaded.rows, ignored_columns=plan.opened.ignored_columns,
+                       skipped_rows=loaded.skipped_rows)
 
 
 def reference_townships(home: KongchuoHome, warehouse: WarehouseResource) -> tuple[tuple[str, str], ...]:

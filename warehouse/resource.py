@@ -42,6 +42,10 @@ class WarehouseResource(ConfigurableResource):
     # same rows rewritten by one checkpoint after another; at 1GB the commits take 1.3 s and one checkpoint
     # ~0.9 s. A crash replays at most this much log on the next open.
     duckdb_checkpoint_threshold: str = "1GB"
+    # DuckDB 2.0's common-subplan optimizer materialises a relation a statement reads twice, whatever the CTE says
+    # (``NOT MATERIALIZED``): the current-table build holds every staged row of a province's registry (15M wide
+    # rows, 12 GB spilled, ~10 minutes) and the roster every current record. Re-reading a table is cheap here.
+    duckdb_disabled_optimizers: str = "common_subplan"
 
     _engine: sa.Engine | None = PrivateAttr(default=None)
     _layout_ready: bool = PrivateAttr(default=False)
@@ -60,7 +64,8 @@ class WarehouseResource(ConfigurableResource):
                 self._engine = sa.create_engine(self.url, poolclass=SingletonThreadPool,
                                                 connect_args={"config": {
                                                     "memory_limit": self.duckdb_memory_limit,
-                                                    "checkpoint_threshold": self.duckdb_checkpoint_threshold}})
+                                                    "checkpoint_threshold": self.duckdb_checkpoint_threshold,
+                                                    "disabled_optimizers": self.duckdb_disabled_optimizers}})
                 event.listen(self._engine, "do_connect", self._connect_waiting_for_lock)
             else:
                 self._engine = sa.create_engine(self.url, pool_size=2, max_overflow=2, pool_pre_ping=True)

@@ -372,18 +372,6 @@ def _winner_statements(view: str, as_of: dt.date | None) -> list[str]:
     return [f"DROP TABLE IF EXISTS {_WIN}", f"CREATE TEMP TABLE {_WIN} AS {winners_sql_for(view, as_of is not None)}"]
 
 
-def _mostly_changed(conn, view: str) -> bool:
-    """True when at least half of the winning scopes change (a first load, a whole district's monthly export):
-    one pass over the winners' rows then beats the incremental path, which copies every changed row through two
-    temp tables (a province's first registry load: 15M wide rows spilled to disk twice, ~10 minutes)."""
-    import sqlalchemy as sa
-
-    changed = render("snapshots/changed_scopes", view=view, winners_table=_WIN)
-    n_changed = conn.execute(sa.text(f"SELECT count(*) FROM ({changed}) c")).scalar() or 0
-    n_all = conn.execute(sa.text(f"SELECT count(DISTINCT scope_code) FROM {_WIN}")).scalar() or 0
-    return 2 * n_changed >= n_all
-
-
 def _snapshot_statements(view: str, rebuild: bool, dialect: str) -> list[str]:
     """Bring one snapshot table up to date with its winners (temp table ``_WIN``, :func:`_winner_statements`;
     ``as_of``: the winners dated up to a period's last day). Unless ``rebuild``, only scopes whose winner changed
@@ -429,7 +417,6 @@ def refresh_snapshot_view(conn, view: str, rebuild: bool, dialect: str,
     params = {"view": view, "as_of": as_of}  # each statement binds the ones it names
     for stmt in _winner_statements(view, as_of):
         conn.execute(sa.text(stmt), params)
-    rebuild = rebuild or _mostly_changed(conn, view)
     for stmt in _snapshot_statements(view, rebuild, dialect):
         conn.execute(sa.text(stmt), params)
     return messages

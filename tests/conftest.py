@@ -13,6 +13,7 @@
 from __future__ import annotations
 
 import csv
+import datetime as dt
 import io
 import os
 import shutil
@@ -93,6 +94,17 @@ def drop(kongchuo_home: Path) -> Callable[..., Path]:
         return write_extract(kongchuo_home / "landing" / source / name, rows, **kwargs)
 
     return _drop
+
+
+@pytest.fixture(scope="session")
+def autumn(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A generated 200-pupil autumn district (Sept–Oct 2026), generated once per session; tests copy it into their
+    own KONGCHUO_HOME (``use_home(..., copy_of=autumn)``) and never write to it."""
+    from kongchuo.generate import generate
+
+    out = tmp_path_factory.mktemp("autumn") / "generated"
+    generate("411003", 200, 7, dt.date(2026, 9, 1), dt.date(2026, 10, 31), out)
+    return out
 
 
 @pytest.fixture(scope="session")

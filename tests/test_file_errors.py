@@ -88,15 +88,6 @@ def test_census_files_are_judged_for_dq01_only_and_name_their_townships() -> Non
 
 # --- the real monthly job ------------------------------------------------------------------------------------
 
-@pytest.fixture(scope="module")
-def autumn(tmp_path_factory) -> Path:
-    from kongchuo.generate import generate
-
-    out = tmp_path_factory.mktemp("file_errors") / "generated"
-    generate("411003", 200, 7, dt.date(2026, 9, 1), dt.date(2026, 10, 31), out)
-    return out
-
-
 def _registry(ids: list[str], school: str) -> bytes:
     return csv_bytes([REGISTRY_HEADER] + [[f"L{school}{n:04d}", i, "学生", "男", BORN.isoformat(), school, "初一", "在读"]
                                           for n, i in enumerate(ids)])

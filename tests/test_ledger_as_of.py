@@ -22,15 +22,6 @@ from tests.bad_inputs import REGISTRY_HEADER, csv_bytes
 BORN = dt.date(2012, 2, 3)
 
 
-@pytest.fixture(scope="module")
-def autumn(tmp_path_factory) -> Path:
-    from kongchuo.generate import generate
-
-    out = tmp_path_factory.mktemp("ledger_as_of") / "generated"
-    generate("411003", 200, 7, dt.date(2026, 9, 1), dt.date(2026, 10, 31), out)
-    return out
-
-
 def _registry(ids: list[str], school: str) -> bytes:
     return csv_bytes([REGISTRY_HEADER] + [[f"G{i}", i, "学生", "男", BORN.isoformat(), school, "初二", "在读"]
                                           for i in ids])

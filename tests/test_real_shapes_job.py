@@ -22,15 +22,6 @@ BORN = dt.date(2013, 6, 7)
 PERIOD = "2026-10"
 
 
-@pytest.fixture(scope="module")
-def autumn(tmp_path_factory) -> Path:
-    from kongchuo.generate import generate
-
-    out = tmp_path_factory.mktemp("real_shapes_job") / "generated"
-    generate("411003", 200, 7, dt.date(2026, 9, 1), dt.date(2026, 10, 31), out)
-    return out
-
-
 def _rows(ids: list[str], school: str, grade: str) -> list[list[object]]:
     return [[f"G{i}", i, "学生", "女", BORN.isoformat(), school, grade, "在读"] for i in ids]
 

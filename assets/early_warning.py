@@ -194,6 +194,7 @@ def build_r7(run: ReportRun) -> Built:
 
 R7_SPEC = ReportSpec(
     REPORT_ID, R7,
+    audience="school",
     description="""R7 每日预警名单 Daily early-warning list, one workbook per school: masked ID, name, class, guardian phone,
     days absent and what to do (当日家访、三日内报中心校).""",
     deps=[EARLY_WARNINGS, dg.AssetKey(["staged", "reference"])], build=build_r7, partitions_def=daily_partitions,

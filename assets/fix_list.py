@@ -39,7 +39,7 @@ WRAP_COLUMNS = (2, 3, 6, 8, 10, 11)
 LEGEND = ("说明：检查项代码 " + "；".join(f"{k} {LABELS_OF_CHECKS[k]}" for k in FIX_LIST_CHECK_IDS)
           + "。“来源文件”“行号”指出问题记录所在的上报文件及其行。")
 
-SQL_FILES = ("fix_list/rows",)  # policies: code_version
+SQL_FILES = ("fix_list/rows", "checks/latest_run_findings")  # policies: code_version
 
 
 SCHOOL_CODE_NAME = "KC_SCHOOL_CODE"  # sheet-scoped defined name holding the sheet's school code (portal/catalog.py)
@@ -152,6 +152,7 @@ def build(run: ReportRun) -> Built:
 
 SPEC = ReportSpec(
     "R5", R5,
+    audience="township",
     description="""人籍不一致整改清单 R5 fix list: the period's DQ04–DQ07 findings (duplicate registry, registered but
     absent, present but unregistered, age–grade mismatch), one workbook per township and one sheet per
     school, with a plain-Chinese explanation of what to fix. Holds full IDs and names; metadata does not.""",

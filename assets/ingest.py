@@ -64,6 +64,7 @@ from kongchuo.parsing import PARALLEL_MIN_BYTES, ParsedFile, ParseJob, parse_all
 from kongchuo.readers import CHUNK_ROWS, IngestError, detect_encoding
 from kongchuo.settings import SOURCES
 from kongchuo.sources import SPECS
+from warehouse import csv_load, views
 from warehouse.csv_load import Loaded, load_csv
 from warehouse.home import KongchuoHome
 from warehouse.partitions import TIMEZONE, monthly_partitions, period_bounds
@@ -72,6 +73,9 @@ from warehouse.resource import WarehouseResource, is_infrastructure_error
 from warehouse.views import refresh_current
 
 CODE_VERSION = "ingest-1"
+# The .sql files an ingest step runs (CSV loading, current tables, snapshots, matching): their fingerprint is part
+# of the code_version (pipelines.policies), so a changed statement makes the staged tables stale.
+SQL_FILES = (*csv_load.SQL_FILES, *views.SQL_FILES)
 
 _DESCRIPTIONS = {
     "registry": "学籍 (student registry) snapshots",

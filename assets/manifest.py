@@ -4,9 +4,10 @@ The manifest lists only the files the report assets themselves wrote: each repor
 SHA-256 of every file it wrote in its materialization metadata, and the manifest takes those (the latest
 materialization of each report for the period) and keeps a file only while its bytes still have that hash.
 A workbook saved into the folder by hand, or a report file edited afterwards, is never listed, so the portal
-never serves it (it shows it to district staff as 未登记文件). Each entry carries its report id (R1…R8, from the
-registered report specs: :func:`assets.report_skeleton.report_ids`) and, for R5, R7 and R8, the township code, so
-the portal scopes by codes and never by words in a file name.
+never serves it (it shows it to district staff as 未登记文件). Each entry carries its report id (R1…R8), Chinese
+name and audience (who may read it: ``kongchuo.reports_catalog.AUDIENCES``), all from the registered report spec,
+and, for R5, R7 and R8, the township code (R7: also the school code), so the portal scopes by codes and never by
+words in a file name, and serves a new report without knowing it.
 
 :func:`manifest_assets` builds one manifest per partition kind over the registered reports of that kind: a report
 registered by its spec module is listed without naming it here.
@@ -25,7 +26,7 @@ import pandas as pd
 from assets import completeness
 from assets.common import OWNERS
 from assets.report_files import current_district, remove_stale_partials, source_files, source_files_metadata
-from assets.report_skeleton import registered_reports, report_ids
+from assets.report_skeleton import registered_reports, report_specs
 from kongchuo.excel import sha256_file
 from warehouse.home import KongchuoHome
 from warehouse.partitions import daily_partitions, monthly_partitions, period_bounds, period_of, quarterly_partitions
@@ -68,10 +69,10 @@ def written_reports(instance: dg.DagsterInstance, report_keys: Sequence[dg.Asset
     """Manifest entries: every file the report assets wrote into ``folder`` whose bytes still match, each with
     the run id that wrote it (``run_id``: kept out of the manifest file, see :func:`write_manifest`)."""
     entries: list[dict[str, Any]] = []
-    ids = report_ids()  # the registered reports' ids (assets.report_skeleton)
+    specs = report_specs()  # the registered reports (assets.report_skeleton)
     for key in report_keys:
-        report = ids.get(key.path[-1])
-        found = latest_materialization(instance, key, partition_key) if report else None
+        spec = specs.get(key.path[-1])
+        found = latest_materialization(instance, key, partition_key) if spec else None
         meta, run_id = found or ({}, "")
         for f in recorded_files(meta):
             path = Path(f["path"])
@@ -79,8 +80,9 @@ def written_reports(instance: dg.DagsterInstance, report_keys: Sequence[dg.Asset
                 continue
             if sha256_file(path) != f["sha256"]:  # changed since the run wrote it: not the run's file
                 continue
-            entry = {"file": path.name, "report": report, "sha256": f["sha256"], "bytes": path.stat().st_size,
-                     "run_id": run_id}
+            # the report's name and audience too: the portal serves a report it has no code for by these
+            entry = {"file": path.name, "report": spec.report_id, "label": spec.title, "audience": spec.audience,
+                     "sha256": f["sha256"], "bytes": path.stat().st_size, "run_id": run_id}
             # the scope codes a per-township or per-school file was written with (report_skeleton.Written)
             entry.update({k: f[k] for k in SCOPE_KEYS if k in f})
             entries.append(entry)
@@ -131,7 +133,7 @@ def record_report_runs(warehouse: WarehouseResource, period: str, reports: list[
 def build_manifest_asset(name: str, report_keys: Sequence[dg.AssetKey],
                          partitions_def: dg.PartitionsDefinition, group_name: str = "reports") -> dg.AssetsDefinition:
     @dg.asset(pool=WAREHOUSE_POOL, key=dg.AssetKey(["reports", name]), deps=list(report_keys), group_name=group_name, owners=OWNERS,
-              partitions_def=partitions_def, kinds={"json"}, code_version="2")
+              partitions_def=partitions_def, kinds={"json"}, code_version="3")
     def _manifest(context: dg.AssetExecutionContext, home: KongchuoHome,
                   warehouse: WarehouseResource) -> dg.MaterializeResult:
         """报表清单 Manifest: the report files the pipeline wrote for the period (report id, SHA-256, size) and

@@ -53,10 +53,10 @@ from warehouse.resource import WarehouseResource
 from warehouse.sql import load, render
 from warehouse.views import (
     NO_SCOPE,
-    _candidates_sql,
-    _home_scopes_sql,
     attendance_persons_sql,
+    candidates_sql,
     census_birth_sql,
+    home_scopes_sql,
     registry_person_key_sql,
     registry_persons_sql,
 )
@@ -103,9 +103,9 @@ VIEW = "staged.registry_current"
 # person matching and the snapshot choice they share are written once in warehouse.views.
 _ATTENDANCE_WINDOW = attendance_persons_sql("a.date > CAST(:win_start AS DATE) AND a.date <= CAST(:cutoff AS DATE)")
 SNAPSHOTS_SQL = render("registry_changes/snapshots",
-                       applied_snapshots=_candidates_sql(VIEW, "'applied', 'confirmed'", "CAST(:cutoff AS DATE)"))
+                       applied_snapshots=candidates_sql(VIEW, "'applied', 'confirmed'", "CAST(:cutoff AS DATE)"))
 PAIRS_SQL = load("registry_changes/pairs")
-ROWS_SQL = render("registry_changes/rows", home_scopes=_home_scopes_sql("registry"),
+ROWS_SQL = render("registry_changes/rows", home_scopes=home_scopes_sql("registry"),
                   registry_person_key=registry_person_key_sql("s"))
 CHANGES_SQL = load("registry_changes/changes")
 PRESENT_SQL = render("registry_changes/present", attendance_window=_ATTENDANCE_WINDOW)

@@ -23,6 +23,7 @@ from kongchuo.excel import Sheet, mark_draft
 from warehouse.home import KongchuoHome
 from warehouse.partitions import period_bounds
 from warehouse.resource import WarehouseResource
+from warehouse.sql import load, render
 from warehouse.views import SCOPES_TABLE
 
 MIN_COUNTY_SHARE = 0.01  # a county counts towards a multi-county label when it holds >= 1 % of the records
@@ -35,11 +36,7 @@ def current_district(warehouse: WarehouseResource) -> str:
     districts, so it cannot say which one is being reported). Several counties each holding at least
     :data:`MIN_COUNTY_SHARE` of the records (a prefecture or province run): their common prefecture
     (``411000``) or province (``410000``) code, named in :mod:`kongchuo.districts`."""
-    counts = warehouse.query_df(
-        """SELECT t.district_code AS code, count(*) AS n FROM staged.registry_current r
-           JOIN staged.schools s ON s.school_code = r.school_code
-           JOIN staged.townships t ON t.township_code = s.township_code
-           GROUP BY t.district_code ORDER BY count(*) DESC, t.district_code""")
+    counts = warehouse.query_df(load("reports/district_counts"))
     if counts.empty:
         return str(warehouse.scalar("SELECT min(district_code) FROM staged.townships") or "")
     total = int(counts["n"].sum())
@@ -146,14 +143,7 @@ def source_files(warehouse: WarehouseResource, period_end: dt.date) -> pd.DataFr
     tables hold (``staged.current_scopes``, a small table: no scan of the current records) and every event file
     whose dates start on or before the period end. About 20 assets of a run ask; each asks the warehouse (nothing
     is kept in process memory, so every executor gives the same answer)."""
-    return warehouse.query_df(
-        f"""
-        SELECT DISTINCT f.source, f.original_name, f.file_sha FROM raw.files f
-        WHERE f.status = 'ingested' AND (
-            f.file_sha IN (SELECT file_sha FROM {SCOPES_TABLE})
-            OR (f.source NOT IN ('registry', 'census') AND (f.min_date IS NULL OR f.min_date <= :end)))
-        ORDER BY f.source, f.original_name
-        """, {"end": period_end})
+    return warehouse.query_df(render("reports/source_files", scopes=SCOPES_TABLE), {"end": period_end})
 
 
 STALE_PARTIAL_SECONDS = 3600

@@ -29,7 +29,7 @@ LEAD = ("乡镇（街道）", "学校名称", "学校标识码")
 
 _FIRST_RULE = "CASE " + " ".join(f"WHEN ',' || rules || ',' LIKE '%,{r},%' THEN '{r}'" for r in RULE_ORDER) + " END"
 CELLS_PARTS = {"cases": state_as_of_sql(before=False), "first_rule": _FIRST_RULE}
-SQL_FILES = ("reports/r1_cells",)  # policies: code_version
+SQL_FILES = ("reports/r1_cells", "reports/r1_schools")  # policies: code_version
 CELLS_SQL = sql.render("reports/r1_cells", **CELLS_PARTS)
 
 
@@ -40,11 +40,7 @@ def r1_rows(warehouse: WarehouseResource, period: str, district: str) -> tuple[l
     keys = [k for k, _ in COLUMNS]
     # The district's schools; for a prefecture or province run every school of its counties, with the
     # county before the township name (township names repeat across counties: 城关镇 ...).
-    schools = warehouse.query_df(
-        """SELECT t.township_code, t.township_name, t.district_code, s.school_code, s.school_name
-           FROM staged.schools s JOIN staged.townships t ON t.township_code = s.township_code
-           WHERE t.district_code LIKE :prefix
-           ORDER BY t.township_code, s.school_code""", {"prefix": region_prefix(district) + "%"})
+    schools = warehouse.query_df(sql.load("reports/r1_schools"), {"prefix": region_prefix(district) + "%"})
     qualify = is_multi_county(district)
     rows: list[list] = []
     subtotals: list[list] = []
@@ -118,6 +114,7 @@ def build(run: ReportRun) -> Built:
 
 SPEC = ReportSpec(
     REPORT_ID, R1,
+    audience="district_totals",
     description="""R1 控辍保学月报 Monthly report: out-of-school children, suspected dropouts by first rule, dropout cases
     (confirmed, in persuasion, escalated) and persuasion work, township × school with township subtotals and
     totals; due the 20th of the following month.""",

@@ -111,6 +111,7 @@ def build(run: ReportRun) -> Built:
 
 SPEC = ReportSpec(
     REPORT_ID, R2,
+    audience="district_totals",
     description="""R2 控辍保学排查整改工作情况统计表 (附件2) Quarterly statistics: per township, enrolment rate, suspected
     dropouts by stage and priority group, children persuaded back, out of school and still out; due by the
     quarter's end (run on the 25th of its last month).""",

@@ -177,6 +177,7 @@ def build(run: ReportRun) -> Built:
 
 SPEC = ReportSpec(
     "R8", R8,
+    audience="township",
     description="""学籍异动梳理 R8: every registry change of the term since its start with its verdict (一致 / 需核实 and why),
     one workbook per township (summary sheet, then a sheet per school) and a district summary workbook (counts
     per school and how many still need review); the deadline (term start + 2 months) is in every title. The

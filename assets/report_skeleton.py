@@ -43,7 +43,7 @@ from assets.report_files import (
 from kongchuo.districts import district_name
 from kongchuo.excel import Sheet, write_workbook
 from kongchuo.labels import issuing_unit
-from kongchuo.reports_catalog import REPORT_NAMES
+from kongchuo.reports_catalog import AUDIENCES, REPORT_NAMES
 from warehouse import sql
 from warehouse.home import KongchuoHome
 from warehouse.partitions import daily_partitions, monthly_partitions, period_of, quarterly_partitions
@@ -169,6 +169,8 @@ class ReportSpec:
     sources: bool = True  # metadata names the source files the report was built from
     file_counts: bool = True  # "files" listing: metadata also has workbooks and dagster/row_count
     drafts: bool = True  # …_草稿.xlsx while the period's inputs are not whole (not for R7's school days)
+    # Who may read the files in the portal (the manifest records it; kongchuo.reports_catalog.AUDIENCES)
+    audience: str = "district"
 
     @property
     def title(self) -> str:
@@ -279,6 +281,8 @@ def register_report(spec: ReportSpec, module: str) -> dg.AssetsDefinition:
     its entry). A report id may be registered once."""
     if spec.partitions_def not in PARTITION_KINDS.values():
         raise ValueError(f"{spec.report_id}: partitions must be one of {sorted(PARTITION_KINDS)}")
+    if spec.audience not in AUDIENCES:
+        raise ValueError(f"{spec.report_id}: audience must be one of {sorted(AUDIENCES)}")
     taken = {r.spec.report_id: key for key, r in _REGISTRY.items()}
     if taken.get(spec.report_id, spec.key) != spec.key:
         raise ValueError(f"report id {spec.report_id} is already registered for {taken[spec.report_id]}")
@@ -311,3 +315,8 @@ def registered_reports(kind: str | None = None) -> list[Registered]:
 def report_ids() -> dict[str, str]:
     """Report asset (last part of its key) → report id (R1…R8), as the manifest records it and the portal reads."""
     return {r.spec.key.path[-1]: r.spec.report_id for r in registered_reports()}
+
+
+def report_specs() -> dict[str, ReportSpec]:
+    """Report asset (last part of its key) → its spec (the manifest records its id, name and audience)."""
+    return {r.spec.key.path[-1]: r.spec for r in registered_reports()}

@@ -27,34 +27,12 @@ from kongchuo.check_names import DQ01_VALID_ID_NUMBER, DQ02_ID_MATCHES_BIRTH_GEN
 from warehouse import findings as fnd
 from warehouse.pools import WAREHOUSE_POOL
 from warehouse.resource import WarehouseResource
-
-_NO_PERSON = "CAST(NULL AS DATE) AS birth_date, CAST(NULL AS TEXT) AS gender"
-_EVENTS = "JOIN raw.files f ON f.file_sha = t.file_sha AND f.status = 'ingested'"
+from warehouse.sql import load
 
 # source -> (SELECT of record_key, school_code, file_sha, row_no, id_number, birth_date, gender; DQ02 applies)
 ID_ROWS: dict[str, tuple[str, bool]] = {
-    "census": ("""SELECT t.id_number AS record_key, CAST(NULL AS TEXT) AS school_code, t.file_sha, t.row_no,
-                         t.id_number, t.birth_date, t.gender
-                  FROM staged.census_current t WHERE t.id_number IS NOT NULL""", True),
-    "attendance": (f"""SELECT coalesce(t.student_no, t.id_number) AS record_key, t.school_code, t.file_sha,
-                              min(t.row_no) AS row_no, t.id_number, {_NO_PERSON}
-                       FROM staged.attendance_current t
-                       WHERE t.id_number IS NOT NULL AND t.date BETWEEN :start AND :end
-                       GROUP BY coalesce(t.student_no, t.id_number), t.school_code, t.file_sha, t.id_number""",
-                   False),
-    "casework": (f"""SELECT t.id_number AS record_key, CAST(NULL AS TEXT) AS school_code, t.file_sha, t.row_no,
-                            t.id_number, {_NO_PERSON} FROM staged.casework t {_EVENTS}
-                     WHERE t.id_number IS NOT NULL AND (t.attempt_date IS NULL OR t.attempt_date BETWEEN :start AND :end)""",
-                 False),
-    "exemptions": (f"""SELECT t.id_number AS record_key, CAST(NULL AS TEXT) AS school_code, t.file_sha, t.row_no,
-                              t.id_number, {_NO_PERSON} FROM staged.exemptions t {_EVENTS}
-                       WHERE t.id_number IS NOT NULL AND (t.approved_on IS NULL OR t.approved_on <= :end)
-                         AND (t.valid_until IS NULL OR t.valid_until >= :start)""", False),
-    "home_teaching": (f"""SELECT t.id_number AS record_key, CAST(NULL AS TEXT) AS school_code, t.file_sha, t.row_no,
-                                 t.id_number, {_NO_PERSON} FROM staged.home_teaching t {_EVENTS}
-                          WHERE t.id_number IS NOT NULL AND (t.visit_date IS NULL OR t.visit_date BETWEEN :start AND :end)""",
-                      False),
-}
+    source: (load(f"checks/id_rows_{source}"), source == "census")
+    for source in ("census", "attendance", "casework", "exemptions", "home_teaching")}
 
 
 def _problem_text(why: pd.Series) -> pd.Series:

@@ -32,6 +32,20 @@ REPORT_PURPOSES: dict[str, str] = {
 }
 
 
+# Who may read a report's files in the portal, by the codes of the user and of the file (portal/catalog.py).
+# A report spec names one (assets/report_skeleton.ReportSpec.audience); the manifest records it per file.
+AUDIENCES: dict[str, str] = {
+    "district": "区县教育局",                              # district staff only
+    "district_totals": "区县教育局、乡镇（中心校）、审计",  # district totals: also township staff and auditors
+    "township": "区县教育局、本乡镇（中心校）",            # the file's township_code
+    "school": "区县教育局、本乡镇（中心校）、本校",        # the file's township_code and school_code
+}
+# The audience of the reports that existed before the manifest recorded it (manifests written by older runs).
+REPORT_AUDIENCES: dict[str, str] = {"R1": "district_totals", "R2": "district_totals", "R3": "district",
+                                    "R4": "district", "R5": "township", "R6": "district", "R7": "school",
+                                    "R8": "township"}
+
+
 def report_name(report_id: str) -> str:
     """'R4' -> '劝返无效上报名单'."""
     return REPORT_NAMES[report_id]

@@ -29,6 +29,7 @@ from portal.auth import COOKIE, CSRF_FIELD, LoginLimiter, Sessions, SessionState
 from portal.catalog import (
     KIND_LABELS,
     Catalogue,
+    kind_order,
     listed_for,
     may_access,
     open_report,
@@ -235,7 +236,8 @@ class Portal:
         everything, strays = await run_in_threadpool(self.catalogue.scan_all)
         entries = listed_for(user, everything)
         periods = sorted({r.period for r in entries}, key=period_key, reverse=True)
-        kinds = [k for k in KIND_LABELS if any(r.kind == k for r in entries)]
+        labels = {r.kind: r.kind_label for r in entries}  # reports the portal has no code for: the manifest's name
+        kinds = sorted(labels, key=kind_order)
         period = request.query_params.get("period", "")
         kind = request.query_params.get("kind", "")
         query = request.query_params.get("q", "").strip()[:50]
@@ -244,6 +246,7 @@ class Portal:
         shown = [await run_in_threadpool(self.catalogue.sized, r) for r in shown]  # R5S: the extract's size
         response = self.page(request, "catalogue.html", {
             "user": user, "csrf": state.csrf, "reports": shown, "periods": periods, "kinds": kinds,
+            "kind_labels": {**KIND_LABELS, **labels},
             "period": period, "kind": kind, "q": query, "period_label": period_label,
             "strays": [s for s in strays_for(user, strays) if not period or s.period == period],
             "session_minutes": self.config.session_minutes,

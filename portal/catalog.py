@@ -39,7 +39,7 @@ from zoneinfo import ZoneInfo
 
 from kongchuo.districts import month_label
 from kongchuo.labels import SOURCE_LABELS
-from kongchuo.reports_catalog import PORTAL_KIND_LABELS, REPORT_NAMES
+from kongchuo.reports_catalog import AUDIENCES, PORTAL_KIND_LABELS, REPORT_AUDIENCES, REPORT_NAMES
 
 TZ = ZoneInfo("Asia/Shanghai")
 PERIOD_RE = re.compile(r"^(\d{4})-(0[1-9]|1[0-2]|Q[1-4])(-(0[1-9]|[12]\d|3[01]))?$")  # month, quarter, day (R7)
@@ -53,10 +53,10 @@ KIND_LABELS: dict[str, str] = {**{k: v for k, v in PORTAL_KIND_LABELS.items() if
                                "R7": REPORT_NAMES["R7"]}
 KIND_ORDER = {k: i for i, k in enumerate(KIND_LABELS)}
 SCHOOL_SHEET_KINDS = {"R5": "R5S", "R8": "R8S"}  # workbooks with a sheet per school → the kind of one sheet
-REPORT_KINDS = frozenset(KIND_LABELS) - set(SCHOOL_SHEET_KINDS.values())  # report ids a manifest may name
-TOWNSHIP_KINDS = frozenset({"R5", "R7", "R8"})  # the manifest names their township code
-# R1 and R2 are district totals: township users may read them.
-DISTRICT_TOTALS = frozenset({"R1", "R2"})
+REPORT_KINDS = frozenset(KIND_LABELS) - set(SCHOOL_SHEET_KINDS.values())  # the reports this portal knows
+# Any other report id is served when its manifest entry names its Chinese name and audience (a report added by
+# one spec module: assets/report_skeleton.ReportSpec), else it is a stray.
+NEW_REPORT_RE = re.compile(r"^R[0-9]{1,3}$")
 
 STATUS_LABELS = {"current": "当前版本", "draft": "草稿（待补全）"}
 STRAY_REASONS = {"unlisted": "未登记文件（不是本系统生成的文件，或生成尚未完成）",
@@ -101,10 +101,12 @@ class Report:
     school_name: str | None = None
     schools: tuple[str, ...] = ()   # R5: the school names of its sheets (catalogue search)
     sources: tuple[dict, ...] = field(default=(), repr=False)
+    label: str | None = None        # the manifest's name of the report (else KIND_LABELS)
+    audience: str = "district"      # who may read it (kongchuo.reports_catalog.AUDIENCES; may_access)
 
     @property
     def kind_label(self) -> str:
-        return KIND_LABELS[self.kind]
+        return self.label or KIND_LABELS[self.kind]
 
     @property
     def period_label(self) -> str:
@@ -157,7 +159,7 @@ class Stray:
 
 @dataclass(frozen=True)
 class Manifest:
-    listed: dict[str, dict]          # file → {sha256, report, township_code}
+    listed: dict[str, dict]          # file → {sha256, report, label, audience, township_code, school_code}
     mtime: float | None
     sources: tuple[dict, ...]
     district_code: str | None
@@ -226,7 +228,7 @@ class Catalogue:
                 found = self._entry(folder.name, entry, manifests[folder.name], later_manifest[folder.name])
                 (strays if isinstance(found, Stray) else reports).extend(
                     [found] if isinstance(found, Stray) else found)
-        reports.sort(key=lambda r: (tuple(-x for x in period_key(r.period)), KIND_ORDER[r.kind],
+        reports.sort(key=lambda r: (tuple(-x for x in period_key(r.period)), kind_order(r.kind),
                                     r.township or "", r.file, r.sheet or ""))
         strays.sort(key=lambda s: (tuple(-x for x in period_key(s.period)), s.file))
         return reports, strays
@@ -235,7 +237,8 @@ class Catalogue:
         path = Path(entry.path)
         st = entry.stat(follow_symlinks=False)
         listed = manifest.listed.get(entry.name)
-        if listed is None or listed.get("report") not in REPORT_KINDS:
+        audience = listed_audience(listed)
+        if audience is None:
             return Stray(period, entry.name, st.st_size, st.st_mtime, "unlisted")
         sha = self._sha(path, st)
         if listed.get("sha256") != sha:
@@ -244,23 +247,23 @@ class Catalogue:
         district, title = (parts[0], parts[2]) if len(parts) >= 3 else ("", entry.name[:-5])
         township = "_".join(parts[3:]) or None if len(parts) > 3 else None
         kind = str(listed["report"])
+        scoped = audience in ("township", "school")
         common = dict(period=period, file=entry.name, path=path, district=district, title=title,
                       township=township, mtime=st.st_mtime, mtime_ns=st.st_mtime_ns, sha256=sha,
                       status="current" if manifest.complete else "draft",
                       rebuilt=bool(later) and st.st_mtime > later + 1.0, manifest_sha256=sha,
-                      township_code=listed.get("township_code") if kind in TOWNSHIP_KINDS else None,
+                      township_code=listed.get("township_code") if scoped else None,
                       district_code=manifest.district_code, sources=manifest.sources)
-        if kind == "R7":  # one workbook per school: scoped by the school code the manifest lists
+        label = listed.get("label") if kind not in KIND_LABELS else None
+        if kind not in SCHOOL_SHEET_KINDS:  # one workbook (R7: per school, scoped by the school code listed)
             return [Report(id=self.report_id(period, entry.name), kind=kind, sheet=None, bytes=st.st_size,
-                           school_code=listed.get("school_code"), **common)]
-        if kind not in SCHOOL_SHEET_KINDS:
-            return [Report(id=self.report_id(period, entry.name), kind=kind, sheet=None, bytes=st.st_size, **common)]
+                           school_code=listed.get("school_code") if audience == "school" else None,
+                           label=label, audience=audience, **common)]
         sheets = [(sheet, code, self._school_names(code) or sheet) for sheet, code in self._sheets(path, st)]
         out = [Report(id=self.report_id(period, entry.name), kind=kind, sheet=None, bytes=st.st_size,
-                      schools=tuple(name for _, _, name in sheets), **common)]
+                      schools=tuple(name for _, _, name in sheets), audience=audience, **common)]
         out += [Report(id=self.report_id(period, entry.name, sheet), kind=SCHOOL_SHEET_KINDS[kind], sheet=sheet,
-                       bytes=None,
-                       school_code=code, school_name=name, **common)
+                       bytes=None, school_code=code, school_name=name, audience="school", **common)
                 for sheet, code, name in sheets if code]
         return out
 
@@ -333,26 +336,45 @@ def _in_district(user, report: Report) -> bool:
     return not user.district  # a district name that did not resolve: nothing
 
 
+def kind_order(kind: str) -> tuple[int, str]:
+    """Catalogue order: the known reports in KIND_LABELS order, then new ones by id."""
+    return KIND_ORDER.get(kind, len(KIND_ORDER)), kind
+
+
+def listed_audience(listed: dict | None) -> str | None:
+    """Who may read a manifest entry (kongchuo.reports_catalog.AUDIENCES); None: not a report the portal
+    serves (a stray). A known report keeps its audience when an older manifest does not name one; a new report
+    must carry its name and a known audience."""
+    if not listed:
+        return None
+    kind, audience = str(listed.get("report")), listed.get("audience")
+    if kind in REPORT_KINDS:
+        return audience if audience in AUDIENCES else REPORT_AUDIENCES[kind]
+    if NEW_REPORT_RE.match(kind) and audience in AUDIENCES and str(listed.get("label") or "").strip():
+        return str(audience)
+    return None
+
+
 def may_access(user, report: Report) -> bool:
-    """By codes only. District staff: everything (of their district, if the user names one). Township staff:
-    R1 and R2 (district totals), the R5 and R8 workbooks of their township code and their school sheets. School
-    staff: the R5 and R8 sheets carrying their school code and their school's R7 每日预警名单 (township staff:
-    their township's R7 lists), nothing else; R8's district summary is for district staff. Auditors: R1 and R2. A user whose names did not
-    resolve: nothing."""
+    """By codes only, from the report's audience (the manifest's, from its spec). District staff: everything
+    (of their district, if the user names one). Township staff: district totals (R1, R2) and the files of their
+    township code (R5, R7, R8 workbooks and their school sheets). School staff: files of the ``school`` audience
+    carrying their school code (R5 and R8 sheets, R7 每日预警名单), nothing else; R8's district summary names no
+    township and is for district staff. Auditors: district totals. A user whose names did not resolve: nothing."""
     if getattr(user, "scope_error", None) or not _in_district(user, report):
         return False
+    audience = report.audience
     if user.role == "district":
         return True
     if user.role == "township":
-        if report.kind in DISTRICT_TOTALS:
+        if audience == "district_totals":
             return True
-        return (report.kind in ("R5", "R5S", "R7", "R8", "R8S") and bool(user.township_code)
+        return (audience in ("township", "school") and bool(user.township_code)
                 and report.township_code == user.township_code)
     if user.role == "school":
-        return (report.kind in ("R5S", "R7", "R8S") and bool(user.school_code)
-                and report.school_code == user.school_code)
+        return audience == "school" and bool(user.school_code) and report.school_code == user.school_code
     if user.role == "auditor":  # read-only: the district totals; cases are traced on the 追溯 pages, masked
-        return report.kind in DISTRICT_TOTALS
+        return audience == "district_totals"
     return False
 
 
@@ -428,7 +450,8 @@ def _read_manifest(folder: Path) -> Manifest:
     except (OSError, ValueError):
         return Manifest({}, None, (), None)
     listed = {str(r.get("file")): {"sha256": str(r.get("sha256")), "report": r.get("report"),
-                                   "township_code": r.get("township_code"), "school_code": r.get("school_code")}
+                                   "township_code": r.get("township_code"), "school_code": r.get("school_code"),
+                                   "label": r.get("label"), "audience": r.get("audience")}
               for r in data.get("reports", []) if isinstance(r, dict)}
     sources = tuple(
         {"source": str(s.get("source", "")), "label": SOURCE_LABELS.get(str(s.get("source")), str(s.get("source", ""))),

@@ -14,6 +14,7 @@ import pandas as pd
 
 from kongchuo.masking import mask_id
 from kongchuo.periods import period_bounds
+from warehouse.sql import load
 
 MAX_ROWS = 400        # rows of the count table on one page
 MAX_CASES = 100       # cases listed for one number
@@ -26,21 +27,8 @@ RULE_LABELS = {"SD1": "SD1 连续或累计旷课", "SD2": "SD2 开学未返校",
                "SD5": "SD5 空挂学籍（本月无考勤）", "SD6": "SD6", "OOS": "失学（户籍比对未入学）",
                "OOS?": "外出待核实（户籍比对）"}
 
-# Evidence rows of one person: (source, file_sha, row_no, what the row says), newest rules first.
-EVIDENCE_SQL = """
-    SELECT 'registry' AS source, file_sha, row_no, coalesce(status, '') || ' ' || coalesce(school_code, '') AS note
-        FROM staged.registry_current WHERE id_number = :person OR student_no = :person
-    UNION ALL SELECT 'census', file_sha, row_no, coalesce(residence_status, '') || ' ' || coalesce(township_code, '')
-        FROM staged.census_current WHERE id_number = :person
-    UNION ALL SELECT 'attendance', file_sha, row_no, CAST(date AS TEXT) || ' ' || coalesce(status, '')
-        FROM staged.attendance_current
-        WHERE (id_number = :person OR student_no = :person) AND date BETWEEN :start AND :end
-          AND coalesce(status, '') <> 'present'
-    UNION ALL SELECT 'casework', file_sha, row_no, CAST(attempt_date AS TEXT) || ' ' || coalesce(result, '')
-        FROM staged.casework WHERE id_number = :person AND attempt_date <= :end
-    UNION ALL SELECT 'checks', file_sha, row_no, check_id
-        FROM checks.findings WHERE record_key = :person AND period = :period AND file_sha IS NOT NULL
-"""
+# Evidence rows of one person: (source, file_sha, row_no, what the row says).
+EVIDENCE_SQL = load("portal/evidence")
 
 
 @dataclass(frozen=True)

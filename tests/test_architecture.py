@@ -141,6 +141,42 @@ def test_sql_files_are_one_documented_statement_each():
         assert not missing, f"{name}: .sqlfluff [sqlfluff:templater:placeholder] has no value for {sorted(missing)}"
 
 
+MAX_INLINE_SQL_LINES = 3
+_SQL_WORDS = re.compile(r"\b(SELECT|INSERT INTO|DELETE FROM|UPDATE \w+ SET|CREATE (OR REPLACE )?(TABLE|VIEW))\b")
+
+
+def _inline_sql(source: str, name: str) -> list[str]:
+    """String literals (f-strings too, docstrings not) holding an SQL statement longer than MAX_INLINE_SQL_LINES."""
+    tree = ast.parse(source)
+    docstrings = {id(node.body[0].value) for node in ast.walk(tree)
+                  if isinstance(node, (ast.Module, ast.ClassDef, ast.FunctionDef, ast.AsyncFunctionDef))
+                  and node.body and isinstance(node.body[0], ast.Expr) and isinstance(node.body[0].value, ast.Constant)}
+    found = []
+    for node in ast.walk(tree):
+        if isinstance(node, ast.JoinedStr):
+            text = "".join(v.value if isinstance(v, ast.Constant) else "{}" for v in node.values)
+        elif isinstance(node, ast.Constant) and isinstance(node.value, str) and id(node) not in docstrings:
+            text = node.value
+        else:
+            continue
+        if _SQL_WORDS.search(text) and text.strip().count("\n") + 1 > MAX_INLINE_SQL_LINES:
+            found.append(f"{name}:{node.lineno}")
+    return found
+
+
+def test_inline_sql_is_found():
+    code = 'def f():\n    """SELECT a\n    FROM b\n    WHERE c\n    AND d"""\n    return """SELECT a\n    FROM b\n    WHERE c\n    AND d"""\n'
+    assert _inline_sql(code, "x.py") == ["x.py:6"]
+
+
+def test_statements_live_in_sql_files_not_python_strings():
+    """Issue 17: a statement longer than a few lines is a warehouse/sql file (loaded by name, linted, hashed into
+    its asset's code_version); Python keeps only one-line glue (DELETE … WHERE period = :p)."""
+    found = [hit for package in PACKAGES for path in sorted((REPO / package).rglob("*.py"))
+             for hit in _inline_sql(path.read_text(encoding="utf-8"), str(path.relative_to(REPO)))]
+    assert found == []
+
+
 @pytest.mark.parametrize("dialect", ["duckdb", "postgres"])
 def test_sql_files_parse_and_lint_under_both_dialects(dialect):
     """The warehouse runs on DuckDB or PostgreSQL: every statement parses in both (placeholder templater for

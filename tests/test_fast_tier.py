@@ -122,7 +122,7 @@ def build(run: ReportRun) -> Built:
 
 
 SPEC = ReportSpec("R9", KEY, "R9 试算表 (a throw-away test report)", deps=[dg.AssetKey(["reports", "r1_monthly"])],
-                  build=build, name="试算表")
+                  build=build, name="试算表", audience="district_totals")
 r9_throwaway = register_report(SPEC, __name__)
 '''
 
@@ -178,8 +178,22 @@ def test_a_new_report_is_one_spec_module(small_run, tmp_path):
     after = json.loads(path.read_text(encoding="utf-8"))
     book = home / "reports" / MONTH / f"建安区_{month_label(MONTH)}_试算表.xlsx"
     listed = [e for e in after["reports"] if e["report"] == "R9"]
-    assert listed == [{"file": book.name, "report": "R9", "sha256": hashlib.sha256(book.read_bytes()).hexdigest(),
-                       "bytes": book.stat().st_size}]
+    assert listed == [{"file": book.name, "report": "R9", "label": "试算表", "audience": "district_totals",
+                       "sha256": hashlib.sha256(book.read_bytes()).hexdigest(), "bytes": book.stat().st_size}]
     assert [e for e in after["reports"] if e["report"] != "R9"] == before["reports"]
     assert {k: v for k, v in after.items() if k != "reports"} == {k: v for k, v in before.items() if k != "reports"}
     assert key not in build_definitions().resolve_asset_graph().get_all_asset_keys()
+
+    # The portal serves it by the manifest alone (no portal code names R9): under its name, to the audience its
+    # spec named (district totals: district, township staff and auditors; never a school).
+    from portal.catalog import Catalogue, may_access
+    from portal.users import User
+
+    reports, strays = Catalogue(home / "reports", b"secret").scan_all()
+    assert book.name not in {s.file for s in strays}
+    (r9,) = [r for r in reports if r.kind == "R9"]
+    assert (r9.file, r9.kind_label, r9.status) == (book.name, "试算表", "current")
+    users = {role: User(role, role, "", district_code="411003", township_code="411003001",
+                        school_code="41100300101" if role == "school" else None)
+             for role in ("district", "township", "school", "auditor")}
+    assert {role for role, u in users.items() if may_access(u, r9)} == {"district", "township", "auditor"}

@@ -41,6 +41,10 @@ from warehouse.sql import render
 
 _SPACES_ONLY = "[" + "".join(f"\\x{{{ord(c):x}}}" for c in PY_SPACE) + "]*"
 
+# The statements of this module, for the code_version of the ingest assets (pipelines.policies).
+SQL_FILES = tuple(f"ingest/{n}" for n in ("cell_lengths", "distinct_cells", "file_dates", "id_chunks",
+                                           "insert_staged", "keyless_rows", "read_cells"))
+
 
 class Fallback(Exception):
     """The file has a shape this path leaves to the pandas path."""

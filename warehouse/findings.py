@@ -16,6 +16,7 @@ import sqlalchemy as sa
 
 from kongchuo.masking import preview_markdown
 from warehouse.resource import WarehouseResource
+from warehouse.sql import render
 
 FINDING_COLUMNS = ["run_id", "period", "check_id", "source", "record_key", "school_code", "file_sha", "row_no",
                    "detail", "severity", "checked_at"]
@@ -72,17 +73,7 @@ def previous_row_count(warehouse: WarehouseResource, check_id: str, source: str,
 
 def latest_run_findings_sql(check_ids: tuple[str, ...]) -> str:
     """SELECT of the findings of the latest evaluation of each (check, source) for the period ``:p``."""
-    ids = ", ".join(f"'{c}'" for c in check_ids)
-    return f"""
-        WITH latest AS (
-            SELECT check_id, source, run_id,
-                   ROW_NUMBER() OVER (PARTITION BY check_id, source ORDER BY checked_at DESC, run_id DESC) AS rn
-            FROM checks.evaluations WHERE period = :p AND check_id IN ({ids})
-        )
-        SELECT f.* FROM checks.findings f
-        JOIN latest l ON l.rn = 1 AND l.run_id = f.run_id AND l.check_id = f.check_id AND l.source = f.source
-        WHERE f.period = :p
-    """
+    return render("checks/latest_run_findings", check_ids=", ".join(f"'{c}'" for c in check_ids))
 
 
 def latest_run_findings(warehouse: WarehouseResource, period: str, check_ids: tuple[str, ...]) -> pd.DataFrame:

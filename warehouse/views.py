@@ -227,7 +227,7 @@ _WIN, _CHG = "_kongchuo_snap_win", "_kongchuo_snap_chg"
 _APPLIED, _EVERY = "'applied', 'confirmed'", "'new', 'held', 'applied', 'confirmed'"
 
 
-def _candidates_sql(view: str, statuses: str, as_of: str | None = None) -> str:
+def candidates_sql(view: str, statuses: str, as_of: str | None = None) -> str:
     """``snapshots/candidates.sql``: the snapshots of ``statuses`` (applied and confirmed, or every status), dated
     up to ``as_of`` (a date expression of bind parameters) when given."""
     pending = {_APPLIED: "FALSE", _EVERY: "TRUE"}[statuses]
@@ -235,7 +235,7 @@ def _candidates_sql(view: str, statuses: str, as_of: str | None = None) -> str:
                   dated=f"n.snapshot_date <= {as_of}" if as_of else "TRUE")
 
 
-def _home_scopes_sql(source: str) -> str:
+def home_scopes_sql(source: str) -> str:
     """Each snapshot file's first scope (``snapshots/home_scopes.sql``)."""
     return render("snapshots/home_scopes", src=_snapshot_source(f"staged.{source}_current"))
 
@@ -260,9 +260,9 @@ def winners_sql_for(view: str, as_of: bool = False) -> str:
     October's snapshot landed reads September's registry again. A scope without any snapshot dated that early
     keeps its OLDEST snapshot (the nearest there is) rather than vanishing from the period: an export without a
     date is dated by its landing, usually a few days after the month it describes."""
-    upto = _candidates_sql(view, _APPLIED, "CAST(:as_of AS DATE)" if as_of else None)
+    upto = candidates_sql(view, _APPLIED, "CAST(:as_of AS DATE)" if as_of else None)
     return render("snapshots/winners", upto=_newest_date_files_sql(upto),
-                  oldest=_newest_date_files_sql(_candidates_sql(view, _APPLIED), pick="min"))
+                  oldest=_newest_date_files_sql(candidates_sql(view, _APPLIED), pick="min"))
 
 
 def snapshot_rows_sql(view: str, winners: str) -> str:
@@ -270,7 +270,7 @@ def snapshot_rows_sql(view: str, winners: str) -> str:
     current table (staged columns, person_key, ingested_at, scope_code): ``snapshots/rows.sql``."""
     _snapshot_source(view)
     return render("snapshots/rows", **_names(view), scope_column=SNAPSHOT_VIEWS[view], winners=winners,
-                  home_scopes=_home_scopes_sql(CURRENT_VIEWS[view][0]))
+                  home_scopes=home_scopes_sql(CURRENT_VIEWS[view][0]))
 
 
 def _unregistered_files(conn, source: str) -> list[tuple[str, str, str, str | None, object]]:
@@ -334,8 +334,8 @@ def judge_new_snapshots(conn, view: str) -> list[str]:
         {"s": source}).all()]
     if not new:
         return []
-    verdicts = render("snapshots/verdicts", src=source, everything=_candidates_sql(view, _EVERY),
-                      applied=_candidates_sql(view, _APPLIED))
+    verdicts = render("snapshots/verdicts", src=source, everything=candidates_sql(view, _EVERY),
+                      applied=candidates_sql(view, _APPLIED))
     conn.execute(sa.text("DROP TABLE IF EXISTS _kongchuo_snap_verdicts"))
     conn.execute(sa.text(f"CREATE TEMP TABLE _kongchuo_snap_verdicts AS {verdicts}"))
     params = {"source": source, "warn_below": 1 - WARN_DROP, "hold_below": 1 - HOLD_DROP}

@@ -1,0 +1,6 @@
+-- checks/id_rows_casework: DQ01 rows of the persuasion records of the period (or undated) in ingested files.
+-- Bind parameters: start, end.
+SELECT t.id_number AS record_key, CAST(NULL AS TEXT) AS school_code, t.file_sha, t.row_no,
+       t.id_number, CAST(NULL AS DATE) AS birth_date, CAST(NULL AS TEXT) AS gender
+FROM staged.casework t JOIN raw.files f ON f.file_sha = t.file_sha AND f.status = 'ingested'
+WHERE t.id_number IS NOT NULL AND (t.attempt_date IS NULL OR t.attempt_date BETWEEN :start AND :end)

@@ -336,7 +336,7 @@ def evaluate_month(warehouse: WarehouseResource, params: dict[str, Any]) -> None
     # A month without any roll call (casework dated before the first roll-call month) flags nobody: the rules
     # would take every registered child for absent (SD5).
     with_roll_call = warehouse.scalar(ROLL_CALL_IN_MONTH_SQL, params) is not None
-    with warehouse.begin() as conn:
+    with warehouse.begin() as conn, warehouse.unordered_inserts(conn):
         for table, select in ((EVALUATED_RELATIONS["roster"], ROSTER_SQL),
                               (EVALUATED_RELATIONS["suspected"], suspected_sql)):
             conn.execute(sa.text(f"DELETE FROM {table} WHERE period = :period"), {"period": period})

@@ -114,7 +114,7 @@ def write_quarterly_suspected(warehouse: WarehouseResource, quarter: str, config
                                    "ref_date": school_year_reference_date(m_start)}, config, attendance_mode),
          "quarter": quarter}
         for month, m_start, m_end in months]
-    with warehouse.begin() as conn:
+    with warehouse.begin() as conn, warehouse.unordered_inserts(conn):
         conn.execute(sa.text("DELETE FROM derived.quarterly_suspected WHERE period = :p"), {"p": quarter})
         for params in month_params:
             conn.execute(sa.text(f"INSERT INTO derived.quarterly_suspected {QUARTERLY_INSERT_SQL}"), params)

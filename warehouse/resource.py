@@ -193,9 +193,25 @@ class WarehouseResource(ConfigurableResource):
                     copy.write_row([None if _isna(v) else v for v in row])
         conn.info.setdefault(_TO_ANALYZE, set()).add(table)
 
+    @contextlib.contextmanager
+    def unordered_inserts(self, conn: sa.Connection) -> Iterator[None]:
+        """DuckDB: ``preserve_insertion_order`` off for the derived-table inserts inside. A derived table is a set
+        (every reader orders what it reads), and keeping the SELECT's order makes DuckDB buffer the whole result
+        of the windows and joins before writing it: the province roster (15M rows) ran out of its 3 GB limit with
+        it on, and took 113 s with it off (BENCHMARKS.md, "Province memory")."""
+        if not self.is_duckdb:
+            yield
+            return
+        conn.execute(sa.text("SET preserve_insertion_order = false"))
+        try:
+            yield
+        finally:
+            with contextlib.suppress(sa.exc.SQLAlchemyError):  # an aborted transaction: the error above matters
+                conn.execute(sa.text("RESET preserve_insertion_order"))
+
     def replace_period(self, table: str, period: str, select_sql: str, params: dict[str, Any] | None = None) -> int:
         """Idempotent per-period write: delete the period's rows, insert the SELECT's rows; returns count."""
-        with self.begin() as conn:
+        with self.begin() as conn, self.unordered_inserts(conn):
             conn.execute(sa.text(f"DELETE FROM {table} WHERE period = :period"), {"period": period})
             conn.execute(sa.text(f"INSERT INTO {table} {select_sql}"), {"period": period, **(params or {})})
             if not self.is_duckdb:

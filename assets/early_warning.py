@@ -27,6 +27,7 @@ import datetime as dt
 from typing import Any
 
 import dagster as dg
+import pandas as pd
 import sqlalchemy as sa
 
 from assets.common import OWNERS, table_schema
@@ -135,27 +136,49 @@ def _action(reasons: set[str]) -> str:
     return base + "；在案学生，同时报劝返责任人" if "open_case" in reasons else base
 
 
-def r7_sheets(warehouse: WarehouseResource, day: dt.date) -> list[tuple[str, str, str, Sheet]]:
-    """(school code, township code, school name, sheet) of every school with warnings on ``day``."""
+def r7_people(warehouse: WarehouseResource, day: dt.date) -> pd.DataFrame:
+    """One row per (school, warned child) of ``day``, ordered by school and person: the child's reasons (a set),
+    most days absent, first day warned, whether every reason continues a streak, and who the child is (name, ID,
+    class, guardian phone: ``daily/identity``). Aggregated by column, not child by child: a province's day lists
+    tens of thousands of children in thousands of schools."""
     text = day.isoformat()
     rows = warehouse.query_df(
         "SELECT w.person_key, w.school_code, w.township_code, w.reason, w.days_absent, w.first_seen, w.continuing, "
         "s.school_name FROM derived.early_warnings w LEFT JOIN staged.schools s ON s.school_code = w.school_code "
         "WHERE w.date = :day ORDER BY w.school_code, w.person_key, w.reason", {"day": text})
+    if rows.empty:
+        return rows
+    keys = ["school_code", "person_key"]
+    grouped = rows.groupby(keys, sort=True)
+    people = pd.DataFrame({"days": grouped["days_absent"].max(), "first": grouped["first_seen"].min(),
+                           "continuing": grouped["continuing"].all(),
+                           "reasons": grouped["reason"].agg(frozenset)}).reset_index()
+    # the school's name and township as its first row has them (ordered by person and reason)
+    school = rows.groupby("school_code", sort=True).nth(0).set_index("school_code")[["school_name", "township_code"]]
+    people = people.join(school, on="school_code")
     who = warehouse.query_df(IDENTITY_SQL, {"day": text}).set_index("person_key")
+    return people.join(who[["name", "id_number", "class_name", "guardian_phone"]], on="person_key")
+
+
+def r7_sheets(warehouse: WarehouseResource, day: dt.date) -> list[tuple[str, str, str, Sheet]]:
+    """(school code, township code, school name, sheet) of every school with warnings on ``day``."""
+    people = r7_people(warehouse, day)
     out = []
-    for school_code, group in rows.groupby("school_code", sort=True):
+    if people.empty:
+        return out
+    starts = people.index[people["school_code"] != people["school_code"].shift()].tolist() + [len(people)]
+    records = people.to_dict("records")
+    for lo, hi in zip(starts, starts[1:]):
         body = []
-        for i, (person, p) in enumerate(group.groupby("person_key", sort=True), start=1):
-            w = who.loc[person] if person in who.index else None
-            reasons = set(p["reason"])
-            days = int(p["days_absent"].max())
-            first = min(p["first_seen"])
-            status = "持续" if bool(p["continuing"].all()) else "新增"
-            body.append([i, _text(w, "name"), mask_id(_text(w, "id_number") or person), _text(w, "class_name"),
-                         _text(w, "guardian_phone"), "、".join(REASONS[r] for r in REASONS if r in reasons), days,
-                         str(first)[:10], status, _action(reasons)])
-        name = str(group["school_name"].iloc[0] or school_code)
+        for i, p in enumerate(records[lo:hi], start=1):
+            reasons = p["reasons"]
+            body.append([i, _text(p, "name"), mask_id(_text(p, "id_number") or p["person_key"]),
+                         _text(p, "class_name"), _text(p, "guardian_phone"),
+                         "、".join(REASONS[r] for r in REASONS if r in reasons), int(p["days"]),
+                         str(p["first"])[:10], "持续" if bool(p["continuing"]) else "新增", _action(reasons)])
+        first = records[lo]
+        school_code = first["school_code"]
+        name = str(_value(first["school_name"]) or school_code)
         sheet = Sheet(name="预警名单", title=f"{name}{day_label(day)}{TITLE}",
                       subtitle_lines=[f"学校标识码：{school_code}    预警日期：{day_label(day)}    "
                                       f"标准：连续旷课满3个上课日或本月累计旷课满10天；在案学生再次旷课"],
@@ -164,15 +187,18 @@ def r7_sheets(warehouse: WarehouseResource, day: dt.date) -> list[tuple[str, str
                       rows=body, totals=["合计", f"{len(body)}人", "", "", "", "", "", "", "", ""],
                       footer_lines=["班主任：                学校负责人：                家访时间："],
                       widths=[6, 10, 22, 12, 14, 22, 9, 13, 7, 30])
-        out.append((str(school_code), str(group["township_code"].iloc[0] or ""), name, sheet))
+        out.append((str(school_code), str(_value(first["township_code"]) or ""), name, sheet))
     return out
 
 
-def _text(row, col: str) -> str:
-    if row is None:
-        return ""
-    value = row[col]
-    return "" if value is None or (isinstance(value, float) and value != value) else str(value)
+def _value(value: Any) -> Any:
+    """None for a missing value (None or NaN)."""
+    return None if value is None or (isinstance(value, float) and value != value) else value
+
+
+def _text(row: dict[str, Any], col: str) -> str:
+    value = _value(row.get(col))
+    return "" if value is None else str(value)
 
 
 def build_r7(run: ReportRun) -> Built:

@@ -194,24 +194,40 @@ class WarehouseResource(ConfigurableResource):
         conn.info.setdefault(_TO_ANALYZE, set()).add(table)
 
     @contextlib.contextmanager
-    def unordered_inserts(self, conn: sa.Connection) -> Iterator[None]:
+    def unordered_inserts(self, conn: sa.Connection, threads: int | None = None) -> Iterator[None]:
         """DuckDB: ``preserve_insertion_order`` off for the derived-table inserts inside. A derived table is a set
         (every reader orders what it reads), and keeping the SELECT's order makes DuckDB buffer the whole result
-        of the windows and joins before writing it: the province roster (15M rows) ran out of its 3 GB limit with
-        it on, and took 113 s with it off (BENCHMARKS.md, "Province memory")."""
+        of the windows and joins before writing it. ``threads``: DuckDB's threads for these statements (each
+        thread holds its own hash tables and sort runs, so one thread needs about half the memory)."""
         if not self.is_duckdb:
             yield
             return
-        conn.execute(sa.text("SET preserve_insertion_order = false"))
+        settings = {"preserve_insertion_order": "false", **({"threads": str(threads)} if threads else {})}
+        for name, value in settings.items():
+            conn.execute(sa.text(f"SET {name} = {value}"))
         try:
             yield
         finally:
-            with contextlib.suppress(sa.exc.SQLAlchemyError):  # an aborted transaction: the error above matters
-                conn.execute(sa.text("RESET preserve_insertion_order"))
+            for name in settings:
+                with contextlib.suppress(sa.exc.SQLAlchemyError):  # an aborted transaction: the error matters
+                    conn.execute(sa.text(f"RESET {name}"))
 
     def replace_period(self, table: str, period: str, select_sql: str, params: dict[str, Any] | None = None) -> int:
-        """Idempotent per-period write: delete the period's rows, insert the SELECT's rows; returns count."""
-        with self.begin() as conn, self.unordered_inserts(conn):
+        """Idempotent per-period write: delete the period's rows, insert the SELECT's rows; returns count.
+
+        DuckDB: when the statement runs out of the memory limit it is run again on one thread. The province
+        roster (15M records) needs more than 2.7 GiB on two threads now and then, and completes on one
+        (214 s; BENCHMARKS.md, "Province memory"); a district never gets there."""
+        try:
+            return self._replace_period(table, period, select_sql, params)
+        except sa.exc.OperationalError as exc:
+            if not (self.is_duckdb and is_out_of_memory(exc)):
+                raise
+            return self._replace_period(table, period, select_sql, params, threads=1)
+
+    def _replace_period(self, table: str, period: str, select_sql: str, params: dict[str, Any] | None,
+                        threads: int | None = None) -> int:
+        with self.begin() as conn, self.unordered_inserts(conn, threads):
             conn.execute(sa.text(f"DELETE FROM {table} WHERE period = :period"), {"period": period})
             conn.execute(sa.text(f"INSERT INTO {table} {select_sql}"), {"period": period, **(params or {})})
             if not self.is_duckdb:
@@ -234,6 +250,12 @@ def _isna(value: Any) -> bool:
         return bool(pd.isna(value))
     except (TypeError, ValueError):
         return False
+
+
+def is_out_of_memory(exc: BaseException) -> bool:
+    """DuckDB ran out of its memory limit (``OutOfMemoryException``, wrapped by SQLAlchemy)."""
+    orig = getattr(exc, "orig", exc)
+    return type(orig).__name__ == "OutOfMemoryException" or "Out of Memory Error" in str(orig)
 
 
 def is_infrastructure_error(exc: BaseException) -> bool:

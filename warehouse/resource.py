@@ -11,6 +11,7 @@ freshly loaded tables as empty until autovacuum comes by, and picks nested loops
 from __future__ import annotations
 
 import contextlib
+import logging
 import time
 from pathlib import Path
 from typing import Any, Iterator, Sequence
@@ -27,6 +28,8 @@ from kongchuo import parsing
 from warehouse.layout import TABLES, ddl_statements
 
 DDL_LOCK_KEY = 0x6B6F6E67  # 'kong': the advisory lock that serialises schema changes on PostgreSQL
+
+LOG = logging.getLogger(__name__)
 
 
 class WarehouseResource(ConfigurableResource):
@@ -223,6 +226,8 @@ class WarehouseResource(ConfigurableResource):
         except sa.exc.OperationalError as exc:
             if not (self.is_duckdb and is_out_of_memory(exc)):
                 raise
+            LOG.warning("%s %s: DuckDB ran out of its memory limit (%s); running the write again on one thread",
+                        table, period, self.duckdb_memory_limit)
             return self._replace_period(table, period, select_sql, params, threads=1)
 
     def _replace_period(self, table: str, period: str, select_sql: str, params: dict[str, Any] | None,

@@ -121,13 +121,14 @@ def record_report_runs(warehouse: WarehouseResource, period: str, reports: list[
     the manifest itself carries no run ids, so identical inputs give an identical manifest)."""
     import sqlalchemy as sa
 
+    rows = pd.DataFrame({"period": period, "report": [r["report"] for r in reports],
+                         "file": [r["file"] for r in reports], "sha256": [r["sha256"] for r in reports],
+                         "run_id": [r["run_id"] for r in reports], "manifest_run_id": manifest_run_id},
+                        columns=["period", "report", "file", "sha256", "run_id", "manifest_run_id"])
     with warehouse.begin() as conn:
         conn.execute(sa.text(RUNS_DDL))
         conn.execute(sa.text("DELETE FROM reports.report_runs WHERE period = :p"), {"p": period})
-        for r in reports:
-            conn.execute(sa.text("INSERT INTO reports.report_runs VALUES (:period, :report, :file, :sha, :run, :m)"),
-                         {"period": period, "report": r["report"], "file": r["file"], "sha": r["sha256"],
-                          "run": r["run_id"], "m": manifest_run_id})
+        warehouse.insert_frame(conn, "reports.report_runs", rows)  # in bulk: a province's day has ~10k R7 files
 
 
 def build_manifest_asset(name: str, report_keys: Sequence[dg.AssetKey],
@@ -145,8 +146,8 @@ def build_manifest_asset(name: str, report_keys: Sequence[dg.AssetKey],
         done = completeness.state(warehouse, period)  # incomplete inputs make a draft manifest
         path = write_manifest(folder, reports, sources, current_district(warehouse), done.as_manifest())
         record_report_runs(warehouse, period, reports, context.run_id)
-        unlisted = sorted(p.name for p in folder.glob("*.xlsx")
-                          if not p.name.startswith(".") and p.name not in {r["file"] for r in reports})
+        listed = {r["file"] for r in reports}
+        unlisted = sorted(p.name for p in folder.glob("*.xlsx") if not p.name.startswith(".") and p.name not in listed)
         if unlisted:
             context.log.warning(f"manifest {period}: {len(unlisted)} workbook(s) in the folder not written by the "
                                 "pipeline are not listed (the portal shows them to district staff as 未登记文件)")

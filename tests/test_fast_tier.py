@@ -181,6 +181,12 @@ def test_a_new_report_is_one_spec_module(small_run, tmp_path):
     assert listed == [{"file": book.name, "report": "R9", "label": "试算表", "audience": "district_totals",
                        "sha256": hashlib.sha256(book.read_bytes()).hexdigest(), "bytes": book.stat().st_size}]
     assert [e for e in after["reports"] if e["report"] != "R9"] == before["reports"]
+    # reports.report_runs (the portal's 追溯 page): one row per listed file, written in bulk by the manifest
+    runs = resources["warehouse"].query_df("SELECT report, file, sha256, run_id, manifest_run_id "
+                                           "FROM reports.report_runs WHERE period = :p", {"p": MONTH})
+    assert sorted(zip(runs["report"], runs["file"], runs["sha256"])) == sorted(
+        (e["report"], e["file"], e["sha256"]) for e in after["reports"])
+    assert set(runs["manifest_run_id"]) == {result.run_id} and result.run_id in set(runs["run_id"])
     assert {k: v for k, v in after.items() if k != "reports"} == {k: v for k, v in before.items() if k != "reports"}
     assert key not in build_definitions().resolve_asset_graph().get_all_asset_keys()
 

@@ -36,7 +36,7 @@ def current_district(warehouse: WarehouseResource) -> str:
     districts, so it cannot say which one is being reported). Several counties each holding at least
     :data:`MIN_COUNTY_SHARE` of the records (a prefecture or province run): their common prefecture
     (``411000``) or province (``410000``) code, named in :mod:`kongchuo.districts`."""
-    counts = warehouse.query_df(load("reports/district_counts"))
+    counts = warehouse.query_df(load("report_files/district_counts"))
     if counts.empty:
         return str(warehouse.scalar("SELECT min(district_code) FROM staged.townships") or "")
     total = int(counts["n"].sum())
@@ -143,7 +143,7 @@ def source_files(warehouse: WarehouseResource, period_end: dt.date) -> pd.DataFr
     tables hold (``staged.current_scopes``, a small table: no scan of the current records) and every event file
     whose dates start on or before the period end. About 20 assets of a run ask; each asks the warehouse (nothing
     is kept in process memory, so every executor gives the same answer)."""
-    return warehouse.query_df(render("reports/source_files", scopes=SCOPES_TABLE), {"end": period_end})
+    return warehouse.query_df(render("report_files/source_files", scopes=SCOPES_TABLE), {"end": period_end})
 
 
 STALE_PARTIAL_SECONDS = 3600

@@ -1,4 +1,4 @@
--- reports/district_counts: current registry records per district (county) code, most first: which region a
+-- report_files/district_counts: current registry records per district (county) code, most first: which region a
 -- run reports on (assets.report_files.current_district).
 SELECT t.district_code AS code, count(*) AS n FROM staged.registry_current r
 JOIN staged.schools s ON s.school_code = r.school_code

@@ -1,4 +1,4 @@
--- reports/source_files: the ingested files a period's outputs are built from: the registry and census snapshot
+-- report_files/source_files: the ingested files a period's outputs are built from: the registry and census snapshot
 -- files the current tables hold and every event file whose dates start on or before the period end.
 -- Bind parameters: end.
 -- Part scopes (relation): the table of the current tables' snapshot files (warehouse.views.SCOPES_TABLE).

@@ -32,7 +32,7 @@ import sqlalchemy as sa
 
 from assets.common import OWNERS, table_schema
 from assets.report_files import file_part
-from assets.report_skeleton import Built, ReportRun, ReportSpec, period_files, register_report
+from assets.report_skeleton import Built, ReportRun, ReportSpec, cell_text, period_files, register_report
 from assets.rules import RuleConfig, mode_params
 from kongchuo.excel import Sheet
 from kongchuo.masking import mask_id, preview_markdown
@@ -172,13 +172,13 @@ def r7_sheets(warehouse: WarehouseResource, day: dt.date) -> list[tuple[str, str
         body = []
         for i, p in enumerate(records[lo:hi], start=1):
             reasons = p["reasons"]
-            body.append([i, _text(p, "name"), mask_id(_text(p, "id_number") or p["person_key"]),
-                         _text(p, "class_name"), _text(p, "guardian_phone"),
+            body.append([i, cell_text(p["name"]), mask_id(cell_text(p["id_number"]) or p["person_key"]),
+                         cell_text(p["class_name"]), cell_text(p["guardian_phone"]),
                          "、".join(REASONS[r] for r in REASONS if r in reasons), int(p["days"]),
                          str(p["first"])[:10], "持续" if bool(p["continuing"]) else "新增", _action(reasons)])
         first = records[lo]
         school_code = first["school_code"]
-        name = str(_value(first["school_name"]) or school_code)
+        name = cell_text(first["school_name"]) or str(school_code)
         sheet = Sheet(name="预警名单", title=f"{name}{day_label(day)}{TITLE}",
                       subtitle_lines=[f"学校标识码：{school_code}    预警日期：{day_label(day)}    "
                                       f"标准：连续旷课满3个上课日或本月累计旷课满10天；在案学生再次旷课"],
@@ -187,18 +187,8 @@ def r7_sheets(warehouse: WarehouseResource, day: dt.date) -> list[tuple[str, str
                       rows=body, totals=["合计", f"{len(body)}人", "", "", "", "", "", "", "", ""],
                       footer_lines=["班主任：                学校负责人：                家访时间："],
                       widths=[6, 10, 22, 12, 14, 22, 9, 13, 7, 30])
-        out.append((str(school_code), str(_value(first["township_code"]) or ""), name, sheet))
+        out.append((str(school_code), cell_text(first["township_code"]), name, sheet))
     return out
-
-
-def _value(value: Any) -> Any:
-    """None for a missing value (None or NaN)."""
-    return None if value is None or (isinstance(value, float) and value != value) else value
-
-
-def _text(row: dict[str, Any], col: str) -> str:
-    value = _value(row.get(col))
-    return "" if value is None else str(value)
 
 
 def build_r7(run: ReportRun) -> Built:

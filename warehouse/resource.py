@@ -219,8 +219,8 @@ class WarehouseResource(ConfigurableResource):
         """Idempotent per-period write: delete the period's rows, insert the SELECT's rows; returns count.
 
         DuckDB: when the statement runs out of the memory limit it is run again on one thread. The province
-        roster (15M records) needs more than 2.7 GiB on two threads now and then, and completes on one
-        (214 s; BENCHMARKS.md, "Province memory"); a district never gets there."""
+        roster (15M records) needs more than the 3GB limit on two threads now and then, and completes on one
+        (BENCHMARKS.md, "Province memory"); a district never gets there."""
         try:
             return self._replace_period(table, period, select_sql, params)
         except sa.exc.OperationalError as exc:
